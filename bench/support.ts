@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import autocannon from 'autocannon';
+
+/** One load run's figures. */
+export interface LoadResult {
+  name: string;
+  requestsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  total: number;
+}
+
+/** Runs autocannon against `url` (after a short warm-up) and summarises it. */
+export async function load(
+  name: string,
+  url: string,
+  options: { connections?: number; durationSec?: number; headers?: Record<string, string>; method?: 'GET' | 'POST'; body?: string; requests?: autocannon.Request[] } = {},
+): Promise<LoadResult> {
+  const base = { url, connections: options.connections ?? 50, headers: options.headers ?? {}, method: options.method ?? 'GET', ...(options.body ? { body: options.body } : {}), ...(options.requests ? { requests: options.requests } : {}) };
+  await autocannon({ ...base, duration: 2 });
+  const r = await autocannon({ ...base, duration: options.durationSec ?? 10 });
+  return {
+    name,
+    requestsPerSec: r.requests.average,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    non2xx: r.non2xx,
+    errors: r.errors + r.timeouts,
+    total: r.requests.total,
+  };
+}
+
+/** Spawns a Node 24 process running `script` and resolves once `ready` matches its output. */
+export function startProcess(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}`)), 120_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, match: m });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}:\n${out}`)));
+  });
+}
+
+/** Resident set size of a process in MB (Linux). */
+export function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return Math.round(kb / 1024);
+}
+
+/** A one-line description of this machine for the performance record. */
+export function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+}
+
+/** Prints a Markdown table of results with ratios to `baseline`. */
+export function table(results: LoadResult[], baseline: number): string {
+  const rows = results.map(
+    (r) =>
+      `| ${r.name} | ${Math.round(r.requestsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${(r.requestsPerSec / baseline).toFixed(2)}× | ${r.non2xx + r.errors} |`,
+  );
+  return ['| scenario | req/s | p50 ms | p99 ms | ratio to (a) | non-2xx + errors |', '|---|---:|---:|---:|---:|---:|', ...rows].join('\n');
+}

@@ -1,0 +1,150 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { tenantSchema } from '../../domain/tenancy.ts';
+import type { Tables } from './tables.ts';
+
+/**
+ * One numbered series of migrations for the control schema (`kidslearn`) and
+ * one for every app schema. Both backends run exactly the same SQL. Never
+ * edit a released migration: add the next number.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  /** `schema` is a validated, quoted identifier (tenant migrations only). */
+  up(trx: Transaction<Tables>, schema: string): Promise<void>;
+}
+
+const run = (trx: Transaction<Tables>, text: string) => sql.raw(text).execute(trx);
+
+/** PGlite's extended protocol takes one statement per query, so statements run one by one. */
+async function runAll(trx: Transaction<Tables>, statements: string[]): Promise<void> {
+  for (const statement of statements) await run(trx, statement);
+}
+
+export const controlMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'app registry',
+    async up(trx) {
+      await run(
+        trx,
+        `create table kidslearn.apps (
+           id text primary key check (id ~ '^[a-z][a-z0-9_]{1,30}$'),
+           name text not null check (length(name) between 1 and 200),
+           created_at timestamptz not null default now()
+         )`,
+      );
+    },
+  },
+];
+
+export const tenantMigrations: Migration[] = [
+  {
+    version: 1,
+    name: 'curriculum',
+    async up(trx, s) {
+      await runAll(trx, [
+        `create table ${s}.concepts (
+           id text primary key,
+           subject text not null,
+           grade smallint not null check (grade between 0 and 8),
+           name text not null,
+           description text not null default ''
+         )`,
+        `create table ${s}.concept_prerequisites (
+           concept_id text not null references ${s}.concepts(id) on delete cascade,
+           prerequisite_id text not null references ${s}.concepts(id) on delete cascade,
+           primary key (concept_id, prerequisite_id),
+           check (concept_id <> prerequisite_id)
+         )`,
+        `create table ${s}.lessons (
+           id text primary key,
+           subject text not null,
+           grade smallint not null check (grade between 0 and 8),
+           title text not null,
+           summary text not null,
+           blocks jsonb not null,
+           concept_ids text[] not null,
+           media jsonb not null default '[]',
+           estimated_minutes integer not null check (estimated_minutes > 0),
+           published boolean not null default false,
+           created_at timestamptz not null default now(),
+           updated_at timestamptz not null default now()
+         )`,
+        `create index lessons_listing on ${s}.lessons (grade, subject, id) where published`,
+        `create index lessons_subject_listing on ${s}.lessons (subject, grade, id) where published`,
+        `create table ${s}.practice_items (
+           id text primary key,
+           lesson_id text not null references ${s}.lessons(id) on delete cascade,
+           position integer not null,
+           concept_id text not null references ${s}.concepts(id),
+           type text not null check (type in ('multiple_choice', 'numeric', 'short_text')),
+           prompt text not null,
+           choices jsonb,
+           answer jsonb not null,
+           difficulty real not null check (difficulty between -3 and 3),
+           unique (lesson_id, position)
+         )`,
+        `create index practice_items_concept on ${s}.practice_items (concept_id)`,
+      ]);
+    },
+  },
+];
+
+/** Key of the advisory lock every migration and app creation takes. */
+const MIGRATION_LOCK = 4_242_001;
+
+/** Takes the migration lock for the rest of the transaction (waits for other processes). */
+export async function lockMigrations(trx: Transaction<Tables>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${sql.lit(MIGRATION_LOCK)})`.execute(trx);
+}
+
+async function ensureControlTables(trx: Transaction<Tables>): Promise<void> {
+  await run(trx, 'create schema if not exists kidslearn');
+  await run(
+    trx,
+    `create table if not exists kidslearn.schema_migrations (
+       scope text not null,
+       version integer not null,
+       name text not null,
+       applied_at timestamptz not null default now(),
+       primary key (scope, version)
+     )`,
+  );
+}
+
+async function applyPending(trx: Transaction<Tables>, scope: string, schema: string, migrations: Migration[]): Promise<number> {
+  const rows = await trx.selectFrom('kidslearn.schema_migrations').select('version').where('scope', '=', scope).execute();
+  const applied = new Set(rows.map((r) => r.version));
+  let count = 0;
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    await m.up(trx, schema);
+    await trx.insertInto('kidslearn.schema_migrations').values({ scope, version: m.version, name: m.name }).execute();
+    count++;
+  }
+  return count;
+}
+
+/** Creates (if needed) and migrates one app's schema inside the caller's locked transaction. */
+export async function migrateTenantSchema(trx: Transaction<Tables>, appId: string): Promise<number> {
+  const schema = tenantSchema(appId);
+  await run(trx, `create schema if not exists "${schema}"`);
+  return applyPending(trx, `app:${appId}`, `"${schema}"`, tenantMigrations);
+}
+
+/**
+ * Brings the control schema and every registered app schema up to date, in
+ * one transaction under an advisory lock, so two processes starting at once
+ * neither fail nor apply a migration twice. Returns how many ran.
+ */
+export async function migrateAll(db: Kysely<Tables>): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    await lockMigrations(trx);
+    await ensureControlTables(trx);
+    let count = await applyPending(trx, 'control', 'kidslearn', controlMigrations);
+    const apps = await trx.selectFrom('kidslearn.apps').select('id').orderBy('id').execute();
+    for (const app of apps) count += await migrateTenantSchema(trx, app.id);
+    return count;
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * Domain errors carry a kind (what went wrong, in HTTP-free terms) and a stable
+ * machine-readable code. Only `src/http/errors.ts` turns a kind into a status.
+ */
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'conflict'
+  | 'too_large'
+  | 'unsupported_media_type'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+/** An expected failure with a code clients can branch on. */
+export class AppError extends Error {
+  readonly kind: ErrorKind;
+  readonly code: string;
+  readonly details: unknown;
+
+  constructor(kind: ErrorKind, code: string, message: string, options?: { details?: unknown; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.kind = kind;
+    this.code = code;
+    this.details = options?.details;
+  }
+}
+
+/** Shorthand for the common "this thing does not exist (for you)" failure. */
+export function notFound(code: string, message: string): AppError {
+  return new AppError('not_found', code, message);
+}
+
+/** Shorthand for invalid input that names what is wrong. */
+export function invalid(code: string, message: string, details?: unknown): AppError {
+  return new AppError('invalid', code, message, { details });
+}

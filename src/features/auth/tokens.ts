@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { AppError } from '../../domain/errors.ts';
+import { Role, type Principal } from '../../domain/principal.ts';
+import { APP_ID_PATTERN } from '../../domain/tenancy.ts';
+import type { SigningKey } from './signing-keys.ts';
+
+const Claims = z.object({
+  sub: z.string().min(1).max(200),
+  app: z.string().regex(APP_ID_PATTERN),
+  role: Role,
+  exp: z.number().int(),
+  jti: z.string().max(200).optional(),
+});
+
+/** Parses a duration such as `900`, `90s`, `15m`, `12h` or `7d` into seconds. */
+export function parseTtl(ttl: string): number {
+  const m = /^(\d+)\s*([smhd]?)$/.exec(ttl.trim());
+  if (!m) throw new AppError('invalid', 'invalid_ttl', `Invalid TTL "${ttl}": use e.g. 900, 15m, 12h or 7d`);
+  const n = Number(m[1]);
+  const unit = m[2] === 'd' ? 86400 : m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1;
+  if (n <= 0) throw new AppError('invalid', 'invalid_ttl', 'TTL must be positive');
+  return n * unit;
+}
+
+/**
+ * Issues and verifies the server's own access tokens. Verification results
+ * are memoised per exact token string (bounded LRU, never past `exp`): the
+ * same bytes carry the same, already checked, signature, and this keeps the
+ * per-request cost of auth far below that of the signature check.
+ */
+export class TokenService {
+  readonly #keys: SigningKey[];
+  readonly #issuer: string;
+  readonly #verified = new LRUCache<string, Principal>({ max: 50_000 });
+
+  /** `keys[0]` signs; every key verifies (so tokens of a previous key stay valid until they expire). */
+  constructor(keys: SigningKey[], issuer: string) {
+    if (keys.length === 0) throw new Error('TokenService needs at least one key');
+    this.#keys = keys;
+    this.#issuer = issuer;
+  }
+
+  /** Public keys as a JWKS document. */
+  jwks(): { keys: object[] } {
+    return { keys: this.#keys.map((k) => k.publicJwk) };
+  }
+
+  /** Signs an access token for `principal` valid for `ttlSeconds`. */
+  async issue(claims: { sub: string; app: string; role: Role; jti?: string }, ttlSeconds: number): Promise<string> {
+    const key = this.#keys[0]!;
+    const jwt = new SignJWT({ app: claims.app, role: claims.role })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuer(this.#issuer)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+    if (claims.jti) jwt.setJti(claims.jti);
+    return jwt.sign(key.privateKey);
+  }
+
+  /** Verifies a bearer token. Any failure is `unauthenticated` (401) with a code saying why. */
+  async verify(token: string): Promise<Principal> {
+    const now = Date.now() / 1000;
+    const cacheKey = createHash('sha256').update(token).digest('base64url');
+    const hit = this.#verified.get(cacheKey);
+    if (hit) {
+      if (hit.exp > now) return hit;
+      this.#verified.delete(cacheKey);
+      throw new AppError('unauthenticated', 'token_expired', 'Token has expired');
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, (header) => this.#keyFor(header.kid), {
+        issuer: this.#issuer,
+        algorithms: ['EdDSA', 'ES256'],
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (error) {
+      throw toAuthError(error);
+    }
+    const claims = Claims.safeParse(payload);
+    if (!claims.success) throw new AppError('unauthenticated', 'invalid_token', 'Token is missing required claims (sub, app, role, exp)');
+    const principal: Principal = { ...claims.data };
+    this.#verified.set(cacheKey, principal, { ttl: Math.max(1, (principal.exp - now) * 1000) });
+    return principal;
+  }
+
+  #keyFor(kid: string | undefined) {
+    const key = kid ? this.#keys.find((k) => k.kid === kid) : undefined;
+    if (!key) throw new AppError('unauthenticated', 'invalid_token', 'Token was not signed by a known key');
+    return key.publicKey;
+  }
+}
+
+function toAuthError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  if (error instanceof joseErrors.JWTExpired) return new AppError('unauthenticated', 'token_expired', 'Token has expired');
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return new AppError('unauthenticated', 'invalid_token', `Token claim "${error.claim}" is invalid`);
+  }
+  return new AppError('unauthenticated', 'invalid_token', 'Token is malformed or its signature is invalid');
+}

@@ -1,0 +1,133 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { AppError } from '../../domain/errors.ts';
+import { LessonDetail, LessonInput, LessonSummary, NewLessonInput, Subject } from '../../domain/curriculum.ts';
+import type { AppEnv } from '../../http/context.ts';
+import { errorResponses } from '../../http/errors.ts';
+import { validationHook } from '../../http/validation.ts';
+import type { LessonsService } from './lessons.service.ts';
+
+const security = [{ bearerAuth: [] }];
+
+const LessonIdParam = z.object({
+  lessonId: z.string().min(1).max(200).openapi({ param: { name: 'lessonId', in: 'path' }, example: 'add-within-10-1' }),
+});
+
+const ListQuery = z.object({
+  subject: Subject.optional().openapi({ example: 'math' }),
+  grade: z
+    .string()
+    .regex(/^(?:[Kk]|[0-8])$/, 'must be K or a whole number from 0 to 8')
+    .transform((v) => (v.toUpperCase() === 'K' ? 0 : Number(v)))
+    .optional()
+    .openapi({ description: 'K or 0–8 (0 = kindergarten)', example: '2' }),
+  page: z.coerce.number().int('must be a whole number').min(1).max(1_000_000).default(1).openapi({ example: 1 }),
+  limit: z.coerce.number().int('must be a whole number').min(1).max(50).default(20).openapi({ example: 20 }),
+});
+
+const LessonPage = z
+  .object({ items: z.array(LessonSummary), page: z.number().int(), limit: z.number().int(), total: z.number().int() })
+  .openapi('LessonPage');
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+const listLessons = createRoute({
+  method: 'get',
+  path: '/api/lessons',
+  tags: ['lessons'],
+  summary: 'Published lessons of the caller’s app',
+  security,
+  request: { query: ListQuery },
+  responses: { 200: json(LessonPage, 'A page of lessons in a stable order (grade, subject, id)'), ...errorResponses(400, 401, 404) },
+});
+
+const getLesson = createRoute({
+  method: 'get',
+  path: '/api/lessons/{lessonId}',
+  tags: ['lessons'],
+  summary: 'A lesson with its practice items (answer keys are never included)',
+  description: 'Cached for 30 minutes; the `X-Cache` response header says `HIT` or `MISS`.',
+  security,
+  request: { params: LessonIdParam },
+  responses: {
+    200: {
+      ...json(LessonDetail, 'The lesson'),
+      headers: z.object({ 'X-Cache': z.enum(['HIT', 'MISS']) }),
+    },
+    ...errorResponses(401, 404),
+  },
+});
+
+const adminGetLesson = createRoute({
+  method: 'get',
+  path: '/admin/lessons/{lessonId}',
+  tags: ['admin'],
+  summary: 'A lesson as authored, answer keys included, published or not',
+  security,
+  request: { params: LessonIdParam },
+  responses: { 200: json(NewLessonInput, 'The lesson with its items'), ...errorResponses(401, 403, 404) },
+});
+
+const createLesson = createRoute({
+  method: 'post',
+  path: '/admin/lessons',
+  tags: ['admin'],
+  summary: 'Create a lesson with its practice items',
+  security,
+  request: { body: { required: true, content: { 'application/json': { schema: NewLessonInput } } } },
+  responses: { 201: json(NewLessonInput, 'Created'), ...errorResponses(400, 401, 403, 409, 413, 415) },
+});
+
+const updateLesson = createRoute({
+  method: 'put',
+  path: '/admin/lessons/{lessonId}',
+  tags: ['admin'],
+  summary: 'Replace a lesson and its practice items',
+  security,
+  request: { params: LessonIdParam, body: { required: true, content: { 'application/json': { schema: LessonInput } } } },
+  responses: { 200: json(NewLessonInput, 'Updated'), ...errorResponses(400, 401, 403, 404, 409, 413, 415) },
+});
+
+const deleteLesson = createRoute({
+  method: 'delete',
+  path: '/admin/lessons/{lessonId}',
+  tags: ['admin'],
+  summary: 'Delete a lesson and its practice items',
+  security,
+  request: { params: LessonIdParam },
+  responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
+});
+
+function appOf(c: { get(key: 'appId'): string | undefined }): string {
+  const appId = c.get('appId');
+  if (!appId) throw new AppError('internal', 'app_not_bound', 'Request reached a handler without an app');
+  return appId;
+}
+
+/** The lessons API: catalogue and cached reads under `/api`, authoring under `/admin`. */
+export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(listLessons, async (c) => c.json(await lessons.list(appOf(c), c.req.valid('query')), 200));
+
+  app.openapi(getLesson, async (c) => {
+    const { json: body, cache } = await lessons.getPublished(appOf(c), c.req.valid('param').lessonId);
+    c.header('X-Cache', cache);
+    c.header('Content-Type', 'application/json');
+    return c.body(body, 200) as never;
+  });
+
+  app.openapi(adminGetLesson, async (c) => c.json(await lessons.getForAdmin(appOf(c), c.req.valid('param').lessonId), 200));
+
+  app.openapi(createLesson, async (c) => c.json(await lessons.create(appOf(c), c.req.valid('json')), 201));
+
+  app.openapi(updateLesson, async (c) =>
+    c.json(await lessons.update(appOf(c), c.req.valid('param').lessonId, c.req.valid('json')), 200),
+  );
+
+  app.openapi(deleteLesson, async (c) => {
+    await lessons.remove(appOf(c), c.req.valid('param').lessonId);
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,165 @@
+import type { Cache } from '../../adapters/cache/cache.ts';
+import type { Database } from '../../adapters/db/database.ts';
+import { toPublicItem, type LessonDetail, type LessonInput, type LessonSummary, type NewLessonInput, type PracticeItem, type Lesson } from '../../domain/curriculum.ts';
+import { AppError, notFound } from '../../domain/errors.ts';
+import type { Logger } from '../../observability/logger.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import {
+  deleteLesson,
+  findLesson,
+  itemsOwnedElsewhere,
+  lessonExists,
+  listPublishedLessons,
+  missingConcepts,
+  writeLesson,
+  type LessonQuery,
+} from './lessons.repo.ts';
+
+/** How long a lesson stays cached (the design reference's 30 minutes). */
+export const LESSON_CACHE_TTL_SECONDS = 30 * 60;
+
+/**
+ * Cache coherence. Readers fill the cache only with `add` (set-if-absent).
+ * Writers, after their transaction commits, re-read the lesson and `set` it
+ * (write-through), or `set` a short-lived tombstone when it is gone or
+ * unpublished. A reader that loaded the old row just before a write can
+ * therefore never put it back over the writer's entry, in any process.
+ */
+const TOMBSTONE = '\u0000gone';
+const TOMBSTONE_TTL_SECONDS = 60;
+
+/** The cache key of one app's lesson: app first, so no two apps can share one. */
+export const lessonCacheKey = (appId: string, lessonId: string) => `lesson:${appId}:${lessonId}`;
+
+/** A page of the lesson catalogue. */
+export interface LessonPage {
+  items: LessonSummary[];
+  page: number;
+  limit: number;
+  total: number;
+}
+
+/**
+ * Use cases of the lessons API: catalogue, cached lesson reads, and admin
+ * writes that invalidate the cache right after they commit. A cache that
+ * fails is treated as a miss; the database stays the source of truth.
+ */
+export class LessonsService {
+  readonly #db: Database;
+  readonly #cache: Cache;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+
+  constructor(deps: { db: Database; cache: Cache; logger: Logger; metrics: Metrics }) {
+    this.#db = deps.db;
+    this.#cache = deps.cache;
+    this.#log = deps.logger;
+    this.#metrics = deps.metrics;
+  }
+
+  /** Published lessons of one app. */
+  async list(appId: string, q: LessonQuery): Promise<LessonPage> {
+    const { items, total } = await listPublishedLessons(this.#db.db, appId, q);
+    return { items, page: q.page, limit: q.limit, total };
+  }
+
+  /**
+   * A published lesson with its items minus answer keys, as a JSON string
+   * ready to send, and whether it came from the cache.
+   */
+  async getPublished(appId: string, lessonId: string): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
+    const key = lessonCacheKey(appId, lessonId);
+    const cached = await this.#cacheGet(key);
+    if (cached !== undefined && cached !== TOMBSTONE) {
+      this.#metrics.cacheRequests.inc({ cache: 'lesson', result: 'hit' });
+      return { json: cached, cache: 'HIT' };
+    }
+    this.#metrics.cacheRequests.inc({ cache: 'lesson', result: 'miss' });
+    const found = await findLesson(this.#db.db, appId, lessonId);
+    if (!found || !found.lesson.published) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
+    const json = JSON.stringify(toDetail(found.lesson, found.items));
+    await this.#cacheSet(key, json);
+    return { json, cache: 'MISS' };
+  }
+
+  /** A lesson as authored, with answer keys, for admins (never cached). */
+  async getForAdmin(appId: string, lessonId: string): Promise<NewLessonInput> {
+    const found = await findLesson(this.#db.db, appId, lessonId);
+    if (!found) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
+    const { updatedAt: _u, ...lesson } = found.lesson;
+    return { ...lesson, items: found.items };
+  }
+
+  /** Creates a lesson; 409 `lesson_exists` if the id is taken. */
+  async create(appId: string, input: NewLessonInput): Promise<NewLessonInput> {
+    await this.#write(appId, input, 'create');
+    return input;
+  }
+
+  /** Replaces a lesson and its items; 404 if it does not exist. */
+  async update(appId: string, lessonId: string, input: LessonInput): Promise<NewLessonInput> {
+    const lesson = { ...input, id: lessonId };
+    await this.#write(appId, lesson, 'update');
+    return lesson;
+  }
+
+  /** Deletes a lesson and its items; 404 if it does not exist. */
+  async remove(appId: string, lessonId: string): Promise<void> {
+    const deleted = await this.#db.db.transaction().execute((trx) => deleteLesson(trx, appId, lessonId));
+    if (!deleted) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
+    await this.#refreshCache(appId, lessonId);
+  }
+
+  async #write(appId: string, lesson: NewLessonInput, mode: 'create' | 'update'): Promise<void> {
+    await this.#db.db.transaction().execute(async (trx) => {
+      const exists = await lessonExists(trx, appId, lesson.id);
+      if (mode === 'create' && exists) throw new AppError('conflict', 'lesson_exists', `Lesson "${lesson.id}" already exists`);
+      if (mode === 'update' && !exists) throw notFound('lesson_not_found', `Lesson "${lesson.id}" not found`);
+      const missing = await missingConcepts(trx, appId, lesson.conceptIds);
+      if (missing.length) {
+        throw new AppError('invalid', 'unknown_concept', `Unknown concept ids: ${missing.join(', ')}`, { details: { conceptIds: missing } });
+      }
+      const taken = await itemsOwnedElsewhere(trx, appId, lesson.id, lesson.items.map((i) => i.id));
+      if (taken.length) {
+        throw new AppError('conflict', 'item_id_taken', `Item ids already used by another lesson: ${taken.join(', ')}`, { details: { itemIds: taken } });
+      }
+      await writeLesson(trx, appId, lesson);
+    });
+    await this.#refreshCache(appId, lesson.id);
+  }
+
+  /** After a committed write: cache the lesson as now stored, or a tombstone if it is not public. */
+  async #refreshCache(appId: string, lessonId: string): Promise<void> {
+    const key = lessonCacheKey(appId, lessonId);
+    try {
+      const found = await findLesson(this.#db.db, appId, lessonId);
+      if (found?.lesson.published) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
+      else await this.#cache.set(key, TOMBSTONE, TOMBSTONE_TTL_SECONDS);
+    } catch (error) {
+      // The write is committed; a stale entry expires within the TTL. Loud, not fatal.
+      this.#log.error({ err: error, appId, lessonId }, 'cache invalidation failed');
+    }
+  }
+
+  async #cacheGet(key: string): Promise<string | undefined> {
+    try {
+      return await this.#cache.get(key);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'cache read failed; using the database');
+      return undefined;
+    }
+  }
+
+  async #cacheSet(key: string, value: string): Promise<void> {
+    try {
+      await this.#cache.add(key, value, LESSON_CACHE_TTL_SECONDS);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'cache write failed');
+    }
+  }
+}
+
+/** The client view of a lesson: answer keys removed by {@link toPublicItem}. */
+export function toDetail(lesson: Lesson, items: PracticeItem[]): LessonDetail {
+  return { ...lesson, items: items.map(toPublicItem) };
+}

@@ -1,0 +1,108 @@
+import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { swaggerUI } from '@hono/swagger-ui';
+import type { Container } from '../../wiring/container.ts';
+import type { AppEnv } from '../../http/context.ts';
+import { errorResponses } from '../../http/errors.ts';
+import { appFromHeader } from '../../http/middleware/auth.ts';
+import { validationHook } from '../../http/validation.ts';
+
+/** How long `/health` waits for the database before answering 503. */
+export const HEALTH_DB_TIMEOUT_MS = 1000;
+
+const DependencyStatus = z.object({ status: z.enum(['up', 'down']), kind: z.string(), latencyMs: z.number().optional() });
+const Health = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'down']),
+    version: z.string(),
+    database: DependencyStatus,
+    cache: DependencyStatus,
+  })
+  .openapi('Health');
+
+const health = createRoute({
+  method: 'get',
+  path: '/health',
+  tags: ['system'],
+  summary: 'Liveness and dependency status',
+  description: '200 when the database answers within 1 s (a cache outage only degrades), 503 otherwise.',
+  responses: {
+    200: { description: 'Healthy or degraded', content: { 'application/json': { schema: Health } } },
+    503: { description: 'Database unavailable', content: { 'application/json': { schema: Health } } },
+  },
+});
+
+const metrics = createRoute({
+  method: 'get',
+  path: '/metrics',
+  tags: ['system'],
+  summary: 'Prometheus metrics',
+  responses: { 200: { description: 'Prometheus text exposition', content: { 'text/plain': { schema: z.string() } } } },
+});
+
+const appInfo = createRoute({
+  method: 'get',
+  path: '/app',
+  tags: ['system'],
+  summary: 'The app named by X-App-Id (public; lets a client check its configuration)',
+  request: { headers: z.object({ 'x-app-id': z.string().openapi({ example: 'mathkids' }) }) },
+  responses: {
+    200: { description: 'The app', content: { 'application/json': { schema: z.object({ id: z.string(), name: z.string() }).openapi('App') } } },
+    ...errorResponses(400, 404),
+  },
+});
+
+const docs = {
+  method: 'get' as const,
+  path: '/docs',
+  tags: ['system'],
+  summary: 'Readable API documentation (Swagger UI over /openapi.json)',
+  responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
+};
+
+async function probe(fn: () => Promise<void>): Promise<{ up: boolean; latencyMs: number }> {
+  const start = performance.now();
+  try {
+    await fn();
+    return { up: true, latencyMs: Math.round((performance.now() - start) * 100) / 100 };
+  } catch {
+    return { up: false, latencyMs: Math.round((performance.now() - start) * 100) / 100 };
+  }
+}
+
+/** Public operational routes: health, metrics, app info, API docs. */
+export function systemRoutes(container: Container): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.openapi(health, async (c) => {
+    const [db, cache] = await Promise.all([
+      probe(() => container.database.ping(HEALTH_DB_TIMEOUT_MS)),
+      probe(() => container.cache.ping(HEALTH_DB_TIMEOUT_MS)),
+    ]);
+    const body = {
+      status: !db.up ? ('down' as const) : cache.up ? ('ok' as const) : ('degraded' as const),
+      version: container.config.version,
+      database: { status: db.up ? ('up' as const) : ('down' as const), kind: container.database.kind, latencyMs: db.latencyMs },
+      cache: { status: cache.up ? ('up' as const) : ('down' as const), kind: container.cache.kind, latencyMs: cache.latencyMs },
+    };
+    c.header('Cache-Control', 'no-store');
+    return db.up ? c.json(body, 200) : c.json(body, 503);
+  });
+
+  app.openapi(metrics, async (c) => {
+    const text = await container.metrics.registry.metrics();
+    return c.text(text, 200, { 'Content-Type': container.metrics.registry.contentType });
+  });
+
+  app.use('/app', appFromHeader(container.apps));
+  app.openapi(appInfo, async (c) => {
+    const found = await container.apps.require(c.req.valid('header')['x-app-id']);
+    return c.json({ id: found.id, name: found.name }, 200);
+  });
+
+  // Swagger UI is a plain middleware; its path is registered by hand so the
+  // document still lists every route the app serves.
+  app.get(docs.path, swaggerUI({ url: '/openapi.json', title: 'kidslearn API' }));
+  app.openAPIRegistry.registerPath(docs);
+
+  return app;
+}

@@ -1,0 +1,102 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { AppError } from '../domain/errors.ts';
+import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
+import { systemRoutes } from '../features/system/system.routes.ts';
+import type { Container } from '../wiring/container.ts';
+import type { AppEnv } from './context.ts';
+import { errorResponse } from './errors.ts';
+import { authenticate, requireRole } from './middleware/auth.ts';
+import { limitBody, requireJsonBody } from './middleware/body-rules.ts';
+import { observe } from './middleware/observe.ts';
+import { validationHook } from './validation.ts';
+
+/** OpenAPI document metadata. */
+const API_INFO = {
+  openapi: '3.1.0',
+  info: {
+    title: 'kidslearn API',
+    version: '0.1.0',
+    description: 'Backend for children’s learning apps. Every request is bound to one app: by the token’s `app` claim, or by `X-App-Id` on public routes.',
+  },
+};
+
+/**
+ * Builds the HTTP application from a container of adapters. The Node server,
+ * tests and (later) Lambda handlers all serve exactly this app.
+ */
+export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
+  const { logger, metrics, tokens, apps } = container;
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  app.use('*', requestId({ limitLength: 128 }));
+  app.use('*', observe(logger, metrics));
+  if (container.config.corsOrigins.length) {
+    const origins = container.config.corsOrigins;
+    app.use(
+      '*',
+      cors({
+        origin: origins.includes('*') ? '*' : origins,
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id'],
+        allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+        exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After'],
+        maxAge: 3600,
+      }),
+    );
+  }
+  app.use('*', limitBody);
+  app.use('*', requireJsonBody);
+  app.use('/api/*', authenticate(tokens, apps));
+  app.use('/admin/*', authenticate(tokens, apps), requireRole('admin'));
+
+  app.route('/', systemRoutes(container));
+  app.route('/', lessonsRoutes(container.lessons));
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.doc31('/openapi.json', API_INFO);
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['system'],
+    summary: 'This OpenAPI 3.1 document',
+    responses: { 200: { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } } },
+  });
+
+  let table: { method: string; regex: RegExp }[] | undefined;
+  const methodsByPattern = () => (table ??= routeTable(app));
+  app.notFound((c) => {
+    const allowed = methodsByPattern()
+      .filter((r) => r.regex.test(c.req.path))
+      .map((r) => r.method);
+    if (allowed.length) {
+      c.header('Allow', [...new Set(allowed)].join(', '));
+      return errorResponse(c, new AppError('method_not_allowed', 'method_not_allowed', `${c.req.method} is not allowed here; use ${[...new Set(allowed)].join(', ')}`), logger);
+    }
+    return errorResponse(c, new AppError('not_found', 'route_not_found', `No route for ${c.req.method} ${c.req.path}`), logger);
+  });
+  app.onError((error, c) => errorResponse(c, error, logger));
+  return app;
+}
+
+/** The concrete routes an app serves (method + path pattern), without middleware. */
+export function servedRoutes(app: OpenAPIHono<AppEnv>): { method: string; path: string }[] {
+  const seen = new Set<string>();
+  const out: { method: string; path: string }[] = [];
+  for (const r of app.routes) {
+    if (r.method === 'ALL' || r.path.includes('*')) continue;
+    const key = `${r.method} ${r.path}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ method: r.method, path: r.path });
+  }
+  return out;
+}
+
+/** Path patterns compiled to regexes, to tell 405 from 404. */
+function routeTable(app: OpenAPIHono<AppEnv>): { method: string; regex: RegExp }[] {
+  return servedRoutes(app).map((r) => ({
+    method: r.method,
+    regex: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+')}/?$`),
+  }));
+}

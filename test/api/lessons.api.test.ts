@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { stacks } from '../support/servers.ts';
+
+const lessonBody = (id: string, overrides: Record<string, unknown> = {}) => ({
+  id,
+  subject: 'math',
+  grade: 3,
+  title: `New ${id}`,
+  summary: 'Made by a test',
+  blocks: [{ type: 'text', text: 'Hello' }],
+  conceptIds: ['adding'],
+  estimatedMinutes: 7,
+  published: true,
+  items: [{ id: `${id}-q1`, conceptId: 'adding', type: 'numeric', prompt: '1 + 1?', answer: { type: 'numeric', value: 2 }, difficulty: 0 }],
+  ...overrides,
+});
+
+for (const stack of await stacks()) {
+  describe(`lessons API on ${stack.name}`, { skip: stack.skip }, () => {
+    let t: TestApp;
+    let dispose: () => Promise<void>;
+    let alpha: string;
+    let beta: string;
+    let alphaAdmin: string;
+
+    before(async () => {
+      const opened = await stack.open();
+      dispose = opened.dispose;
+      t = await createTestApp({ database: opened.database, cache: opened.cache });
+      await createFixtureApp(t.container, 'alpha');
+      await createFixtureApp(t.container, 'beta');
+      alpha = await t.token('alpha', 'guardian');
+      beta = await t.token('beta', 'child');
+      alphaAdmin = await t.token('alpha', 'admin');
+    });
+    after(async () => dispose());
+
+    describe('GET /api/lessons', () => {
+      it('lists published lessons of the caller’s app in a stable order', async () => {
+        const res = await t.request('/api/lessons', { token: alpha });
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { items: { id: string; grade: number; subject: string; title: string }[]; page: number; limit: number; total: number };
+        assert.deepEqual({ page: body.page, limit: body.limit, total: body.total }, { page: 1, limit: 20, total: 4 });
+        assert.deepEqual(
+          body.items.map((l) => l.id),
+          ['count-k', 'shared-lesson', 'read-1', 'alpha-only'],
+        );
+        assert.ok(body.items.every((l) => l.title.startsWith('alpha ')));
+        assert.ok(!body.items.some((l) => l.id === 'draft'), 'unpublished lessons are not listed');
+      });
+
+      it('filters by grade (K or number) and subject, and pages', async () => {
+        const byGrade = (await (await t.request('/api/lessons?grade=1', { token: alpha })).json()) as { items: { id: string }[]; total: number };
+        assert.deepEqual(byGrade.items.map((l) => l.id), ['shared-lesson', 'read-1']);
+        const k = (await (await t.request('/api/lessons?grade=K', { token: alpha })).json()) as { items: { id: string }[] };
+        assert.deepEqual(k.items.map((l) => l.id), ['count-k']);
+        const reading = (await (await t.request('/api/lessons?subject=reading', { token: alpha })).json()) as { items: { id: string }[] };
+        assert.deepEqual(reading.items.map((l) => l.id), ['read-1']);
+        const p2 = (await (await t.request('/api/lessons?limit=3&page=2', { token: alpha })).json()) as { items: { id: string }[]; total: number; page: number };
+        assert.deepEqual({ ids: p2.items.map((l) => l.id), total: p2.total, page: p2.page }, { ids: ['alpha-only'], total: 4, page: 2 });
+        const beyond = (await (await t.request('/api/lessons?limit=3&page=9', { token: alpha })).json()) as { items: unknown[]; total: number };
+        assert.deepEqual({ n: beyond.items.length, total: beyond.total }, { n: 0, total: 4 });
+      });
+
+      for (const [query, param] of [
+        ['limit=0', 'limit'],
+        ['limit=51', 'limit'],
+        ['limit=2.5', 'limit'],
+        ['grade=abc', 'grade'],
+        ['grade=9', 'grade'],
+        ['page=-1', 'page'],
+        ['page=0', 'page'],
+        ['subject=Not%20A%20Slug', 'subject'],
+      ] as const) {
+        it(`rejects ${query} with 400 naming "${param}"`, async () => {
+          const res = await t.request(`/api/lessons?${query}`, { token: alpha });
+          assert.equal(res.status, 400);
+          const body = (await res.json()) as { error: { code: string; message: string; details: { field: string }[] } };
+          assert.equal(body.error.code, 'validation_failed');
+          assert.match(body.error.message, new RegExp(`query parameter "${param}"`));
+          assert.equal(body.error.details[0]!.field, param);
+        });
+      }
+    });
+
+    describe('GET /api/lessons/{id}', () => {
+      it('returns the lesson with items and never an answer key; MISS then HIT', async () => {
+        const first = await t.request('/api/lessons/alpha-only', { token: alpha });
+        assert.equal(first.status, 200);
+        assert.equal(first.headers.get('x-cache'), 'MISS');
+        assert.match(first.headers.get('content-type') ?? '', /application\/json/);
+        const text = await first.text();
+        const lesson = JSON.parse(text) as { id: string; title: string; items: Record<string, unknown>[] };
+        assert.equal(lesson.title, 'alpha alpha-only');
+        assert.equal(lesson.items.length, 3);
+        assert.deepEqual(lesson.items.map((i) => i.id), ['alpha-only-q1', 'alpha-only-q2', 'alpha-only-q3']);
+        assert.ok(!/"answer"|"accepted"|"choiceId"/.test(text), 'no answer key in the payload');
+        const second = await t.request('/api/lessons/alpha-only', { token: alpha });
+        assert.equal(second.headers.get('x-cache'), 'HIT');
+        assert.equal(await second.text(), text);
+      });
+
+      it('answers 404 lesson_not_found for unknown and unpublished lessons', async () => {
+        for (const id of ['no-such-lesson', 'draft', 'UPPER%20case']) {
+          const res = await t.request(`/api/lessons/${id}`, { token: alpha });
+          assert.equal(res.status, 404, id);
+          assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'lesson_not_found');
+        }
+      });
+    });
+
+    describe('tenancy', () => {
+      it('the same lesson id returns each app’s own lesson', async () => {
+        const a = (await (await t.request('/api/lessons/shared-lesson', { token: alpha })).json()) as { title: string };
+        const b = (await (await t.request('/api/lessons/shared-lesson', { token: beta })).json()) as { title: string };
+        assert.equal(a.title, 'alpha shared-lesson');
+        assert.equal(b.title, 'beta shared-lesson');
+      });
+
+      it('no request of app A returns a row of app B', async () => {
+        assert.equal((await t.request('/api/lessons/beta-only', { token: alpha })).status, 404);
+        assert.equal((await t.request('/api/lessons/alpha-only', { token: beta })).status, 404);
+        for (const [token, app] of [
+          [alpha, 'alpha'],
+          [beta, 'beta'],
+        ] as const) {
+          for (const q of ['', '?grade=1', '?grade=2', '?subject=math', '?limit=1&page=2']) {
+            const body = (await (await t.request(`/api/lessons${q}`, { token })).json()) as { items: { title: string }[] };
+            for (const item of body.items) assert.ok(item.title.startsWith(`${app} `), `${app} got ${item.title}`);
+          }
+        }
+        const admin = (await (await t.request('/admin/lessons/beta-only', { token: alphaAdmin })).json()) as { error: { code: string } };
+        assert.equal(admin.error.code, 'lesson_not_found');
+      });
+
+      it('binds the app from the token: X-App-Id naming another app → 401, unknown app → 404', async () => {
+        const mismatch = await t.request('/api/lessons', { token: alpha, headers: { 'x-app-id': 'beta' } });
+        assert.equal(mismatch.status, 401);
+        assert.equal(((await mismatch.json()) as { error: { code: string } }).error.code, 'app_mismatch');
+        assert.equal((await t.request('/api/lessons', { token: alpha, headers: { 'x-app-id': 'alpha' } })).status, 200);
+        const ghost = await t.request('/api/lessons', { token: await t.token('ghostapp', 'guardian') });
+        assert.equal(ghost.status, 404);
+        assert.equal(((await ghost.json()) as { error: { code: string } }).error.code, 'app_not_found');
+      });
+
+      it('public app-bound routes take the app from X-App-Id', async () => {
+        const res = await t.request('/app', { headers: { 'x-app-id': 'beta' } });
+        assert.deepEqual(await res.json(), { id: 'beta', name: 'App beta' });
+        assert.equal((await t.request('/app', { headers: { 'x-app-id': 'nope_app' } })).status, 404);
+        assert.equal((await t.request('/app', { headers: { 'x-app-id': "x'; drop schema" } })).status, 404);
+        assert.equal((await t.request('/app')).status, 400);
+      });
+    });
+
+    describe('admin lessons', () => {
+      it('creates, reads back, updates (invalidating the cache) and deletes a lesson', async () => {
+        const created = await t.request('/admin/lessons', { method: 'POST', token: alphaAdmin, body: JSON.stringify(lessonBody('fresh')) });
+        assert.equal(created.status, 201);
+        const read = (await (await t.request('/admin/lessons/fresh', { token: alphaAdmin })).json()) as { items: { answer: unknown }[] };
+        assert.deepEqual(read.items[0]!.answer, { type: 'numeric', value: 2, tolerance: 0 });
+
+        // Writes go through to the cache: the first read is already a hit.
+        const firstRead = await t.request('/api/lessons/fresh', { token: alpha });
+        assert.equal(firstRead.headers.get('x-cache'), 'HIT');
+        assert.equal(((await firstRead.json()) as { title: string }).title, 'New fresh');
+        const { id: _id, ...update } = lessonBody('fresh', { title: 'Renamed' });
+        const put = await t.request('/admin/lessons/fresh', { method: 'PUT', token: alphaAdmin, body: JSON.stringify(update) });
+        assert.equal(put.status, 200);
+        const after = await t.request('/api/lessons/fresh', { token: alpha });
+        assert.equal(((await after.json()) as { title: string }).title, 'Renamed');
+
+        assert.equal((await t.request('/admin/lessons/fresh', { method: 'DELETE', token: alphaAdmin })).status, 204);
+        assert.equal((await t.request('/api/lessons/fresh', { token: alpha })).status, 404);
+        assert.equal((await t.request('/admin/lessons/fresh', { method: 'DELETE', token: alphaAdmin })).status, 404);
+      });
+
+      it('unpublishing hides a cached lesson at once', async () => {
+        await t.request('/admin/lessons', { method: 'POST', token: alphaAdmin, body: JSON.stringify(lessonBody('hideme')) });
+        await t.request('/api/lessons/hideme', { token: alpha });
+        assert.equal((await t.request('/api/lessons/hideme', { token: alpha })).headers.get('x-cache'), 'HIT');
+        const { id: _id, ...update } = lessonBody('hideme', { published: false });
+        assert.equal((await t.request('/admin/lessons/hideme', { method: 'PUT', token: alphaAdmin, body: JSON.stringify(update) })).status, 200);
+        assert.equal((await t.request('/api/lessons/hideme', { token: alpha })).status, 404);
+      });
+
+      it('refuses duplicates, unknown concepts, foreign item ids and unknown fields without writing anything', async () => {
+        const dup = await t.request('/admin/lessons', { method: 'POST', token: alphaAdmin, body: JSON.stringify(lessonBody('alpha-only')) });
+        assert.equal(dup.status, 409);
+        assert.equal(((await dup.json()) as { error: { code: string } }).error.code, 'lesson_exists');
+
+        const badConcept = await t.request('/admin/lessons', {
+          method: 'POST',
+          token: alphaAdmin,
+          body: JSON.stringify(lessonBody('x1', { conceptIds: ['nope'], items: [] })),
+        });
+        assert.equal(badConcept.status, 400);
+        assert.equal(((await badConcept.json()) as { error: { code: string } }).error.code, 'unknown_concept');
+
+        const stolen = await t.request('/admin/lessons', {
+          method: 'POST',
+          token: alphaAdmin,
+          body: JSON.stringify(lessonBody('x2', { items: [{ id: 'alpha-only-q1', conceptId: 'adding', type: 'numeric', prompt: '?', answer: { type: 'numeric', value: 1 }, difficulty: 0 }] })),
+        });
+        assert.equal(stolen.status, 409);
+        assert.equal(((await stolen.json()) as { error: { code: string } }).error.code, 'item_id_taken');
+
+        const extra = await t.request('/admin/lessons', { method: 'POST', token: alphaAdmin, body: JSON.stringify(lessonBody('x3', { owner: 'me' })) });
+        assert.equal(extra.status, 400);
+        assert.match(((await extra.json()) as { error: { message: string } }).error.message, /owner/);
+
+        const badItem = await t.request('/admin/lessons', {
+          method: 'POST',
+          token: alphaAdmin,
+          body: JSON.stringify(lessonBody('x4', { items: [{ id: 'x4-q', conceptId: 'adding', type: 'multiple_choice', prompt: '?', choices: [{ id: 'a', text: '1' }, { id: 'b', text: '2' }], answer: { type: 'multiple_choice', choiceId: 'z' }, difficulty: 0 }] })),
+        });
+        assert.equal(badItem.status, 400);
+        assert.match(((await badItem.json()) as { error: { message: string } }).error.message, /items\.0\.answer\.choiceId/);
+
+        for (const id of ['x1', 'x2', 'x3', 'x4']) assert.equal((await t.request(`/admin/lessons/${id}`, { token: alphaAdmin })).status, 404, id);
+        const stillThere = (await (await t.request('/admin/lessons/alpha-only', { token: alphaAdmin })).json()) as { items: unknown[] };
+        assert.equal(stillThere.items.length, 3);
+      });
+
+      it('is for admins only (403) and needs a token (401)', async () => {
+        for (const role of ['guardian', 'child', 'teacher'] as const) {
+          const res = await t.request('/admin/lessons', { method: 'POST', token: await t.token('alpha', role), body: JSON.stringify(lessonBody('nope')) });
+          assert.equal(res.status, 403, role);
+          assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'forbidden');
+        }
+        assert.equal((await t.request('/admin/lessons/alpha-only', { method: 'DELETE' })).status, 401);
+        assert.equal((await t.request('/admin/lessons/alpha-only', { token: alphaAdmin })).status, 200);
+      });
+    });
+
+    describe('health and metrics', () => {
+      it('/health reports database, cache and version', async () => {
+        const res = await t.request('/health');
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { status: string; version: string; database: { status: string; kind: string }; cache: { status: string } };
+        assert.equal(body.status, 'ok');
+        assert.equal(body.database.status, 'up');
+        assert.equal(body.database.kind, t.container.database.kind);
+        assert.equal(body.cache.status, 'up');
+        assert.match(body.version, /^\d+\.\d+\.\d+/);
+      });
+
+      it('/metrics counts requests per route pattern and status, cache hits and pool use', async () => {
+        await t.request('/api/lessons/count-k', { token: alpha });
+        await t.request('/api/lessons/count-k', { token: alpha });
+        const text = await (await t.request('/metrics')).text();
+        assert.match(text, /kidslearn_http_requests_total\{method="GET",route="\/api\/lessons\/:lessonId",status="200"\} \d+/);
+        assert.match(text, /kidslearn_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/api\/lessons\/:lessonId",status="200"\}/);
+        assert.match(text, /kidslearn_cache_requests_total\{cache="lesson",result="hit"\} [1-9]/);
+        assert.match(text, /kidslearn_db_pool_connections\{state="total"\} \d+/);
+      });
+    });
+  });
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import type { Database } from '../../src/adapters/db/database.ts';
+import type { NewLessonInput } from '../../src/domain/curriculum.ts';
+import { migrateAll, tenantMigrations } from '../../src/adapters/db/migrations.ts';
+import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
+import { findApp, insertApp, listApps } from '../../src/features/apps/apps.repo.ts';
+import {
+  countConcepts,
+  deleteLesson,
+  findLesson,
+  listPublishedLessons,
+  missingConcepts,
+  writeConcepts,
+  writeLesson,
+} from '../../src/features/lessons/lessons.repo.ts';
+import { fixturePack } from '../support/app-fixture.ts';
+import { databaseBackends } from '../support/servers.ts';
+
+/** A copy of a fixture lesson under a new id, with item ids of its own. */
+const renamed = (lesson: NewLessonInput, id: string): NewLessonInput => ({
+  ...lesson,
+  id,
+  items: lesson.items.map((item, i) => ({ ...item, id: `${id}-q${i}` })),
+});
+
+/** The database port's contract: every repository and the migrator, run on every adapter. */
+for (const backend of await databaseBackends()) {
+  describe(`database contract: ${backend.name}`, { skip: backend.skip }, () => {
+    let database: Database;
+    let url: string | undefined;
+    let dispose: () => Promise<void>;
+
+    before(async () => {
+      const opened = await backend.open();
+      ({ database, dispose } = opened);
+      url = opened.url;
+    });
+    after(async () => dispose());
+
+    it('migrates from empty, then finds nothing left to do', async () => {
+      assert.ok((await migrateAll(database.db)) >= 1);
+      assert.equal(await migrateAll(database.db), 0);
+    });
+
+    it('creates an app with its own migrated schema, atomically and once', async () => {
+      const app = await insertApp(database.db, 'alpha', 'Alpha');
+      assert.equal(app.id, 'alpha');
+      await assert.rejects(insertApp(database.db, 'alpha', 'Again'), (e: Error & { code?: string }) => e.code === 'app_exists');
+      await assert.rejects(insertApp(database.db, 'Bad-Id', 'x'), (e: Error & { code?: string }) => e.code === 'invalid_app_id');
+      await assert.rejects(insertApp(database.db, 'a"; drop schema kidslearn cascade; --', 'x'), (e: Error & { code?: string }) => e.code === 'invalid_app_id');
+      assert.equal((await findApp(database.db, 'alpha'))?.name, 'Alpha');
+      assert.equal(await findApp(database.db, 'nobody'), undefined);
+      const versions = await database.db
+        .selectFrom('kidslearn.schema_migrations')
+        .select('version')
+        .where('scope', '=', 'app:alpha')
+        .execute();
+      assert.deepEqual(versions.map((v) => v.version), tenantMigrations.map((m) => m.version));
+      await insertApp(database.db, 'beta', 'Beta');
+      assert.deepEqual((await listApps(database.db)).map((a) => a.id), ['alpha', 'beta']);
+    });
+
+    it('writes and reads concepts, lessons and items per app, isolated from other apps', async () => {
+      for (const appId of ['alpha', 'beta']) {
+        const pack = fixturePack(appId);
+        await database.db.transaction().execute(async (trx) => {
+          await writeConcepts(trx, appId, pack.concepts);
+          for (const l of pack.lessons) await writeLesson(trx, appId, l);
+        });
+      }
+      assert.equal(await countConcepts(database.db, 'alpha'), 3);
+      const a = await findLesson(database.db, 'alpha', 'shared-lesson');
+      const b = await findLesson(database.db, 'beta', 'shared-lesson');
+      assert.equal(a?.lesson.title, 'alpha shared-lesson');
+      assert.equal(b?.lesson.title, 'beta shared-lesson');
+      assert.equal(await findLesson(database.db, 'alpha', 'beta-only'), undefined);
+      assert.deepEqual(a?.items[1]?.answer, { type: 'multiple_choice', choiceId: 'a' });
+      assert.deepEqual(a?.items[1]?.choices?.map((c) => c.id), ['a', 'b']);
+      assert.equal(a?.items[0]?.difficulty, -1);
+      assert.deepEqual(a?.lesson.blocks, [{ type: 'text', text: 'Welcome to shared-lesson' }]);
+      assert.deepEqual(await missingConcepts(database.db, 'alpha', ['adding', 'nope', 'adding']), ['nope']);
+    });
+
+    it('lists published lessons in a stable order with totals', async () => {
+      const page = await listPublishedLessons(database.db, 'alpha', { page: 1, limit: 2 });
+      assert.equal(page.total, 4);
+      assert.deepEqual(page.items.map((l) => l.id), ['count-k', 'shared-lesson']);
+      const next = await listPublishedLessons(database.db, 'alpha', { page: 2, limit: 2 });
+      assert.deepEqual(next.items.map((l) => l.id), ['read-1', 'alpha-only']);
+      const graded = await listPublishedLessons(database.db, 'alpha', { page: 1, limit: 10, grade: 1, subject: 'math' });
+      assert.deepEqual(graded.items.map((l) => l.id), ['shared-lesson']);
+    });
+
+    it('rewrites a lesson’s item list and deletes lessons with their items', async () => {
+      const pack = fixturePack('alpha');
+      const lesson = { ...pack.lessons[0]!, title: 'changed', items: pack.lessons[0]!.items.slice(0, 1) };
+      await database.db.transaction().execute((trx) => writeLesson(trx, 'alpha', lesson));
+      const found = await findLesson(database.db, 'alpha', lesson.id);
+      assert.equal(found?.lesson.title, 'changed');
+      assert.equal(found?.items.length, 1);
+      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, 'alpha', lesson.id)), true);
+      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, 'alpha', lesson.id)), false);
+      const orphans = await database.db.withSchema('app_alpha').selectFrom('practice_items').select('id').where('lesson_id', '=', lesson.id).execute();
+      assert.deepEqual(orphans, []);
+      // The other app's copy is untouched.
+      assert.equal((await findLesson(database.db, 'beta', lesson.id))?.items.length, 3);
+    });
+
+    it('rolls a failed transaction back completely', async () => {
+      const pack = fixturePack('alpha');
+      await assert.rejects(
+        database.db.transaction().execute(async (trx) => {
+          await writeLesson(trx, 'alpha', renamed(pack.lessons[1]!, 'half-written'));
+          throw new Error('boom');
+        }),
+      );
+      assert.equal(await findLesson(database.db, 'alpha', 'half-written'), undefined);
+    });
+
+    it('serialises concurrent transactions and plain queries correctly', async () => {
+      // A plain read issued while another transaction is open must neither
+      // see its uncommitted rows nor be rolled back with it.
+      const pack = fixturePack('alpha');
+      let release!: () => void;
+      const hold = new Promise<void>((r) => (release = r));
+      const tx: Promise<unknown> = database.db.transaction().execute(async (trx) => {
+        await writeLesson(trx, 'alpha', renamed(pack.lessons[1]!, 'uncommitted'));
+        await hold;
+        throw new Error('roll back');
+      });
+      const txFailed = assert.rejects(tx, /roll back/);
+      await new Promise((r) => setTimeout(r, 20));
+      const read = findLesson(database.db, 'alpha', 'uncommitted');
+      release();
+      await txFailed;
+      assert.equal(await read, undefined);
+    });
+
+    it('answers ping and bounds waits with a timeout', async () => {
+      await database.ping(1000);
+      const stats = database.poolStats();
+      assert.ok(stats.total >= 1);
+      if (database.kind === 'pglite') {
+        // The single connection is held: a second caller gives up after its timeout.
+        const holder = database.db.transaction().execute(() => new Promise((r) => setTimeout(r, 300)));
+        await new Promise((r) => setTimeout(r, 10));
+        await assert.rejects(database.ping(100), (e: Error & { code?: string }) => e.code === 'database_unavailable');
+        await holder;
+      } else {
+        // The server cancels statements past statement_timeout.
+        const short = await openPostgresDatabase({ url: url!, poolSize: 1, connectTimeoutMs: 2000, statementTimeoutMs: 200 });
+        try {
+          await assert.rejects(sql`select pg_sleep(2)`.execute(short.db), /statement timeout/);
+        } finally {
+          await short.close();
+        }
+      }
+    });
+
+    if (backend.name === 'postgres') {
+      it('two processes migrating at once both succeed and apply each migration once', async () => {
+        const others = await Promise.all([1, 2, 3].map(() => openPostgresDatabase({ url: url!, poolSize: 2, connectTimeoutMs: 5000, statementTimeoutMs: 10_000 })));
+        try {
+          await insertApp(database.db, 'gamma', 'Gamma');
+          await sql`delete from kidslearn.schema_migrations where scope = 'app:gamma'`.execute(database.db);
+          await sql.raw('drop schema app_gamma cascade').execute(database.db);
+          const results = await Promise.all(others.map((o) => migrateAll(o.db)));
+          assert.deepEqual(results.sort(), [0, 0, tenantMigrations.length]);
+          const rows = await sql<{ n: number }>`select count(*)::int as n from kidslearn.schema_migrations where scope = 'app:gamma'`.execute(database.db);
+          assert.equal(rows.rows[0]!.n, tenantMigrations.length);
+        } finally {
+          await Promise.all(others.map((o) => o.close()));
+        }
+      });
+    }
+  });
+}

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { createThrowawayDatabase, databaseBackends, cacheBackends, REDIS_URL } from '../support/servers.ts';
+
+const run = promisify(execFile);
+const NODE = process.execPath;
+
+/** Starts `src/runtimes/node-server.ts` exactly as `npm start` does and waits for its URL. */
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(NODE, ['src/runtimes/node-server.ts'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+      const m = /running at (http:\/\/localhost:\d+)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, url, output: () => output };
+}
+
+async function cli(args: string[], env: Record<string, string>): Promise<string> {
+  const { stdout } = await run(NODE, ['src/cli/main.ts', ...args], { env: { ...process.env, ...env } });
+  return stdout.trim();
+}
+
+const [, postgres] = await databaseBackends();
+const [, redis] = await cacheBackends();
+const variants = [
+  { name: 'embedded defaults', skip: false as string | false, servers: false },
+  { name: 'PostgreSQL + Redis', skip: postgres!.skip || redis!.skip, servers: true },
+];
+
+for (const variant of variants) {
+  describe(`end to end: the real server on ${variant.name}`, { skip: variant.skip }, () => {
+    let env: Record<string, string>;
+    let server: Awaited<ReturnType<typeof startServer>>;
+    let dropDb: (() => Promise<void>) | undefined;
+
+    before(async () => {
+      env = { KIDSLEARN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'kidslearn-e2e-')), LOG_LEVEL: 'info' };
+      if (variant.servers) {
+        const db = await createThrowawayDatabase();
+        dropDb = db.drop;
+        env.DATABASE_URL = db.url;
+        env.REDIS_URL = REDIS_URL;
+        env.REDIS_KEY_PREFIX = `kidslearn-e2e-${process.pid}:`;
+      }
+      server = await startServer(env);
+    });
+    after(async () => {
+      if (server?.child.exitCode === null) server.child.kill('SIGKILL');
+      await dropDb?.();
+    });
+
+    it('seeds the demo apps on first start and serves them with a CLI-issued token', async () => {
+      const health = await fetch(`${server.url}/health`);
+      assert.equal(health.status, 200);
+      const token = await cli(['token', '--app', 'mathkids', '--role', 'guardian', '--ttl', '5m'], env);
+      assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
+      const list = await fetch(`${server.url}/api/lessons?grade=2&limit=20`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(list.status, 200);
+      const page = (await list.json()) as { items: { id: string; grade: number }[]; total: number };
+      assert.equal(page.items.length, 20);
+      assert.ok(page.items.every((l) => l.grade === 2));
+      const id = page.items[0]!.id;
+      const first = await fetch(`${server.url}/api/lessons/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(first.headers.get('x-cache'), 'MISS');
+      const lesson = (await first.json()) as { items: unknown[] };
+      assert.ok(lesson.items.length > 0);
+      const second = await fetch(`${server.url}/api/lessons/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(second.headers.get('x-cache'), 'HIT');
+      const all = (await (await fetch(`${server.url}/api/lessons?limit=50`, { headers: { authorization: `Bearer ${token}` } })).json()) as { total: number };
+      assert.equal(all.total, 120);
+      const words = await cli(['token', '--app', 'wordkids', '--role', 'child'], env);
+      const wordLessons = (await (await fetch(`${server.url}/api/lessons`, { headers: { authorization: `Bearer ${words}` } })).json()) as { total: number; items: { subject: string }[] };
+      assert.ok(wordLessons.total > 0);
+      assert.ok(wordLessons.items.every((l) => l.subject === 'reading'));
+    });
+
+    it('writes one JSON log line per request', () => {
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; route?: string; requestId?: string });
+      assert.ok(lines.some((l) => l.msg === 'request' && l.route === '/api/lessons/:lessonId' && l.requestId));
+    });
+
+    it('drains and exits cleanly on SIGTERM', async () => {
+      const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
+      server.child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 12_000))]);
+      assert.equal(code, 0);
+      assert.match(server.output(), /"msg":"stopped"/);
+    });
+
+    if (!variant.servers) {
+      it('restarts on the same data dir without reseeding, and keeps the signing key', async () => {
+        const token = await cli(['token', '--app', 'mathkids', '--role', 'admin'], env);
+        server = await startServer(env);
+        const res = await fetch(`${server.url}/admin/lessons/${'no-such'}`, { headers: { authorization: `Bearer ${token}` } });
+        assert.equal(res.status, 404);
+        assert.doesNotMatch(server.output(), /demo app seeded/);
+        const apps = await run(NODE, ['src/cli/main.ts', 'apps', 'list'], { env: { ...process.env, ...env } }).catch((e: { stderr: string; code: number }) => e);
+        assert.ok('code' in apps && apps.code === 1, 'a second process may not open the embedded database');
+        assert.match((apps as { stderr: string }).stderr, /in use by process/);
+        server.child.kill('SIGTERM');
+        await new Promise((r) => server.child.once('exit', r));
+        assert.match(await cli(['apps', 'list'], env), /mathkids\tMath Kids/);
+        assert.equal(await cli(['apps', 'create', 'spelling_bee', '--name', 'Spelling Bee'], env), 'created app spelling_bee (Spelling Bee)');
+        assert.match(await cli(['apps', 'list'], env), /spelling_bee\tSpelling Bee/);
+        assert.equal(await cli(['migrate'], env), 'migrations are up to date');
+      });
+    }
+  });
+}
+
+describe('end to end: configuration errors', () => {
+  it('an invalid variable stops the process with one line naming it', async () => {
+    const result = await run(NODE, ['src/runtimes/node-server.ts'], { env: { ...process.env, PORT: 'abc' } }).catch((e: { code: number; stderr: string }) => e);
+    assert.ok('code' in result);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr.trim(), 'Invalid PORT="abc": expected an integer');
+  });
+});

@@ -1,0 +1,111 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Cache } from '../../src/adapters/cache/cache.ts';
+import type { Database } from '../../src/adapters/db/database.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import type { Concept, NewLessonInput } from '../../src/domain/curriculum.ts';
+import type { Role } from '../../src/domain/principal.ts';
+import { generatePrivateJwk, importSigningKey, type SigningKey } from '../../src/features/auth/signing-keys.ts';
+import { createHttpApp } from '../../src/http/app.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { seedPack } from '../../src/seed/seed-demo-apps.ts';
+import { createContainer, type Container } from '../../src/wiring/container.ts';
+
+/** An in-process app over given adapters, with helpers to mint tokens and read the log. */
+export interface TestApp {
+  container: Container;
+  app: ReturnType<typeof createHttpApp>;
+  logLines: () => Record<string, unknown>[];
+  signingKey: SigningKey;
+  token(appId: string, role: Role, options?: { sub?: string; ttlSeconds?: number }): Promise<string>;
+  request(pathname: string, init?: RequestInit & { token?: string }): Promise<Response>;
+}
+
+/** Builds the app exactly as the server does, but over the given database and cache. */
+export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string> }): Promise<TestApp> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
+  const config = loadConfig({ KIDSLEARN_DATA_DIR: dataDir, LOG_LEVEL: 'info', SEED_DEMO_APPS: 'false', ...options.env }, { envFile: null });
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const logger = createLogger({ level: 'info', destination });
+  const signingKey = await importSigningKey(await generatePrivateJwk());
+  const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey });
+  const app = createHttpApp(container);
+  return {
+    container,
+    app,
+    signingKey,
+    logLines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+    token: (appId, role, o = {}) => container.tokens.issue({ sub: o.sub ?? `${role}-1`, app: appId, role }, o.ttlSeconds ?? 900),
+    request(pathname, init = {}) {
+      const { token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token) headers.set('authorization', `Bearer ${token}`);
+      if (typeof rest.body === 'string' && !headers.has('content-type')) headers.set('content-type', 'application/json');
+      return Promise.resolve(app.request(pathname, { ...rest, headers }));
+    },
+  };
+}
+
+/**
+ * A small curriculum whose titles carry the app id, so a test can tell
+ * whose row it got. Lesson `shared-lesson` exists in every app seeded with it.
+ */
+export function fixturePack(appId: string): { concepts: Concept[]; lessons: NewLessonInput[] } {
+  const concepts: Concept[] = [
+    { id: 'counting', subject: 'math', grade: 0, name: 'Counting', description: '', prerequisites: [] },
+    { id: 'adding', subject: 'math', grade: 1, name: 'Adding', description: '', prerequisites: ['counting'] },
+    { id: 'reading', subject: 'reading', grade: 1, name: 'Reading', description: '', prerequisites: [] },
+  ];
+  const lesson = (id: string, grade: number, subject: string, published: boolean, conceptId: string): NewLessonInput => ({
+    id,
+    subject,
+    grade,
+    title: `${appId} ${id}`,
+    summary: `Lesson ${id} of ${appId}`,
+    blocks: [{ type: 'text', text: `Welcome to ${id}` }],
+    conceptIds: [conceptId],
+    media: [],
+    estimatedMinutes: 5,
+    published,
+    items: [
+      { id: `${id}-q1`, conceptId, type: 'numeric', prompt: 'What is 2 + 3?', answer: { type: 'numeric', value: 5, tolerance: 0 }, difficulty: -1 },
+      {
+        id: `${id}-q2`,
+        conceptId,
+        type: 'multiple_choice',
+        prompt: 'Which is bigger?',
+        choices: [
+          { id: 'a', text: '7' },
+          { id: 'b', text: '3' },
+        ],
+        answer: { type: 'multiple_choice', choiceId: 'a' },
+        difficulty: 0,
+      },
+      { id: `${id}-q3`, conceptId, type: 'short_text', prompt: 'Spell 2', answer: { type: 'short_text', accepted: ['two'], caseSensitive: false }, difficulty: 0.5 },
+    ],
+  });
+  return {
+    concepts,
+    lessons: [
+      lesson('shared-lesson', 1, 'math', true, 'adding'),
+      lesson(`${appId}-only`, 2, 'math', true, 'adding'),
+      lesson('count-k', 0, 'math', true, 'counting'),
+      lesson('read-1', 1, 'reading', true, 'reading'),
+      lesson('draft', 2, 'math', false, 'adding'),
+    ],
+  };
+}
+
+/** Registers `appId` and writes {@link fixturePack} into it. */
+export async function createFixtureApp(container: Container, appId: string): Promise<void> {
+  await container.apps.create(appId, `App ${appId}`);
+  await seedPack(container, appId, fixturePack(appId));
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
+
+const load = (env: Record<string, string>) => loadConfig(env, { envFile: null });
+
+describe('loadConfig', () => {
+  it('uses embedded defaults when nothing is set', () => {
+    const c = load({});
+    assert.equal(c.port, 3000);
+    assert.equal(c.dataDir, path.resolve('./data'));
+    assert.deepEqual(c.database, { kind: 'pglite', dataDir: path.resolve('./data/pglite') });
+    assert.equal(c.cache.kind, 'memory');
+    assert.equal(c.logLevel, 'info');
+    assert.deepEqual(c.corsOrigins, []);
+    assert.equal(c.seedDemoApps, true);
+  });
+
+  it('selects PostgreSQL and Redis from their URLs, with pool settings', () => {
+    const c = load({
+      DATABASE_URL: 'postgres://u:p@db:5432/k',
+      DATABASE_POOL_SIZE: '20',
+      DATABASE_CONNECT_TIMEOUT_MS: '1500',
+      DATABASE_STATEMENT_TIMEOUT_MS: '3000',
+      REDIS_URL: 'redis://cache:6379',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
+    assert.deepEqual(c.database, { kind: 'postgres', url: 'postgres://u:p@db:5432/k', poolSize: 20, connectTimeoutMs: 1500, statementTimeoutMs: 3000 });
+    assert.equal(c.cache.kind, 'redis');
+    assert.deepEqual(c.corsOrigins, ['https://a.example', 'https://b.example']);
+  });
+
+  it('treats empty URLs as unset', () => {
+    assert.equal(load({ DATABASE_URL: '', REDIS_URL: ' ' }).database.kind, 'pglite');
+  });
+
+  for (const [name, value, expected] of [
+    ['PORT', 'abc', /^Invalid PORT="abc": expected an integer$/],
+    ['PORT', '70000', /^Invalid PORT="70000": expected a number <= 65535$/],
+    ['DATABASE_URL', 'mysql://x', /^Invalid DATABASE_URL="mysql:\/\/x": expected a URL starting with postgres:\/\/ or postgresql:\/\/$/],
+    ['REDIS_URL', 'localhost:6379', /^Invalid REDIS_URL=.*redis:\/\//],
+    ['LOG_LEVEL', 'loud', /^Invalid LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent$/],
+    ['CORS_ORIGINS', 'not a url', /^Invalid CORS_ORIGINS/],
+    ['DATABASE_POOL_SIZE', '0', /^Invalid DATABASE_POOL_SIZE="0": expected a number >= 1$/],
+  ] as const) {
+    it(`rejects ${name}=${value} with one line naming it`, () => {
+      assert.throws(
+        () => load({ [name]: value }),
+        (e: Error) => e instanceof ConfigError && expected.test(e.message) && !e.message.includes('\n'),
+      );
+    });
+  }
+
+  it('reads .env, with real environment variables taking precedence', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-env-'));
+    const file = path.join(dir, '.env');
+    writeFileSync(file, 'PORT=4001\nLOG_LEVEL=debug\n');
+    const c = loadConfig({ LOG_LEVEL: 'warn' }, { envFile: file });
+    assert.equal(c.port, 4001);
+    assert.equal(c.logLevel, 'warn');
+  });
+});

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { decodeProtectedHeader } from 'jose';
+import { generatePrivateJwk, importSigningKey, loadSigningKey } from '../../src/features/auth/signing-keys.ts';
+import { parseTtl, TokenService } from '../../src/features/auth/tokens.ts';
+
+describe('signing keys', () => {
+  it('generates an Ed25519 key on first start, keeps it private and reuses it', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-keys-'));
+    const first = await loadSigningKey({ dataDir, privateKeyJwk: undefined });
+    const file = path.join(dataDir, 'keys', 'jwt-signing-key.json');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const again = await loadSigningKey({ dataDir, privateKeyJwk: undefined });
+    assert.equal(again.kid, first.kid);
+    assert.equal(first.alg, 'EdDSA');
+    assert.equal(first.publicJwk.d, undefined, 'public JWK has no private part');
+    const configured = await loadSigningKey({ dataDir: '/nonexistent', privateKeyJwk: readFileSync(file, 'utf8') });
+    assert.equal(configured.kid, first.kid);
+  });
+
+  it('refuses a public key or an unsupported algorithm', async () => {
+    const jwk = await generatePrivateJwk();
+    const { d: _d, ...pub } = jwk;
+    await assert.rejects(importSigningKey(pub), /private/);
+    await assert.rejects(importSigningKey({ ...jwk, alg: 'HS256' }), /EdDSA/);
+  });
+});
+
+describe('TokenService', () => {
+  it('issues tokens with kid, sub, app, role and exp that verify', async () => {
+    const key = await importSigningKey(await generatePrivateJwk());
+    const tokens = new TokenService([key], 'kidslearn');
+    const token = await tokens.issue({ sub: 'u1', app: 'mathkids', role: 'teacher' }, 600);
+    assert.equal(decodeProtectedHeader(token).kid, key.kid);
+    const p = await tokens.verify(token);
+    assert.deepEqual({ sub: p.sub, app: p.app, role: p.role }, { sub: 'u1', app: 'mathkids', role: 'teacher' });
+    assert.ok(Math.abs(p.exp - (Date.now() / 1000 + 600)) < 5);
+    assert.deepEqual(await tokens.verify(token), p, 'memoised verification returns the same principal');
+  });
+
+  it('verifies tokens of a previous key while signing with the new one', async () => {
+    const oldKey = await importSigningKey(await generatePrivateJwk());
+    const newKey = await importSigningKey(await generatePrivateJwk());
+    const before = await new TokenService([oldKey], 'kidslearn').issue({ sub: 'u', app: 'mathkids', role: 'child' }, 60);
+    const rotated = new TokenService([newKey, oldKey], 'kidslearn');
+    assert.equal((await rotated.verify(before)).sub, 'u');
+    assert.equal(decodeProtectedHeader(await rotated.issue({ sub: 'u', app: 'mathkids', role: 'child' }, 60)).kid, newKey.kid);
+    await assert.rejects(new TokenService([newKey], 'kidslearn').verify(before), (e: Error & { code?: string }) => e.code === 'invalid_token');
+  });
+
+  it('rejects another issuer and expired tokens, even once memoised', async () => {
+    const key = await importSigningKey(await generatePrivateJwk());
+    const other = await new TokenService([key], 'someone-else').issue({ sub: 'u', app: 'mathkids', role: 'child' }, 60);
+    await assert.rejects(new TokenService([key], 'kidslearn').verify(other), (e: Error & { code?: string }) => e.code === 'invalid_token');
+    const tokens = new TokenService([key], 'kidslearn');
+    const short = await tokens.issue({ sub: 'u', app: 'mathkids', role: 'child' }, 1);
+    await tokens.verify(short);
+    await new Promise((r) => setTimeout(r, 2100));
+    await assert.rejects(tokens.verify(short), (e: Error & { code?: string }) => e.code === 'token_expired');
+  });
+
+  it('parses TTLs', () => {
+    assert.equal(parseTtl('900'), 900);
+    assert.equal(parseTtl('15m'), 900);
+    assert.equal(parseTtl('12h'), 43200);
+    assert.equal(parseTtl('7d'), 604800);
+    assert.throws(() => parseTtl('soon'), /TTL/);
+    assert.throws(() => parseTtl('0'), /positive/);
+  });
+});
