@@ -1,6 +1,5 @@
 import type { Container } from '../wiring/container.ts';
 import { countConcepts, writeConcepts, writeLesson } from '../features/lessons/lessons.repo.ts';
-import { lessonCacheKey } from '../features/lessons/lessons.service.ts';
 import { topologicalOrder } from '../domain/curriculum.ts';
 import { buildMathkidsPack } from './mathkids.ts';
 import { buildWordkidsPack } from './wordkids.ts';
@@ -24,7 +23,7 @@ export async function seedPack(container: Container, appId: string, pack: Curric
     await writeConcepts(trx, appId, ordered);
     for (const lesson of pack.lessons) await writeLesson(trx, appId, lesson);
   });
-  for (const lesson of pack.lessons) await container.cache.delete(lessonCacheKey(appId, lesson.id)).catch(() => {});
+  await container.lessons.afterBulkWrite(appId, pack.lessons.map((l) => l.id));
   return { concepts: pack.concepts.length, lessons: pack.lessons.length, items: pack.lessons.reduce((n, l) => n + l.items.length, 0) };
 }
 

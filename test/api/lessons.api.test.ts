@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
+import { openRedisCache } from '../../src/adapters/cache/redis-cache.ts';
 import { stacks } from '../support/servers.ts';
 
 const lessonBody = (id: string, overrides: Record<string, unknown> = {}) => ({
@@ -24,9 +26,10 @@ for (const stack of await stacks()) {
     let alpha: string;
     let beta: string;
     let alphaAdmin: string;
+    let opened: Awaited<ReturnType<typeof stack.open>>;
 
     before(async () => {
-      const opened = await stack.open();
+      opened = await stack.open();
       dispose = opened.dispose;
       t = await createTestApp({ database: opened.database, cache: opened.cache });
       await createFixtureApp(t.container, 'alpha');
@@ -233,6 +236,52 @@ for (const stack of await stacks()) {
         assert.equal((await t.request('/admin/lessons/alpha-only', { token: alphaAdmin })).status, 200);
       });
     });
+
+    describe('catalogue cache', () => {
+      it('serves repeated pages from the cache and shows admin changes at once', async () => {
+        const q = '/api/lessons?grade=3&limit=5';
+        const first = await t.request(q, { token: alpha });
+        const second = await t.request(q, { token: alpha });
+        assert.deepEqual([first.headers.get('x-cache'), second.headers.get('x-cache')], ['MISS', 'HIT']);
+        assert.equal(await first.text(), await second.text());
+        await t.request('/admin/lessons', { method: 'POST', token: alphaAdmin, body: JSON.stringify(lessonBody('grade3-new')) });
+        const after = await t.request(q, { token: alpha });
+        assert.equal(after.headers.get('x-cache'), 'MISS');
+        const body = (await after.json()) as { items: { id: string }[] };
+        assert.ok(body.items.some((l) => l.id === 'grade3-new'));
+        // Another app's catalogue was not invalidated by alpha's write.
+        await t.request(q, { token: beta });
+        assert.equal((await t.request(q, { token: beta })).headers.get('x-cache'), 'HIT');
+      });
+    });
+
+    if (stack.name.startsWith('servers')) {
+      it('a write in one process invalidates the cache of every other process (Redis)', async () => {
+        const otherDb = await openPostgresDatabase({ url: opened.databaseUrl!, poolSize: 2, connectTimeoutMs: 5000, statementTimeoutMs: 10_000 });
+        const otherCache = await openRedisCache({ url: opened.redisUrl!, keyPrefix: opened.redisPrefix!, timeoutMs: 1000 });
+        try {
+          const other = await createTestApp({ database: otherDb, cache: otherCache });
+          // "other" is a second process: its own pool and Redis connection, same database and Redis.
+          const read = async (app: TestApp) => {
+            const res = await app.request('/api/lessons/shared-lesson', { token: await app.token('alpha', 'guardian') });
+            return { cache: res.headers.get('x-cache'), title: ((await res.json()) as { title: string }).title };
+          };
+          await read(t);
+          assert.equal((await read(other)).cache, 'HIT', 'the second process hits the shared cache');
+          const admin = await other.token('alpha', 'admin');
+          const current = (await (await other.request('/admin/lessons/shared-lesson', { token: admin })).json()) as Record<string, unknown>;
+          const update: Record<string, unknown> = { ...current, title: 'Changed elsewhere' };
+          delete update.id;
+          assert.equal((await other.request('/admin/lessons/shared-lesson', { method: 'PUT', token: admin, body: JSON.stringify(update) })).status, 200);
+          assert.equal((await read(t)).title, 'Changed elsewhere');
+          const list = (await (await t.request('/api/lessons?grade=1', { token: alpha })).json()) as { items: { id: string; title: string }[] };
+          assert.equal(list.items.find((l) => l.id === 'shared-lesson')?.title, 'Changed elsewhere');
+        } finally {
+          await otherDb.close();
+          await otherCache.close();
+        }
+      });
+    }
 
     describe('health and metrics', () => {
       it('/health reports database, cache and version', async () => {

@@ -92,21 +92,21 @@ for (const variant of variants) {
       assert.ok(wordLessons.items.every((l) => l.subject === 'reading'));
     });
 
-    it('writes one JSON log line per request', () => {
-      const lines = server
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { msg: string; route?: string; requestId?: string });
-      assert.ok(lines.some((l) => l.msg === 'request' && l.route === '/api/lessons/:lessonId' && l.requestId));
-    });
-
     it('drains and exits cleanly on SIGTERM', async () => {
       const exited = new Promise<number | null>((resolve) => server.child.once('exit', (code) => resolve(code)));
       server.child.kill('SIGTERM');
       const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 12_000))]);
       assert.equal(code, 0);
       assert.match(server.output(), /"msg":"stopped"/);
+    });
+
+    it('wrote one JSON log line per request (flushed on exit)', () => {
+      const lines = server
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; route?: string; requestId?: string });
+      assert.ok(lines.some((l) => l.msg === 'request' && l.route === '/api/lessons/:lessonId' && l.requestId));
     });
 
     if (!variant.servers) {

@@ -37,7 +37,10 @@ const listLessons = createRoute({
   summary: 'Published lessons of the caller’s app',
   security,
   request: { query: ListQuery },
-  responses: { 200: json(LessonPage, 'A page of lessons in a stable order (grade, subject, id)'), ...errorResponses(400, 401, 404) },
+  responses: {
+    200: { ...json(LessonPage, 'A page of lessons in a stable order (grade, subject, id); cached until the next lesson write'), headers: z.object({ 'X-Cache': z.enum(['HIT', 'MISS']) }) },
+    ...errorResponses(400, 401, 404),
+  },
 });
 
 const getLesson = createRoute({
@@ -107,7 +110,12 @@ function appOf(c: { get(key: 'appId'): string | undefined }): string {
 export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-  app.openapi(listLessons, async (c) => c.json(await lessons.list(appOf(c), c.req.valid('query')), 200));
+  app.openapi(listLessons, async (c) => {
+    const { json: body, cache } = await lessons.list(appOf(c), c.req.valid('query'));
+    c.header('X-Cache', cache);
+    c.header('Content-Type', 'application/json');
+    return c.body(body, 200) as never;
+  });
 
   app.openapi(getLesson, async (c) => {
     const { json: body, cache } = await lessons.getPublished(appOf(c), c.req.valid('param').lessonId);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Cache } from '../../adapters/cache/cache.ts';
 import type { Database } from '../../adapters/db/database.ts';
 import { toPublicItem, type LessonDetail, type LessonInput, type LessonSummary, type NewLessonInput, type PracticeItem, type Lesson } from '../../domain/curriculum.ts';
@@ -31,6 +32,19 @@ const TOMBSTONE_TTL_SECONDS = 60;
 /** The cache key of one app's lesson: app first, so no two apps can share one. */
 export const lessonCacheKey = (appId: string, lessonId: string) => `lesson:${appId}:${lessonId}`;
 
+/**
+ * Catalogue pages are cached under a per-app generation that every lesson
+ * write replaces with a fresh random value, so one write invalidates every
+ * cached page of that app at once (in every process, with Redis). Readers
+ * read the generation before the database, so a page built from rows read
+ * before a write is stored under the old, unreachable generation. A missing
+ * generation (evicted) is created afresh, never reused.
+ */
+const catalogGenerationKey = (appId: string) => `lessons-gen:${appId}`;
+const CATALOG_GENERATION_TTL_SECONDS = 7 * 24 * 3600;
+const catalogPageKey = (appId: string, generation: string, q: LessonQuery) =>
+  `lessons:${appId}:${generation}:${q.subject ?? ''}:${q.grade ?? ''}:${q.page}:${q.limit}`;
+
 /** A page of the lesson catalogue. */
 export interface LessonPage {
   items: LessonSummary[];
@@ -57,10 +71,48 @@ export class LessonsService {
     this.#metrics = deps.metrics;
   }
 
-  /** Published lessons of one app. */
-  async list(appId: string, q: LessonQuery): Promise<LessonPage> {
+  /** Published lessons of one app, as JSON ready to send, and whether it came from the cache. */
+  async list(appId: string, q: LessonQuery): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
+    const generation = await this.#catalogGeneration(appId);
+    const key = generation === undefined ? undefined : catalogPageKey(appId, generation, q);
+    if (key !== undefined) {
+      const cached = await this.#cacheGet(key);
+      if (cached !== undefined) {
+        this.#metrics.cacheRequests.inc({ cache: 'catalog', result: 'hit' });
+        return { json: cached, cache: 'HIT' };
+      }
+    }
+    this.#metrics.cacheRequests.inc({ cache: 'catalog', result: 'miss' });
     const { items, total } = await listPublishedLessons(this.#db.db, appId, q);
-    return { items, page: q.page, limit: q.limit, total };
+    const page: LessonPage = { items, page: q.page, limit: q.limit, total };
+    const json = JSON.stringify(page);
+    if (key !== undefined) await this.#cacheAdd(key, json, LESSON_CACHE_TTL_SECONDS);
+    return { json, cache: 'MISS' };
+  }
+
+  /**
+   * Call after lessons were written outside this service (seeding, imports,
+   * operator actions): drops their cached copies and starts a new catalogue
+   * generation. Unlike admin writes this does not write through, so a read
+   * racing the import may cache its old copy until the TTL; imports are
+   * run by operators, not during lessons.
+   */
+  async afterBulkWrite(appId: string, lessonIds: readonly string[]): Promise<void> {
+    try {
+      await this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
+      for (let i = 0; i < lessonIds.length; i += 500) await this.#cache.delete(...lessonIds.slice(i, i + 500).map((id) => lessonCacheKey(appId, id)));
+    } catch (error) {
+      this.#log.error({ err: error, appId }, 'cache invalidation after bulk write failed');
+    }
+  }
+
+  async #catalogGeneration(appId: string): Promise<string | undefined> {
+    const key = catalogGenerationKey(appId);
+    const current = await this.#cacheGet(key);
+    if (current !== undefined) return current;
+    const fresh = randomUUID();
+    if (await this.#cacheAdd(key, fresh, CATALOG_GENERATION_TTL_SECONDS)) return fresh;
+    return this.#cacheGet(key);
   }
 
   /**
@@ -78,7 +130,7 @@ export class LessonsService {
     const found = await findLesson(this.#db.db, appId, lessonId);
     if (!found || !found.lesson.published) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
     const json = JSON.stringify(toDetail(found.lesson, found.items));
-    await this.#cacheSet(key, json);
+    await this.#cacheAdd(key, json, LESSON_CACHE_TTL_SECONDS);
     return { json, cache: 'MISS' };
   }
 
@@ -128,10 +180,11 @@ export class LessonsService {
     await this.#refreshCache(appId, lesson.id);
   }
 
-  /** After a committed write: cache the lesson as now stored, or a tombstone if it is not public. */
+  /** After a committed write: new catalogue generation; cache the lesson as now stored, or a tombstone if it is not public. */
   async #refreshCache(appId: string, lessonId: string): Promise<void> {
     const key = lessonCacheKey(appId, lessonId);
     try {
+      await this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
       const found = await findLesson(this.#db.db, appId, lessonId);
       if (found?.lesson.published) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
       else await this.#cache.set(key, TOMBSTONE, TOMBSTONE_TTL_SECONDS);
@@ -150,11 +203,12 @@ export class LessonsService {
     }
   }
 
-  async #cacheSet(key: string, value: string): Promise<void> {
+  async #cacheAdd(key: string, value: string, ttlSeconds: number): Promise<boolean> {
     try {
-      await this.#cache.add(key, value, LESSON_CACHE_TTL_SECONDS);
+      return await this.#cache.add(key, value, ttlSeconds);
     } catch (error) {
       this.#log.warn({ err: error }, 'cache write failed');
+      return false;
     }
   }
 }
