@@ -31,6 +31,9 @@ try {
   const bareUrl = `http://127.0.0.1:${bareMatch[1]}/`;
   const results: LoadResult[] = [];
   try {
+    // Let V8 optimise the server's hot paths before anything is measured.
+    await load('warm-up', `${base}/api/lessons/${lessonId}`, { durationSec: 3, headers });
+    await load('warm-up', `${base}/api/lessons?grade=2&limit=20`, { durationSec: 3, headers });
     const a1 = await load('(a) bare node:http, same body', bareUrl, { durationSec: DURATION });
     results.push(await load(`(b) GET /api/lessons/${lessonId} (cached, authenticated)`, `${base}/api/lessons/${lessonId}`, { durationSec: DURATION, headers }));
     results.push(await load('(c) GET /api/lessons?grade=2&limit=20', `${base}/api/lessons?grade=2&limit=20`, { durationSec: DURATION, headers }));

@@ -32,6 +32,7 @@ const EnvSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
   HOST: z.string().min(1).default('0.0.0.0'),
   KIDSLEARN_DATA_DIR: z.string().min(1).default('./data'),
+  PGLITE_SHARED_BUFFERS_MB: intFrom(32, 1, 4096),
   DATABASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['postgres:', 'postgresql:']).optional()),
   DATABASE_POOL_SIZE: intFrom(10, 1, 200),
   DATABASE_CONNECT_TIMEOUT_MS: intFrom(5000, 100, 120000),
@@ -61,7 +62,7 @@ export interface Config {
   host: string;
   dataDir: string;
   database:
-    | { kind: 'pglite'; dataDir: string }
+    | { kind: 'pglite'; dataDir: string; sharedBuffersMb: number }
     | { kind: 'postgres'; url: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
   statementTimeoutMs: number;
   cache:
@@ -107,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
           connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
           statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
         }
-      : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite') },
+      : { kind: 'pglite', dataDir: path.join(dataDir, 'pglite'), sharedBuffersMb: e.PGLITE_SHARED_BUFFERS_MB },
     statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
     cache: e.REDIS_URL
       ? { kind: 'redis', url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, timeoutMs: e.CACHE_TIMEOUT_MS }

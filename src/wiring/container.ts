@@ -83,7 +83,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
 export function openDatabase(config: Config): Promise<Database> {
   return config.database.kind === 'postgres'
     ? openPostgresDatabase(config.database)
-    : openPgliteDatabase({ dataDir: config.database.dataDir, acquireTimeoutMs: config.statementTimeoutMs });
+    : openPgliteDatabase({ dataDir: config.database.dataDir, acquireTimeoutMs: config.statementTimeoutMs, sharedBuffersMb: config.database.sharedBuffersMb });
 }
 
 /** Opens the configured cache adapter. */

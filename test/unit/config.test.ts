@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     const c = load({});
     assert.equal(c.port, 3000);
     assert.equal(c.dataDir, path.resolve('./data'));
-    assert.deepEqual(c.database, { kind: 'pglite', dataDir: path.resolve('./data/pglite') });
+    assert.deepEqual(c.database, { kind: 'pglite', dataDir: path.resolve('./data/pglite'), sharedBuffersMb: 32 });
     assert.equal(c.cache.kind, 'memory');
     assert.equal(c.logLevel, 'info');
     assert.deepEqual(c.corsOrigins, []);

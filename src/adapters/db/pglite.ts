@@ -16,7 +16,7 @@ import type { Tables } from './tables.ts';
  * "every call has a timeout" is kept here (a running WASM statement itself
  * cannot be interrupted).
  */
-export async function openPgliteDatabase(options: { dataDir: string | null; acquireTimeoutMs: number }): Promise<Database> {
+export async function openPgliteDatabase(options: { dataDir: string | null; acquireTimeoutMs: number; sharedBuffersMb?: number }): Promise<Database> {
   let unlock = () => {};
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -24,7 +24,12 @@ export async function openPgliteDatabase(options: { dataDir: string | null; acqu
   }
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(options.dataDir ?? 'memory://');
+    // PostgreSQL's 128 MB shared_buffers default lives in WASM memory and
+    // becomes resident as it is touched; the embedded default is one small
+    // deployment's database, so a smaller pool keeps RSS well under 500 MB.
+    pglite = await PGlite.create(options.dataDir ?? 'memory://', {
+      postgresqlconf: [`shared_buffers=${options.sharedBuffersMb ?? 32}MB`, 'work_mem=2MB', 'temp_buffers=1MB', 'maintenance_work_mem=16MB'],
+    });
   } catch (error) {
     unlock();
     throw error;
