@@ -15,10 +15,13 @@ const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-bench-'));
 const env = { KIDSLEARN_DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
 
 console.log(`kidslearn bench:http — ${new Date().toISOString()} — ${machine()}`);
+// Seed in a separate process first, as a deployment does once; the server
+// then starts on an existing data dir like every start after the first.
+const { execFileSync } = await import('node:child_process');
+execFileSync(process.execPath, ['src/cli/main.ts', 'seed'], { env: { ...process.env, ...env }, stdio: 'ignore' });
 const { child: server, match } = await startProcess('src/runtimes/node-server.ts', [], env, /running at (http:\/\/localhost:(\d+))/);
 const base = `http://127.0.0.1:${match[2]}`;
 try {
-  const { execFileSync } = await import('node:child_process');
   const token = execFileSync(process.execPath, ['src/cli/main.ts', 'token', '--app', 'mathkids', '--role', 'child', '--ttl', '1h'], { env: { ...process.env, ...env } })
     .toString()
     .trim();

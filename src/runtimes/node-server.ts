@@ -20,9 +20,14 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const container = await createContainer(config);
+  let container = await createContainer(config);
+  if (config.seedDemoApps && (await seedDemoAppsOnFirstStart(container)).length && container.database.kind === 'pglite') {
+    // PGlite's WASM memory grows during the seeding transactions and never
+    // shrinks; reopening returns ~200 MB to the OS before serving.
+    await container.close();
+    container = await createContainer(config, { logger: container.logger });
+  }
   const { logger } = container;
-  if (config.seedDemoApps) await seedDemoAppsOnFirstStart(container);
   const app = createHttpApp(container);
 
   const server: ServerType = await new Promise((resolve, reject) => {
