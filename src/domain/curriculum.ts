@@ -126,21 +126,7 @@ export const NewLessonInput = z
   .openapi('NewLessonInput');
 export type NewLessonInput = z.infer<typeof NewLessonInput>;
 
-/** A lesson as stored (without items). */
-export interface Lesson {
-  id: string;
-  subject: string;
-  grade: number;
-  title: string;
-  summary: string;
-  blocks: ContentBlock[];
-  conceptIds: string[];
-  media: MediaRef[];
-  estimatedMinutes: number;
-  published: boolean;
-  updatedAt: string;
-}
-
+/** A lesson as listed in the catalogue. */
 export const LessonSummary = z
   .object({
     id: z.string(),
@@ -154,22 +140,17 @@ export const LessonSummary = z
   .openapi('LessonSummary');
 export type LessonSummary = z.infer<typeof LessonSummary>;
 
-export const LessonDetail = z
-  .object({
-    id: z.string(),
-    subject: z.string(),
-    grade: z.number().int(),
-    title: z.string(),
-    summary: z.string(),
-    blocks: z.array(ContentBlock),
-    conceptIds: z.array(z.string()),
-    media: z.array(MediaRef),
-    estimatedMinutes: z.number().int(),
-    published: z.boolean(),
-    updatedAt: z.string(),
-    items: z.array(PublicPracticeItem),
-  })
-  .openapi('LessonDetail');
+/** A lesson as stored, without its items. */
+export const Lesson = LessonSummary.extend({
+  blocks: z.array(ContentBlock),
+  media: z.array(MediaRef),
+  published: z.boolean(),
+  updatedAt: z.string(),
+});
+export type Lesson = z.infer<typeof Lesson>;
+
+/** A lesson as clients read it: with its items, minus answer keys. */
+export const LessonDetail = Lesson.extend({ items: z.array(PublicPracticeItem) }).openapi('LessonDetail');
 export type LessonDetail = z.infer<typeof LessonDetail>;
 
 /** A concept (skill) and the concepts that should be learned before it. */

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Tables } from '../../adapters/db/tables.ts';
-import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, MediaRef, PracticeItem } from '../../domain/curriculum.ts';
+import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, MediaRef, NewLessonInput, PracticeItem } from '../../domain/curriculum.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
 
 /**
@@ -119,23 +119,8 @@ export async function lessonExists(db: Kysely<Tables> | Transaction<Tables>, app
   return row !== undefined;
 }
 
-/** Lesson fields as written by admins and seeders. */
-export interface LessonWrite {
-  id: string;
-  subject: string;
-  grade: number;
-  title: string;
-  summary: string;
-  blocks: ContentBlock[];
-  conceptIds: string[];
-  media: MediaRef[];
-  estimatedMinutes: number;
-  published: boolean;
-  items: PracticeItem[];
-}
-
 /** Inserts or replaces a lesson and its whole item list inside the caller's transaction. */
-export async function writeLesson(trx: Transaction<Tables>, appId: string, lesson: LessonWrite): Promise<void> {
+export async function writeLesson(trx: Transaction<Tables>, appId: string, lesson: NewLessonInput): Promise<void> {
   const values = {
     id: lesson.id,
     subject: lesson.subject,
