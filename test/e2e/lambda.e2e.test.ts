@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/config.ts';
+import { loadSigningKey } from '../../src/features/auth/signing-keys.ts';
+import { TokenService } from '../../src/features/auth/tokens.ts';
+import { createContainer } from '../../src/wiring/container.ts';
+import { createFixtureApp } from '../support/app-fixture.ts';
+import { createThrowawayDatabase, databaseBackends } from '../support/servers.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+
+const [, postgres] = await databaseBackends();
+
+/** An API Gateway HTTP API (payload v2) event, as Lambda receives it. */
+function event(method: string, rawPath: string, headers: Record<string, string> = {}, rawQueryString = '') {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers: { host: 'api.example.org', ...headers },
+    requestContext: {
+      accountId: '123',
+      apiId: 'api',
+      domainName: 'api.example.org',
+      domainPrefix: 'api',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+      requestId: 'r1',
+      routeKey: '$default',
+      stage: '$default',
+      time: '22/Nov/2026:10:00:00 +0000',
+      timeEpoch: 0,
+    },
+    isBase64Encoded: false,
+  };
+}
+
+describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: postgres!.skip }, () => {
+  let drop: () => Promise<void>;
+  let token: string;
+  before(async () => {
+    const db = await createThrowawayDatabase();
+    drop = db.drop;
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lambda-'));
+    Object.assign(process.env, { DATABASE_URL: db.url, KIDSLEARN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SEED_DEMO_APPS: 'false' });
+    const config = loadConfig(process.env, { envFile: null });
+    const setup = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+    await createFixtureApp(setup, 'alpha');
+    await setup.close();
+    const key = await loadSigningKey({ dataDir, privateKeyJwk: undefined });
+    token = await new TokenService([key], 'kidslearn').issue({ sub: 'g1', app: 'alpha', role: 'guardian' }, 300);
+  });
+  after(async () => drop?.());
+
+  it('answers health, lessons and errors like the Node server', async () => {
+    const { handler } = await import('../../src/runtimes/lambda.ts');
+    const context = {} as Parameters<typeof handler>[1];
+    const health = await handler(event('GET', '/health') as never, context);
+    assert.equal(health.statusCode, 200);
+    const list = await handler(event('GET', '/api/lessons', { authorization: `Bearer ${token}` }, 'grade=1') as never, context);
+    assert.equal(list.statusCode, 200);
+    const body = JSON.parse(list.body) as { items: { id: string }[] };
+    assert.deepEqual(body.items.map((l) => l.id), ['shared-lesson', 'read-1']);
+    const denied = await handler(event('GET', '/api/lessons') as never, context);
+    assert.equal(denied.statusCode, 401);
+    assert.equal((JSON.parse(denied.body) as { error: { code: string } }).error.code, 'missing_token');
+  });
+});
