@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind})\n` +
       `  API docs:  ${url}/docs\n` +
       `  Get a token (another terminal):  npm run -s kidslearn -- token --app mathkids --role guardian\n` +
-      `  Then:      curl -H "Authorization: Bearer <token>" ${url}/api/lessons?grade=2\n\n`,
+      `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n\n`,
   );
 
   let stopping = false;
