@@ -99,11 +99,16 @@ export class LessonsService {
    */
   async afterBulkWrite(appId: string, lessonIds: readonly string[]): Promise<void> {
     try {
-      await this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
+      await this.#startCatalogGeneration(appId);
       for (let i = 0; i < lessonIds.length; i += 500) await this.#cache.delete(...lessonIds.slice(i, i + 500).map((id) => lessonCacheKey(appId, id)));
     } catch (error) {
       this.#log.error({ err: error, appId }, 'cache invalidation after bulk write failed');
     }
+  }
+
+  /** Makes every cached catalogue page of the app unreachable. */
+  #startCatalogGeneration(appId: string): Promise<void> {
+    return this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
   }
 
   async #catalogGeneration(appId: string): Promise<string | undefined> {
@@ -184,7 +189,7 @@ export class LessonsService {
   async #refreshCache(appId: string, lessonId: string): Promise<void> {
     const key = lessonCacheKey(appId, lessonId);
     try {
-      await this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
+      await this.#startCatalogGeneration(appId);
       const found = await findLesson(this.#db.db, appId, lessonId);
       if (found?.lesson.published) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
       else await this.#cache.set(key, TOMBSTONE, TOMBSTONE_TTL_SECONDS);
