@@ -65,11 +65,30 @@ export function machine(): string {
   return `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
 }
 
-/** Prints a Markdown table of results with ratios to `baseline`. */
-export function table(results: LoadResult[], baseline: number): string {
+/** The median of `values` (the upper one of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** One scenario over several rounds: median req/s, p50 and p99; errors summed. */
+export function summarise(runs: LoadResult[]): LoadResult {
+  return {
+    name: runs[0]?.name ?? '',
+    requestsPerSec: median(runs.map((r) => r.requestsPerSec)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    total: runs.reduce((n, r) => n + r.total, 0),
+  };
+}
+
+/** Prints a Markdown table of results with each one's ratio to the baseline. */
+export function table(results: LoadResult[], ratios: number[]): string {
   const rows = results.map(
-    (r) =>
-      `| ${r.name} | ${Math.round(r.requestsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${(r.requestsPerSec / baseline).toFixed(2)}× | ${r.non2xx + r.errors} |`,
+    (r, i) =>
+      `| ${r.name} | ${Math.round(r.requestsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${(ratios[i] ?? NaN).toFixed(2)}× | ${r.non2xx + r.errors} |`,
   );
   return ['| scenario | req/s | p50 ms | p99 ms | ratio to (a) | non-2xx + errors |', '|---|---:|---:|---:|---:|---:|', ...rows].join('\n');
 }

@@ -1,6 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
-import { requestId } from 'hono/request-id';
 import { AppError } from '../domain/errors.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
@@ -8,7 +7,7 @@ import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
 import { authenticate, requireRole } from './middleware/auth.ts';
-import { limitBody, requireJsonBody } from './middleware/body-rules.ts';
+import { BODY_METHODS, bodyRules } from './middleware/body-rules.ts';
 import { observe } from './middleware/observe.ts';
 import { validationHook } from './validation.ts';
 
@@ -30,7 +29,6 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   const { logger, metrics, tokens, apps } = container;
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-  app.use('*', requestId({ limitLength: 128 }));
   app.use('*', observe(logger, metrics));
   if (container.config.corsOrigins.length) {
     const origins = container.config.corsOrigins;
@@ -45,8 +43,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       }),
     );
   }
-  app.use('*', limitBody);
-  app.use('*', requireJsonBody);
+  app.on(BODY_METHODS, '*', bodyRules);
   app.use('/api/*', authenticate(tokens, apps));
   app.use('/admin/*', authenticate(tokens, apps), requireRole('admin'));
 

@@ -1,9 +1,12 @@
-import type { RequestIdVariables } from 'hono/request-id';
 import type { Principal } from '../domain/principal.ts';
 
 /** Per-request values set by middleware. */
 export interface AppEnv {
-  Variables: RequestIdVariables & {
+  Variables: {
+    /** This request's id (from `X-Request-Id` or generated); echoed on the response. */
+    requestId: string;
+    /** Set by handlers that already put `X-Request-Id` into their response. */
+    requestIdSent?: boolean;
     /** The app (tenant) this request is bound to, once known. */
     appId?: string;
     /** The verified caller on authenticated routes. */

@@ -3,6 +3,7 @@ import { AppError } from '../../domain/errors.ts';
 import { LessonDetail, LessonInput, LessonSummary, NewLessonInput, Subject } from '../../domain/curriculum.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
+import { sendJson } from '../../http/send.ts';
 import { validationHook } from '../../http/validation.ts';
 import type { LessonsService } from './lessons.service.ts';
 
@@ -112,16 +113,12 @@ export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
 
   app.openapi(listLessons, async (c) => {
     const { json: body, cache } = await lessons.list(appOf(c), c.req.valid('query'));
-    c.header('X-Cache', cache);
-    c.header('Content-Type', 'application/json');
-    return c.body(body, 200) as never;
+    return sendJson(c, body, 200, { 'x-cache': cache }) as never;
   });
 
   app.openapi(getLesson, async (c) => {
     const { json: body, cache } = await lessons.getPublished(appOf(c), c.req.valid('param').lessonId);
-    c.header('X-Cache', cache);
-    c.header('Content-Type', 'application/json');
-    return c.body(body, 200) as never;
+    return sendJson(c, body, 200, { 'x-cache': cache }) as never;
   });
 
   app.openapi(adminGetLesson, async (c) => c.json(await lessons.getForAdmin(appOf(c), c.req.valid('param').lessonId), 200));

@@ -4,6 +4,7 @@ import type { Role } from '../../domain/principal.ts';
 import type { AppsService } from '../../features/apps/apps.service.ts';
 import type { TokenService } from '../../features/auth/tokens.ts';
 import type { AppEnv } from '../context.ts';
+import { requestHeader } from '../request-headers.ts';
 
 /**
  * Authenticated routes: a bearer token decides the caller and the app. A
@@ -12,12 +13,12 @@ import type { AppEnv } from '../context.ts';
  */
 export function authenticate(tokens: TokenService, apps: AppsService) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const header = c.req.header('authorization');
+    const header = requestHeader(c, 'authorization');
     if (!header) throw new AppError('unauthenticated', 'missing_token', 'Authorization: Bearer <token> is required');
     const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header);
     if (!match) throw new AppError('unauthenticated', 'invalid_token', 'Authorization header must be "Bearer <token>"');
     const principal = await tokens.verify(match[1]!);
-    const claimedApp = c.req.header('x-app-id');
+    const claimedApp = requestHeader(c, 'x-app-id');
     if (claimedApp !== undefined && claimedApp !== principal.app) {
       throw new AppError('unauthenticated', 'app_mismatch', 'X-App-Id does not match the app of the token');
     }
@@ -42,7 +43,7 @@ export function requireRole(...roles: Role[]) {
 /** Public routes bound to an app: the app comes from `X-App-Id`. */
 export function appFromHeader(apps: AppsService) {
   return createMiddleware<AppEnv>(async (c, next) => {
-    const id = c.req.header('x-app-id');
+    const id = requestHeader(c, 'x-app-id');
     if (!id) throw new AppError('invalid', 'missing_app_id', 'The X-App-Id header is required');
     const app = await apps.require(id);
     c.set('appId', app.id);

@@ -6,6 +6,9 @@ import type { AppEnv } from '../context.ts';
 /** Largest request body we accept. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+/** The methods that carry a request body; {@link bodyRules} is mounted for these only. */
+export const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
+
 const limit = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: () => {
@@ -13,29 +16,18 @@ const limit = bodyLimit({
   },
 });
 
-/** True for methods that carry a request body. */
-const hasBodyMethod = (method: string) => method === 'POST' || method === 'PUT' || method === 'PATCH';
-
 /**
- * 413 `payload_too_large` for bodies over 1 MiB (checked while streaming, not
- * only by Content-Length). Skipped for GET and friends: touching
- * `req.raw.body` makes the Node adapter build a full Fetch Request, which
- * costs more than the rest of a cached read.
+ * 415 `unsupported_media_type` when a request carries a body that is not
+ * JSON; 413 `payload_too_large` for bodies over 1 MiB (checked while
+ * streaming, not only by Content-Length). Mounted for {@link BODY_METHODS}
+ * only, so reads never pay for it.
  */
-export const limitBody = createMiddleware<AppEnv>(async (c, next) => {
-  if (hasBodyMethod(c.req.method)) return limit(c, next);
-  await next();
-});
-
-/** 415 `unsupported_media_type` when a request carries a body that is not JSON. */
-export const requireJsonBody = createMiddleware<AppEnv>(async (c, next) => {
-  if (hasBodyMethod(c.req.method)) {
-    const length = c.req.header('content-length');
-    const hasBody = length !== undefined ? length !== '0' : c.req.raw.body !== null;
-    const type = c.req.header('content-type') ?? '';
-    if (hasBody && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
-      throw new AppError('unsupported_media_type', 'unsupported_media_type', 'Request body must be application/json');
-    }
+export const bodyRules = createMiddleware<AppEnv>(async (c, next) => {
+  const length = c.req.header('content-length');
+  const hasBody = length !== undefined ? length !== '0' : c.req.raw.body !== null;
+  const type = c.req.header('content-type') ?? '';
+  if (hasBody && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+    throw new AppError('unsupported_media_type', 'unsupported_media_type', 'Request body must be application/json');
   }
-  await next();
+  return limit(c, next);
 });

@@ -3,39 +3,50 @@ import { routePath } from 'hono/route';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { AppEnv } from '../context.ts';
+import { requestHeader } from '../request-headers.ts';
+
+/** Longest `X-Request-Id` accepted from a client; longer or odd ones are replaced. */
+const REQUEST_ID = /^[\w\-=.:]{1,128}$/;
 
 /**
- * One JSON log line and the Prometheus counters per request. The route label
- * is the matched pattern (`/api/lessons/:lessonId`), never the raw path, so
- * metric cardinality stays bounded.
+ * The outermost middleware: the request id (taken from `X-Request-Id` when it
+ * is sane, generated otherwise, echoed on the response), the Prometheus
+ * counters, and one JSON log line per request. The route label is the matched
+ * pattern (`/api/lessons/:lessonId`), never the raw path, so metric
+ * cardinality stays bounded. One layer instead of three keeps the cached read
+ * path short.
  */
 export function observe(logger: Logger, metrics: Metrics) {
   // Labelled children are looked up once per (method, route, status): prom-client
   // would otherwise hash the label set on every request.
   const children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
-  const series = (method: string, route: string, status: string) => {
+  const series = (method: string, route: string, status: number) => {
     const key = `${method} ${route} ${status}`;
     let child = children.get(key);
     if (!child) {
-      child = { count: metrics.httpRequests.labels(method, route, status), duration: metrics.httpDuration.labels(method, route, status) };
+      const labels = [method, route, String(status)] as const;
+      child = { count: metrics.httpRequests.labels(...labels), duration: metrics.httpDuration.labels(...labels) };
       children.set(key, child);
     }
     return child;
   };
   return createMiddleware<AppEnv>(async (c, next) => {
     const start = performance.now();
+    const given = requestHeader(c, 'x-request-id');
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    c.set('requestId', requestId);
     await next();
+    // Handlers on hot paths put the id into the response themselves (see
+    // `sendJson`); touching `c.res.headers` would cost a Headers object.
+    if (!c.get('requestIdSent')) c.res.headers.set('X-Request-Id', requestId);
     const ms = performance.now() - start;
     const matched = routePath(c, -1);
     const route = matched.endsWith('*') ? 'unmatched' : matched;
-    const status = String(c.res.status);
+    const status = c.res.status;
     const method = c.req.method;
     const child = series(method, route, status);
     child.count.inc();
     child.duration.observe(ms / 1000);
-    logger.info(
-      { requestId: c.get('requestId'), app: c.get('appId'), method, route, path: c.req.path, status: c.res.status, ms: Math.round(ms * 100) / 100 },
-      'request',
-    );
+    logger.info({ requestId, app: c.get('appId'), method, route, path: c.req.path, status, ms: Math.round(ms * 100) / 100 }, 'request');
   });
 }
