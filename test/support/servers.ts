@@ -7,6 +7,9 @@ import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import type { Cache } from '../../src/adapters/cache/cache.ts';
 import { createMemoryCache } from '../../src/adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../../src/adapters/cache/redis-cache.ts';
+import type { RateLimiter } from '../../src/adapters/rate-limit/rate-limiter.ts';
+import { createMemoryRateLimiter } from '../../src/adapters/rate-limit/memory-rate-limiter.ts';
+import { openRedisRateLimiter } from '../../src/adapters/rate-limit/redis-rate-limiter.ts';
 
 /**
  * The real servers tests run against besides the embedded defaults. When one
@@ -194,4 +197,43 @@ export async function stacks(): Promise<Stack[]> {
     },
   });
   return [combine('embedded (PGlite + memory cache)', pglite!, memory!), combine('servers (PostgreSQL + Redis)', postgres!, redis!)];
+}
+
+/** A way to open a fresh rate limiter for one test suite. */
+export interface RateLimiterBackend {
+  name: 'memory' | 'redis';
+  skip: string | false;
+  /** For Redis, `url` and `prefix` let a test open a second limiter on the same counters. */
+  open(): Promise<{ limiter: RateLimiter; url?: string; prefix?: string; dispose(): Promise<void> }>;
+}
+
+/** Every rate-limiter backend; Redis runs under a unique key prefix that is deleted afterwards. */
+export async function rateLimiterBackends(): Promise<RateLimiterBackend[]> {
+  return [
+    {
+      name: 'memory',
+      skip: false,
+      async open() {
+        const limiter = createMemoryRateLimiter();
+        return { limiter, dispose: () => limiter.close() };
+      },
+    },
+    {
+      name: 'redis',
+      skip: await redisReachable(),
+      async open() {
+        const prefix = `kidslearn-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+        const limiter = await openRedisRateLimiter({ url: REDIS_URL, keyPrefix: prefix, timeoutMs: 1000 });
+        return {
+          limiter,
+          url: REDIS_URL,
+          prefix,
+          async dispose() {
+            await limiter.close();
+            await deleteRedisPrefix(prefix);
+          },
+        };
+      },
+    },
+  ];
 }
