@@ -54,7 +54,53 @@ const EnvSchema = z.object({
     .default('true')
     .transform((v) => v === 'true' || v === '1'),
   SHUTDOWN_TIMEOUT_MS: intFrom(10000, 0, 120000),
+  ACCESS_TOKEN_TTL: ttl('15m', 60, 15 * 60),
+  REFRESH_TOKEN_TTL: ttl('30d', 60 * 60, 365 * 86400),
+  PASSWORD_SCRYPT_LOG_N: intFrom(15, 12, 20),
+  RATE_LIMIT_AUTH_PER_MINUTE: intFrom(10, 1, 1_000_000),
+  RATE_LIMIT_API_PER_MINUTE: intFrom(600, 1, 10_000_000),
+  TRUST_PROXY: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  OIDC_ISSUER: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
+  OIDC_AUDIENCE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+  OIDC_JWKS_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
+  OIDC_ROLE_CLAIM: z.string().min(1).default('cognito:groups'),
+  OIDC_ROLE_MAP: z
+    .string()
+    .default('guardians=guardian,teachers=teacher,admins=admin')
+    .refine((v) => parseRoleMap(v) !== undefined, 'a list like guardians=guardian,teachers=teacher,admins=admin (roles: guardian, teacher, admin)'),
+  OIDC_APP_CLAIM: z.string().min(1).default('custom:app'),
+  OIDC_DEFAULT_APP: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z][a-z0-9_]{1,30}$/, 'an app id').optional()),
 });
+
+/** Parses `group=role,group=role`; children never sign in through an external provider. */
+function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
+  const map: Record<string, 'guardian' | 'teacher' | 'admin'> = {};
+  for (const pair of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [group, role] = pair.split('=').map((x) => x.trim());
+    if (!group || (role !== 'guardian' && role !== 'teacher' && role !== 'admin')) return undefined;
+    map[group] = role;
+  }
+  return Object.keys(map).length ? map : undefined;
+}
+
+/** A duration like `15m`, `12h`, `30d` or seconds, in seconds, within bounds. */
+function ttl(def: string, minSeconds: number, maxSeconds: number) {
+  return z
+    .string()
+    .default(def)
+    .transform((v, ctx) => {
+      const m = /^(\d+)\s*([smhd]?)$/.exec(v.trim());
+      const seconds = m ? Number(m[1]) * (m[2] === 'd' ? 86400 : m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1) : NaN;
+      if (!(seconds >= minSeconds && seconds <= maxSeconds)) {
+        ctx.addIssue({ code: 'custom', message: `a duration such as 15m, 12h or 30d between ${minSeconds} s and ${maxSeconds} s` });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+}
 
 /** The validated configuration every module receives. */
 export interface Config {
@@ -74,6 +120,24 @@ export interface Config {
   seedDemoApps: boolean;
   shutdownTimeoutMs: number;
   version: string;
+  auth: {
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    scrypt: { logN: number; r: number; p: number };
+  };
+  rateLimits: { authPerMinute: number; apiPerMinute: number };
+  trustProxy: boolean;
+  oidc:
+    | {
+        issuer: string;
+        audience: string;
+        jwksUrl: string | undefined;
+        roleClaim: string;
+        roleMap: Record<string, 'guardian' | 'teacher' | 'admin'>;
+        appClaim: string;
+        defaultApp: string | undefined;
+      }
+    | undefined;
 }
 
 /** Raised for an invalid environment; its message is the one line we print. */
@@ -95,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     throw new ConfigError(`Invalid ${name}${got === undefined ? '' : `="${got}"`}: expected ${describeIssue(issue)}`);
   }
   const e = parsed.data;
+  if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
   return {
     port: e.PORT,
@@ -119,6 +184,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     version: packageVersion(),
+    auth: {
+      accessTtlSeconds: e.ACCESS_TOKEN_TTL,
+      refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
+      scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 },
+    },
+    rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
+    trustProxy: e.TRUST_PROXY,
+    oidc: e.OIDC_ISSUER
+      ? {
+          issuer: e.OIDC_ISSUER,
+          audience: e.OIDC_AUDIENCE!,
+          jwksUrl: e.OIDC_JWKS_URL,
+          roleClaim: e.OIDC_ROLE_CLAIM,
+          roleMap: parseRoleMap(e.OIDC_ROLE_MAP)!,
+          appClaim: e.OIDC_APP_CLAIM,
+          defaultApp: e.OIDC_DEFAULT_APP,
+        }
+      : undefined,
   };
 }
 

@@ -1,12 +1,16 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { AppError } from '../domain/errors.ts';
+import { authRoutes } from '../features/accounts/auth.routes.ts';
+import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
-import { authenticate, requireRole } from './middleware/auth.ts';
+import { appFromHeader, authenticate, requireFunction } from './middleware/auth.ts';
+import { rateLimit } from './middleware/rate-limit.ts';
+import { clientIp } from './request-headers.ts';
 import { BODY_METHODS, bodyRules } from './middleware/body-rules.ts';
 import { observe } from './middleware/observe.ts';
 import { validationHook } from './validation.ts';
@@ -26,7 +30,7 @@ const API_INFO = {
  * tests and (later) Lambda handlers all serve exactly this app.
  */
 export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
-  const { logger, metrics, tokens, apps } = container;
+  const { logger, metrics, apps, rateLimiter, rateLimits, config } = container;
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use('*', observe(logger, metrics));
@@ -44,11 +48,16 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
     );
   }
   app.on(BODY_METHODS, '*', bodyRules);
-  app.use('/api/*', authenticate(tokens, apps));
-  app.use('/admin/*', authenticate(tokens, apps), requireRole('admin'));
+  // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*),
+  // signed-in (/api/*), admin (/admin/*). Anything else is not served.
+  app.use('/auth/*', rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy)), appFromHeader(apps));
+  app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }));
+  app.use('/admin/*', authenticate(container.verifyToken, apps), requireFunction('admin.area'));
 
   app.route('/', systemRoutes(container));
+  app.route('/', authRoutes({ accounts: container.accounts, children: container.children, tokens: container.tokens, limiter: rateLimiter, perAccount: rateLimits.authPerAccount }));
   app.route('/', lessonsRoutes(container.lessons));
+  app.route('/', familiesRoutes(container.children, container.classrooms));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', API_INFO);

@@ -64,6 +64,10 @@ export function errorResponse(c: Context<AppEnv>, error: unknown, logger: Logger
     requestId,
   };
   if (appError.details !== undefined && status < 500) body.details = appError.details;
+  if (appError.kind === 'rate_limited') {
+    const retry = (appError.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    if (retry) c.header('Retry-After', String(retry));
+  }
   return c.json({ error: body }, status);
 }
 
@@ -77,6 +81,7 @@ export function errorResponses(...statuses: number[]) {
     409: 'Conflicts with existing data',
     413: 'Body larger than 1 MiB',
     415: 'Body is not application/json',
+    429: 'Too many requests; `Retry-After` says how many seconds to wait',
     503: 'A dependency did not answer in time',
   };
   return Object.fromEntries(

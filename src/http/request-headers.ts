@@ -16,3 +16,17 @@ export function requestHeader(c: Context, lowerCaseName: string): string | undef
   }
   return c.req.header(lowerCaseName);
 }
+
+/**
+ * The client's IP address: the socket's peer under the Node server, the
+ * source IP API Gateway reports under Lambda. With `trustProxy` (behind a load
+ * balancer) the first `X-Forwarded-For` entry wins.
+ */
+export function clientIp(c: Context, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = requestHeader(c, 'x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; event?: { requestContext?: { http?: { sourceIp?: string } } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.event?.requestContext?.http?.sourceIp ?? 'unknown';
+}

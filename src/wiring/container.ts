@@ -7,9 +7,18 @@ import { openPgliteDatabase } from '../adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../adapters/db/postgres.ts';
 import type { Config } from '../config/config.ts';
 import { AppsService } from '../features/apps/apps.service.ts';
-import { loadSigningKey, type SigningKey } from '../features/auth/signing-keys.ts';
+import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../features/auth/signing-keys.ts';
 import { TokenService } from '../features/auth/tokens.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
+import type { RateLimiter, RateLimitRule } from '../adapters/rate-limit/rate-limiter.ts';
+import { createMemoryRateLimiter } from '../adapters/rate-limit/memory-rate-limiter.ts';
+import { openRedisRateLimiter } from '../adapters/rate-limit/redis-rate-limiter.ts';
+import { AccountsService } from '../features/accounts/accounts.service.ts';
+import { PasswordHasher } from '../features/accounts/passwords.ts';
+import { OidcVerifier } from '../features/auth/oidc.ts';
+import type { Principal } from '../domain/principal.ts';
+import { ChildrenService } from '../features/families/children.service.ts';
+import { ClassroomsService } from '../features/families/classrooms.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 
@@ -21,8 +30,15 @@ export interface Container {
   database: Database;
   cache: Cache;
   tokens: TokenService;
+  /** Verifies any accepted bearer token: the server's own, or the external OIDC issuer's when configured. */
+  verifyToken(token: string): Promise<Principal>;
   apps: AppsService;
   lessons: LessonsService;
+  accounts: AccountsService;
+  children: ChildrenService;
+  classrooms: ClassroomsService;
+  rateLimiter: RateLimiter;
+  rateLimits: { authPerIp: RateLimitRule; authPerAccount: RateLimitRule; apiPerToken: RateLimitRule };
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -33,6 +49,7 @@ export interface ContainerOverrides {
   cache?: Cache;
   logger?: Logger;
   signingKey?: SigningKey;
+  rateLimiter?: RateLimiter;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -46,6 +63,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   const logger = overrides.logger ?? createLogger({ level: config.logLevel });
   const database = overrides.database ?? (await openDatabase(config));
   let cache: Cache | undefined;
+  let rateLimiter: RateLimiter | undefined;
   try {
     if (!overrides.skipMigrations) {
       const applied = await migrateAll(database.db);
@@ -54,9 +72,24 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     cache = overrides.cache ?? (await openCache(config));
     const signingKey = overrides.signingKey ?? (await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk }));
     const metrics = createMetrics(() => database.poolStats());
-    const tokens = new TokenService([signingKey], config.jwt.issuer);
+    const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir }))], config.jwt.issuer);
     const apps = new AppsService(database);
     const lessons = new LessonsService({ db: database, cache, logger, metrics });
+    const passwords = new PasswordHasher(config.auth.scrypt);
+    const accounts = new AccountsService({ db: database, tokens, passwords, accessTtlSeconds: config.auth.accessTtlSeconds, refreshTtlSeconds: config.auth.refreshTtlSeconds });
+    const children = new ChildrenService({ db: database, accounts });
+    const classrooms = new ClassroomsService({ db: database, children });
+    rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
+    const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
+    const oidcIssuer = config.oidc?.issuer;
+    const verifyToken = oidc
+      ? (token: string) => (OidcVerifier.issuerOf(token) === oidcIssuer ? oidc.verify(token) : tokens.verify(token))
+      : (token: string) => tokens.verify(token);
+    const rateLimits = {
+      authPerIp: { name: 'auth-ip', points: config.rateLimits.authPerMinute, windowSeconds: 60 },
+      authPerAccount: { name: 'auth-account', points: config.rateLimits.authPerMinute, windowSeconds: 60 },
+      apiPerToken: { name: 'api-token', points: config.rateLimits.apiPerMinute, windowSeconds: 60 },
+    };
     let closed: Promise<void> | undefined;
     return {
       config,
@@ -65,16 +98,23 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       database,
       cache,
       tokens,
+      verifyToken,
       apps,
       lessons,
+      accounts,
+      children,
+      classrooms,
+      rateLimiter,
+      rateLimits,
       close() {
         const c = cache!;
-        closed ??= Promise.allSettled([database.close(), c.close()]).then(() => undefined);
+        const r = rateLimiter!;
+        closed ??= Promise.allSettled([database.close(), c.close(), r.close()]).then(() => undefined);
         return closed;
       },
     };
   } catch (error) {
-    await Promise.allSettled([database.close(), cache?.close()]);
+    await Promise.allSettled([database.close(), cache?.close(), rateLimiter?.close()]);
     throw error;
   }
 }
@@ -89,4 +129,15 @@ export function openDatabase(config: Config): Promise<Database> {
 /** Opens the configured cache adapter. */
 export function openCache(config: Config): Promise<Cache> {
   return config.cache.kind === 'redis' ? openRedisCache(config.cache) : Promise.resolve(createMemoryCache(config.cache));
+}
+
+/** Opens the configured rate-limit store: Redis when configured (shared by every process), in-process otherwise. */
+export function openRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
+  if (config.cache.kind !== 'redis') return Promise.resolve(createMemoryRateLimiter());
+  return openRedisRateLimiter({
+    url: config.cache.url,
+    keyPrefix: config.cache.keyPrefix,
+    timeoutMs: config.cache.timeoutMs,
+    onError: (error, during) => logger.warn({ err: error, during }, 'rate limiter unavailable; allowing requests'),
+  });
 }

@@ -26,7 +26,19 @@ export interface TestApp {
 /** Builds the app exactly as the server does, but over the given database and cache. */
 export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string> }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
-  const config = loadConfig({ KIDSLEARN_DATA_DIR: dataDir, LOG_LEVEL: 'info', SEED_DEMO_APPS: 'false', ...options.env }, { envFile: null });
+  const config = loadConfig(
+    {
+      KIDSLEARN_DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      SEED_DEMO_APPS: 'false',
+      // Cheap hashing and generous limits keep tests fast; tests of those features set their own.
+      PASSWORD_SCRYPT_LOG_N: '12',
+      RATE_LIMIT_AUTH_PER_MINUTE: '100000',
+      RATE_LIMIT_API_PER_MINUTE: '100000',
+      ...options.env,
+    },
+    { envFile: null },
+  );
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, cb) {

@@ -89,6 +89,99 @@ export const tenantMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 2,
+    name: 'accounts, families, classrooms, sign-in, audit',
+    async up(trx, s) {
+      await runAll(trx, [
+        // Grown-ups only: guardians, teachers, admins. Children never have an
+        // account, an email or a password.
+        `create table ${s}.accounts (
+           id text primary key,
+           email text not null check (email = lower(email) and length(email) between 3 and 254),
+           role text not null check (role in ('guardian', 'teacher', 'admin')),
+           password_hash text not null,
+           created_at timestamptz not null default now()
+         )`,
+        `create unique index accounts_email on ${s}.accounts (email)`,
+        // The minimum about a child: no email, phone, full name or location.
+        `create table ${s}.children (
+           id text primary key,
+           guardian_id text not null references ${s}.accounts(id) on delete cascade,
+           nickname text not null check (length(nickname) between 1 and 40),
+           grade smallint not null check (grade between 0 and 8),
+           avatar text not null,
+           birth_year smallint check (birth_year between 2000 and 2100),
+           settings jsonb not null,
+           pin_hash text,
+           pin_failures integer not null default 0,
+           pin_locked boolean not null default false,
+           created_at timestamptz not null default now(),
+           updated_at timestamptz not null default now()
+         )`,
+        `create index children_guardian on ${s}.children (guardian_id)`,
+        `create table ${s}.classrooms (
+           id text primary key,
+           teacher_id text not null references ${s}.accounts(id) on delete cascade,
+           name text not null check (length(name) between 1 and 80),
+           grade smallint check (grade between 0 and 8),
+           created_at timestamptz not null default now()
+         )`,
+        `create index classrooms_teacher on ${s}.classrooms (teacher_id)`,
+        `create table ${s}.classroom_invites (
+           code text primary key,
+           classroom_id text not null references ${s}.classrooms(id) on delete cascade,
+           expires_at timestamptz not null,
+           created_at timestamptz not null default now()
+         )`,
+        `create index classroom_invites_classroom on ${s}.classroom_invites (classroom_id)`,
+        // A guardian's answer to an invite for one child: only 'active' links
+        // let the teacher see the child.
+        `create table ${s}.classroom_members (
+           classroom_id text not null references ${s}.classrooms(id) on delete cascade,
+           child_id text not null references ${s}.children(id) on delete cascade,
+           status text not null check (status in ('active', 'declined')),
+           responded_at timestamptz not null default now(),
+           primary key (classroom_id, child_id)
+         )`,
+        `create index classroom_members_child on ${s}.classroom_members (child_id)`,
+        // Opaque refresh tokens, stored as SHA-256 digests, rotated on use.
+        `create table ${s}.refresh_tokens (
+           token_hash text primary key,
+           family_id text not null,
+           account_id text references ${s}.accounts(id) on delete cascade,
+           child_id text references ${s}.children(id) on delete cascade,
+           expires_at timestamptz not null,
+           used_at timestamptz,
+           revoked_at timestamptz,
+           created_at timestamptz not null default now(),
+           check ((account_id is null) <> (child_id is null))
+         )`,
+        `create index refresh_tokens_family on ${s}.refresh_tokens (family_id)`,
+        `create index refresh_tokens_child on ${s}.refresh_tokens (child_id)`,
+        // Who read a child's data, and why. The child id is kept as text with
+        // no foreign key so erasing a child keeps the record that it was read.
+        `create table ${s}.audit_log (
+           id bigint generated always as identity primary key,
+           actor_id text not null,
+           actor_role text not null,
+           child_id text not null,
+           purpose text not null,
+           at timestamptz not null default now()
+         )`,
+        `create index audit_log_child on ${s}.audit_log (child_id, at)`,
+        // Proof that an erasure happened, holding no personal data.
+        `create table ${s}.deletion_records (
+           id bigint generated always as identity primary key,
+           subject_kind text not null,
+           requested_by_role text not null,
+           tables_erased jsonb not null,
+           rows_erased integer not null,
+           at timestamptz not null default now()
+         )`,
+      ]);
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */

@@ -45,6 +45,80 @@ export interface PracticeItemsTable {
   difficulty: number;
 }
 
+export interface AccountsTable {
+  id: string;
+  email: string;
+  role: string;
+  password_hash: string;
+  created_at: Generated<Date>;
+}
+
+export interface ChildrenTable {
+  id: string;
+  guardian_id: string;
+  nickname: string;
+  grade: number;
+  avatar: string;
+  birth_year: number | null;
+  settings: ColumnType<unknown, string, string>;
+  pin_hash: string | null;
+  pin_failures: Generated<number>;
+  pin_locked: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ClassroomsTable {
+  id: string;
+  teacher_id: string;
+  name: string;
+  grade: number | null;
+  created_at: Generated<Date>;
+}
+
+export interface ClassroomInvitesTable {
+  code: string;
+  classroom_id: string;
+  expires_at: Date;
+  created_at: Generated<Date>;
+}
+
+export interface ClassroomMembersTable {
+  classroom_id: string;
+  child_id: string;
+  status: 'active' | 'declined';
+  responded_at: Generated<Date>;
+}
+
+export interface RefreshTokensTable {
+  token_hash: string;
+  family_id: string;
+  account_id: string | null;
+  child_id: string | null;
+  expires_at: Date;
+  used_at: Date | null;
+  revoked_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  actor_id: string;
+  actor_role: string;
+  child_id: string;
+  purpose: string;
+  at: Generated<Date>;
+}
+
+export interface DeletionRecordsTable {
+  id: Generated<string>;
+  subject_kind: string;
+  requested_by_role: string;
+  tables_erased: ColumnType<unknown, string, string>;
+  rows_erased: number;
+  at: Generated<Date>;
+}
+
 export interface AppsTable {
   id: string;
   name: string;
@@ -64,6 +138,14 @@ export interface Tables {
   concept_prerequisites: ConceptPrerequisitesTable;
   lessons: LessonsTable;
   practice_items: PracticeItemsTable;
+  accounts: AccountsTable;
+  children: ChildrenTable;
+  classrooms: ClassroomsTable;
+  classroom_invites: ClassroomInvitesTable;
+  classroom_members: ClassroomMembersTable;
+  refresh_tokens: RefreshTokensTable;
+  audit_log: AuditLogTable;
+  deletion_records: DeletionRecordsTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
 }

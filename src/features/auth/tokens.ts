@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { Role, type Principal } from '../../domain/principal.ts';
 import { APP_ID_PATTERN } from '../../domain/tenancy.ts';
-import type { SigningKey } from './signing-keys.ts';
+import type { SigningKey, VerificationKey } from './signing-keys.ts';
 
 const Claims = z.object({
   sub: z.string().min(1).max(200),
@@ -31,14 +32,21 @@ export function parseTtl(ttl: string): number {
  * per-request cost of auth far below that of the signature check.
  */
 export class TokenService {
-  readonly #keys: SigningKey[];
+  readonly #signing: SigningKey;
+  readonly #keys: VerificationKey[];
   readonly #issuer: string;
   readonly #verified = new LRUCache<string, Principal>({ max: 50_000 });
 
-  /** `keys[0]` signs; every key verifies (so tokens of a previous key stay valid until they expire). */
-  constructor(keys: SigningKey[], issuer: string) {
-    if (keys.length === 0) throw new Error('TokenService needs at least one key');
-    this.#keys = keys;
+  /**
+   * `keys[0]` (a private key) signs; every key verifies, so tokens of a
+   * previous key stay valid until they expire. A key id listed twice counts
+   * once (the first wins).
+   */
+  constructor(keys: readonly [SigningKey, ...VerificationKey[]], issuer: string) {
+    const signing = keys[0] as SigningKey | undefined;
+    if (!signing?.privateKey) throw new Error('TokenService needs a private signing key first');
+    this.#signing = signing;
+    this.#keys = keys.filter((k, i) => keys.findIndex((other) => other.kid === k.kid) === i);
     this.#issuer = issuer;
   }
 
@@ -47,16 +55,19 @@ export class TokenService {
     return { keys: this.#keys.map((k) => k.publicJwk) };
   }
 
-  /** Signs an access token for `principal` valid for `ttlSeconds`. */
+  /**
+   * Signs an access token valid for `ttlSeconds`, with a fresh `jti`. Child
+   * tokens also carry the child profile id as `child` (equal to `sub`).
+   */
   async issue(claims: { sub: string; app: string; role: Role; jti?: string }, ttlSeconds: number): Promise<string> {
-    const key = this.#keys[0]!;
-    const jwt = new SignJWT({ app: claims.app, role: claims.role })
+    const key = this.#signing;
+    const jwt = new SignJWT({ app: claims.app, role: claims.role, ...(claims.role === 'child' ? { child: claims.sub } : {}) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuer(this.#issuer)
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
-    if (claims.jti) jwt.setJti(claims.jti);
+    jwt.setJti(claims.jti ?? randomUUID());
     return jwt.sign(key.privateKey);
   }
 

@@ -1,15 +1,13 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
 import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, MediaRef, NewLessonInput, PracticeItem } from '../../domain/curriculum.ts';
-import { tenantSchema } from '../../domain/tenancy.ts';
 
 /**
  * SQL for concepts, lessons and practice items of one app. Every function
  * takes the app id and scopes its queries to that app's schema; there is no
  * way to query lessons without naming the app.
  */
-
-const scoped = (db: Kysely<Tables> | Transaction<Tables>, appId: string) => db.withSchema(tenantSchema(appId));
 
 /** Filters and paging for the lesson catalogue. */
 export interface LessonQuery {

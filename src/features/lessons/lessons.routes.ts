@@ -1,5 +1,7 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { authorize, type AccessFunction } from '../../domain/access-policy.ts';
 import { AppError } from '../../domain/errors.ts';
+import type { Principal } from '../../domain/principal.ts';
 import { LessonDetail, LessonInput, LessonSummary, NewLessonInput, Subject } from '../../domain/curriculum.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
@@ -101,10 +103,12 @@ const deleteLesson = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
 });
 
-function appOf(c: { get(key: 'appId'): string | undefined }): string {
-  const appId = c.get('appId');
-  if (!appId) throw new AppError('internal', 'app_not_bound', 'Request reached a handler without an app');
-  return appId;
+/** The caller's app, after the access policy lets its role use `fn`. */
+function appOf(c: { get(key: 'principal'): Principal | undefined }, fn: AccessFunction): string {
+  const principal = c.get('principal');
+  if (!principal) throw new AppError('internal', 'principal_missing', 'Request reached a handler without a caller');
+  authorize(principal, fn);
+  return principal.app;
 }
 
 /** The lessons API: catalogue and cached reads under `/api`, authoring under `/admin`. */
@@ -112,25 +116,25 @@ export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(listLessons, async (c) => {
-    const { json: body, cache } = await lessons.list(appOf(c), c.req.valid('query'));
+    const { json: body, cache } = await lessons.list(appOf(c, 'lessons.read'), c.req.valid('query'));
     return sendJson(c, body, 200, { 'x-cache': cache }) as never;
   });
 
   app.openapi(getLesson, async (c) => {
-    const { json: body, cache } = await lessons.getPublished(appOf(c), c.req.valid('param').lessonId);
+    const { json: body, cache } = await lessons.getPublished(appOf(c, 'lessons.read'), c.req.valid('param').lessonId);
     return sendJson(c, body, 200, { 'x-cache': cache }) as never;
   });
 
-  app.openapi(adminGetLesson, async (c) => c.json(await lessons.getForAdmin(appOf(c), c.req.valid('param').lessonId), 200));
+  app.openapi(adminGetLesson, async (c) => c.json(await lessons.getForAdmin(appOf(c, 'lessons.author'), c.req.valid('param').lessonId), 200));
 
-  app.openapi(createLesson, async (c) => c.json(await lessons.create(appOf(c), c.req.valid('json')), 201));
+  app.openapi(createLesson, async (c) => c.json(await lessons.create(appOf(c, 'lessons.author'), c.req.valid('json')), 201));
 
   app.openapi(updateLesson, async (c) =>
-    c.json(await lessons.update(appOf(c), c.req.valid('param').lessonId, c.req.valid('json')), 200),
+    c.json(await lessons.update(appOf(c, 'lessons.author'), c.req.valid('param').lessonId, c.req.valid('json')), 200),
   );
 
   app.openapi(deleteLesson, async (c) => {
-    await lessons.remove(appOf(c), c.req.valid('param').lessonId);
+    await lessons.remove(appOf(c, 'lessons.author'), c.req.valid('param').lessonId);
     return c.body(null, 204);
   });
 

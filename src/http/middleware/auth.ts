@@ -1,23 +1,32 @@
 import { createMiddleware } from 'hono/factory';
+import type { RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
+import { authorize, type AccessFunction } from '../../domain/access-policy.ts';
 import { AppError } from '../../domain/errors.ts';
-import type { Role } from '../../domain/principal.ts';
+import type { Principal } from '../../domain/principal.ts';
 import type { AppsService } from '../../features/apps/apps.service.ts';
-import type { TokenService } from '../../features/auth/tokens.ts';
 import type { AppEnv } from '../context.ts';
 import { requestHeader } from '../request-headers.ts';
+import { enforceLimit } from './rate-limit.ts';
+
+const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i;
 
 /**
  * Authenticated routes: a bearer token decides the caller and the app. A
  * request whose `X-App-Id` names another app than its token is refused (401),
- * so a token of app A can never be pointed at app B.
+ * so a token of app A can never be pointed at app B. With `limit`, each token
+ * is also held to a request rate (429 beyond it).
  */
-export function authenticate(tokens: TokenService, apps: AppsService) {
+export function authenticate(
+  verify: (token: string) => Promise<Principal>,
+  apps: AppsService,
+  limit?: { limiter: RateLimiter; rule: RateLimitRule },
+) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const header = requestHeader(c, 'authorization');
     if (!header) throw new AppError('unauthenticated', 'missing_token', 'Authorization: Bearer <token> is required');
-    const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header);
+    const match = BEARER.exec(header);
     if (!match) throw new AppError('unauthenticated', 'invalid_token', 'Authorization header must be "Bearer <token>"');
-    const principal = await tokens.verify(match[1]!);
+    const principal = await verify(match[1]!);
     const claimedApp = requestHeader(c, 'x-app-id');
     if (claimedApp !== undefined && claimedApp !== principal.app) {
       throw new AppError('unauthenticated', 'app_mismatch', 'X-App-Id does not match the app of the token');
@@ -25,17 +34,17 @@ export function authenticate(tokens: TokenService, apps: AppsService) {
     await apps.require(principal.app);
     c.set('principal', principal);
     c.set('appId', principal.app);
+    if (limit) await enforceLimit(limit.limiter, limit.rule, `${principal.app}:${principal.jti ?? principal.sub}`);
     await next();
   });
 }
 
-/** 403 `forbidden` unless the caller has one of `roles`. Runs after {@link authenticate}. */
-export function requireRole(...roles: Role[]) {
+/** 403 `forbidden` unless the access policy lets the caller's role use `fn`. Runs after {@link authenticate}. */
+export function requireFunction(fn: AccessFunction) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const principal = c.get('principal');
-    if (!principal || !roles.includes(principal.role)) {
-      throw new AppError('forbidden', 'forbidden', `This requires the ${roles.join(' or ')} role`);
-    }
+    if (!principal) throw new AppError('unauthenticated', 'missing_token', 'Authorization: Bearer <token> is required');
+    authorize(principal, fn);
     await next();
   });
 }

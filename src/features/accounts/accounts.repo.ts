@@ -1,0 +1,83 @@
+import type { Kysely } from 'kysely';
+import { scoped } from '../../adapters/db/scoped.ts';
+import type { Tables } from '../../adapters/db/tables.ts';
+
+/** SQL for accounts and refresh tokens of one app. */
+
+export interface AccountRow {
+  id: string;
+  email: string;
+  role: 'guardian' | 'teacher' | 'admin';
+  passwordHash: string;
+}
+
+export async function findAccountByEmail(db: Kysely<Tables>, appId: string, email: string): Promise<AccountRow | undefined> {
+  const row = await scoped(db, appId).selectFrom('accounts').select(['id', 'email', 'role', 'password_hash']).where('email', '=', email).executeTakeFirst();
+  return row && { id: row.id, email: row.email, role: row.role as AccountRow['role'], passwordHash: row.password_hash };
+}
+
+export async function findAccountRole(db: Kysely<Tables>, appId: string, id: string): Promise<AccountRow['role'] | undefined> {
+  const row = await scoped(db, appId).selectFrom('accounts').select('role').where('id', '=', id).executeTakeFirst();
+  return row?.role as AccountRow['role'] | undefined;
+}
+
+/** Inserts an account; returns false when the email is taken. */
+export async function insertAccount(db: Kysely<Tables>, appId: string, account: AccountRow): Promise<boolean> {
+  const result = await scoped(db, appId)
+    .insertInto('accounts')
+    .values({ id: account.id, email: account.email, role: account.role, password_hash: account.passwordHash })
+    .onConflict((oc) => oc.column('email').doNothing())
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+/** Who a refresh token signs in: an account or a child profile. */
+export type RefreshSubject = { kind: 'account'; id: string } | { kind: 'child'; id: string };
+
+export async function insertRefreshToken(
+  db: Kysely<Tables>,
+  appId: string,
+  token: { hash: string; familyId: string; subject: RefreshSubject; expiresAt: Date },
+): Promise<void> {
+  await scoped(db, appId)
+    .insertInto('refresh_tokens')
+    .values({
+      token_hash: token.hash,
+      family_id: token.familyId,
+      account_id: token.subject.kind === 'account' ? token.subject.id : null,
+      child_id: token.subject.kind === 'child' ? token.subject.id : null,
+      expires_at: token.expiresAt,
+    })
+    .execute();
+}
+
+export type RotationOutcome =
+  | { outcome: 'rotated'; familyId: string; subject: RefreshSubject }
+  | { outcome: 'reused' | 'unknown' | 'expired' | 'revoked' };
+
+/**
+ * Marks a refresh token used, under a row lock, and says what it was. A token
+ * that was already used revokes its whole family: someone replayed it.
+ */
+export async function useRefreshToken(db: Kysely<Tables>, appId: string, hash: string): Promise<RotationOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const row = await scoped(trx, appId).selectFrom('refresh_tokens').selectAll().where('token_hash', '=', hash).forUpdate().executeTakeFirst();
+    if (!row) return { outcome: 'unknown' };
+    if (row.revoked_at) return { outcome: 'revoked' };
+    if (row.used_at) {
+      await scoped(trx, appId).updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', row.family_id).where('revoked_at', 'is', null).execute();
+      return { outcome: 'reused' };
+    }
+    if (row.expires_at.getTime() <= Date.now()) return { outcome: 'expired' };
+    await scoped(trx, appId).updateTable('refresh_tokens').set({ used_at: new Date() }).where('token_hash', '=', hash).execute();
+    const subject: RefreshSubject = row.account_id ? { kind: 'account', id: row.account_id } : { kind: 'child', id: row.child_id! };
+    return { outcome: 'rotated', familyId: row.family_id, subject };
+  });
+}
+
+/** Revokes the family a refresh token belongs to (sign-out); unknown tokens are ignored. */
+export async function revokeFamilyOf(db: Kysely<Tables>, appId: string, hash: string): Promise<void> {
+  const row = await scoped(db, appId).selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', hash).executeTakeFirst();
+  if (!row) return;
+  await scoped(db, appId).updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', row.family_id).where('revoked_at', 'is', null).execute();
+}
