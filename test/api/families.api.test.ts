@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { decodeJwt } from 'jose';
+import { sql } from 'kysely';
+import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { stacks } from '../support/servers.ts';
+
+type Pair = { accessToken: string; refreshToken: string };
+type ErrorJson = { error: { code: string; message: string } };
+type ChildJson = { id: string; nickname: string; grade: number; avatar: string; birthYear: number | null; settings: Record<string, boolean>; pinSet: boolean; pinLocked: boolean };
+
+const PASSWORD = 'correct horse battery';
+
+for (const stack of await stacks()) {
+  describe(`families and classrooms on ${stack.name}`, { skip: stack.skip }, () => {
+    let t: TestApp;
+    let dispose: () => Promise<void>;
+    const tokens: Record<string, string> = {};
+    const ids: Record<string, string> = {};
+
+    const call = async (method: string, path: string, token: string | undefined, body?: unknown) => {
+      const res = await t.request(path, { method, ...(token ? { token } : {}), ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const text = await res.text();
+      return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> & ErrorJson };
+    };
+    const signUp = async (name: string, role: 'guardian' | 'teacher', app = 'alpha') => {
+      const headers = { 'x-app-id': app };
+      const reg = await t.request('/auth/register', { method: 'POST', headers, body: JSON.stringify({ email: `${name}@example.com`, password: PASSWORD, role }) });
+      ids[name] = ((await reg.json()) as { id: string }).id;
+      const login = await t.request('/auth/login', { method: 'POST', headers, body: JSON.stringify({ email: `${name}@example.com`, password: PASSWORD }) });
+      tokens[name] = ((await login.json()) as Pair).accessToken;
+    };
+
+    before(async () => {
+      const opened = await stack.open();
+      dispose = opened.dispose;
+      t = await createTestApp({ database: opened.database, cache: opened.cache });
+      await createFixtureApp(t.container, 'alpha');
+      await createFixtureApp(t.container, 'beta');
+      await signUp('ann', 'guardian');
+      await signUp('bob', 'guardian');
+      await signUp('tess', 'teacher');
+      await signUp('tom', 'teacher');
+      await signUp('zed', 'guardian', 'beta');
+      tokens.admin = await t.token('alpha', 'admin', { sub: 'admin-1' });
+    });
+    after(async () => dispose());
+
+    it('a guardian adds a child: 201 with an id and the most private settings', async () => {
+      const res = await call('POST', '/api/children', tokens.ann, { nickname: 'Mia', grade: 2, birthYear: new Date().getUTCFullYear() - 7 });
+      assert.equal(res.status, 201);
+      const child = res.body as unknown as ChildJson;
+      assert.match(child.id, /^[\w-]+$/);
+      assert.deepEqual(child.settings, { leaderboard: false, productAnalytics: false, visibleToClassmates: false });
+      assert.equal(child.pinSet, false);
+      ids.mia = child.id;
+      ids.leo = ((await call('POST', '/api/children', tokens.ann, { nickname: 'Leo', grade: 0 })).body as unknown as ChildJson).id;
+      ids.bobsKid = ((await call('POST', '/api/children', tokens.bob, { nickname: 'Kai', grade: 3, avatar: 'robot-2' })).body as unknown as ChildJson).id;
+    });
+
+    it('refuses personal data the profile does not hold, and ids or owners in the body', async () => {
+      for (const extra of [{ email: 'kid@example.com' }, { fullName: 'Mia Smith' }, { location: 'Leeds' }, { guardianId: ids.bob }, { id: 'chosen' }]) {
+        const res = await call('POST', '/api/children', tokens.ann, { nickname: 'X', grade: 1, ...extra });
+        assert.equal(res.status, 400, JSON.stringify(extra));
+        assert.equal(res.body.error.code, 'validation_failed');
+      }
+      const badYear = await call('POST', '/api/children', tokens.ann, { nickname: 'X', grade: 1, birthYear: 1970 });
+      assert.equal(badYear.status, 400);
+      assert.match(badYear.body.error.message, /birthYear/);
+    });
+
+    it('each guardian sees only their own children; others get 404, not 403', async () => {
+      const mine = await call('GET', '/api/children', tokens.ann);
+      assert.deepEqual((mine.body.items as ChildJson[]).map((c) => c.nickname).sort(), ['Leo', 'Mia']);
+      const theirs = await call('GET', `/api/children/${ids.bobsKid}`, tokens.ann);
+      assert.equal(theirs.status, 404);
+      assert.equal(theirs.body.error.code, 'child_not_found');
+      const missing = await call('GET', '/api/children/does-not-exist', tokens.ann);
+      assert.deepEqual(missing.body.error, theirs.body.error ? { ...theirs.body.error, requestId: missing.body.error.requestId } as never : undefined);
+      for (const [method, path, body] of [
+        ['PATCH', `/api/children/${ids.bobsKid}`, { nickname: 'Hacked' }],
+        ['DELETE', `/api/children/${ids.bobsKid}`, undefined],
+        ['GET', `/api/children/${ids.bobsKid}/export`, undefined],
+        ['POST', `/api/children/${ids.bobsKid}/sessions`, undefined],
+        ['PUT', `/api/children/${ids.bobsKid}/pin`, { pin: '1234' }],
+      ] as const) {
+        assert.equal((await call(method, path, tokens.ann, body)).status, 404, `${method} ${path}`);
+      }
+      const other = await call('GET', `/api/children/${ids.mia}`, tokens.zed);
+      assert.equal(other.status, 404, 'a guardian of another app never reaches this app’s children');
+    });
+
+    it('a guardian changes a profile and its settings; a partial settings change keeps the rest', async () => {
+      const res = await call('PATCH', `/api/children/${ids.mia}`, tokens.ann, { nickname: 'Mimi', settings: { leaderboard: true } });
+      assert.equal(res.status, 200);
+      const child = res.body as unknown as ChildJson;
+      assert.equal(child.nickname, 'Mimi');
+      assert.deepEqual(child.settings, { leaderboard: true, productAnalytics: false, visibleToClassmates: false });
+      assert.equal((await call('PATCH', `/api/children/${ids.mia}`, tokens.ann, {})).status, 400);
+      assert.equal((await call('PATCH', `/api/children/${ids.mia}`, tokens.ann, { settings: { tracking: true } })).status, 400);
+    });
+
+    it('a device session gives child tokens that reach only that child', async () => {
+      const res = await call('POST', `/api/children/${ids.mia}/sessions`, tokens.ann);
+      assert.equal(res.status, 201);
+      const pair = res.body as unknown as Pair;
+      const claims = decodeJwt(pair.accessToken);
+      assert.deepEqual({ sub: claims.sub, role: claims.role, child: claims.child, app: claims.app }, { sub: ids.mia, role: 'child', child: ids.mia, app: 'alpha' });
+      tokens.mia = pair.accessToken;
+      assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.mia)).status, 200);
+      assert.deepEqual(((await call('GET', '/api/children', tokens.mia)).body.items as ChildJson[]).map((c) => c.id), [ids.mia]);
+      assert.equal((await call('GET', `/api/children/${ids.leo}`, tokens.mia)).status, 404, 'not even a sibling');
+      assert.equal((await call('PATCH', `/api/children/${ids.mia}`, tokens.mia, { nickname: 'Boss' })).status, 403, 'a child cannot change its profile');
+      assert.equal((await call('POST', '/api/children', tokens.mia, { nickname: 'New', grade: 1 })).status, 403);
+      assert.equal((await call('GET', '/api/lessons', tokens.mia)).status, 200);
+      // The child's refresh token rotates like any other.
+      const refreshed = await t.request('/auth/refresh', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ refreshToken: pair.refreshToken }) });
+      assert.equal(refreshed.status, 200);
+      assert.equal(decodeJwt(((await refreshed.json()) as Pair).accessToken).role, 'child');
+    });
+
+    it('PIN sign-in works, and locks after 5 wrong PINs until the guardian unlocks it', async () => {
+      assert.equal((await call('PUT', `/api/children/${ids.leo}/pin`, tokens.ann, { pin: '12a4' })).status, 400);
+      assert.equal((await call('PUT', `/api/children/${ids.leo}/pin`, tokens.ann, { pin: '4821' })).status, 204);
+      const pin = (p: string, childId = ids.leo) =>
+        t.request('/auth/pin', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ childId, pin: p }) });
+      const ok = await pin('4821');
+      assert.equal(ok.status, 200);
+      assert.equal(decodeJwt(((await ok.json()) as Pair).accessToken).sub, ids.leo);
+      const unknownChild = await pin('4821', 'no-such-child');
+      assert.equal(unknownChild.status, 401);
+      assert.equal(((await unknownChild.json()) as ErrorJson).error.code, 'invalid_pin');
+      const statuses = [];
+      for (let i = 0; i < 6; i++) statuses.push((await pin('0000')).status);
+      assert.deepEqual(statuses, [401, 401, 401, 401, 403, 403]);
+      const locked = await pin('4821');
+      assert.equal(locked.status, 403, 'the right PIN no longer works while locked');
+      assert.equal(((await locked.json()) as ErrorJson).error.code, 'pin_locked');
+      assert.equal(((await call('GET', `/api/children/${ids.leo}`, tokens.ann)).body as unknown as ChildJson).pinLocked, true);
+      assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.bob)).status, 404, 'only the child’s guardian unlocks');
+      assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.ann)).status, 204);
+      assert.equal((await pin('4821')).status, 200);
+    });
+
+    it('classrooms: a teacher invites, a guardian accepts for a child, the teacher sees the roster', async () => {
+      const created = await call('POST', '/api/classrooms', tokens.tess, { name: 'Room 3', grade: 2 });
+      assert.equal(created.status, 201);
+      ids.room = created.body.id as string;
+      assert.equal((await call('POST', '/api/classrooms', tokens.ann, { name: 'Mine' })).status, 403, 'guardians do not create classrooms');
+      const invite = await call('POST', `/api/classrooms/${ids.room}/invites`, tokens.tess, {});
+      assert.equal(invite.status, 201);
+      const code = invite.body.code as string;
+      assert.match(code, /^[A-HJ-KM-NP-Z2-9]{8}$/);
+      assert.equal((await call('POST', `/api/classrooms/${ids.room}/invites`, tokens.tom, {})).status, 404, 'another teacher’s classroom');
+      // Before any guardian accepts, the teacher sees nobody and cannot read any child's progress.
+      assert.deepEqual((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tess)).body.items, []);
+      const preview = await call('GET', `/api/invites/${code.slice(0, 4)}-${code.slice(4).toLowerCase()}`, tokens.ann);
+      assert.equal(preview.status, 200, 'codes are read leniently (case, dash)');
+      assert.equal(preview.body.classroomName, 'Room 3');
+      assert.equal((await call('POST', `/api/invites/${code}/accept`, tokens.ann, { childId: ids.bobsKid })).status, 404, 'not your child');
+      assert.equal((await call('POST', `/api/invites/${code}/accept`, tokens.tess, { childId: ids.mia })).status, 403, 'teachers cannot accept for a child');
+      const accepted = await call('POST', `/api/invites/${code}/accept`, tokens.ann, { childId: ids.mia });
+      assert.equal(accepted.status, 200);
+      assert.equal(accepted.body.status, 'active');
+      assert.equal((await call('POST', `/api/invites/${code}/decline`, tokens.bob, { childId: ids.bobsKid })).body.status, 'declined');
+      const roster = await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tess);
+      assert.deepEqual(roster.body.items, [{ id: ids.mia, nickname: 'Mimi', grade: 2, avatar: 'star' }], 'only accepted children, and only nickname, grade and avatar');
+      assert.equal((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tom)).status, 404);
+      assert.equal((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.ann)).status, 403, 'guardians do not read rosters');
+      assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.tess)).status, 403, 'teachers read progress, not profiles');
+      assert.deepEqual(((await call('GET', '/api/classrooms', tokens.ann)).body.items as { id: string }[]).map((c) => c.id), [ids.room]);
+      assert.deepEqual((await call('GET', '/api/classrooms', tokens.bob)).body.items, [], 'declined: not in the classroom');
+      assert.equal((await call('GET', `/api/classrooms/${ids.room}`, tokens.bob)).status, 404);
+      assert.equal((await call('GET', '/api/invites/ZZZZZZZZ', tokens.ann)).status, 404);
+    });
+
+    it('audits every read of child data by a teacher or an admin', async () => {
+      assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.admin)).status, 200);
+      const rows = await sql<{ actor_role: string; purpose: string }>`select actor_role, purpose from app_alpha.audit_log where child_id = ${ids.mia} order by id`.execute(t.container.database.db);
+      const entries = rows.rows.map((r) => `${r.actor_role}: ${r.purpose}`);
+      assert.ok(entries.includes('teacher: read classroom roster'), entries.join('; '));
+      assert.ok(entries.includes('admin: read child profile'), entries.join('; '));
+      assert.ok(!entries.some((e) => e.startsWith('guardian')), 'a guardian reading their own child is not an audit event');
+    });
+
+    it('the guardian can take the child out of the classroom at any time', async () => {
+      assert.equal((await call('DELETE', `/api/classrooms/${ids.room}/children/${ids.mia}`, tokens.bob)).status, 404);
+      assert.equal((await call('DELETE', `/api/classrooms/${ids.room}/children/${ids.mia}`, tokens.ann)).status, 204);
+      assert.deepEqual((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tess)).body.items, []);
+      // Re-join through a fresh code for the erasure test below.
+      const code = (await call('POST', `/api/classrooms/${ids.room}/invites`, tokens.tess, { expiresInDays: 1 })).body.code as string;
+      assert.equal((await call('POST', `/api/invites/${code}/accept`, tokens.ann, { childId: ids.mia })).status, 200);
+    });
+
+    it('exports everything held about the child', async () => {
+      const res = await call('GET', `/api/children/${ids.mia}/export`, tokens.ann);
+      assert.equal(res.status, 200);
+      const body = res.body as { child: ChildJson; classrooms: { classroomName: string; status: string }[]; accessLog: { actorRole: string }[]; signedInDevices: number };
+      assert.equal(body.child.id, ids.mia);
+      assert.deepEqual(body.classrooms.map((c) => [c.classroomName, c.status]), [['Room 3', 'active']]);
+      assert.ok(body.accessLog.some((e) => e.actorRole === 'teacher'));
+      assert.ok(body.signedInDevices >= 1);
+      assert.equal((await call('GET', `/api/children/${ids.mia}/export`, tokens.mia)).status, 403, 'a child cannot export');
+    });
+
+    it('erases the child from every table and cache, leaving a deletion record without personal data', async () => {
+      const db = t.container.database.db;
+      const tables = await sql<{ table_name: string }>`
+        select table_name from information_schema.columns
+        where table_schema = 'app_alpha' and column_name = 'child_id' and table_name <> 'audit_log'`.execute(db);
+      assert.ok(tables.rows.length >= 2);
+      const count = async () => {
+        let n = (await sql<{ n: number }>`select count(*)::int as n from app_alpha.children where id = ${ids.mia}`.execute(db)).rows[0]!.n;
+        for (const { table_name } of tables.rows) {
+          n += (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(`app_alpha.${table_name}`)} where child_id = ${ids.mia}`.execute(db)).rows[0]!.n;
+        }
+        return n;
+      };
+      assert.ok((await count()) > 0);
+      assert.equal((await call('DELETE', `/api/children/${ids.mia}`, tokens.ann)).status, 204);
+      assert.equal(await count(), 0, `rows left in ${tables.rows.map((r) => r.table_name).join(', ')}`);
+      assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.ann)).status, 404);
+      assert.equal((await call('GET', '/api/children', tokens.mia)).status, 200, 'the child token itself expires on its own…');
+      const refresh = await t.request('/auth/refresh', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ refreshToken: 'x' }) });
+      assert.equal(refresh.status, 401);
+      const record = (await sql<Record<string, unknown>>`select * from app_alpha.deletion_records order by id desc limit 1`.execute(db)).rows[0]!;
+      const text = JSON.stringify(record);
+      assert.equal(record.subject_kind, 'child');
+      assert.ok(Number(record.rows_erased) >= 2);
+      for (const personal of [ids.mia!, 'Mimi', ids.ann!]) assert.ok(!text.includes(personal), `deletion record holds "${personal}"`);
+      assert.equal((await call('DELETE', `/api/children/${ids.mia}`, tokens.ann)).status, 404);
+    });
+  });
+}
