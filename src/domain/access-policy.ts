@@ -74,7 +74,7 @@ export type Decision = 'allow' | 'forbidden' | 'not_found';
  */
 const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read']);
 /** Functions a child may use on itself. */
-const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'lessons.read']);
+const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write']);
 /** Functions a guardian may use on a classroom one of their children is in. */
 const GUARDIAN_CLASSROOM_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['classroom.read', 'classroom.member.remove']);
 

@@ -82,8 +82,15 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
+    const verifyExternal = async (token: string) => {
+      const principal = await oidc!.verify(token);
+      // The app must exist before an account row can be written into its schema.
+      await apps.require(principal.app);
+      await accounts.ensureExternal(principal, oidcIssuer!);
+      return principal;
+    };
     const verifyToken = oidc
-      ? (token: string) => (OidcVerifier.issuerOf(token) === oidcIssuer ? oidc.verify(token) : tokens.verify(token))
+      ? (token: string) => (OidcVerifier.issuerOf(token) === oidcIssuer ? verifyExternal(token) : tokens.verify(token))
       : (token: string) => tokens.verify(token);
     const rateLimits = {
       authPerIp: { name: 'auth-ip', points: config.rateLimits.authPerMinute, windowSeconds: 60 },

@@ -96,14 +96,19 @@ export const tenantMigrations: Migration[] = [
       await runAll(trx, [
         // Grown-ups only: guardians, teachers, admins. Children never have an
         // account, an email or a password.
+        // An account signs in with email and password, or through the
+        // external identity provider (external_subject, no password here).
         `create table ${s}.accounts (
            id text primary key,
-           email text not null check (email = lower(email) and length(email) between 3 and 254),
+           email text check (email = lower(email) and length(email) between 3 and 254),
            role text not null check (role in ('guardian', 'teacher', 'admin')),
-           password_hash text not null,
-           created_at timestamptz not null default now()
+           password_hash text,
+           external_subject text,
+           created_at timestamptz not null default now(),
+           check ((email is not null and password_hash is not null) or external_subject is not null)
          )`,
         `create unique index accounts_email on ${s}.accounts (email)`,
+        `create unique index accounts_external_subject on ${s}.accounts (external_subject)`,
         // The minimum about a child: no email, phone, full name or location.
         `create table ${s}.children (
            id text primary key,

@@ -47,9 +47,10 @@ export interface PracticeItemsTable {
 
 export interface AccountsTable {
   id: string;
-  email: string;
+  email: string | null;
   role: string;
-  password_hash: string;
+  password_hash: string | null;
+  external_subject: string | null;
   created_at: Generated<Date>;
 }
 

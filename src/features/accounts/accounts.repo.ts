@@ -11,9 +11,28 @@ export interface AccountRow {
   passwordHash: string;
 }
 
+/** An account that can sign in with a password. */
 export async function findAccountByEmail(db: Kysely<Tables>, appId: string, email: string): Promise<AccountRow | undefined> {
-  const row = await scoped(db, appId).selectFrom('accounts').select(['id', 'email', 'role', 'password_hash']).where('email', '=', email).executeTakeFirst();
-  return row && { id: row.id, email: row.email, role: row.role as AccountRow['role'], passwordHash: row.password_hash };
+  const row = await scoped(db, appId)
+    .selectFrom('accounts')
+    .select(['id', 'email', 'role', 'password_hash'])
+    .where('email', '=', email)
+    .where('password_hash', 'is not', null)
+    .executeTakeFirst();
+  return row && { id: row.id, email: row.email!, role: row.role as AccountRow['role'], passwordHash: row.password_hash! };
+}
+
+/**
+ * Records (or updates the role of) an account known from the external
+ * identity provider; its id is the provider's subject, so the policy's owner
+ * checks work for it like for any account. No email or password is stored.
+ */
+export async function upsertExternalAccount(db: Kysely<Tables>, appId: string, account: { id: string; role: AccountRow['role']; externalSubject: string }): Promise<void> {
+  await scoped(db, appId)
+    .insertInto('accounts')
+    .values({ id: account.id, role: account.role, external_subject: account.externalSubject })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ role: account.role }))
+    .execute();
 }
 
 export async function findAccountRole(db: Kysely<Tables>, appId: string, id: string): Promise<AccountRow['role'] | undefined> {

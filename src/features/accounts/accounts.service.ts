@@ -1,8 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Database } from '../../adapters/db/database.ts';
 import { AppError } from '../../domain/errors.ts';
-import type { Role } from '../../domain/principal.ts';
+import type { Principal, Role } from '../../domain/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import {
   findAccountByEmail,
@@ -11,6 +12,7 @@ import {
   insertRefreshToken,
   revokeFamilyOf,
   useRefreshToken,
+  upsertExternalAccount,
   type AccountRow,
   type RefreshSubject,
 } from './accounts.repo.ts';
@@ -52,6 +54,8 @@ export class AccountsService {
   readonly #passwords: PasswordHasher;
   readonly #accessTtlSeconds: number;
   readonly #refreshTtlSeconds: number;
+  /** External accounts already recorded with this role (app:sub:role), so only a first request writes. */
+  readonly #knownExternal = new LRUCache<string, true>({ max: 100_000, ttl: 10 * 60_000 });
 
   constructor(deps: { db: Database; tokens: TokenService; passwords: PasswordHasher; accessTtlSeconds: number; refreshTtlSeconds: number }) {
     this.#db = deps.db;
@@ -113,6 +117,19 @@ export class AccountsService {
   /** Signs out: the refresh token's family stops working. Idempotent. */
   async logout(appId: string, refreshToken: string): Promise<void> {
     await revokeFamilyOf(this.#db.db, appId, digest(refreshToken));
+  }
+
+  /**
+   * Makes sure an externally signed-in grown-up has an account row (created
+   * on first sight, role kept in step with the provider's groups), so
+   * children and classrooms can belong to it.
+   */
+  async ensureExternal(principal: Principal, issuer: string): Promise<void> {
+    if (principal.role === 'child') return;
+    const key = `${principal.app}:${principal.sub}:${principal.role}`;
+    if (this.#knownExternal.has(key)) return;
+    await upsertExternalAccount(this.#db.db, principal.app, { id: principal.sub, role: principal.role, externalSubject: `${issuer}|${principal.sub}` });
+    this.#knownExternal.set(key, true);
   }
 
   /** Creates an admin account (command line only). */
