@@ -1,8 +1,12 @@
+import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
+import { AppError } from '../domain/errors.ts';
 import { Role } from '../domain/principal.ts';
 import { assertValidAppId } from '../domain/tenancy.ts';
-import { loadSigningKey } from '../features/auth/signing-keys.ts';
+import { Email, Password } from '../features/accounts/accounts.service.ts';
+import { listSigningKeys, loadSigningKey, rotateSigningKey } from '../features/auth/signing-keys.ts';
 import { parseTtl, TokenService } from '../features/auth/tokens.ts';
 import { createLogger } from '../observability/logger.ts';
 import { DEMO_APPS, seedPack } from '../seed/seed-demo-apps.ts';
@@ -16,14 +20,60 @@ const USAGE = `Usage: npm run -s kidslearn -- <command>
   seed [--app mathkids|wordkids]            (re)write the demo curriculum (idempotent)
   token --app <id> --role <role> [--sub <id>] [--ttl 15m]
                                             print a signed access token (roles: ${Role.options.join(', ')})
+  users create --app <id> --role admin --email <email>
+                                            create an admin account; the password is read from stdin
+                                            (or prompted for twice on a terminal)
+  keys list                                 show the current signing key id and previous (still verifying) keys
+  keys rotate                               replace the signing key; the old one verifies for another hour
+                                            (restart the server to sign with the new key)
 `;
 
 /** Fails with a one-line message and exit code 2 (usage) or 1 (runtime). */
 class CliError extends Error {
   readonly exitCode: number;
-  constructor(message: string, exitCode = 2) {
-    super(message);
+  constructor(message: string, exitCode = 2, options?: { cause?: unknown }) {
+    super(message, options);
     this.exitCode = exitCode;
+  }
+}
+
+/** Where `users create` gets the password; tests replace it. */
+export interface CliIo {
+  readPassword(): Promise<string>;
+}
+
+const defaultIo: CliIo = { readPassword };
+
+/**
+ * The password for `users create`: all of stdin (minus one trailing newline)
+ * when it is piped, otherwise prompted for twice on the terminal without echo.
+ */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  }
+  const first = await promptHidden('Password: ');
+  const second = await promptHidden('Repeat password: ');
+  if (first !== second) throw new CliError('the two passwords do not match', 1);
+  return first;
+}
+
+/** Reads one line from the terminal without echoing it (the prompt goes to stderr). */
+async function promptHidden(prompt: string): Promise<string> {
+  process.stderr.write(prompt);
+  const muted = new Writable({ write: (_chunk, _encoding, done) => done() });
+  const rl = createInterface({ input: process.stdin, output: muted, terminal: true });
+  const cancel = new AbortController();
+  rl.on('SIGINT', () => cancel.abort());
+  try {
+    return await rl.question('', { signal: cancel.signal });
+  } catch (error) {
+    throw new CliError('cancelled', 130, { cause: error });
+  } finally {
+    rl.close();
+    process.stderr.write('\n');
   }
 }
 
@@ -37,7 +87,7 @@ async function withContainer<T>(config: Config, fn: (c: Container) => Promise<T>
 }
 
 /** Runs one CLI command; returns what to print on stdout. */
-export async function runCli(argv: string[], config: Config): Promise<string> {
+export async function runCli(argv: string[], config: Config, io: CliIo = defaultIo): Promise<string> {
   const [command, sub] = argv;
   switch (command) {
     case 'migrate':
@@ -88,6 +138,58 @@ export async function runCli(argv: string[], config: Config): Promise<string> {
       const key = await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk });
       const tokens = new TokenService([key], config.jwt.issuer);
       return tokens.issue({ sub: values.sub ?? `${role.data}-cli`, app: values.app, role: role.data }, parseTtl(values.ttl));
+    }
+    case 'users': {
+      if (sub !== 'create') throw new CliError(USAGE);
+      const usage = 'usage: users create --app <id> --role admin --email <email>';
+      const { values } = parseArgs({ args: argv.slice(2), options: { app: { type: 'string' }, role: { type: 'string' }, email: { type: 'string' } } });
+      if (!values.app || !values.role || !values.email) throw new CliError(usage);
+      if (values.role !== 'admin') {
+        throw new CliError(`--role must be admin: only admin accounts are created here (guardians and teachers sign up through the API)`, 1);
+      }
+      assertValidAppId(values.app);
+      const email = Email.safeParse(values.email);
+      if (!email.success) throw new CliError(`email ${email.error.issues[0]?.message ?? 'is invalid'}`, 1);
+      const password = Password.safeParse(await io.readPassword());
+      if (!password.success) throw new CliError(`password ${password.error.issues[0]?.message ?? 'is invalid'}`, 1);
+      const appId = values.app;
+      return withContainer(config, async (c) => {
+        if (!(await c.apps.find(appId))) throw new CliError(`unknown app "${appId}" (see apps list, or apps create ${appId} --name "<name>")`, 1);
+        try {
+          const account = await c.accounts.createAdmin(appId, email.data, password.data);
+          return JSON.stringify({ id: account.id, email: account.email, role: account.role, app: appId });
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'email_taken') {
+            throw new CliError(`an account with email ${email.data} already exists in app ${appId}`, 1, { cause: error });
+          }
+          throw error;
+        }
+      });
+    }
+    case 'keys': {
+      const keyOptions = { dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk };
+      if (sub === 'rotate') {
+        let rotated: Awaited<ReturnType<typeof rotateSigningKey>>;
+        try {
+          rotated = await rotateSigningKey(keyOptions);
+        } catch (error) {
+          throw new CliError(error instanceof Error ? error.message : String(error), 1, { cause: error });
+        }
+        return [
+          `new signing key: ${rotated.kid}`,
+          rotated.retired
+            ? `retired key: ${rotated.retired.kid} (still verifies until ${rotated.retired.retireAfter})`
+            : 'retired key: none (there was no signing key yet)',
+          'restart the server to start signing with the new key',
+        ].join('\n');
+      }
+      if (sub === 'list') {
+        const { current, previous } = await listSigningKeys(keyOptions);
+        const lines = [current ? `current\t${current.kid}\t${current.source}` : 'current\t(none yet: one is generated on first start)'];
+        for (const p of previous) lines.push(`previous\t${p.kid}\tretireAfter ${p.retireAfter}${p.retired ? '\t(retired: no longer loaded)' : ''}`);
+        return lines.join('\n');
+      }
+      throw new CliError(USAGE);
     }
     case undefined:
     case 'help':

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import path from 'node:path';
 import { z } from 'zod';
+import { parsePreviousPublicJwks } from '../features/auth/signing-keys.ts';
 
 /**
  * Configuration, read once at start from the environment (and an optional
@@ -49,6 +50,7 @@ const EnvSchema = z.object({
     .pipe(z.array(z.union([z.literal('*'), urlWithProtocol(['http:', 'https:'])]))),
   JWT_PRIVATE_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
   JWT_ISSUER: z.string().min(1).default('kidslearn'),
+  JWT_PREVIOUS_PUBLIC_KEYS: z.preprocess(emptyToUndefined, z.string().optional()),
   SEED_DEMO_APPS: z
     .enum(['true', 'false', '1', '0'])
     .default('true')
@@ -116,7 +118,7 @@ export interface Config {
     | { kind: 'redis'; url: string; keyPrefix: string; timeoutMs: number };
   logLevel: z.infer<typeof LogLevel>;
   corsOrigins: string[];
-  jwt: { issuer: string; privateKeyJwk: string | undefined };
+  jwt: { issuer: string; privateKeyJwk: string | undefined; previousPublicJwks: string | undefined };
   seedDemoApps: boolean;
   shutdownTimeoutMs: number;
   version: string;
@@ -159,6 +161,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     throw new ConfigError(`Invalid ${name}${got === undefined ? '' : `="${got}"`}: expected ${describeIssue(issue)}`);
   }
   const e = parsed.data;
+  if (e.JWT_PREVIOUS_PUBLIC_KEYS) {
+    try {
+      parsePreviousPublicJwks(e.JWT_PREVIOUS_PUBLIC_KEYS);
+    } catch (error) {
+      throw new ConfigError(`Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs (${error instanceof Error ? error.message : 'unreadable'})`, { cause: error });
+    }
+  }
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
   return {
@@ -180,7 +189,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       : { kind: 'memory', maxEntries: e.CACHE_MAX_ENTRIES },
     logLevel: e.LOG_LEVEL,
     corsOrigins: e.CORS_ORIGINS,
-    jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY },
+    jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS },
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     version: packageVersion(),

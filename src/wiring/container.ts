@@ -72,7 +72,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     cache = overrides.cache ?? (await openCache(config));
     const signingKey = overrides.signingKey ?? (await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk }));
     const metrics = createMetrics(() => database.poolStats());
-    const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir }))], config.jwt.issuer);
+    const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
     const apps = new AppsService(database);
     const lessons = new LessonsService({ db: database, cache, logger, metrics });
     const passwords = new PasswordHasher(config.auth.scrypt);

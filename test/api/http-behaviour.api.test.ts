@@ -151,7 +151,7 @@ describe('HTTP behaviour (embedded)', () => {
 
     it('a token signed by our key but without role or app → 401', async () => {
       const sign = (claims: Record<string, unknown>) =>
-        new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: t.signingKey.kid }).setSubject('x').setIssuer('kidslearn').setExpirationTime('5m').sign(t.signingKey.privateKey);
+        new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: t.signingKey.kid }).setSubject('x').setIssuer('kidslearn').setAudience('kidslearn-api').setExpirationTime('5m').sign(t.signingKey.privateKey);
       const control = await t.request('/api/lessons', { token: await sign({ app: 'alpha', role: 'admin' }) });
       assert.equal(control.status, 200, 'control: complete claims pass');
       assert.deepEqual(await attempt(`Bearer ${await sign({ app: 'alpha' })}`), { status: 401, code: 'invalid_token' });

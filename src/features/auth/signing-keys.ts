@@ -76,7 +76,7 @@ export async function generatePrivateJwk(): Promise<JWK> {
 }
 
 /** The JWS algorithm of a JWK: its `alg`, or inferred from the key type. Only EdDSA and ES256 are accepted. */
-function algOf(jwk: JWK, what: string): 'EdDSA' | 'ES256' {
+function algOf(jwk: JWK, what: string): string {
   const alg = jwk.alg ?? (jwk.kty === 'OKP' ? 'EdDSA' : jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : undefined);
   if (alg !== 'EdDSA' && alg !== 'ES256') throw new Error(`${what} must be EdDSA (Ed25519) or ES256 (P-256)`);
   return alg;

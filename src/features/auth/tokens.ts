@@ -7,6 +7,9 @@ import { Role, type Principal } from '../../domain/principal.ts';
 import { APP_ID_PATTERN } from '../../domain/tenancy.ts';
 import type { SigningKey, VerificationKey } from './signing-keys.ts';
 
+/** `aud` of every access token this server issues: the kidslearn API. */
+export const TOKEN_AUDIENCE = 'kidslearn-api';
+
 const Claims = z.object({
   sub: z.string().min(1).max(200),
   app: z.string().regex(APP_ID_PATTERN),
@@ -65,6 +68,7 @@ export class TokenService {
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuer(this.#issuer)
+      .setAudience(TOKEN_AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
     jwt.setJti(claims.jti ?? randomUUID());
@@ -86,6 +90,7 @@ export class TokenService {
     try {
       ({ payload } = await jwtVerify(token, (header) => this.#keyFor(header.kid), {
         issuer: this.#issuer,
+        audience: TOKEN_AUDIENCE,
         algorithms: ['EdDSA', 'ES256'],
         requiredClaims: ['sub', 'exp'],
       }));

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+
+const PASSWORD = 'correct horse battery';
+
+/** Runs `src/cli/main.ts` as `npm run kidslearn` does, with `input` piped on stdin. */
+function cli(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe('cli: users create', () => {
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cli-users-'));
+    env = { ...process.env, KIDSLEARN_DATA_DIR: dataDir, PASSWORD_SCRYPT_LOG_N: '12', JWT_PRIVATE_KEY: '', DATABASE_URL: '', REDIS_URL: '' };
+    const created = await cli(['apps', 'create', 'demoapp', '--name', 'Demo'], env);
+    assert.equal(created.code, 0, created.stderr);
+  });
+
+  it('creates an admin from a piped password and prints it as JSON', async () => {
+    const result = await cli(['users', 'create', '--app', 'demoapp', '--role', 'admin', '--email', 'Admin@Example.com'], env, `${PASSWORD}\n`);
+    assert.equal(result.code, 0, result.stderr);
+    const account = JSON.parse(result.stdout) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(account).sort(), ['app', 'email', 'id', 'role']);
+    assert.equal(account.email, 'admin@example.com');
+    assert.equal(account.role, 'admin');
+    assert.equal(account.app, 'demoapp');
+    assert.match(String(account.id), /^[0-9a-f-]{36}$/);
+    assert.ok(!result.stdout.includes(PASSWORD) && !result.stderr.includes(PASSWORD), 'the password is never printed');
+
+    const again = await cli(['users', 'create', '--app', 'demoapp', '--role', 'admin', '--email', 'admin@example.com'], env, PASSWORD);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists/);
+    assert.ok(!again.stderr.includes(PASSWORD));
+  });
+
+  it('refuses a short password, naming the 10-character minimum', async () => {
+    const result = await cli(['users', 'create', '--app', 'demoapp', '--role', 'admin', '--email', 'short@example.com'], env, 'short\n');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /password must be at least 10 characters/);
+    assert.equal(result.stderr.trim().split('\n').length, 1, 'one line');
+    assert.equal(result.stdout, '');
+  });
+
+  it('only creates admins', async () => {
+    const result = await cli(['users', 'create', '--app', 'demoapp', '--role', 'guardian', '--email', 'g@example.com'], env, PASSWORD);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /--role must be admin.*sign up through the API/);
+  });
+
+  it('refuses an invalid email and an unknown app', async () => {
+    const badEmail = await cli(['users', 'create', '--app', 'demoapp', '--role', 'admin', '--email', 'not-an-email'], env, PASSWORD);
+    assert.equal(badEmail.code, 1);
+    assert.match(badEmail.stderr, /email must be an email address/);
+    const unknown = await cli(['users', 'create', '--app', 'nosuchapp', '--role', 'admin', '--email', 'a@example.com'], env, PASSWORD);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /unknown app "nosuchapp"/);
+    assert.ok(!unknown.stderr.includes(PASSWORD));
+  });
+
+  it('lists the command in the usage text', async () => {
+    const result = await cli(['help'], env);
+    assert.match(result.stdout, /users create --app <id> --role admin --email <email>/);
+    assert.match(result.stdout, /keys rotate/);
+  });
+});
