@@ -58,7 +58,8 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: intFrom(10000, 0, 120000),
   ACCESS_TOKEN_TTL: ttl('15m', 60, 15 * 60),
   REFRESH_TOKEN_TTL: ttl('30d', 60 * 60, 365 * 86400),
-  PASSWORD_SCRYPT_LOG_N: intFrom(15, 12, 20),
+  PASSWORD_SCRYPT_LOG_N: intFrom(14, 12, 20),
+  PASSWORD_SCRYPT_P: intFrom(5, 1, 16),
   RATE_LIMIT_AUTH_PER_MINUTE: intFrom(10, 1, 1_000_000),
   RATE_LIMIT_API_PER_MINUTE: intFrom(600, 1, 10_000_000),
   TRUST_PROXY: z
@@ -196,7 +197,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     auth: {
       accessTtlSeconds: e.ACCESS_TOKEN_TTL,
       refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
-      scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: 1 },
+      scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: e.PASSWORD_SCRYPT_P },
     },
     rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
     trustProxy: e.TRUST_PROXY,

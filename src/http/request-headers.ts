@@ -24,7 +24,9 @@ export function requestHeader(c: Context, lowerCaseName: string): string | undef
  */
 export function clientIp(c: Context, trustProxy: boolean): string {
   if (trustProxy) {
-    const forwarded = requestHeader(c, 'x-forwarded-for')?.split(',')[0]?.trim();
+    // The entry the (one, trusted) load balancer appended is the last one;
+    // anything before it was sent by the client and cannot be trusted.
+    const forwarded = requestHeader(c, 'x-forwarded-for')?.split(',').at(-1)?.trim();
     if (forwarded) return forwarded;
   }
   const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; event?: { requestContext?: { http?: { sourceIp?: string } } } } | undefined;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
@@ -83,10 +84,12 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
     const verifyExternal = async (token: string) => {
-      const principal = await oidc!.verify(token);
+      const external = await oidc!.verify(token);
+      // Our own id for the provider's subject: external ids never share a namespace with ours.
+      const principal = { ...external, sub: `ext_${createHash('sha256').update(`${oidcIssuer}|${external.sub}`).digest('base64url').slice(0, 32)}` };
       // The app must exist before an account row can be written into its schema.
       await apps.require(principal.app);
-      await accounts.ensureExternal(principal, oidcIssuer!);
+      await accounts.ensureExternal(principal, `${oidcIssuer!}|${external.sub}`);
       return principal;
     };
     const verifyToken = oidc

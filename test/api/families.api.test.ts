@@ -140,6 +140,12 @@ for (const stack of await stacks()) {
       assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.bob)).status, 404, 'only the child’s guardian unlocks');
       assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.ann)).status, 204);
       assert.equal((await pin('4821')).status, 200);
+      // Guesses sent in parallel are counted before any is checked: the lock still holds.
+      const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => pin(String(1000 + i))));
+      assert.ok(burst.filter((r) => r.status === 401).length <= 4, 'at most four wrong PINs answer 401; the fifth attempt locks');
+      assert.ok(burst.every((r) => r.status === 401 || r.status === 403));
+      assert.equal((await pin('4821')).status, 403, 'locked, even for the right PIN');
+      assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.ann)).status, 204);
     });
 
     it('classrooms: a teacher invites, a guardian accepts for a child, the teacher sees the roster', async () => {

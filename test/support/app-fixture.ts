@@ -33,6 +33,7 @@ export async function createTestApp(options: { database: Database; cache: Cache;
       SEED_DEMO_APPS: 'false',
       // Cheap hashing and generous limits keep tests fast; tests of those features set their own.
       PASSWORD_SCRYPT_LOG_N: '12',
+      PASSWORD_SCRYPT_P: '1',
       RATE_LIMIT_AUTH_PER_MINUTE: '100000',
       RATE_LIMIT_API_PER_MINUTE: '100000',
       ...options.env,

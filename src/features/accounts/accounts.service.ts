@@ -124,11 +124,11 @@ export class AccountsService {
    * on first sight, role kept in step with the provider's groups), so
    * children and classrooms can belong to it.
    */
-  async ensureExternal(principal: Principal, issuer: string): Promise<void> {
+  async ensureExternal(principal: Principal, externalSubject: string): Promise<void> {
     if (principal.role === 'child') return;
     const key = `${principal.app}:${principal.sub}:${principal.role}`;
     if (this.#knownExternal.has(key)) return;
-    await upsertExternalAccount(this.#db.db, principal.app, { id: principal.sub, role: principal.role, externalSubject: `${issuer}|${principal.sub}` });
+    await upsertExternalAccount(this.#db.db, principal.app, { id: principal.sub, role: principal.role, externalSubject });
     this.#knownExternal.set(key, true);
   }
 

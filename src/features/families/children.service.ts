@@ -16,7 +16,7 @@ import {
   listChildrenOfGuardian,
   membershipsOfChild,
   publicChild,
-  recordPinFailure,
+  reservePinAttempt,
   resetPinFailures,
   setPin,
   unlockPin,
@@ -26,6 +26,9 @@ import {
 
 /** Wrong PINs in a row before PIN sign-in locks until the guardian unlocks it. */
 export const PIN_ATTEMPTS_BEFORE_LOCK = 5;
+
+const INVALID_PIN = () => new AppError('unauthenticated', 'invalid_pin', 'Child or PIN is wrong');
+const PIN_LOCKED = () => new AppError('forbidden', 'pin_locked', 'PIN sign-in is locked after too many wrong PINs; a guardian can unlock it');
 
 /** Largest list an admin gets from `GET /api/children` in one response. */
 const ADMIN_LIST_LIMIT = 1000;
@@ -176,20 +179,21 @@ export class ChildrenService {
 
   /**
    * PIN sign-in on a shared device. Unknown child, no PIN and wrong PIN all
-   * answer 401 `invalid_pin`; a locked PIN answers 423-like 403 `pin_locked`
-   * so the device can tell the child to ask their grown-up.
+   * answer 401 `invalid_pin`; a locked PIN answers 403 `pin_locked` so the
+   * device can tell the child to ask their grown-up. Each attempt is counted
+   * before the PIN is checked, so the lock holds against parallel guesses; a
+   * correct PIN clears the count (and the lock its own attempt set).
    */
   async signInWithPin(appId: string, childId: string, pin: string): Promise<TokenPair> {
-    const child = await findChild(this.#db.db, appId, childId);
-    if (!child?.pinHash) {
+    const attempt = await reservePinAttempt(this.#db.db, appId, childId, PIN_ATTEMPTS_BEFORE_LOCK);
+    if ('refused' in attempt) {
+      if (attempt.refused === 'locked') throw PIN_LOCKED();
       await this.#accounts.passwords.verifyAgainstNothing(pin);
-      throw new AppError('unauthenticated', 'invalid_pin', 'Child or PIN is wrong');
+      throw INVALID_PIN();
     }
-    if (child.pinLocked) throw new AppError('forbidden', 'pin_locked', 'PIN sign-in is locked after too many wrong PINs; a guardian can unlock it');
-    if (!(await this.#accounts.passwords.verify(pin, child.pinHash))) {
-      const locked = await recordPinFailure(this.#db.db, appId, childId, PIN_ATTEMPTS_BEFORE_LOCK);
-      if (locked) throw new AppError('forbidden', 'pin_locked', 'PIN sign-in is locked after too many wrong PINs; a guardian can unlock it');
-      throw new AppError('unauthenticated', 'invalid_pin', 'Child or PIN is wrong');
+    if (!(await this.#accounts.passwords.verify(pin, attempt.pinHash))) {
+      const child = await findChild(this.#db.db, appId, childId);
+      throw child?.pinLocked ? PIN_LOCKED() : INVALID_PIN();
     }
     await resetPinFailures(this.#db.db, appId, childId);
     return this.#accounts.startSession(appId, { kind: 'child', id: childId }, 'child');

@@ -106,19 +106,28 @@ export async function unlockPin(db: Db, appId: string, id: string): Promise<void
   await scoped(db, appId).updateTable('children').set({ pin_failures: 0, pin_locked: false }).where('id', '=', id).execute();
 }
 
-/** Counts one failed PIN attempt; locks at `lockAfter`. Returns whether the PIN is now locked. */
-export async function recordPinFailure(db: Db, appId: string, id: string, lockAfter: number): Promise<boolean> {
+/**
+ * Reserves one PIN attempt before the PIN is checked, in a single statement:
+ * the failure counter goes up first, so parallel guesses cannot all slip in
+ * before the lock. Returns the PIN hash to check, or why there is none.
+ * A correct PIN then gives the attempt back with {@link resetPinFailures}.
+ */
+export async function reservePinAttempt(db: Db, appId: string, id: string, lockAfter: number): Promise<{ pinHash: string } | { refused: 'no_pin' | 'locked' }> {
   const row = await scoped(db, appId)
     .updateTable('children')
     .set({ pin_failures: sql<number>`pin_failures + 1`, pin_locked: sql<boolean>`pin_failures + 1 >= ${lockAfter}` })
     .where('id', '=', id)
-    .returning('pin_locked')
+    .where('pin_hash', 'is not', null)
+    .where('pin_locked', '=', false)
+    .returning('pin_hash')
     .executeTakeFirst();
-  return row?.pin_locked ?? false;
+  if (row?.pin_hash) return { pinHash: row.pin_hash };
+  const child = await scoped(db, appId).selectFrom('children').select(['pin_hash', 'pin_locked']).where('id', '=', id).executeTakeFirst();
+  return { refused: child?.pin_hash && child.pin_locked ? 'locked' : 'no_pin' };
 }
 
 export async function resetPinFailures(db: Db, appId: string, id: string): Promise<void> {
-  await scoped(db, appId).updateTable('children').set({ pin_failures: 0 }).where('id', '=', id).where('pin_failures', '>', 0).execute();
+  await scoped(db, appId).updateTable('children').set({ pin_failures: 0, pin_locked: false }).where('id', '=', id).execute();
 }
 
 /** Classrooms the child is (or was asked to be) in, for the export. */

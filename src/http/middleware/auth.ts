@@ -13,8 +13,9 @@ const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i;
 /**
  * Authenticated routes: a bearer token decides the caller and the app. A
  * request whose `X-App-Id` names another app than its token is refused (401),
- * so a token of app A can never be pointed at app B. With `limit`, each token
- * is also held to a request rate (429 beyond it).
+ * so a token of app A can never be pointed at app B. With `limit`, each caller
+ * (app, role, subject: every token of one sign-in) is held to a request rate
+ * (429 beyond it).
  */
 export function authenticate(
   verify: (token: string) => Promise<Principal>,
@@ -34,7 +35,8 @@ export function authenticate(
     await apps.require(principal.app);
     c.set('principal', principal);
     c.set('appId', principal.app);
-    if (limit) await enforceLimit(limit.limiter, limit.rule, `${principal.app}:${principal.jti ?? principal.sub}`);
+    // Keyed by the caller, not the token id, so refreshing does not reset the budget.
+    if (limit) await enforceLimit(limit.limiter, limit.rule, `${principal.app}:${principal.role}:${principal.sub}`);
     await next();
   });
 }

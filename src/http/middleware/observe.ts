@@ -47,6 +47,7 @@ export function observe(logger: Logger, metrics: Metrics) {
     const child = series(method, route, status);
     child.count.inc();
     child.duration.observe(ms / 1000);
-    logger.info({ requestId, app: c.get('appId'), method, route, path: c.req.path, status, ms: Math.round(ms * 100) / 100 }, 'request');
+    // The route pattern, not the path: paths hold child ids and join codes, and logs cannot be erased.
+    logger.info({ requestId, app: c.get('appId'), method, route, status, ms: Math.round(ms * 100) / 100 }, 'request');
   });
 }
