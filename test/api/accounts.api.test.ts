@@ -167,6 +167,22 @@ describe('rate limits', () => {
     assert.equal((await attempt('someone-else@example.com')).status, 429);
   });
 
+  it('does not count successful sign-ins against the account', async () => {
+    const t2 = await createTestApp({ database: t.container.database, cache: t.container.cache, env: { RATE_LIMIT_AUTH_PER_MINUTE: '3', TRUST_PROXY: 'true' } });
+    await t2.container.accounts.register('alpha', { email: 'busy@example.com', password: 'correct horse battery', role: 'teacher' });
+    const statuses = [];
+    for (let i = 0; i < 5; i++) {
+      // A different address each time (TRUST_PROXY), so only the per-account limit applies.
+      const res = await t2.request('/auth/login', {
+        method: 'POST',
+        body: JSON.stringify({ email: 'busy@example.com', password: 'correct horse battery' }),
+        headers: { 'x-app-id': 'alpha', 'x-forwarded-for': `10.0.0.${i}` },
+      });
+      statuses.push(res.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+  });
+
   it('limits each token on /api (default 600 a minute; 5 here)', async () => {
     const token = await t.token('alpha', 'guardian');
     const statuses = [];

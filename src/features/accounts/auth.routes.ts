@@ -109,8 +109,12 @@ export function authRoutes(deps: { accounts: AccountsService; children: Children
   app.openapi(login, async (c) => {
     const appId = appOf(c);
     const input = c.req.valid('json');
-    await enforceLimit(limiter, perAccount, `${appId}:${input.email}`);
+    const key = `${appId}:${input.email}`;
+    await enforceLimit(limiter, perAccount, key);
     const { accountId: _id, ...pair } = await accounts.login(appId, input);
+    // Only failed attempts should use up an account's budget: someone who signs
+    // in often (a teacher on several devices) is not slowed down by it.
+    await limiter.reset(perAccount, key);
     return c.json(pair, 200);
   });
 
