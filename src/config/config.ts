@@ -60,6 +60,7 @@ const EnvSchema = z.object({
   REFRESH_TOKEN_TTL: ttl('30d', 60 * 60, 365 * 86400),
   PASSWORD_SCRYPT_LOG_N: intFrom(14, 12, 20),
   PASSWORD_SCRYPT_P: intFrom(5, 1, 16),
+  MASTERY_THRESHOLD: z.coerce.number().gt(0.5).lt(1).default(0.95),
   RATE_LIMIT_AUTH_PER_MINUTE: intFrom(10, 1, 1_000_000),
   RATE_LIMIT_API_PER_MINUTE: intFrom(600, 1, 10_000_000),
   TRUST_PROXY: z
@@ -130,6 +131,7 @@ export interface Config {
   };
   rateLimits: { authPerMinute: number; apiPerMinute: number };
   trustProxy: boolean;
+  masteryThreshold: number;
   oidc:
     | {
         issuer: string;
@@ -201,6 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     },
     rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
     trustProxy: e.TRUST_PROXY,
+    masteryThreshold: e.MASTERY_THRESHOLD,
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

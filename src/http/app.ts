@@ -4,6 +4,7 @@ import { AppError } from '../domain/errors.ts';
 import { authRoutes } from '../features/accounts/auth.routes.ts';
 import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
+import { progressRoutes } from '../features/progress/progress.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
@@ -58,6 +59,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', authRoutes({ accounts: container.accounts, children: container.children, tokens: container.tokens, limiter: rateLimiter, perAccount: rateLimits.authPerAccount }));
   app.route('/', lessonsRoutes(container.lessons));
   app.route('/', familiesRoutes(container.children, container.classrooms));
+  app.route('/', progressRoutes(container.progress));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
   app.doc31('/openapi.json', API_INFO);

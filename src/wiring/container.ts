@@ -20,6 +20,7 @@ import { OidcVerifier } from '../features/auth/oidc.ts';
 import type { Principal } from '../domain/principal.ts';
 import { ChildrenService } from '../features/families/children.service.ts';
 import { ClassroomsService } from '../features/families/classrooms.service.ts';
+import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 
@@ -38,6 +39,7 @@ export interface Container {
   accounts: AccountsService;
   children: ChildrenService;
   classrooms: ClassroomsService;
+  progress: ProgressService;
   rateLimiter: RateLimiter;
   rateLimits: { authPerIp: RateLimitRule; authPerAccount: RateLimitRule; apiPerToken: RateLimitRule };
   /** Closes pools and connections (idempotent). */
@@ -80,6 +82,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const accounts = new AccountsService({ db: database, tokens, passwords, accessTtlSeconds: config.auth.accessTtlSeconds, refreshTtlSeconds: config.auth.refreshTtlSeconds });
     const children = new ChildrenService({ db: database, accounts });
     const classrooms = new ClassroomsService({ db: database, children });
+    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold });
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
@@ -114,6 +117,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       accounts,
       children,
       classrooms,
+      progress,
       rateLimiter,
       rateLimits,
       close() {

@@ -106,6 +106,11 @@ describe('access matrix (docs/access.md) over every OpenAPI operation', () => {
     'GET /api/invites/{code}': async () => ({ params: { code: inviteCode } }),
     'POST /api/invites/{code}/accept': async () => ({ params: { code: inviteCode }, body: { childId: await freshChild() } }),
     'POST /api/invites/{code}/decline': async () => ({ params: { code: inviteCode }, body: { childId: await freshMember() } }),
+    'POST /api/progress': async () => ({
+      body: { childId, itemId: 'alpha-only-q1', response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: unique('event') },
+    }),
+    'GET /api/progress/{childId}': async () => ({ params: { childId } }),
+    'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
   };
 
   before(async () => {

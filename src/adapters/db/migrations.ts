@@ -187,6 +187,55 @@ export const tenantMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 3,
+    name: 'progress: answers, concept states, lesson completions',
+    async up(trx, s) {
+      await runAll(trx, [
+        // Append-only. (child_id, client_event_id) makes retries idempotent.
+        `create table ${s}.answers (
+           id bigint generated always as identity primary key,
+           child_id text not null references ${s}.children(id) on delete cascade,
+           client_event_id text not null check (length(client_event_id) between 1 and 100),
+           item_id text not null,
+           lesson_id text not null,
+           concept_id text not null,
+           response jsonb not null,
+           correct boolean not null,
+           duration_ms integer not null check (duration_ms >= 0),
+           answered_at timestamptz not null,
+           received_at timestamptz not null default now(),
+           unique (child_id, client_event_id)
+         )`,
+        `create index answers_child on ${s}.answers (child_id, id)`,
+        `create index answers_child_concept on ${s}.answers (child_id, concept_id, answered_at)`,
+        // One row per (child, concept), changed in the transaction of the answer that changes it.
+        `create table ${s}.concept_states (
+           child_id text not null references ${s}.children(id) on delete cascade,
+           concept_id text not null,
+           attempts integer not null,
+           correct integer not null,
+           p_known double precision not null,
+           fsrs jsonb not null,
+           next_review_at timestamptz not null,
+           last_answered_at timestamptz,
+           updated_at timestamptz not null default now(),
+           primary key (child_id, concept_id)
+         )`,
+        `create table ${s}.lesson_completions (
+           id bigint generated always as identity primary key,
+           child_id text not null references ${s}.children(id) on delete cascade,
+           lesson_id text not null,
+           client_event_id text not null,
+           seconds_spent integer not null check (seconds_spent >= 0),
+           score double precision check (score between 0 and 1),
+           completed_at timestamptz not null,
+           unique (child_id, client_event_id)
+         )`,
+        `create index lesson_completions_child on ${s}.lesson_completions (child_id, completed_at)`,
+      ]);
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */

@@ -120,6 +120,42 @@ export interface DeletionRecordsTable {
   at: Generated<Date>;
 }
 
+export interface AnswersTable {
+  id: Generated<string>;
+  child_id: string;
+  client_event_id: string;
+  item_id: string;
+  lesson_id: string;
+  concept_id: string;
+  response: ColumnType<unknown, string, string>;
+  correct: boolean;
+  duration_ms: number;
+  answered_at: Date;
+  received_at: Generated<Date>;
+}
+
+export interface ConceptStatesTable {
+  child_id: string;
+  concept_id: string;
+  attempts: number;
+  correct: number;
+  p_known: number;
+  fsrs: ColumnType<unknown, string, string>;
+  next_review_at: Date;
+  last_answered_at: Date | null;
+  updated_at: Generated<Date>;
+}
+
+export interface LessonCompletionsTable {
+  id: Generated<string>;
+  child_id: string;
+  lesson_id: string;
+  client_event_id: string;
+  seconds_spent: number;
+  score: number | null;
+  completed_at: Date;
+}
+
 export interface AppsTable {
   id: string;
   name: string;
@@ -147,6 +183,9 @@ export interface Tables {
   refresh_tokens: RefreshTokensTable;
   audit_log: AuditLogTable;
   deletion_records: DeletionRecordsTable;
+  answers: AnswersTable;
+  concept_states: ConceptStatesTable;
+  lesson_completions: LessonCompletionsTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
 }

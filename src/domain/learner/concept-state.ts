@@ -1,0 +1,116 @@
+import { createEmptyCard, fsrs, Rating, type Card, type Grade } from 'ts-fsrs';
+import { DEFAULT_BKT_PARAMS, initialBktState, predict, update, type BktParams } from './bkt.ts';
+
+/**
+ * What we know about one child on one concept, updated by every answer in
+ * constant work: counts, the knowledge-tracing estimate P(known), and an FSRS
+ * memory state (ts-fsrs) that says when the concept is due for review.
+ */
+export interface ConceptState {
+  attempts: number;
+  correct: number;
+  pKnown: number;
+  /** FSRS card, JSON-safe (dates as ISO strings). */
+  fsrs: StoredCard;
+  lastAnsweredAt: string | null;
+}
+
+/** A ts-fsrs card as stored (dates as ISO strings). */
+export interface StoredCard {
+  due: string;
+  stability: number;
+  difficulty: number;
+  elapsed_days: number;
+  scheduled_days: number;
+  learning_steps: number;
+  reps: number;
+  lapses: number;
+  state: number;
+  last_review?: string;
+}
+
+/** The view of a concept state the API returns. */
+export interface ConceptView {
+  attempts: number;
+  correct: number;
+  accuracy: number | null;
+  pKnown: number;
+  pCorrectNext: number;
+  mastered: boolean;
+  nextReviewAt: string;
+}
+
+/** Default P(known) at which a concept counts as mastered. */
+export const DEFAULT_MASTERY_THRESHOLD = 0.95;
+
+/** Answers faster than this (and correct) are rated Easy; slower than {@link SLOW_MS} Hard. */
+export const FAST_MS = 4_000;
+export const SLOW_MS = 20_000;
+
+const scheduler = fsrs({ enable_fuzz: false });
+
+const toStored = (card: Card): StoredCard => ({
+  due: card.due.toISOString(),
+  stability: card.stability,
+  difficulty: card.difficulty,
+  elapsed_days: card.elapsed_days,
+  scheduled_days: card.scheduled_days,
+  learning_steps: card.learning_steps,
+  reps: card.reps,
+  lapses: card.lapses,
+  state: card.state,
+  ...(card.last_review ? { last_review: card.last_review.toISOString() } : {}),
+});
+
+const fromStored = (s: StoredCard): Card => ({
+  ...s,
+  due: new Date(s.due),
+  state: s.state,
+  ...(s.last_review ? { last_review: new Date(s.last_review) } : { last_review: undefined }),
+}) as Card;
+
+/** The state before any answer. */
+export function newConceptState(params: BktParams = DEFAULT_BKT_PARAMS, now: Date = new Date()): ConceptState {
+  return { attempts: 0, correct: 0, pKnown: initialBktState(params).pKnown, fsrs: toStored(createEmptyCard(now)), lastAnsweredAt: null };
+}
+
+/**
+ * Maps an answer to an FSRS rating: wrong → Again; right but slow → Hard;
+ * right → Good; right and quick → Easy.
+ */
+export function ratingFor(correct: boolean, durationMs: number): Grade {
+  if (!correct) return Rating.Again;
+  if (durationMs >= SLOW_MS) return Rating.Hard;
+  if (durationMs > 0 && durationMs < FAST_MS) return Rating.Easy;
+  return Rating.Good;
+}
+
+/** The state after one answer. Answers must be applied in the order they were given. */
+export function applyAnswer(state: ConceptState, params: BktParams, answer: { correct: boolean; durationMs: number; answeredAt: Date }): ConceptState {
+  // A review dated before the card's last one (an offline device syncing late) is scheduled from the last review.
+  const last = state.fsrs.last_review ? new Date(state.fsrs.last_review) : undefined;
+  const at = last && answer.answeredAt < last ? last : answer.answeredAt;
+  const next = scheduler.next(fromStored(state.fsrs), at, ratingFor(answer.correct, answer.durationMs));
+  return {
+    attempts: state.attempts + 1,
+    correct: state.correct + (answer.correct ? 1 : 0),
+    pKnown: update({ pKnown: state.pKnown }, params, answer.correct).pKnown,
+    fsrs: toStored(next.card),
+    lastAnsweredAt: answer.answeredAt.toISOString(),
+  };
+}
+
+/** What the API shows for a state. */
+export function viewOf(state: ConceptState, params: BktParams, masteryThreshold: number = DEFAULT_MASTERY_THRESHOLD): ConceptView {
+  return {
+    attempts: state.attempts,
+    correct: state.correct,
+    accuracy: state.attempts ? state.correct / state.attempts : null,
+    pKnown: round(state.pKnown),
+    pCorrectNext: round(predict({ pKnown: state.pKnown }, params)),
+    mastered: state.pKnown >= masteryThreshold,
+    nextReviewAt: state.fsrs.due,
+  };
+}
+
+const round = (x: number) => Math.round(x * 10_000) / 10_000;

@@ -1,0 +1,143 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { scoped } from '../../adapters/db/scoped.ts';
+import type { Tables } from '../../adapters/db/tables.ts';
+import type { AnswerKey } from '../../domain/curriculum.ts';
+import type { ConceptState, StoredCard } from '../../domain/learner/concept-state.ts';
+
+/** SQL for answers and concept states of one app. */
+
+type Db = Kysely<Tables> | Transaction<Tables>;
+
+export interface ItemKey {
+  id: string;
+  lessonId: string;
+  conceptId: string;
+  type: 'multiple_choice' | 'numeric' | 'short_text';
+  answer: AnswerKey;
+}
+
+export async function findItems(db: Db, appId: string, ids: readonly string[]): Promise<Map<string, ItemKey>> {
+  if (ids.length === 0) return new Map();
+  const rows = await scoped(db, appId).selectFrom('practice_items').select(['id', 'lesson_id', 'concept_id', 'type', 'answer']).where('id', 'in', ids).execute();
+  return new Map(rows.map((r) => [r.id, { id: r.id, lessonId: r.lesson_id, conceptId: r.concept_id, type: r.type as ItemKey['type'], answer: r.answer as AnswerKey }]));
+}
+
+export interface NewAnswer {
+  childId: string;
+  clientEventId: string;
+  itemId: string;
+  lessonId: string;
+  conceptId: string;
+  response: unknown;
+  correct: boolean;
+  durationMs: number;
+  answeredAt: Date;
+}
+
+export interface StoredAnswer extends NewAnswer {
+  id: string;
+}
+
+/** Inserts answers that are new; returns the client event ids that were inserted. */
+export async function insertAnswers(trx: Transaction<Tables>, appId: string, answers: readonly NewAnswer[]): Promise<Set<string>> {
+  if (answers.length === 0) return new Set();
+  const rows = await scoped(trx, appId)
+    .insertInto('answers')
+    .values(
+      answers.map((a) => ({
+        child_id: a.childId,
+        client_event_id: a.clientEventId,
+        item_id: a.itemId,
+        lesson_id: a.lessonId,
+        concept_id: a.conceptId,
+        response: JSON.stringify(a.response),
+        correct: a.correct,
+        duration_ms: a.durationMs,
+        answered_at: a.answeredAt,
+      })),
+    )
+    .onConflict((oc) => oc.columns(['child_id', 'client_event_id']).doNothing())
+    .returning(['child_id', 'client_event_id'])
+    .execute();
+  return new Set(rows.map((r) => `${r.child_id}\u0000${r.client_event_id}`));
+}
+
+/** Answers already stored under these (child, client event id) pairs. */
+export async function findAnswersByEvent(db: Db, appId: string, keys: readonly { childId: string; clientEventId: string }[]): Promise<StoredAnswer[]> {
+  if (keys.length === 0) return [];
+  const rows = await scoped(db, appId)
+    .selectFrom('answers')
+    .selectAll()
+    .where((eb) => eb.or(keys.map((k) => eb.and([eb('child_id', '=', k.childId), eb('client_event_id', '=', k.clientEventId)]))))
+    .execute();
+  return rows.map(toStoredAnswer);
+}
+
+function toStoredAnswer(r: { id: string; child_id: string; client_event_id: string; item_id: string; lesson_id: string; concept_id: string; response: unknown; correct: boolean; duration_ms: number; answered_at: Date }): StoredAnswer {
+  return {
+    id: String(r.id),
+    childId: r.child_id,
+    clientEventId: r.client_event_id,
+    itemId: r.item_id,
+    lessonId: r.lesson_id,
+    conceptId: r.concept_id,
+    response: r.response,
+    correct: r.correct,
+    durationMs: r.duration_ms,
+    answeredAt: r.answered_at,
+  };
+}
+
+/** Concept states of one child, locked for update when `lock`. */
+export async function loadStates(db: Db, appId: string, childId: string, conceptIds: readonly string[], lock: boolean): Promise<Map<string, ConceptState>> {
+  if (conceptIds.length === 0) return new Map();
+  let q = scoped(db, appId).selectFrom('concept_states').selectAll().where('child_id', '=', childId).where('concept_id', 'in', conceptIds);
+  if (lock) q = q.forUpdate();
+  const rows = await q.execute();
+  return new Map(rows.map((r) => [r.concept_id, toState(r)]));
+}
+
+const toState = (r: { attempts: number; correct: number; p_known: number; fsrs: unknown; last_answered_at: Date | null }): ConceptState => ({
+  attempts: r.attempts,
+  correct: r.correct,
+  pKnown: r.p_known,
+  fsrs: r.fsrs as StoredCard,
+  lastAnsweredAt: r.last_answered_at?.toISOString() ?? null,
+});
+
+export async function saveState(trx: Transaction<Tables>, appId: string, childId: string, conceptId: string, state: ConceptState): Promise<void> {
+  const values = {
+    attempts: state.attempts,
+    correct: state.correct,
+    p_known: state.pKnown,
+    fsrs: JSON.stringify(state.fsrs),
+    next_review_at: new Date(state.fsrs.due),
+    last_answered_at: state.lastAnsweredAt ? new Date(state.lastAnsweredAt) : null,
+    updated_at: new Date(),
+  };
+  await scoped(trx, appId)
+    .insertInto('concept_states')
+    .values({ child_id: childId, concept_id: conceptId, ...values })
+    .onConflict((oc) => oc.columns(['child_id', 'concept_id']).doUpdateSet(values))
+    .execute();
+}
+
+/** Every concept state of a child, with the concept's name. */
+export async function statesOfChild(db: Db, appId: string, childId: string): Promise<{ conceptId: string; name: string | null; state: ConceptState }[]> {
+  const rows = await scoped(db, appId)
+    .selectFrom('concept_states as s')
+    .leftJoin('concepts as c', 'c.id', 's.concept_id')
+    .select(['s.concept_id', 'c.name', 's.attempts', 's.correct', 's.p_known', 's.fsrs', 's.last_answered_at'])
+    .where('s.child_id', '=', childId)
+    .orderBy('s.concept_id')
+    .execute();
+  return rows.map((r) => ({ conceptId: r.concept_id, name: r.name, state: toState(r) }));
+}
+
+/** A page of a child's answers, newest first, after the cursor (an answer id). */
+export async function answersPage(db: Db, appId: string, childId: string, before: string | undefined, limit: number): Promise<StoredAnswer[]> {
+  let q = scoped(db, appId).selectFrom('answers').selectAll().where('child_id', '=', childId);
+  if (before !== undefined) q = q.where('id', '<', sql<string>`${before}::bigint`);
+  const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+  return rows.map(toStoredAnswer);
+}

@@ -1,0 +1,155 @@
+import type { Database } from '../../adapters/db/database.ts';
+import { authorize } from '../../domain/access-policy.ts';
+import { isCorrect } from '../../domain/curriculum.ts';
+import { AppError } from '../../domain/errors.ts';
+import { DEFAULT_BKT_PARAMS, type BktParams } from '../../domain/learner/bkt.ts';
+import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptView } from '../../domain/learner/concept-state.ts';
+import type { Principal } from '../../domain/principal.ts';
+import type { ChildrenService } from '../families/children.service.ts';
+import { answersPage, findAnswersByEvent, findItems, insertAnswers, loadStates, saveState, statesOfChild, type ItemKey, type NewAnswer, type StoredAnswer } from './progress.repo.ts';
+
+/** One answer as a client sends it. */
+export interface AnswerInput {
+  childId: string;
+  itemId: string;
+  response: unknown;
+  durationMs: number;
+  answeredAt: Date;
+  clientEventId: string;
+}
+
+/** What the client learns about each answer it sent. */
+export interface AnswerResult {
+  clientEventId: string;
+  itemId: string;
+  correct: boolean;
+  /** True when this event id was already recorded (a retry): nothing was counted again. */
+  duplicate: boolean;
+  concept: ConceptView & { conceptId: string };
+}
+
+const key = (childId: string, clientEventId: string) => `${childId}\u0000${clientEventId}`;
+
+/** Is `response` the right shape for the item's type? Returns what is wrong, or undefined. */
+export function responseProblem(type: ItemKey['type'], response: unknown): string | undefined {
+  switch (type) {
+    case 'multiple_choice':
+      return typeof response === 'string' && response.length <= 100 ? undefined : 'must be the id of a choice (a string)';
+    case 'numeric':
+      return (typeof response === 'number' && Number.isFinite(response)) || (typeof response === 'string' && response.length <= 50)
+        ? undefined
+        : 'must be a number';
+    case 'short_text':
+      return typeof response === 'string' && response.length <= 500 ? undefined : 'must be a string of at most 500 characters';
+  }
+}
+
+/**
+ * Records answers: correctness decided here from the answer key, idempotent
+ * on (child, clientEventId), and each concept state changed in the same
+ * transaction as the answers that change it.
+ */
+export class ProgressService {
+  readonly #db: Database;
+  readonly #children: ChildrenService;
+  readonly #masteryThreshold: number;
+  readonly #paramsFor: (appId: string, conceptId: string) => BktParams;
+
+  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; paramsFor?: (appId: string, conceptId: string) => BktParams }) {
+    this.#db = deps.db;
+    this.#children = deps.children;
+    this.#masteryThreshold = deps.masteryThreshold;
+    this.#paramsFor = deps.paramsFor ?? (() => DEFAULT_BKT_PARAMS);
+  }
+
+  async record(principal: Principal, answers: readonly AnswerInput[]): Promise<AnswerResult[]> {
+    authorize(principal, 'child.progress.write');
+    const app = principal.app;
+    for (const childId of new Set(answers.map((a) => a.childId))) await this.#children.authorizeChild(principal, 'child.progress.write', childId);
+
+    const items = await findItems(this.#db.db, app, [...new Set(answers.map((a) => a.itemId))]);
+    const rows: NewAnswer[] = answers.map((a, i) => {
+      const item = items.get(a.itemId);
+      if (!item) throw new AppError('not_found', 'item_not_found', `No practice item "${a.itemId}" (answers[${i}].itemId)`);
+      const problem = responseProblem(item.type, a.response);
+      if (problem) {
+        throw new AppError('invalid', 'validation_failed', `Invalid body field "answers.${i}.response": ${problem} for a ${item.type} item`, {
+          details: [{ in: 'body', field: `answers.${i}.response`, message: problem }],
+        });
+      }
+      return { ...a, lessonId: item.lessonId, conceptId: item.conceptId, correct: isCorrect(item.answer, a.response) };
+    });
+    const seen = new Set<string>();
+    for (const [i, r] of rows.entries()) {
+      if (seen.has(key(r.childId, r.clientEventId))) throw new AppError('invalid', 'duplicate_event', `answers[${i}] repeats clientEventId "${r.clientEventId}" of the same batch`);
+      seen.add(key(r.childId, r.clientEventId));
+    }
+
+    return this.#db.db.transaction().execute(async (trx) => {
+      const inserted = await insertAnswers(trx, app, rows);
+      const retried = rows.filter((r) => !inserted.has(key(r.childId, r.clientEventId)));
+      const stored = new Map((await findAnswersByEvent(trx, app, retried)).map((s) => [key(s.childId, s.clientEventId), s]));
+      for (const r of retried) {
+        const before = stored.get(key(r.childId, r.clientEventId));
+        if (!before || !samePayload(before, r)) {
+          throw new AppError('conflict', 'event_conflict', `clientEventId "${r.clientEventId}" was already recorded with a different answer; nothing was changed`);
+        }
+      }
+      // Apply new answers to their concept states in the order they were given.
+      const fresh = rows.filter((r) => inserted.has(key(r.childId, r.clientEventId)));
+      const touched = new Map<string, Set<string>>();
+      for (const r of rows) (touched.get(r.childId) ?? touched.set(r.childId, new Set()).get(r.childId)!).add(r.conceptId);
+      const states = new Map<string, ConceptState>();
+      for (const [childId, concepts] of touched) {
+        const loaded = await loadStates(trx, app, childId, [...concepts], true);
+        for (const conceptId of concepts) states.set(key(childId, conceptId), loaded.get(conceptId) ?? newConceptState(this.#paramsFor(app, conceptId)));
+      }
+      const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
+      const changed = new Set<string>();
+      for (const r of ordered) {
+        const k = key(r.childId, r.conceptId);
+        states.set(k, applyAnswer(states.get(k)!, this.#paramsFor(app, r.conceptId), r));
+        changed.add(k);
+      }
+      for (const k of changed) {
+        const [childId, conceptId] = k.split('\u0000') as [string, string];
+        await saveState(trx, app, childId, conceptId, states.get(k)!);
+      }
+      return rows.map((r) => {
+        const duplicate = !inserted.has(key(r.childId, r.clientEventId));
+        const correct = duplicate ? stored.get(key(r.childId, r.clientEventId))!.correct : r.correct;
+        return {
+          clientEventId: r.clientEventId,
+          itemId: r.itemId,
+          correct,
+          duplicate,
+          concept: { conceptId: r.conceptId, ...viewOf(states.get(key(r.childId, r.conceptId))!, this.#paramsFor(app, r.conceptId), this.#masteryThreshold) },
+        };
+      });
+    });
+  }
+
+  /** Per concept: attempts, accuracy, P(known), P(correct next), mastered, next review. */
+  async childProgress(principal: Principal, childId: string): Promise<{ childId: string; concepts: (ConceptView & { conceptId: string; name: string | null })[] }> {
+    await this.#children.authorizeChild(principal, 'child.progress.read', childId);
+    await this.#children.audit(principal, [childId], 'read child progress');
+    const states = await statesOfChild(this.#db.db, principal.app, childId);
+    return {
+      childId,
+      concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...viewOf(s.state, this.#paramsFor(principal.app, s.conceptId), this.#masteryThreshold) })),
+    };
+  }
+
+  /** The child's answers, newest first, a page at a time. */
+  async answers(principal: Principal, childId: string, cursor: string | undefined, limit: number): Promise<{ items: StoredAnswer[]; nextCursor: string | null }> {
+    await this.#children.authorizeChild(principal, 'child.progress.read', childId);
+    await this.#children.audit(principal, [childId], 'read child answers');
+    const items = await answersPage(this.#db.db, principal.app, childId, cursor, limit + 1);
+    const page = items.slice(0, limit);
+    return { items: page, nextCursor: items.length > limit ? page.at(-1)!.id : null };
+  }
+}
+
+function samePayload(a: StoredAnswer, b: NewAnswer): boolean {
+  return a.itemId === b.itemId && a.durationMs === b.durationMs && a.answeredAt.getTime() === b.answeredAt.getTime() && JSON.stringify(a.response) === JSON.stringify(b.response);
+}

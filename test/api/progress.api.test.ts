@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import type { Principal } from '../../src/domain/principal.ts';
+import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { stacks } from '../support/servers.ts';
+
+type Result = { clientEventId: string; correct: boolean; duplicate: boolean; concept: { conceptId: string; attempts: number; correct: number; pKnown: number; pCorrectNext: number; mastered: boolean; nextReviewAt: string } };
+type ErrorJson = { error: { code: string; message: string } };
+
+for (const stack of await stacks()) {
+  describe(`progress API on ${stack.name}`, { skip: stack.skip }, () => {
+    let t: TestApp;
+    let dispose: () => Promise<void>;
+    let childToken: string;
+    let guardianToken: string;
+    let childId: string;
+    let otherChildId: string;
+    let n = 0;
+
+    const answer = (overrides: Record<string, unknown> = {}) => ({
+      childId,
+      itemId: 'alpha-only-q1',
+      response: 5,
+      durationMs: 6000,
+      answeredAt: new Date(Date.now() - 60_000 + n++ * 10).toISOString(),
+      clientEventId: `e-${n}`,
+      ...overrides,
+    });
+    const post = async (body: unknown, token = childToken) => {
+      const res = await t.request('/api/progress', { method: 'POST', token, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as { results: Result[] } & ErrorJson };
+    };
+    const answerCount = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = ${childId}`.execute(t.container.database.db)).rows[0]!.n;
+
+    before(async () => {
+      const opened = await stack.open();
+      dispose = opened.dispose;
+      t = await createTestApp({ database: opened.database, cache: opened.cache });
+      await createFixtureApp(t.container, 'alpha');
+      const c = t.container;
+      const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: 'correct horse battery', role: 'guardian' });
+      const bob = await c.accounts.register('alpha', { email: 'bob@example.com', password: 'correct horse battery', role: 'guardian' });
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      const guardian: Principal = { sub: ann.id, app: 'alpha', role: 'guardian', exp };
+      childId = (await c.children.create(guardian, { nickname: 'Mia', grade: 1 })).id;
+      otherChildId = (await c.children.create({ ...guardian, sub: bob.id }, { nickname: 'Kai', grade: 1 })).id;
+      childToken = (await c.children.startDeviceSession(guardian, childId)).accessToken;
+      guardianToken = (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accessToken;
+    });
+    after(async () => dispose());
+
+    it('records an answer: the server decides correctness and returns the updated concept state', async () => {
+      const right = await post(answer());
+      assert.equal(right.status, 200);
+      const [r] = right.body.results;
+      assert.deepEqual({ correct: r!.correct, duplicate: r!.duplicate, concept: r!.concept.conceptId, attempts: r!.concept.attempts }, { correct: true, duplicate: false, concept: 'adding', attempts: 1 });
+      assert.ok(new Date(r!.concept.nextReviewAt).getTime() > Date.now(), 'a review is scheduled');
+      const wrong = await post(answer({ response: '4' }));
+      assert.equal(wrong.body.results[0]!.correct, false);
+      assert.equal(wrong.body.results[0]!.concept.attempts, 2);
+      assert.ok(wrong.body.results[0]!.concept.pKnown < r!.concept.pKnown, 'a wrong answer lowers P(known)');
+      assert.equal((await post({ ...answer(), correct: true })).status, 400, 'clients cannot send correctness');
+    });
+
+    it('is idempotent on clientEventId; the same id with another answer is 409 and changes nothing', async () => {
+      const first = answer({ clientEventId: 'retry-me' });
+      const a = await post(first);
+      const countAfterFirst = await answerCount();
+      const b = await post(first);
+      assert.equal(b.status, 200);
+      assert.equal(b.body.results[0]!.duplicate, true);
+      assert.equal(b.body.results[0]!.concept.attempts, a.body.results[0]!.concept.attempts, 'nothing counted twice');
+      assert.equal(await answerCount(), countAfterFirst);
+      const conflicting = await post({ answers: [answer(), { ...first, response: 9 }] });
+      assert.equal(conflicting.status, 409);
+      assert.equal(conflicting.body.error.code, 'event_conflict');
+      assert.equal(await answerCount(), countAfterFirst, 'the whole batch was rolled back');
+    });
+
+    it('takes a batch of up to 200 in order, and refuses 201 with 413', async () => {
+      const batch = Array.from({ length: 200 }, () => answer());
+      const ok = await post({ answers: batch });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.results.length, 200);
+      assert.equal(ok.body.results.at(-1)!.concept.attempts, ok.body.results[0]!.concept.attempts, 'every result shows the state after the batch');
+      const tooMany = await post({ answers: Array.from({ length: 201 }, () => answer()) });
+      assert.equal(tooMany.status, 413);
+      assert.equal(tooMany.body.error.code, 'batch_too_large');
+    });
+
+    it('refuses bad input with a status naming what is wrong', async () => {
+      const wrongShape = await post({ answers: [answer(), answer({ itemId: 'alpha-only-q2', response: 3 })] });
+      assert.equal(wrongShape.status, 400);
+      assert.match(wrongShape.body.error.message, /answers\.1\.response/);
+      const future = await post(answer({ answeredAt: new Date(Date.now() + 25 * 3600_000).toISOString() }));
+      assert.equal(future.status, 400);
+      assert.match(future.body.error.message, /answeredAt/);
+      const unknownItem = await post(answer({ itemId: 'no-such-item' }));
+      assert.equal(unknownItem.status, 404);
+      assert.equal(unknownItem.body.error.code, 'item_not_found');
+      assert.equal((await post(answer({ childId: otherChildId }))).status, 404, 'a child the caller may not see');
+      assert.equal((await post(answer({ childId: otherChildId }), guardianToken)).status, 404);
+    });
+
+    it('reads per-concept progress and pages through the answer history', async () => {
+      const res = await t.request(`/api/progress/${childId}`, { token: guardianToken });
+      assert.equal(res.status, 200);
+      const progress = (await res.json()) as { concepts: { conceptId: string; attempts: number; accuracy: number; mastered: boolean }[] };
+      const adding = progress.concepts.find((c) => c.conceptId === 'adding')!;
+      assert.equal(adding.attempts, await answerCount());
+      assert.ok(adding.accuracy > 0.9);
+      const seen = new Set<string>();
+      let cursor: string | null = null;
+      do {
+        const page = (await (await t.request(`/api/progress/${childId}/answers?limit=70${cursor ? `&cursor=${cursor}` : ''}`, { token: childToken })).json()) as { items: { id: string }[]; nextCursor: string | null };
+        for (const item of page.items) seen.add(item.id);
+        cursor = page.nextCursor;
+      } while (cursor);
+      assert.equal(seen.size, await answerCount(), 'every answer exactly once');
+      assert.equal((await t.request(`/api/progress/${otherChildId}`, { token: guardianToken })).status, 404);
+    });
+  });
+}
