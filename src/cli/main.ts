@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -8,6 +9,8 @@ import { assertValidAppId } from '../domain/tenancy.ts';
 import { Email, Password } from '../features/accounts/accounts.service.ts';
 import { listSigningKeys, loadSigningKey, rotateSigningKey } from '../features/auth/signing-keys.ts';
 import { parseTtl, TokenService } from '../features/auth/tokens.ts';
+import { CsvError, parseAnswersCsv } from '../features/model-eval/csv.ts';
+import { evaluate, formatEvaluation } from '../features/model-eval/evaluate.ts';
 import { createLogger } from '../observability/logger.ts';
 import { DEMO_APPS, seedPack } from '../seed/seed-demo-apps.ts';
 import { createContainer, type Container } from '../wiring/container.ts';
@@ -26,6 +29,9 @@ const USAGE = `Usage: npm run -s kidslearn -- <command>
   keys list                                 show the current signing key id and previous (still verifying) keys
   keys rotate                               replace the signing key; the old one verifies for another hour
                                             (restart the server to sign with the new key)
+  model eval --train <a.csv> --test <b.csv> [--json]
+                                            fit the learner model on a.csv, score it and the baselines on b.csv
+                                            (columns student,skill,correct[,item,timestamp]; no database needed)
 `;
 
 /** Fails with a one-line message and exit code 2 (usage) or 1 (runtime). */
@@ -190,6 +196,29 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
         return lines.join('\n');
       }
       throw new CliError(USAGE);
+    }
+    case 'model': {
+      if (sub !== 'eval') throw new CliError(USAGE);
+      const usage = 'usage: model eval --train <a.csv> --test <b.csv> [--json]';
+      const { values } = parseArgs({ args: argv.slice(2), options: { train: { type: 'string' }, test: { type: 'string' }, json: { type: 'boolean', default: false } } });
+      if (!values.train || !values.test) throw new CliError(usage);
+      // Pure file work: no database, no services.
+      const load = async (file: string) => {
+        try {
+          return parseAnswersCsv(await readFile(file, 'utf8'));
+        } catch (error) {
+          const reason = error instanceof CsvError ? error.message : error instanceof Error ? error.message : String(error);
+          throw new CliError(`${file}: ${reason}`, 1, { cause: error });
+        }
+      };
+      const [train, test] = [await load(values.train), await load(values.test)];
+      let result: ReturnType<typeof evaluate>;
+      try {
+        result = evaluate(train, test);
+      } catch (error) {
+        throw new CliError(error instanceof Error ? error.message : String(error), 1, { cause: error });
+      }
+      return values.json ? JSON.stringify(result) : formatEvaluation(result);
     }
     case undefined:
     case 'help':

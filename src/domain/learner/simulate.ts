@@ -1,0 +1,90 @@
+/**
+ * Simulated learners following BKT with known parameters per skill, for tests
+ * and benchmarks. Deterministic for a given seed. Pure.
+ */
+import type { BktParams } from './bkt.ts';
+
+export interface SimulatedAnswer {
+  student: string;
+  skill: string;
+  item: string;
+  correct: boolean;
+}
+
+export interface SimulationOptions {
+  students: number;
+  /** True parameters per skill name. */
+  skills: Record<string, BktParams>;
+  /** Answers per student per skill. */
+  attempts: number;
+  seed: number;
+  /** Item ids drawn per skill (items carry no effect of their own). Default 5. */
+  itemsPerSkill?: number;
+  /** Prefix of student ids, so that train and test sets can hold different students. */
+  studentPrefix?: string;
+}
+
+/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random but plausible BKT parameters for `count` skills named `s0`, `s1`, … */
+export function randomSkillParams(count: number, seed: number): Record<string, BktParams> {
+  const rnd = mulberry32(seed);
+  const between = (lo: number, hi: number) => lo + (hi - lo) * rnd();
+  const out: Record<string, BktParams> = {};
+  for (let i = 0; i < count; i++) {
+    out[`s${i}`] = {
+      pInit: between(0.1, 0.6),
+      pLearn: between(0.05, 0.3),
+      pGuess: between(0.1, 0.3),
+      pSlip: between(0.05, 0.15),
+      pForget: between(0, 0.03),
+    };
+  }
+  return out;
+}
+
+/**
+ * Every student answers `attempts` items of every skill; the skills are
+ * interleaved at random. Rows come out student by student, in chronological
+ * order within each student.
+ */
+export function simulate(options: SimulationOptions): SimulatedAnswer[] {
+  const rnd = mulberry32(options.seed);
+  const skillNames = Object.keys(options.skills);
+  const itemsPerSkill = options.itemsPerSkill ?? 5;
+  const prefix = options.studentPrefix ?? 'u';
+  const rows: SimulatedAnswer[] = [];
+  const known = new Uint8Array(skillNames.length);
+  const left = new Uint32Array(skillNames.length);
+  for (let st = 0; st < options.students; st++) {
+    const student = `${prefix}${st}`;
+    const pending: number[] = [];
+    for (let k = 0; k < skillNames.length; k++) {
+      known[k] = rnd() < options.skills[skillNames[k]!]!.pInit ? 1 : 0;
+      left[k] = options.attempts;
+      if (options.attempts > 0) pending.push(k);
+    }
+    while (pending.length) {
+      const at = Math.floor(rnd() * pending.length);
+      const k = pending[at]!;
+      const skill = skillNames[k]!;
+      const p = options.skills[skill]!;
+      const correct = known[k] ? rnd() >= p.pSlip : rnd() < p.pGuess;
+      rows.push({ student, skill, item: `${skill}-i${Math.floor(rnd() * itemsPerSkill)}`, correct });
+      known[k] = known[k] ? (rnd() < p.pForget ? 0 : 1) : rnd() < p.pLearn ? 1 : 0;
+      left[k] = left[k]! - 1;
+      if (left[k] === 0) pending.splice(at, 1);
+    }
+  }
+  return rows;
+}
