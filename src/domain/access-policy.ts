@@ -31,6 +31,8 @@ export const FUNCTION_ROLES = {
   'child.pin.manage': ['guardian'],
   'child.progress.read': ['guardian', 'child', 'teacher', 'admin'],
   'child.progress.write': ['child', 'guardian'],
+  /** `GET /api/progress`: the caller's own children, classrooms or self. */
+  'progress.summary': ['guardian', 'child', 'teacher'],
   'classrooms.list': ['guardian', 'teacher', 'admin'],
   'classrooms.create': ['teacher'],
   'classroom.read': ['guardian', 'teacher', 'admin'],

@@ -110,6 +110,11 @@ describe('access matrix (docs/access.md) over every OpenAPI operation', () => {
       body: { childId, itemId: 'alpha-only-q1', response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: unique('event') },
     }),
     'GET /api/progress/{childId}': async () => ({ params: { childId } }),
+    'GET /api/progress': async () => ({}),
+    'POST /api/progress/lessons/{lessonId}/complete': async () => ({
+      params: { lessonId: 'alpha-only' },
+      body: { childId, secondsSpent: 300, score: 0.8, completedAt: new Date().toISOString(), clientEventId: unique('done') },
+    }),
     'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
   };
 

@@ -104,6 +104,47 @@ for (const stack of await stacks()) {
       assert.equal((await post(answer({ childId: otherChildId }), guardianToken)).status, 404);
     });
 
+    it('records completed lessons idempotently and summarises the week for guardians and the child', async () => {
+      const done = { childId, secondsSpent: 420, score: 0.9, completedAt: new Date().toISOString(), clientEventId: 'lesson-1' };
+      const first = await t.request('/api/progress/lessons/alpha-only/complete', { method: 'POST', token: childToken, body: JSON.stringify(done) });
+      assert.equal(first.status, 200);
+      assert.equal(((await first.json()) as { duplicate: boolean }).duplicate, false);
+      const again = await t.request('/api/progress/lessons/alpha-only/complete', { method: 'POST', token: childToken, body: JSON.stringify(done) });
+      assert.equal(((await again.json()) as { duplicate: boolean }).duplicate, true);
+      const changed = await t.request('/api/progress/lessons/alpha-only/complete', { method: 'POST', token: childToken, body: JSON.stringify({ ...done, score: 0.1 }) });
+      assert.equal(changed.status, 409);
+      assert.equal((await t.request('/api/progress/lessons/no-such/complete', { method: 'POST', token: childToken, body: JSON.stringify({ ...done, clientEventId: 'x' }) })).status, 404);
+      const res = await t.request('/api/progress', { token: guardianToken });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { children: { childId: string; minutesThisWeek: number; streakDays: number; lessonsCompleted: number; conceptsMastered: number; lastActivityAt: string }[] };
+      assert.deepEqual(body.children.map((c) => c.childId), [childId], 'only the guardian’s own children');
+      const mia = body.children[0]!;
+      assert.equal(mia.lessonsCompleted, 1);
+      assert.equal(mia.streakDays, 1);
+      assert.ok(mia.minutesThisWeek >= 7, `lesson time counts (${mia.minutesThisWeek} min)`);
+      assert.ok(mia.lastActivityAt);
+      const own = (await (await t.request('/api/progress', { token: childToken })).json()) as { children: { childId: string }[] };
+      assert.deepEqual(own.children.map((c) => c.childId), [childId]);
+    });
+
+    it('a teacher sees the summary per classroom and a member’s progress, once the guardian accepted', async () => {
+      const c = t.container;
+      const tess = await c.accounts.register('alpha', { email: 'tess@example.com', password: 'correct horse battery', role: 'teacher' });
+      const teacher: Principal = { sub: tess.id, app: 'alpha', role: 'teacher', exp: Math.floor(Date.now() / 1000) + 3600 };
+      const teacherToken = (await c.accounts.login('alpha', { email: 'tess@example.com', password: 'correct horse battery' })).accessToken;
+      const room = await c.classrooms.create(teacher, { name: 'Room 3' });
+      assert.equal((await t.request(`/api/progress/${childId}`, { token: teacherToken })).status, 404, 'not before the guardian accepts');
+      const { code } = await c.classrooms.createInvite(teacher, room.id, 7);
+      const guardian = (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accountId;
+      await c.classrooms.respond({ sub: guardian, app: 'alpha', role: 'guardian', exp: teacher.exp }, code, childId, 'accept');
+      assert.equal((await t.request(`/api/progress/${childId}`, { token: teacherToken })).status, 200);
+      const summary = (await (await t.request('/api/progress', { token: teacherToken })).json()) as { classrooms: { name: string; children: { childId: string; lessonsCompleted: number }[] }[] };
+      assert.deepEqual(summary.classrooms.map((r) => [r.name, r.children.map((ch) => ch.childId)]), [['Room 3', [childId]]]);
+      assert.equal((await t.request(`/api/progress/${otherChildId}`, { token: teacherToken })).status, 404);
+      const audited = await sql<{ purpose: string }>`select purpose from app_alpha.audit_log where child_id = ${childId} and actor_role = 'teacher'`.execute(c.database.db);
+      assert.ok(audited.rows.some((r) => r.purpose === 'read child progress'));
+    });
+
     it('reads per-concept progress and pages through the answer history', async () => {
       const res = await t.request(`/api/progress/${childId}`, { token: guardianToken });
       assert.equal(res.status, 200);

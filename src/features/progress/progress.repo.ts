@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
+import { tenantSchema } from '../../domain/tenancy.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import type { ConceptState, StoredCard } from '../../domain/learner/concept-state.ts';
 
@@ -140,4 +141,87 @@ export async function answersPage(db: Db, appId: string, childId: string, before
   if (before !== undefined) q = q.where('id', '<', sql<string>`${before}::bigint`);
   const rows = await q.orderBy('id', 'desc').limit(limit).execute();
   return rows.map(toStoredAnswer);
+}
+
+/** Records a completed lesson; returns false when this (child, clientEventId) was already recorded. */
+export async function insertCompletion(
+  db: Db,
+  appId: string,
+  c: { childId: string; lessonId: string; clientEventId: string; secondsSpent: number; score: number | null; completedAt: Date },
+): Promise<boolean> {
+  const r = await scoped(db, appId)
+    .insertInto('lesson_completions')
+    .values({ child_id: c.childId, lesson_id: c.lessonId, client_event_id: c.clientEventId, seconds_spent: c.secondsSpent, score: c.score, completed_at: c.completedAt })
+    .onConflict((oc) => oc.columns(['child_id', 'client_event_id']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+export async function findCompletion(db: Db, appId: string, childId: string, clientEventId: string) {
+  return scoped(db, appId).selectFrom('lesson_completions').selectAll().where('child_id', '=', childId).where('client_event_id', '=', clientEventId).executeTakeFirst();
+}
+
+export async function lessonExists(db: Db, appId: string, lessonId: string): Promise<boolean> {
+  return (await scoped(db, appId).selectFrom('lessons').select('id').where('id', '=', lessonId).executeTakeFirst()) !== undefined;
+}
+
+/** The figures of a progress summary for each child, computed in the database. */
+export interface SummaryFacts {
+  childId: string;
+  nickname: string;
+  secondsThisWeek: number;
+  conceptsMastered: number;
+  lessonsCompleted: number;
+  lastActivity: Date | null;
+  /** Distinct UTC days with any activity in the last 60 days, newest first. */
+  activeDays: string[];
+}
+
+export async function summaryFacts(db: Db, appId: string, childIds: readonly string[], weekStart: Date, masteryThreshold: number): Promise<SummaryFacts[]> {
+  if (childIds.length === 0) return [];
+  const since = new Date(Date.now() - 60 * 86_400_000);
+  const rows = await sql<{
+    child_id: string;
+    nickname: string;
+    lesson_seconds: number;
+    answer_ms: number;
+    mastered: number;
+    lessons: number;
+    last_activity: Date | null;
+    days: string[] | null;
+  }>`
+    select ch.id as child_id, ch.nickname,
+      coalesce((select sum(seconds_spent) from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc
+                where lc.child_id = ch.id and lc.completed_at >= ${weekStart}), 0)::float8 as lesson_seconds,
+      -- answers given outside a lesson completed the same week count on their own
+      coalesce((select sum(a.duration_ms) from ${sql.table(`${schemaOf(appId)}.answers`)} a
+                where a.child_id = ch.id and a.answered_at >= ${weekStart}
+                  and not exists (select 1 from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc
+                                  where lc.child_id = ch.id and lc.lesson_id = a.lesson_id and lc.completed_at >= ${weekStart})), 0)::float8 as answer_ms,
+      (select count(*) from ${sql.table(`${schemaOf(appId)}.concept_states`)} s where s.child_id = ch.id and s.p_known >= ${masteryThreshold})::int as mastered,
+      (select count(distinct lesson_id) from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id)::int as lessons,
+      greatest((select max(answered_at) from ${sql.table(`${schemaOf(appId)}.answers`)} a where a.child_id = ch.id),
+               (select max(completed_at) from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id)) as last_activity,
+      (select array_agg(d order by d desc) from (
+         select distinct to_char(answered_at at time zone 'UTC', 'YYYY-MM-DD') as d from ${sql.table(`${schemaOf(appId)}.answers`)} a where a.child_id = ch.id and a.answered_at >= ${since}
+         union
+         select to_char(completed_at at time zone 'UTC', 'YYYY-MM-DD') from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id and lc.completed_at >= ${since}
+       ) days) as days
+    from ${sql.table(`${schemaOf(appId)}.children`)} ch
+    where ch.id in (${sql.join(childIds)})
+    order by ch.nickname, ch.id`.execute(db);
+  return rows.rows.map((r) => ({
+    childId: r.child_id,
+    nickname: r.nickname,
+    secondsThisWeek: Math.round(Number(r.lesson_seconds) + Number(r.answer_ms) / 1000),
+    conceptsMastered: r.mastered,
+    lessonsCompleted: r.lessons,
+    lastActivity: r.last_activity ? new Date(r.last_activity) : null,
+    activeDays: r.days ?? [],
+  }));
+}
+
+/** The tenant schema name for raw SQL (the app id is validated by tenantSchema). */
+function schemaOf(appId: string): string {
+  return tenantSchema(appId);
 }

@@ -95,6 +95,67 @@ const answerHistory = createRoute({
   },
 });
 
+const Completion = z
+  .object({
+    childId: ResourceId,
+    secondsSpent: z.number().int().min(0).max(24 * 3600),
+    score: z.number().min(0).max(1).optional().openapi({ description: 'Share of the lesson done right, 0–1' }),
+    completedAt: z.iso
+      .datetime({ offset: true })
+      .transform((s) => new Date(s))
+      .refine((d) => d.getTime() <= Date.now() + FUTURE_SLACK_MS, 'must not be more than 24 hours in the future')
+      .openapi({ type: 'string', format: 'date-time' }),
+    clientEventId: z.string().min(1).max(100),
+  })
+  .strict()
+  .openapi('LessonCompletion');
+
+const complete = createRoute({
+  method: 'post',
+  path: '/api/progress/lessons/{lessonId}/complete',
+  tags: ['progress'],
+  summary: 'Record a completed lesson (time spent, score); idempotent on clientEventId',
+  security,
+  request: { params: z.object({ lessonId: ResourceId.openapi({ param: { name: 'lessonId', in: 'path' } }) }), body: { required: true, content: { 'application/json': { schema: Completion } } } },
+  responses: {
+    200: json(z.object({ lessonId: z.string(), childId: z.string(), duplicate: z.boolean() }).openapi('CompletionResult'), 'Recorded'),
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 429),
+  },
+});
+
+const ChildSummary = z
+  .object({
+    childId: z.string(),
+    nickname: z.string(),
+    minutesThisWeek: z.number().int(),
+    streakDays: z.number().int(),
+    conceptsMastered: z.number().int(),
+    lessonsCompleted: z.number().int(),
+    lastActivityAt: z.string().nullable(),
+  })
+  .openapi('ChildSummary');
+
+const summary = createRoute({
+  method: 'get',
+  path: '/api/progress',
+  tags: ['progress'],
+  summary: 'A guardian’s children, a teacher’s classrooms or a child itself: minutes this week, streak, mastered concepts, lessons, last activity',
+  description: 'Weeks start on Monday 00:00 UTC; days are UTC days.',
+  security,
+  responses: {
+    200: json(
+      z
+        .object({
+          children: z.array(ChildSummary).optional(),
+          classrooms: z.array(z.object({ classroomId: z.string(), name: z.string(), children: z.array(ChildSummary) })).optional(),
+        })
+        .openapi('ProgressSummary'),
+      'The summary',
+    ),
+    ...errorResponses(401, 403, 429),
+  },
+});
+
 function principalOf(c: { get(key: 'principal'): Principal | undefined }): Principal {
   const p = c.get('principal');
   if (!p) throw new AppError('internal', 'principal_missing', 'Request reached a handler without a caller');
@@ -111,6 +172,12 @@ export function progressRoutes(progress: ProgressService): OpenAPIHono<AppEnv> {
     if (answers.length > MAX_BATCH) throw new AppError('too_large', 'batch_too_large', `A batch holds at most ${MAX_BATCH} answers; this one has ${answers.length}`);
     return c.json({ results: await progress.record(principalOf(c), answers) }, 200);
   });
+
+  app.openapi(summary, async (c) => c.json(await progress.summary(principalOf(c)), 200));
+
+  app.openapi(complete, async (c) =>
+    c.json(await progress.completeLesson(principalOf(c), c.req.valid('param').lessonId, c.req.valid('json')), 200),
+  );
 
   app.openapi(childProgress, async (c) => c.json(await progress.childProgress(principalOf(c), c.req.valid('param').childId), 200));
 

@@ -6,7 +6,24 @@ import { DEFAULT_BKT_PARAMS, type BktParams } from '../../domain/learner/bkt.ts'
 import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptView } from '../../domain/learner/concept-state.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
-import { answersPage, findAnswersByEvent, findItems, insertAnswers, loadStates, saveState, statesOfChild, type ItemKey, type NewAnswer, type StoredAnswer } from './progress.repo.ts';
+import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
+import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
+import {
+  answersPage,
+  findAnswersByEvent,
+  findCompletion,
+  findItems,
+  insertAnswers,
+  insertCompletion,
+  lessonExists,
+  loadStates,
+  saveState,
+  statesOfChild,
+  summaryFacts,
+  type ItemKey,
+  type NewAnswer,
+  type StoredAnswer,
+} from './progress.repo.ts';
 
 /** One answer as a client sends it. */
 export interface AnswerInput {
@@ -15,6 +32,26 @@ export interface AnswerInput {
   response: unknown;
   durationMs: number;
   answeredAt: Date;
+  clientEventId: string;
+}
+
+/** One child's line in a progress summary. */
+export interface ChildSummary {
+  childId: string;
+  nickname: string;
+  minutesThisWeek: number;
+  streakDays: number;
+  conceptsMastered: number;
+  lessonsCompleted: number;
+  lastActivityAt: string | null;
+}
+
+/** A completed lesson as a client reports it. */
+export interface CompletionInput {
+  childId: string;
+  secondsSpent: number;
+  score?: number | undefined;
+  completedAt: Date;
   clientEventId: string;
 }
 
@@ -127,6 +164,57 @@ export class ProgressService {
         };
       });
     });
+  }
+
+  /** Records a completed lesson; idempotent on (child, clientEventId) like answers. */
+  async completeLesson(principal: Principal, lessonId: string, input: CompletionInput): Promise<{ lessonId: string; childId: string; duplicate: boolean }> {
+    authorize(principal, 'child.progress.write');
+    await this.#children.authorizeChild(principal, 'child.progress.write', input.childId);
+    const db = this.#db.db;
+    if (!(await lessonExists(db, principal.app, lessonId))) throw new AppError('not_found', 'lesson_not_found', `No lesson "${lessonId}"`);
+    const row = { childId: input.childId, lessonId, clientEventId: input.clientEventId, secondsSpent: input.secondsSpent, score: input.score ?? null, completedAt: input.completedAt };
+    if (await insertCompletion(db, principal.app, row)) return { lessonId, childId: input.childId, duplicate: false };
+    const before = await findCompletion(db, principal.app, input.childId, input.clientEventId);
+    const same =
+      before &&
+      before.lesson_id === lessonId &&
+      before.seconds_spent === row.secondsSpent &&
+      (before.score ?? null) === row.score &&
+      before.completed_at.getTime() === row.completedAt.getTime();
+    if (!same) throw new AppError('conflict', 'event_conflict', `clientEventId "${input.clientEventId}" was already recorded with a different completion; nothing was changed`);
+    return { lessonId, childId: input.childId, duplicate: true };
+  }
+
+  /**
+   * The summary a guardian sees for each child, a teacher for each of their
+   * classrooms, a child for itself: minutes this week, streak, concepts
+   * mastered, lessons completed, last activity.
+   */
+  async summary(principal: Principal, now: Date = new Date()): Promise<{ children?: ChildSummary[]; classrooms?: { classroomId: string; name: string; children: ChildSummary[] }[] }> {
+    authorize(principal, 'progress.summary');
+    const db = this.#db.db;
+    const summarise = async (childIds: string[]) =>
+      (await summaryFacts(db, principal.app, childIds, startOfWeek(now), this.#masteryThreshold)).map((f) => ({
+        childId: f.childId,
+        nickname: f.nickname,
+        minutesThisWeek: Math.round(f.secondsThisWeek / 60),
+        streakDays: streakDays(f.activeDays, now),
+        conceptsMastered: f.conceptsMastered,
+        lessonsCompleted: f.lessonsCompleted,
+        lastActivityAt: f.lastActivity?.toISOString() ?? null,
+      }));
+    if (principal.role === 'teacher') {
+      const classrooms = await listClassroomsOfTeacher(db, principal.app, principal.sub);
+      const out = [];
+      for (const c of classrooms) {
+        const ids = (await rosterOf(db, principal.app, c.id)).map((r) => r.id);
+        await this.#children.audit(principal, ids, 'read classroom progress summary');
+        out.push({ classroomId: c.id, name: c.name, children: await summarise(ids) });
+      }
+      return { classrooms: out };
+    }
+    const ids = principal.role === 'child' ? [principal.sub] : (await listChildrenOfGuardian(db, principal.app, principal.sub)).map((c) => c.id);
+    return { children: await summarise(ids) };
   }
 
   /** Per concept: attempts, accuracy, P(known), P(correct next), mastered, next review. */
