@@ -29,6 +29,8 @@ const USAGE = `Usage: npm run -s kidslearn -- <command>
   keys list                                 show the current signing key id and previous (still verifying) keys
   keys rotate                               replace the signing key; the old one verifies for another hour
                                             (restart the server to sign with the new key)
+  model fit --app <id>                      fit the learner model on the app's stored answers (a new
+                                            version; the API uses it within 30 s, no restart)
   model eval --train <a.csv> --test <b.csv> [--json]
                                             fit the learner model on a.csv, score it and the baselines on b.csv
                                             (columns student,skill,correct[,item,timestamp]; no database needed)
@@ -198,6 +200,16 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
       throw new CliError(USAGE);
     }
     case 'model': {
+      if (sub === 'fit') {
+        const { values } = parseArgs({ args: argv.slice(2), options: { app: { type: 'string' } } });
+        if (!values.app) throw new CliError('usage: model fit --app <id>');
+        assertValidAppId(values.app);
+        return withContainer(config, async (c) => {
+          await c.apps.require(values.app!);
+          const fit = await c.models.fit(values.app!);
+          return `app ${values.app}: model version ${fit.version} from ${fit.answers} answers; ${fit.fittedConcepts} of ${fit.concepts} concepts fitted on their own (the rest use the app-wide fit); the API uses it within 30 s`;
+        });
+      }
       if (sub !== 'eval') throw new CliError(USAGE);
       const usage = 'usage: model eval --train <a.csv> --test <b.csv> [--json]';
       const { values } = parseArgs({ args: argv.slice(2), options: { train: { type: 'string' }, test: { type: 'string' }, json: { type: 'boolean', default: false } } });

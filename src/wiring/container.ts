@@ -20,6 +20,7 @@ import { OidcVerifier } from '../features/auth/oidc.ts';
 import type { Principal } from '../domain/principal.ts';
 import { ChildrenService } from '../features/families/children.service.ts';
 import { ClassroomsService } from '../features/families/classrooms.service.ts';
+import { ModelStore } from '../features/progress/model-store.ts';
 import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
@@ -40,6 +41,7 @@ export interface Container {
   children: ChildrenService;
   classrooms: ClassroomsService;
   progress: ProgressService;
+  models: ModelStore;
   rateLimiter: RateLimiter;
   rateLimits: { authPerIp: RateLimitRule; authPerAccount: RateLimitRule; apiPerToken: RateLimitRule };
   /** Closes pools and connections (idempotent). */
@@ -82,7 +84,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const accounts = new AccountsService({ db: database, tokens, passwords, accessTtlSeconds: config.auth.accessTtlSeconds, refreshTtlSeconds: config.auth.refreshTtlSeconds });
     const children = new ChildrenService({ db: database, accounts });
     const classrooms = new ClassroomsService({ db: database, children });
-    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold });
+    const models = new ModelStore(database);
+    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models });
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
@@ -118,6 +121,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       children,
       classrooms,
       progress,
+      models,
       rateLimiter,
       rateLimits,
       close() {

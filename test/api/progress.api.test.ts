@@ -164,3 +164,44 @@ for (const stack of await stacks()) {
     });
   });
 }
+
+describe('model fit: a new version is used by the API without a restart', () => {
+  it('fits per-concept parameters from stored answers and the API switches to them', async () => {
+    const [embedded] = await stacks();
+    const opened = await embedded!.open();
+    try {
+      const t = await createTestApp({ database: opened.database, cache: opened.cache });
+      await createFixtureApp(t.container, 'alpha');
+      const c = t.container;
+      const ann = await c.accounts.register('alpha', { email: 'fit@example.com', password: 'correct horse battery', role: 'guardian' });
+      const guardian: Principal = { sub: ann.id, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
+      assert.equal((await c.models.active('alpha')).version, null, 'defaults before any fit');
+      // 30 children, each answering 'adding' items: mostly wrong, then right (learning).
+      let clock = Date.now() - 3600_000;
+      for (let k = 0; k < 30; k++) {
+        const child = (await c.children.create(guardian, { nickname: `K${k}`, grade: 1 })).id;
+        const answers = Array.from({ length: 8 }, (_, i) => ({
+          childId: child,
+          itemId: 'alpha-only-q1',
+          response: i >= 3 + (k % 3) ? 5 : 4,
+          durationMs: 5000,
+          answeredAt: new Date((clock += 1000)),
+          clientEventId: `fit-${k}-${i}`,
+        }));
+        await c.progress.record({ sub: child, app: 'alpha', role: 'child', exp: guardian.exp }, answers);
+      }
+      const fit = await c.models.fit('alpha');
+      assert.equal(fit.answers, 240);
+      assert.equal(fit.fittedConcepts, 1);
+      const active = await c.models.active('alpha');
+      assert.equal(active.version, fit.version);
+      const fitted = active.paramsFor('adding');
+      assert.ok(fitted.pInit < 0.3, `these children start out not knowing it (pInit ${fitted.pInit})`);
+      assert.ok(fitted.pLearn > 0.1, `and learn it (pLearn ${fitted.pLearn})`);
+      // A second fit is a new version.
+      assert.equal((await c.models.fit('alpha')).version, fit.version + 1);
+    } finally {
+      await opened.dispose();
+    }
+  });
+});

@@ -236,6 +236,22 @@ export const tenantMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 4,
+    name: 'fitted learner-model versions',
+    async up(trx, s) {
+      await run(
+        trx,
+        `create table ${s}.model_versions (
+           version integer generated always as identity primary key,
+           params jsonb not null,
+           answers_used integer not null,
+           summary jsonb not null,
+           created_at timestamptz not null default now()
+         )`,
+      );
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */

@@ -156,6 +156,14 @@ export interface LessonCompletionsTable {
   completed_at: Date;
 }
 
+export interface ModelVersionsTable {
+  version: Generated<number>;
+  params: ColumnType<unknown, string, string>;
+  answers_used: number;
+  summary: ColumnType<unknown, string, string>;
+  created_at: Generated<Date>;
+}
+
 export interface AppsTable {
   id: string;
   name: string;
@@ -186,6 +194,7 @@ export interface Tables {
   answers: AnswersTable;
   concept_states: ConceptStatesTable;
   lesson_completions: LessonCompletionsTable;
+  model_versions: ModelVersionsTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
 }

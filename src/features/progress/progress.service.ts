@@ -2,10 +2,10 @@ import type { Database } from '../../adapters/db/database.ts';
 import { authorize } from '../../domain/access-policy.ts';
 import { isCorrect } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
-import { DEFAULT_BKT_PARAMS, type BktParams } from '../../domain/learner/bkt.ts';
 import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptView } from '../../domain/learner/concept-state.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
+import type { ModelStore } from './model-store.ts';
 import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
 import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
 import {
@@ -90,13 +90,13 @@ export class ProgressService {
   readonly #db: Database;
   readonly #children: ChildrenService;
   readonly #masteryThreshold: number;
-  readonly #paramsFor: (appId: string, conceptId: string) => BktParams;
+  readonly #models: ModelStore;
 
-  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; paramsFor?: (appId: string, conceptId: string) => BktParams }) {
+  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore }) {
     this.#db = deps.db;
     this.#children = deps.children;
     this.#masteryThreshold = deps.masteryThreshold;
-    this.#paramsFor = deps.paramsFor ?? (() => DEFAULT_BKT_PARAMS);
+    this.#models = deps.models;
   }
 
   async record(principal: Principal, answers: readonly AnswerInput[]): Promise<AnswerResult[]> {
@@ -105,6 +105,7 @@ export class ProgressService {
     for (const childId of new Set(answers.map((a) => a.childId))) await this.#children.authorizeChild(principal, 'child.progress.write', childId);
 
     const items = await findItems(this.#db.db, app, [...new Set(answers.map((a) => a.itemId))]);
+    const model = await this.#models.active(app);
     const rows: NewAnswer[] = answers.map((a, i) => {
       const item = items.get(a.itemId);
       if (!item) throw new AppError('not_found', 'item_not_found', `No practice item "${a.itemId}" (answers[${i}].itemId)`);
@@ -139,13 +140,13 @@ export class ProgressService {
       const states = new Map<string, ConceptState>();
       for (const [childId, concepts] of touched) {
         const loaded = await loadStates(trx, app, childId, [...concepts], true);
-        for (const conceptId of concepts) states.set(key(childId, conceptId), loaded.get(conceptId) ?? newConceptState(this.#paramsFor(app, conceptId)));
+        for (const conceptId of concepts) states.set(key(childId, conceptId), loaded.get(conceptId) ?? newConceptState(model.paramsFor(conceptId)));
       }
       const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
       const changed = new Set<string>();
       for (const r of ordered) {
         const k = key(r.childId, r.conceptId);
-        states.set(k, applyAnswer(states.get(k)!, this.#paramsFor(app, r.conceptId), r));
+        states.set(k, applyAnswer(states.get(k)!, model.paramsFor(r.conceptId), r));
         changed.add(k);
       }
       for (const k of changed) {
@@ -160,7 +161,7 @@ export class ProgressService {
           itemId: r.itemId,
           correct,
           duplicate,
-          concept: { conceptId: r.conceptId, ...viewOf(states.get(key(r.childId, r.conceptId))!, this.#paramsFor(app, r.conceptId), this.#masteryThreshold) },
+          concept: { conceptId: r.conceptId, ...viewOf(states.get(key(r.childId, r.conceptId))!, model.paramsFor(r.conceptId), this.#masteryThreshold) },
         };
       });
     });
@@ -222,9 +223,10 @@ export class ProgressService {
     await this.#children.authorizeChild(principal, 'child.progress.read', childId);
     await this.#children.audit(principal, [childId], 'read child progress');
     const states = await statesOfChild(this.#db.db, principal.app, childId);
+    const model = await this.#models.active(principal.app);
     return {
       childId,
-      concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...viewOf(s.state, this.#paramsFor(principal.app, s.conceptId), this.#masteryThreshold) })),
+      concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...viewOf(s.state, model.paramsFor(s.conceptId), this.#masteryThreshold) })),
     };
   }
 

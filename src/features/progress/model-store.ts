@@ -1,0 +1,63 @@
+import { LRUCache } from 'lru-cache';
+import type { Database } from '../../adapters/db/database.ts';
+import { scoped } from '../../adapters/db/scoped.ts';
+import { DEFAULT_BKT_PARAMS, type BktParams } from '../../domain/learner/bkt.ts';
+import { bktParamsFor, fitBkt, type BktModelParams } from '../../domain/learner/bkt-fit.ts';
+
+/** The model the API uses for an app: the newest fitted version, or the defaults. */
+export interface ActiveModel {
+  version: number | null;
+  paramsFor(conceptId: string): BktParams;
+}
+
+const DEFAULT_MODEL: ActiveModel = { version: null, paramsFor: () => DEFAULT_BKT_PARAMS };
+
+/** How long a process keeps using a version before looking for a newer one. */
+export const MODEL_REFRESH_MS = 30_000;
+
+/**
+ * Fitted learner-model versions per app. The API reads the newest version
+ * through a short in-process memo, so a `model fit` run is picked up by every
+ * process within {@link MODEL_REFRESH_MS}, without a restart.
+ */
+export class ModelStore {
+  readonly #db: Database;
+  readonly #active = new LRUCache<string, ActiveModel>({ max: 1000, ttl: MODEL_REFRESH_MS });
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  async active(appId: string): Promise<ActiveModel> {
+    const hit = this.#active.get(appId);
+    if (hit) return hit;
+    const row = await scoped(this.#db.db, appId).selectFrom('model_versions').select(['version', 'params']).orderBy('version', 'desc').limit(1).executeTakeFirst();
+    const model: ActiveModel = row ? { version: row.version, paramsFor: (concept) => bktParamsFor(row.params as BktModelParams, concept) } : DEFAULT_MODEL;
+    this.#active.set(appId, model);
+    return model;
+  }
+
+  /**
+   * Fits per-concept parameters (BKT by EM) from every stored answer of the
+   * app, in the order each child gave them, and saves them as a new version.
+   */
+  async fit(appId: string): Promise<{ version: number; answers: number; concepts: number; fittedConcepts: number }> {
+    const rows = await scoped(this.#db.db, appId)
+      .selectFrom('answers')
+      .select(['child_id', 'concept_id', 'correct'])
+      .orderBy('child_id')
+      .orderBy('answered_at')
+      .orderBy('id')
+      .execute();
+    const params = fitBkt(rows.map((r) => ({ student: r.child_id, skill: r.concept_id, correct: r.correct })));
+    const concepts = new Set(rows.map((r) => r.concept_id));
+    const fittedConcepts = [...concepts].filter((c) => params.skills[c] !== params.global).length;
+    const saved = await scoped(this.#db.db, appId)
+      .insertInto('model_versions')
+      .values({ params: JSON.stringify(params), answers_used: rows.length, summary: JSON.stringify({ concepts: concepts.size, fittedConcepts, global: params.global }) })
+      .returning('version')
+      .executeTakeFirstOrThrow();
+    this.#active.delete(appId);
+    return { version: saved.version, answers: rows.length, concepts: concepts.size, fittedConcepts };
+  }
+}
