@@ -23,6 +23,8 @@ const USAGE = `Usage: npm run -s kidslearn -- <command>
   seed [--app mathkids|wordkids]            (re)write the demo curriculum (idempotent)
   token --app <id> --role <role> [--sub <id>] [--ttl 15m]
                                             print a signed access token (roles: ${Role.options.join(', ')})
+  apps settings <id> [--reveal-answers true|false]
+                                            show or change an app's settings
   users create --app <id> --role admin --email <email>
                                             create an admin account; the password is read from stdin
                                             (or prompted for twice on a terminal)
@@ -114,6 +116,17 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
         return withContainer(config, async (c) => {
           const app = await c.apps.create(id, values.name!);
           return `created app ${app.id} (${app.name})`;
+        });
+      }
+      if (sub === 'settings') {
+        const { values, positionals } = parseArgs({ args: argv.slice(2), options: { 'reveal-answers': { type: 'string' } }, allowPositionals: true });
+        const id = positionals[0];
+        const reveal = values['reveal-answers'];
+        if (!id || (reveal !== undefined && reveal !== 'true' && reveal !== 'false')) throw new CliError('usage: apps settings <id> [--reveal-answers true|false]');
+        assertValidAppId(id);
+        return withContainer(config, async (c) => {
+          const app = reveal === undefined ? await c.apps.require(id) : await c.apps.configure(id, { revealAnswers: reveal === 'true' });
+          return JSON.stringify({ id: app.id, settings: app.settings });
         });
       }
       throw new CliError(USAGE);

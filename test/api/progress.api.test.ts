@@ -5,7 +5,7 @@ import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { stacks } from '../support/servers.ts';
 
-type Result = { clientEventId: string; correct: boolean; duplicate: boolean; concept: { conceptId: string; attempts: number; correct: number; pKnown: number; pCorrectNext: number; mastered: boolean; nextReviewAt: string } };
+type Result = { clientEventId: string; correct: boolean; duplicate: boolean; correctAnswer?: string | number; concept: { conceptId: string; attempts: number; correct: number; pKnown: number; pCorrectNext: number; mastered: boolean; nextReviewAt: string } };
 type ErrorJson = { error: { code: string; message: string } };
 
 for (const stack of await stacks()) {
@@ -61,7 +61,11 @@ for (const stack of await stacks()) {
       assert.equal(wrong.body.results[0]!.correct, false);
       assert.equal(wrong.body.results[0]!.concept.attempts, 2);
       assert.ok(wrong.body.results[0]!.concept.pKnown < r!.concept.pKnown, 'a wrong answer lowers P(known)');
+      assert.equal(wrong.body.results[0]!.correctAnswer, 5, 'the app reveals answers by default');
       assert.equal((await post({ ...answer(), correct: true })).status, 400, 'clients cannot send correctness');
+      await t.container.apps.configure('alpha', { revealAnswers: false });
+      assert.equal((await post(answer({ response: '4' }))).body.results[0]!.correctAnswer, undefined, 'hidden when the app says so');
+      await t.container.apps.configure('alpha', { revealAnswers: true });
     });
 
     it('is idempotent on clientEventId; the same id with another answer is 409 and changes nothing', async () => {

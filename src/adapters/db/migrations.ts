@@ -36,6 +36,14 @@ export const controlMigrations: Migration[] = [
       );
     },
   },
+  {
+    version: 2,
+    name: 'app settings',
+    async up(trx) {
+      // revealAnswers: answer results include the correct answer (apps for the youngest may turn it off).
+      await run(trx, `alter table kidslearn.apps add column settings jsonb not null default '{"revealAnswers": true}'`);
+    },
+  },
 ];
 
 export const tenantMigrations: Migration[] = [

@@ -167,6 +167,7 @@ export interface ModelVersionsTable {
 export interface AppsTable {
   id: string;
   name: string;
+  settings: ColumnType<unknown, string | undefined, string>;
   created_at: Generated<Date>;
 }
 

@@ -4,18 +4,41 @@ import type { Tables } from '../../adapters/db/tables.ts';
 import { AppError } from '../../domain/errors.ts';
 import { assertValidAppId } from '../../domain/tenancy.ts';
 
+/** Per-app behaviour an app's team chooses. */
+export interface AppSettings {
+  /** Answer results include the correct answer. */
+  revealAnswers: boolean;
+}
+
+export const DEFAULT_APP_SETTINGS: AppSettings = Object.freeze({ revealAnswers: true });
+
 /** A registered app (tenant). */
 export interface AppRecord {
   id: string;
   name: string;
+  settings: AppSettings;
   createdAt: string;
 }
 
-const toRecord = (r: { id: string; name: string; created_at: Date }): AppRecord => ({
+const toRecord = (r: { id: string; name: string; settings: unknown; created_at: Date }): AppRecord => ({
   id: r.id,
   name: r.name,
+  settings: { ...DEFAULT_APP_SETTINGS, ...(r.settings as Partial<AppSettings> | null) },
   createdAt: r.created_at.toISOString(),
 });
+
+/** Changes an app's settings (merged into the current ones). */
+export async function updateAppSettings(db: Kysely<Tables>, id: string, settings: Partial<AppSettings>): Promise<AppRecord | undefined> {
+  const current = await findApp(db, id);
+  if (!current) return undefined;
+  const row = await db
+    .updateTable('kidslearn.apps')
+    .set({ settings: JSON.stringify({ ...current.settings, ...settings }) })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+  return row ? toRecord(row) : undefined;
+}
 
 /** Reads one app from the registry. */
 export async function findApp(db: Kysely<Tables>, id: string): Promise<AppRecord | undefined> {

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { Database } from '../../adapters/db/database.ts';
 import { AppError } from '../../domain/errors.ts';
 import { isValidAppId } from '../../domain/tenancy.ts';
-import { findApp, insertApp, listApps, type AppRecord } from './apps.repo.ts';
+import { findApp, insertApp, listApps, updateAppSettings, type AppRecord, type AppSettings } from './apps.repo.ts';
 
 /**
  * The app registry as the HTTP layer sees it. Every request resolves its app
@@ -39,6 +39,14 @@ export class AppsService {
   async create(id: string, name: string): Promise<AppRecord> {
     const app = await insertApp(this.#db.db, id, name);
     this.#cache.delete(id);
+    return app;
+  }
+
+  /** Changes an app's settings; other processes see them within the memo's 30 s. */
+  async configure(id: string, settings: Partial<AppSettings>): Promise<AppRecord> {
+    const app = await updateAppSettings(this.#db.db, id, settings);
+    this.#cache.delete(id);
+    if (!app) throw new AppError('not_found', 'app_not_found', `Unknown app "${id}"`);
     return app;
   }
 

@@ -44,7 +44,14 @@ const ConceptView = z.object({
   nextReviewAt: z.string(),
 });
 const AnswerResult = z
-  .object({ clientEventId: z.string(), itemId: z.string(), correct: z.boolean(), duplicate: z.boolean(), concept: ConceptView })
+  .object({
+    clientEventId: z.string(),
+    itemId: z.string(),
+    correct: z.boolean(),
+    duplicate: z.boolean(),
+    correctAnswer: z.union([z.string(), z.number()]).optional().openapi({ description: 'Present when the app reveals answers (its `revealAnswers` setting)' }),
+    concept: ConceptView,
+  })
   .openapi('AnswerResult');
 
 const ChildParam = z.object({ childId: ResourceId.openapi({ param: { name: 'childId', in: 'path' } }) });

@@ -6,6 +6,8 @@ import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptVi
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
 import type { ModelStore } from './model-store.ts';
+import type { AppsService } from '../apps/apps.service.ts';
+import type { AnswerKey } from '../../domain/curriculum.ts';
 import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
 import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
 import {
@@ -62,6 +64,8 @@ export interface AnswerResult {
   correct: boolean;
   /** True when this event id was already recorded (a retry): nothing was counted again. */
   duplicate: boolean;
+  /** The expected answer, when the app's settings reveal answers. */
+  correctAnswer?: string | number;
   concept: ConceptView & { conceptId: string };
 }
 
@@ -91,8 +95,10 @@ export class ProgressService {
   readonly #children: ChildrenService;
   readonly #masteryThreshold: number;
   readonly #models: ModelStore;
+  readonly #apps: AppsService;
 
-  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore }) {
+  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService }) {
+    this.#apps = deps.apps;
     this.#db = deps.db;
     this.#children = deps.children;
     this.#masteryThreshold = deps.masteryThreshold;
@@ -106,6 +112,7 @@ export class ProgressService {
 
     const items = await findItems(this.#db.db, app, [...new Set(answers.map((a) => a.itemId))]);
     const model = await this.#models.active(app);
+    const reveal = (await this.#apps.require(app)).settings.revealAnswers;
     const rows: NewAnswer[] = answers.map((a, i) => {
       const item = items.get(a.itemId);
       if (!item) throw new AppError('not_found', 'item_not_found', `No practice item "${a.itemId}" (answers[${i}].itemId)`);
@@ -161,6 +168,7 @@ export class ProgressService {
           itemId: r.itemId,
           correct,
           duplicate,
+          ...(reveal ? { correctAnswer: displayAnswer(items.get(r.itemId)!.answer) } : {}),
           concept: { conceptId: r.conceptId, ...viewOf(states.get(key(r.childId, r.conceptId))!, model.paramsFor(r.conceptId), this.#masteryThreshold) },
         };
       });
@@ -237,6 +245,18 @@ export class ProgressService {
     const items = await answersPage(this.#db.db, principal.app, childId, cursor, limit + 1);
     const page = items.slice(0, limit);
     return { items: page, nextCursor: items.length > limit ? page.at(-1)!.id : null };
+  }
+}
+
+/** The answer a child would be shown: the right choice's id, the number, or the first accepted text. */
+function displayAnswer(key: AnswerKey): string | number {
+  switch (key.type) {
+    case 'multiple_choice':
+      return key.choiceId;
+    case 'numeric':
+      return key.value;
+    case 'short_text':
+      return key.accepted[0] ?? '';
   }
 }
 
