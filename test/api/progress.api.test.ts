@@ -106,6 +106,16 @@ for (const stack of await stacks()) {
       assert.equal(unknownItem.body.error.code, 'item_not_found');
       assert.equal((await post(answer({ childId: otherChildId }))).status, 404, 'a child the caller may not see');
       assert.equal((await post(answer({ childId: otherChildId }), guardianToken)).status, 404);
+      // A child erased while its device still holds a valid token: 404, nothing stored.
+      const c = t.container;
+      const guardian = (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accountId;
+      const g: Principal = { sub: guardian, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
+      const gone = (await c.children.create(g, { nickname: 'Gone', grade: 1 })).id;
+      const goneToken = (await c.children.startDeviceSession(g, gone)).accessToken;
+      await c.children.erase(g, gone);
+      const late = await post(answer({ childId: gone }), goneToken);
+      assert.equal(late.status, 404);
+      assert.equal(late.body.error.code, 'child_not_found');
     });
 
     it('records completed lessons idempotently and summarises the week for guardians and the child', async () => {

@@ -100,14 +100,17 @@ export function applyAnswer(state: ConceptState, params: BktParams, answer: { co
   };
 }
 
-/** What the API shows for a state. */
-export function viewOf(state: ConceptState, params: BktParams, masteryThreshold: number = DEFAULT_MASTERY_THRESHOLD): ConceptView {
+/**
+ * What the API shows for a state. `pCorrectNext` comes from the full model
+ * when the caller has one; plain BKT otherwise.
+ */
+export function viewOf(state: ConceptState, params: BktParams, masteryThreshold: number = DEFAULT_MASTERY_THRESHOLD, pCorrectNext?: number): ConceptView {
   return {
     attempts: state.attempts,
     correct: state.correct,
     accuracy: state.attempts ? state.correct / state.attempts : null,
     pKnown: round(state.pKnown),
-    pCorrectNext: round(predict({ pKnown: state.pKnown }, params)),
+    pCorrectNext: round(pCorrectNext ?? predict({ pKnown: state.pKnown }, params)),
     mastered: state.pKnown >= masteryThreshold,
     nextReviewAt: state.fsrs.due,
   };

@@ -1,16 +1,37 @@
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../../adapters/db/database.ts';
 import { scoped } from '../../adapters/db/scoped.ts';
-import { DEFAULT_BKT_PARAMS, type BktParams } from '../../domain/learner/bkt.ts';
-import { bktParamsFor, fitBkt, type BktModelParams } from '../../domain/learner/bkt-fit.ts';
+import { DEFAULT_BKT_PARAMS, predict, type BktParams } from '../../domain/learner/bkt.ts';
+import { bktParamsFor } from '../../domain/learner/bkt-fit.ts';
+import { fitModel, LearnerModel, type ModelParams } from '../../domain/learner/model.ts';
 
 /** The model the API uses for an app: the newest fitted version, or the defaults. */
 export interface ActiveModel {
   version: number | null;
+  /** BKT parameters of a concept (they drive P(known)). */
   paramsFor(conceptId: string): BktParams;
+  /**
+   * P(correct on the next item of the concept), from the child's state on it
+   * and the child's totals over all concepts.
+   */
+  predictNext(child: { answers: number; correct: number }, state: { pKnown: number; attempts: number; correct: number }, conceptId: string): number;
 }
 
-const DEFAULT_MODEL: ActiveModel = { version: null, paramsFor: () => DEFAULT_BKT_PARAMS };
+const DEFAULT_MODEL: ActiveModel = {
+  version: null,
+  paramsFor: () => DEFAULT_BKT_PARAMS,
+  predictNext: (_child, state) => predict(state, DEFAULT_BKT_PARAMS),
+};
+
+function activeFrom(version: number, params: ModelParams): ActiveModel {
+  const model = new LearnerModel(params);
+  return {
+    version,
+    paramsFor: (concept) => bktParamsFor(params.bkt, concept),
+    predictNext: (child, state, concept) =>
+      model.predict(child, { pKnown: state.pKnown, successes: state.correct, failures: state.attempts - state.correct }, concept),
+  };
+}
 
 /** How long a process keeps using a version before looking for a newer one. */
 export const MODEL_REFRESH_MS = 30_000;
@@ -32,29 +53,34 @@ export class ModelStore {
     const hit = this.#active.get(appId);
     if (hit) return hit;
     const row = await scoped(this.#db.db, appId).selectFrom('model_versions').select(['version', 'params']).orderBy('version', 'desc').limit(1).executeTakeFirst();
-    const model: ActiveModel = row ? { version: row.version, paramsFor: (concept) => bktParamsFor(row.params as BktModelParams, concept) } : DEFAULT_MODEL;
+    const model: ActiveModel = row ? activeFrom(row.version, row.params as ModelParams) : DEFAULT_MODEL;
     this.#active.set(appId, model);
     return model;
   }
 
   /**
-   * Fits per-concept parameters (BKT by EM) from every stored answer of the
-   * app, in the order each child gave them, and saves them as a new version.
+   * Fits the model (per-concept BKT by EM, then the logistic layer over it
+   * with item eases) from every stored answer of the app, in the order each
+   * child gave them, and saves it as a new version.
    */
   async fit(appId: string): Promise<{ version: number; answers: number; concepts: number; fittedConcepts: number }> {
     const rows = await scoped(this.#db.db, appId)
       .selectFrom('answers')
-      .select(['child_id', 'concept_id', 'correct'])
+      .select(['child_id', 'concept_id', 'item_id', 'correct'])
       .orderBy('child_id')
       .orderBy('answered_at')
       .orderBy('id')
       .execute();
-    const params = fitBkt(rows.map((r) => ({ student: r.child_id, skill: r.concept_id, correct: r.correct })));
+    const params = fitModel(rows.map((r) => ({ student: r.child_id, skill: r.concept_id, item: r.item_id, correct: r.correct })));
     const concepts = new Set(rows.map((r) => r.concept_id));
-    const fittedConcepts = [...concepts].filter((c) => params.skills[c] !== params.global).length;
+    const fittedConcepts = [...concepts].filter((c) => params.bkt.skills[c] !== params.bkt.global).length;
     const saved = await scoped(this.#db.db, appId)
       .insertInto('model_versions')
-      .values({ params: JSON.stringify(params), answers_used: rows.length, summary: JSON.stringify({ concepts: concepts.size, fittedConcepts, global: params.global }) })
+      .values({
+        params: JSON.stringify(params),
+        answers_used: rows.length,
+        summary: JSON.stringify({ concepts: concepts.size, fittedConcepts, global: params.bkt.global, weights: params.weights }),
+      })
       .returning('version')
       .executeTakeFirstOrThrow();
     this.#active.delete(appId);

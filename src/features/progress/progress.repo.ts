@@ -89,12 +89,12 @@ function toStoredAnswer(r: { id: string; child_id: string; client_event_id: stri
   };
 }
 
-/** Concept states of one child, locked for update when `lock`. */
-export async function loadStates(db: Db, appId: string, childId: string, conceptIds: readonly string[], lock: boolean): Promise<Map<string, ConceptState>> {
-  if (conceptIds.length === 0) return new Map();
-  let q = scoped(db, appId).selectFrom('concept_states').selectAll().where('child_id', '=', childId).where('concept_id', 'in', conceptIds);
-  if (lock) q = q.forUpdate();
-  const rows = await q.execute();
+/**
+ * Every concept state of one child, locked for update: one query gives both
+ * the states an answer changes and the child's totals over all concepts.
+ */
+export async function loadStatesForUpdate(db: Db, appId: string, childId: string): Promise<Map<string, ConceptState>> {
+  const rows = await scoped(db, appId).selectFrom('concept_states').selectAll().where('child_id', '=', childId).forUpdate().execute();
   return new Map(rows.map((r) => [r.concept_id, toState(r)]));
 }
 

@@ -1,11 +1,11 @@
 import type { Database } from '../../adapters/db/database.ts';
-import { authorize } from '../../domain/access-policy.ts';
+import { authorize, notFoundFor } from '../../domain/access-policy.ts';
 import { isCorrect } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
 import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptView } from '../../domain/learner/concept-state.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
-import type { ModelStore } from './model-store.ts';
+import type { ActiveModel, ModelStore } from './model-store.ts';
 import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
@@ -18,7 +18,7 @@ import {
   insertAnswers,
   insertCompletion,
   lessonExists,
-  loadStates,
+  loadStatesForUpdate,
   saveState,
   statesOfChild,
   summaryFacts,
@@ -69,6 +69,9 @@ export interface AnswerResult {
   concept: ConceptView & { conceptId: string };
 }
 
+/** PostgreSQL's SQLSTATE for a foreign-key violation. */
+const FOREIGN_KEY_VIOLATION = '23503';
+
 const key = (childId: string, clientEventId: string) => `${childId}\u0000${clientEventId}`;
 
 /** Is `response` the right shape for the item's type? Returns what is wrong, or undefined. */
@@ -108,7 +111,13 @@ export class ProgressService {
   async record(principal: Principal, answers: readonly AnswerInput[]): Promise<AnswerResult[]> {
     authorize(principal, 'child.progress.write');
     const app = principal.app;
-    for (const childId of new Set(answers.map((a) => a.childId))) await this.#children.authorizeChild(principal, 'child.progress.write', childId);
+    for (const childId of new Set(answers.map((a) => a.childId))) {
+      // A child writing its own answers needs no lookup: the policy only asks
+      // that the child is itself, and a profile erased meanwhile fails the
+      // foreign key below (404). Everyone else is checked against the facts.
+      if (principal.role === 'child' && childId === principal.sub) continue;
+      await this.#children.authorizeChild(principal, 'child.progress.write', childId);
+    }
 
     const items = await findItems(this.#db.db, app, [...new Set(answers.map((a) => a.itemId))]);
     const model = await this.#models.active(app);
@@ -130,6 +139,15 @@ export class ProgressService {
       seen.add(key(r.childId, r.clientEventId));
     }
 
+    try {
+      return await this.#write(app, rows, model, reveal, items);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) throw notFoundFor('child');
+      throw error;
+    }
+  }
+
+  async #write(app: string, rows: NewAnswer[], model: ActiveModel, reveal: boolean, items: Map<string, ItemKey>): Promise<AnswerResult[]> {
     return this.#db.db.transaction().execute(async (trx) => {
       const inserted = await insertAnswers(trx, app, rows);
       const retried = rows.filter((r) => !inserted.has(key(r.childId, r.clientEventId)));
@@ -145,8 +163,10 @@ export class ProgressService {
       const touched = new Map<string, Set<string>>();
       for (const r of rows) (touched.get(r.childId) ?? touched.set(r.childId, new Set()).get(r.childId)!).add(r.conceptId);
       const states = new Map<string, ConceptState>();
+      const allStates = new Map<string, Map<string, ConceptState>>();
       for (const [childId, concepts] of touched) {
-        const loaded = await loadStates(trx, app, childId, [...concepts], true);
+        const loaded = await loadStatesForUpdate(trx, app, childId);
+        allStates.set(childId, loaded);
         for (const conceptId of concepts) states.set(key(childId, conceptId), loaded.get(conceptId) ?? newConceptState(model.paramsFor(conceptId)));
       }
       const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
@@ -156,9 +176,20 @@ export class ProgressService {
         states.set(k, applyAnswer(states.get(k)!, model.paramsFor(r.conceptId), r));
         changed.add(k);
       }
+      const totals = new Map<string, { answers: number; correct: number }>();
       for (const k of changed) {
         const [childId, conceptId] = k.split('\u0000') as [string, string];
         await saveState(trx, app, childId, conceptId, states.get(k)!);
+        allStates.get(childId)!.set(conceptId, states.get(k)!);
+      }
+      for (const [childId, all] of allStates) {
+        let answersSoFar = 0;
+        let correctSoFar = 0;
+        for (const st of all.values()) {
+          answersSoFar += st.attempts;
+          correctSoFar += st.correct;
+        }
+        totals.set(childId, { answers: answersSoFar, correct: correctSoFar });
       }
       return rows.map((r) => {
         const duplicate = !inserted.has(key(r.childId, r.clientEventId));
@@ -169,7 +200,7 @@ export class ProgressService {
           correct,
           duplicate,
           ...(reveal ? { correctAnswer: displayAnswer(items.get(r.itemId)!.answer) } : {}),
-          concept: { conceptId: r.conceptId, ...viewOf(states.get(key(r.childId, r.conceptId))!, model.paramsFor(r.conceptId), this.#masteryThreshold) },
+          concept: { conceptId: r.conceptId, ...this.#view(model, totals.get(r.childId)!, states.get(key(r.childId, r.conceptId))!, r.conceptId) },
         };
       });
     });
@@ -232,10 +263,15 @@ export class ProgressService {
     await this.#children.audit(principal, [childId], 'read child progress');
     const states = await statesOfChild(this.#db.db, principal.app, childId);
     const model = await this.#models.active(principal.app);
+    const totals = states.reduce((t, s) => ({ answers: t.answers + s.state.attempts, correct: t.correct + s.state.correct }), { answers: 0, correct: 0 });
     return {
       childId,
-      concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...viewOf(s.state, model.paramsFor(s.conceptId), this.#masteryThreshold) })),
+      concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...this.#view(model, totals, s.state, s.conceptId) })),
     };
+  }
+
+  #view(model: ActiveModel, totals: { answers: number; correct: number }, state: ConceptState, conceptId: string): ConceptView {
+    return viewOf(state, model.paramsFor(conceptId), this.#masteryThreshold, model.predictNext(totals, state, conceptId));
   }
 
   /** The child's answers, newest first, a page at a time. */
