@@ -52,7 +52,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*),
   // signed-in (/api/*), admin (/admin/*). Anything else is not served.
   app.use('/auth/*', rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy)), appFromHeader(apps));
-  app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }));
+  app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, (token) => container.tokens.verified(token)));
   app.use('/admin/*', authenticate(container.verifyToken, apps), requireFunction('admin.area'));
 
   app.route('/', systemRoutes(container));

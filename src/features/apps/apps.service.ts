@@ -25,6 +25,11 @@ export class AppsService {
     return app;
   }
 
+  /** The app if it is memoised as existing, without waiting; `undefined` otherwise (then call {@link require}). */
+  known(id: string): AppRecord | undefined {
+    return this.#cache.get(id)?.app ?? undefined;
+  }
+
   /** Looks an app up (memoised). */
   async find(id: string): Promise<AppRecord | undefined> {
     if (!isValidAppId(id)) return undefined;

@@ -62,13 +62,19 @@ export class LessonsService {
   readonly #db: Database;
   readonly #cache: Cache;
   readonly #log: Logger;
-  readonly #metrics: Metrics;
+  readonly #lessonHits: { inc(): void };
+  readonly #lessonMisses: { inc(): void };
+  readonly #catalogHits: { inc(): void };
+  readonly #catalogMisses: { inc(): void };
 
   constructor(deps: { db: Database; cache: Cache; logger: Logger; metrics: Metrics }) {
     this.#db = deps.db;
     this.#cache = deps.cache;
     this.#log = deps.logger;
-    this.#metrics = deps.metrics;
+    this.#lessonHits = deps.metrics.cacheLookups('lesson', 'hit');
+    this.#lessonMisses = deps.metrics.cacheLookups('lesson', 'miss');
+    this.#catalogHits = deps.metrics.cacheLookups('catalog', 'hit');
+    this.#catalogMisses = deps.metrics.cacheLookups('catalog', 'miss');
   }
 
   /** Published lessons of one app, as JSON ready to send, and whether it came from the cache. */
@@ -78,11 +84,11 @@ export class LessonsService {
     if (key !== undefined) {
       const cached = await this.#cacheGet(key);
       if (cached !== undefined) {
-        this.#metrics.cacheRequests.inc({ cache: 'catalog', result: 'hit' });
+        this.#catalogHits.inc();
         return { json: cached, cache: 'HIT' };
       }
     }
-    this.#metrics.cacheRequests.inc({ cache: 'catalog', result: 'miss' });
+    this.#catalogMisses.inc();
     const { items, total } = await listPublishedLessons(this.#db.db, appId, q);
     const page: LessonPage = { items, page: q.page, limit: q.limit, total };
     const json = JSON.stringify(page);
@@ -126,12 +132,18 @@ export class LessonsService {
    */
   async getPublished(appId: string, lessonId: string): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
     const key = lessonCacheKey(appId, lessonId);
-    const cached = await this.#cacheGet(key);
+    // Read inline rather than through #cacheGet: one async layer less on the hottest read.
+    let cached: string | undefined;
+    try {
+      cached = await this.#cache.get(key);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'cache read failed; using the database');
+    }
     if (cached !== undefined && cached !== TOMBSTONE) {
-      this.#metrics.cacheRequests.inc({ cache: 'lesson', result: 'hit' });
+      this.#lessonHits.inc();
       return { json: cached, cache: 'HIT' };
     }
-    this.#metrics.cacheRequests.inc({ cache: 'lesson', result: 'miss' });
+    this.#lessonMisses.inc();
     const found = await findLesson(this.#db.db, appId, lessonId);
     if (!found || !found.lesson.published) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
     const json = JSON.stringify(toDetail(found.lesson, found.items));

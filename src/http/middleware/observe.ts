@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
-import type { Logger } from '../../observability/logger.ts';
-import type { Metrics } from '../../observability/metrics.ts';
+import { accessLog, type AccessLogSeries, type Logger } from '../../observability/logger.ts';
+import type { HttpSeries, Metrics } from '../../observability/metrics.ts';
 import type { AppEnv } from '../context.ts';
 import { requestHeader } from '../request-headers.ts';
 
@@ -17,18 +17,17 @@ const REQUEST_ID = /^[\w\-=.:]{1,128}$/;
  * path short.
  */
 export function observe(logger: Logger, metrics: Metrics) {
-  // Labelled children are looked up once per (method, route, status): prom-client
-  // would otherwise hash the label set on every request.
-  const children = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
-  const series = (method: string, route: string, status: number) => {
-    const key = `${method} ${route} ${status}`;
-    let child = children.get(key);
-    if (!child) {
-      const labels = [method, route, String(status)] as const;
-      child = { count: metrics.httpRequests.labels(...labels), duration: metrics.httpDuration.labels(...labels) };
-      children.set(key, child);
+  const log = accessLog(logger);
+  // Per (method, status, route): the metric series and the log line's fields.
+  const series = new Map<string, { metrics: HttpSeries; log: AccessLogSeries }>();
+  const seriesOf = (method: string, route: string, status: number) => {
+    const key = `${method} ${status} ${route}`;
+    let found = series.get(key);
+    if (found === undefined) {
+      found = { metrics: metrics.httpSeries(method, route, status), log: log.series(method, route, status) };
+      series.set(key, found);
     }
-    return child;
+    return found;
   };
   return createMiddleware<AppEnv>(async (c, next) => {
     const start = performance.now();
@@ -44,10 +43,9 @@ export function observe(logger: Logger, metrics: Metrics) {
     const route = matched.endsWith('*') ? 'unmatched' : matched;
     const status = c.res.status;
     const method = c.req.method;
-    const child = series(method, route, status);
-    child.count.inc();
-    child.duration.observe(ms / 1000);
+    const s = seriesOf(method, route, status);
+    s.metrics.observe(ms / 1000);
     // The route pattern, not the path: paths hold child ids and join codes, and logs cannot be erased.
-    logger.info({ requestId, app: c.get('appId'), method, route, status, ms: Math.round(ms * 100) / 100 }, 'request');
+    log.write(requestId, c.get('appId'), s.log, Math.round(ms * 100) / 100);
   });
 }
