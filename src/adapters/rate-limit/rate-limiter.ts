@@ -2,7 +2,8 @@
  * The rate-limiter port: fixed windows of `points` hits per `windowSeconds`,
  * counted per rule and key (the window starts at a key's first hit). The
  * in-process adapter counts for one process; the Redis adapter is shared, so
- * every process sees the same counts. Both are built on rate-limiter-flexible.
+ * every process sees the same counts. The Redis adapter uses rate-limiter-flexible; the in-process one is a
+ * synchronous fixed-window map (cheaper on the hot path, measured).
  */
 export interface RateLimitRule {
   /** Names the counter, e.g. 'auth-ip'. Letters, digits, '.', '_' and '-' only; one name, one limit. */
