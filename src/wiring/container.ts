@@ -85,7 +85,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const children = new ChildrenService({ db: database, accounts });
     const classrooms = new ClassroomsService({ db: database, children });
     const models = new ModelStore(database);
-    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps });
+    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons });
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;

@@ -176,6 +176,15 @@ for (const stack of await stacks()) {
       assert.equal(seen.size, await answerCount(), 'every answer exactly once');
       assert.equal((await t.request(`/api/progress/${otherChildId}`, { token: guardianToken })).status, 404);
     });
+
+    it('grades with an answer key changed a moment ago', async () => {
+      const { id: _id, ...lesson } = await t.container.lessons.getForAdmin('alpha', 'alpha-only');
+      const items = lesson.items.map((item, k) => (k === 0 ? { ...item, answer: { type: 'numeric' as const, value: 6, tolerance: 0 } } : item));
+      assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, true, 'old key, and now in the process-local copy');
+      await t.container.lessons.update('alpha', 'alpha-only', { ...lesson, items });
+      assert.equal((await post(answer({ response: 6 }))).body.results[0]!.correct, true, 'the new key at once');
+      assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, false);
+    });
   });
 }
 

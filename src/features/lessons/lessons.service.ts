@@ -117,6 +117,16 @@ export class LessonsService {
     return this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
   }
 
+  /**
+   * The app's current content generation: it changes after every lesson
+   * write, in every process when the cache is shared. Callers may key their
+   * own copies of lesson content (answer keys) by it. Undefined when the
+   * cache is unavailable: copy nothing then.
+   */
+  contentGeneration(appId: string): Promise<string | undefined> {
+    return this.#catalogGeneration(appId);
+  }
+
   async #catalogGeneration(appId: string): Promise<string | undefined> {
     const key = catalogGenerationKey(appId);
     const current = await this.#cacheGet(key);

@@ -39,30 +39,6 @@ export interface StoredAnswer extends NewAnswer {
   id: string;
 }
 
-/** Inserts answers that are new; returns the client event ids that were inserted. */
-export async function insertAnswers(trx: Transaction<Tables>, appId: string, answers: readonly NewAnswer[]): Promise<Set<string>> {
-  if (answers.length === 0) return new Set();
-  const rows = await scoped(trx, appId)
-    .insertInto('answers')
-    .values(
-      answers.map((a) => ({
-        child_id: a.childId,
-        client_event_id: a.clientEventId,
-        item_id: a.itemId,
-        lesson_id: a.lessonId,
-        concept_id: a.conceptId,
-        response: JSON.stringify(a.response),
-        correct: a.correct,
-        duration_ms: a.durationMs,
-        answered_at: a.answeredAt,
-      })),
-    )
-    .onConflict((oc) => oc.columns(['child_id', 'client_event_id']).doNothing())
-    .returning(['child_id', 'client_event_id'])
-    .execute();
-  return new Set(rows.map((r) => `${r.child_id}\u0000${r.client_event_id}`));
-}
-
 /** Answers already stored under these (child, client event id) pairs. */
 export async function findAnswersByEvent(db: Db, appId: string, keys: readonly { childId: string; clientEventId: string }[]): Promise<StoredAnswer[]> {
   if (keys.length === 0) return [];
@@ -87,15 +63,6 @@ function toStoredAnswer(r: { id: string; child_id: string; client_event_id: stri
     durationMs: r.duration_ms,
     answeredAt: r.answered_at,
   };
-}
-
-/**
- * Every concept state of one child, locked for update: one query gives both
- * the states an answer changes and the child's totals over all concepts.
- */
-export async function loadStatesForUpdate(db: Db, appId: string, childId: string): Promise<Map<string, ConceptState>> {
-  const rows = await scoped(db, appId).selectFrom('concept_states').selectAll().where('child_id', '=', childId).forUpdate().execute();
-  return new Map(rows.map((r) => [r.concept_id, toState(r)]));
 }
 
 const toState = (r: { attempts: number; correct: number; p_known: number; fsrs: unknown; last_answered_at: Date | null }): ConceptState => ({
@@ -224,4 +191,44 @@ export async function summaryFacts(db: Db, appId: string, childIds: readonly str
 /** The tenant schema name for raw SQL (the app id is validated by tenantSchema). */
 function schemaOf(appId: string): string {
   return tenantSchema(appId);
+}
+
+/**
+ * Inserts the answers that are new and locks and reads every concept state
+ * of the children concerned, in one statement (one round trip instead of
+ * two): a data-modifying CTE for the insert, `FOR UPDATE` for the states.
+ */
+export async function insertAnswersAndLockStates(
+  trx: Transaction<Tables>,
+  appId: string,
+  answers: readonly NewAnswer[],
+  childIds: readonly string[],
+): Promise<{ inserted: Set<string>; states: Map<string, Map<string, ConceptState>> }> {
+  const schema = tenantSchema(appId);
+  const values = sql.join(
+    answers.map(
+      (a) =>
+        sql`(${a.childId}, ${a.clientEventId}, ${a.itemId}, ${a.lessonId}, ${a.conceptId}, ${JSON.stringify(a.response)}::jsonb, ${a.correct}, ${a.durationMs}, ${a.answeredAt})`,
+    ),
+  );
+  const result = await sql<{ inserted: [string, string][]; states: { child_id: string; concept_id: string; attempts: number; correct: number; p_known: number; fsrs: unknown; last_answered_at: string | null }[] }>`
+    with ins as (
+      insert into ${sql.table(`${schema}.answers`)} (child_id, client_event_id, item_id, lesson_id, concept_id, response, correct, duration_ms, answered_at)
+      values ${values}
+      on conflict (child_id, client_event_id) do nothing
+      returning child_id, client_event_id
+    ), st as (
+      select child_id, concept_id, attempts, correct, p_known, fsrs, last_answered_at
+      from ${sql.table(`${schema}.concept_states`)}
+      where child_id in (${sql.join(childIds)})
+      for update
+    )
+    select (select coalesce(json_agg(json_build_array(child_id, client_event_id)), '[]'::json) from ins) as inserted,
+           (select coalesce(json_agg(st), '[]'::json) from st) as states`.execute(trx);
+  const row = result.rows[0]!;
+  const states = new Map<string, Map<string, ConceptState>>(childIds.map((id) => [id, new Map()]));
+  for (const r of row.states) {
+    states.get(r.child_id)?.set(r.concept_id, toState({ ...r, last_answered_at: r.last_answered_at ? new Date(r.last_answered_at) : null }));
+  }
+  return { inserted: new Set(row.inserted.map(([child, event]) => `${child}\u0000${event}`)), states };
 }

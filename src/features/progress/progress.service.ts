@@ -6,6 +6,8 @@ import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptVi
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
 import type { ActiveModel, ModelStore } from './model-store.ts';
+import { LRUCache } from 'lru-cache';
+import type { LessonsService } from '../lessons/lessons.service.ts';
 import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
@@ -15,10 +17,9 @@ import {
   findAnswersByEvent,
   findCompletion,
   findItems,
-  insertAnswers,
+  insertAnswersAndLockStates,
   insertCompletion,
   lessonExists,
-  loadStatesForUpdate,
   saveState,
   statesOfChild,
   summaryFacts,
@@ -99,9 +100,13 @@ export class ProgressService {
   readonly #masteryThreshold: number;
   readonly #models: ModelStore;
   readonly #apps: AppsService;
+  readonly #lessons: LessonsService | undefined;
+  /** Answer keys by app, content generation and item id (see {@link ProgressService.#itemKeys}). */
+  readonly #keys = new LRUCache<string, ItemKey>({ max: 50_000 });
 
-  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService }) {
+  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService; lessons?: LessonsService }) {
     this.#apps = deps.apps;
+    this.#lessons = deps.lessons;
     this.#db = deps.db;
     this.#children = deps.children;
     this.#masteryThreshold = deps.masteryThreshold;
@@ -119,7 +124,7 @@ export class ProgressService {
       await this.#children.authorizeChild(principal, 'child.progress.write', childId);
     }
 
-    const items = await findItems(this.#db.db, app, [...new Set(answers.map((a) => a.itemId))]);
+    const items = await this.#itemKeys(app, [...new Set(answers.map((a) => a.itemId))]);
     const model = await this.#models.active(app);
     const reveal = (await this.#apps.require(app)).settings.revealAnswers;
     const rows: NewAnswer[] = answers.map((a, i) => {
@@ -149,7 +154,9 @@ export class ProgressService {
 
   async #write(app: string, rows: NewAnswer[], model: ActiveModel, reveal: boolean, items: Map<string, ItemKey>): Promise<AnswerResult[]> {
     return this.#db.db.transaction().execute(async (trx) => {
-      const inserted = await insertAnswers(trx, app, rows);
+      const touched = new Map<string, Set<string>>();
+      for (const r of rows) (touched.get(r.childId) ?? touched.set(r.childId, new Set()).get(r.childId)!).add(r.conceptId);
+      const { inserted, states: allStates } = await insertAnswersAndLockStates(trx, app, rows, [...touched.keys()]);
       const retried = rows.filter((r) => !inserted.has(key(r.childId, r.clientEventId)));
       const stored = new Map((await findAnswersByEvent(trx, app, retried)).map((s) => [key(s.childId, s.clientEventId), s]));
       for (const r of retried) {
@@ -160,13 +167,9 @@ export class ProgressService {
       }
       // Apply new answers to their concept states in the order they were given.
       const fresh = rows.filter((r) => inserted.has(key(r.childId, r.clientEventId)));
-      const touched = new Map<string, Set<string>>();
-      for (const r of rows) (touched.get(r.childId) ?? touched.set(r.childId, new Set()).get(r.childId)!).add(r.conceptId);
       const states = new Map<string, ConceptState>();
-      const allStates = new Map<string, Map<string, ConceptState>>();
       for (const [childId, concepts] of touched) {
-        const loaded = await loadStatesForUpdate(trx, app, childId);
-        allStates.set(childId, loaded);
+        const loaded = allStates.get(childId)!;
         for (const conceptId of concepts) states.set(key(childId, conceptId), loaded.get(conceptId) ?? newConceptState(model.paramsFor(conceptId)));
       }
       const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
@@ -268,6 +271,31 @@ export class ProgressService {
       childId,
       concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...this.#view(model, totals, s.state, s.conceptId) })),
     };
+  }
+
+  /**
+   * Answer keys of the items, from a process-local copy keyed by the app's
+   * content generation (which every lesson write replaces, in every process
+   * with Redis), so grading never uses a key older than the last write and
+   * most answers need no item query.
+   */
+  async #itemKeys(app: string, ids: string[]): Promise<Map<string, ItemKey>> {
+    const generation = await this.#lessons?.contentGeneration(app);
+    if (generation === undefined) return findItems(this.#db.db, app, ids);
+    const found = new Map<string, ItemKey>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const hit = this.#keys.get(`${app}:${generation}:${id}`);
+      if (hit) found.set(id, hit);
+      else missing.push(id);
+    }
+    if (missing.length) {
+      for (const [id, item] of await findItems(this.#db.db, app, missing)) {
+        found.set(id, item);
+        this.#keys.set(`${app}:${generation}:${id}`, item);
+      }
+    }
+    return found;
   }
 
   #view(model: ActiveModel, totals: { answers: number; correct: number }, state: ConceptState, conceptId: string): ConceptView {
