@@ -81,6 +81,11 @@ for (const stack of await stacks()) {
       assert.equal(conflicting.status, 409);
       assert.equal(conflicting.body.error.code, 'event_conflict');
       assert.equal(await answerCount(), countAfterFirst, 'the whole batch was rolled back');
+      await assert.rejects(
+        sql`update app_alpha.answers set correct = not correct where child_id = ${childId}`.execute(t.container.database.db),
+        /append-only/,
+        'the database itself refuses to change a stored answer',
+      );
     });
 
     it('takes a batch of up to 200 in order, and refuses 201 with 413', async () => {

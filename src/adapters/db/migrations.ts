@@ -260,6 +260,21 @@ export const tenantMigrations: Migration[] = [
       );
     },
   },
+  {
+    version: 5,
+    name: 'answers are append-only',
+    async up(trx, s) {
+      // Rows of answers are never changed. Deleting stays possible: erasure needs it.
+      await runAll(trx, [
+        `create function ${s}.answers_append_only() returns trigger language plpgsql as $$
+         begin
+           raise exception 'answers are append-only' using errcode = 'restrict_violation';
+         end $$`,
+        `create trigger answers_append_only before update on ${s}.answers
+         for each row execute function ${s}.answers_append_only()`,
+      ]);
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */
