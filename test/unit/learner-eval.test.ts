@@ -48,6 +48,16 @@ describe('learner: evaluation on simulated learners', () => {
     for (const m of [result.model, ...Object.values(result.baselines)]) assert.equal(m.n, test.length);
   });
 
+  it('beats per-skill BKT when items differ in difficulty and students in ability, as in real classrooms', () => {
+    const skills = randomSkillParams(8, 11);
+    const common = { skills, attempts: 20, itemsPerSkill: 12, itemEaseSd: 1, abilitySd: 0.8, itemSeed: 5 };
+    const train = simulate({ ...common, students: 300, seed: 1, studentPrefix: 'tr' });
+    const test = simulate({ ...common, students: 300, seed: 2, studentPrefix: 'te' });
+    const r = evaluate(train, test);
+    assert.ok(r.model.auc >= r.baselines.bkt!.auc + 0.02, `model ${r.model.auc.toFixed(4)} vs BKT ${r.baselines.bkt!.auc.toFixed(4)}`);
+    assert.ok(r.model.logloss < r.baselines.bkt!.logloss);
+  });
+
   it('prints a table naming the model and every baseline', () => {
     const table = formatEvaluation(result);
     for (const name of ['model', 'global_mean', 'skill_mean', 'bkt', 'AUC', 'logloss']) assert.match(table, new RegExp(name));

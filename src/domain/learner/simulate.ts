@@ -22,6 +22,31 @@ export interface SimulationOptions {
   itemsPerSkill?: number;
   /** Prefix of student ids, so that train and test sets can hold different students. */
   studentPrefix?: string;
+  /**
+   * Spread (standard deviation, logit scale) of item ease: with it, items of
+   * one skill differ in difficulty, as on real tests. Each item's ease is
+   * fixed by its id and `itemSeed`, so train and test sets agree. Default 0.
+   */
+  itemEaseSd?: number;
+  itemSeed?: number;
+  /** Spread (logit scale) of student ability, constant per student. Default 0. */
+  abilitySd?: number;
+}
+
+const logit = (p: number) => Math.log(p / (1 - p));
+const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+
+/** A standard normal draw (Box–Muller) from a uniform source. */
+function normal(rnd: () => number): number {
+  const u = Math.max(rnd(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rnd());
+}
+
+/** A fixed standard normal value for a string (FNV-1a hash seeding mulberry32). */
+function normalFor(text: string, seed: number): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return normal(mulberry32(h >>> 0));
 }
 
 /** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
@@ -64,10 +89,15 @@ export function simulate(options: SimulationOptions): SimulatedAnswer[] {
   const itemsPerSkill = options.itemsPerSkill ?? 5;
   const prefix = options.studentPrefix ?? 'u';
   const rows: SimulatedAnswer[] = [];
+  const easeSd = options.itemEaseSd ?? 0;
+  const abilitySd = options.abilitySd ?? 0;
+  const itemSeed = options.itemSeed ?? 1;
   const known = new Uint8Array(skillNames.length);
   const left = new Uint32Array(skillNames.length);
   for (let st = 0; st < options.students; st++) {
     const student = `${prefix}${st}`;
+    // Drawn only when asked for, so simulations without it are unchanged.
+    const ability = abilitySd > 0 ? abilitySd * normal(rnd) : 0;
     const pending: number[] = [];
     for (let k = 0; k < skillNames.length; k++) {
       known[k] = rnd() < options.skills[skillNames[k]!]!.pInit ? 1 : 0;
@@ -79,8 +109,12 @@ export function simulate(options: SimulationOptions): SimulatedAnswer[] {
       const k = pending[at]!;
       const skill = skillNames[k]!;
       const p = options.skills[skill]!;
-      const correct = known[k] ? rnd() >= p.pSlip : rnd() < p.pGuess;
-      rows.push({ student, skill, item: `${skill}-i${Math.floor(rnd() * itemsPerSkill)}`, correct });
+      const base = known[k] ? 1 - p.pSlip : p.pGuess;
+      const item = `${skill}-i${Math.floor(rnd() * itemsPerSkill)}`;
+      const shift = ability + (easeSd > 0 ? easeSd * normalFor(item, itemSeed) : 0);
+      const pCorrect = shift === 0 ? base : sigmoid(logit(base) + shift);
+      const correct = known[k] ? rnd() >= 1 - pCorrect : rnd() < pCorrect;
+      rows.push({ student, skill, item, correct });
       known[k] = known[k] ? (rnd() < p.pForget ? 0 : 1) : rnd() < p.pLearn ? 1 : 0;
       left[k] = left[k]! - 1;
       if (left[k] === 0) pending.splice(at, 1);
