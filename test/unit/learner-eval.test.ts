@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { initialBktState, predict, update, type BktState } from '../../src/domai
 import { auc } from '../../src/domain/learner/metrics.ts';
 import { fitModel, LearnerModel } from '../../src/domain/learner/model.ts';
 import { randomSkillParams, simulate, type SimulatedAnswer } from '../../src/domain/learner/simulate.ts';
+import { runCliProcess } from '../support/cli.ts';
 import { answersToCsv, CsvError, parseAnswersCsv } from '../../src/features/model-eval/csv.ts';
 import { evaluate, formatEvaluation } from '../../src/features/model-eval/evaluate.ts';
 
@@ -118,17 +118,9 @@ describe('learner: answer CSV', () => {
   });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(args: string[]) {
   const env = { ...process.env, KIDSLEARN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'kidslearn-model-eval-data-')), DATABASE_URL: '', REDIS_URL: '', LOG_LEVEL: 'debug' };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['src/cli/main.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCliProcess(args, env);
 }
 
 describe('cli: model eval', () => {

@@ -2,6 +2,7 @@
  * Simulated learners following BKT with known parameters per skill, for tests
  * and benchmarks. Deterministic for a given seed. Pure.
  */
+import { seededRandom } from '../seeded-random.ts';
 import type { BktParams } from './bkt.ts';
 
 export interface SimulatedAnswer {
@@ -46,24 +47,13 @@ function normal(rnd: () => number): number {
 function normalFor(text: string, seed: number): number {
   let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return normal(mulberry32(h >>> 0));
+  return normal(seededRandom(h >>> 0));
 }
 
-/** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random but plausible BKT parameters for `count` skills named `s0`, `s1`, … */
 export function randomSkillParams(count: number, seed: number): Record<string, BktParams> {
-  const rnd = mulberry32(seed);
+  const rnd = seededRandom(seed);
   const between = (lo: number, hi: number) => lo + (hi - lo) * rnd();
   const out: Record<string, BktParams> = {};
   for (let i = 0; i < count; i++) {
@@ -84,7 +74,7 @@ export function randomSkillParams(count: number, seed: number): Record<string, B
  * order within each student.
  */
 export function simulate(options: SimulationOptions): SimulatedAnswer[] {
-  const rnd = mulberry32(options.seed);
+  const rnd = seededRandom(options.seed);
   const skillNames = Object.keys(options.skills);
   const itemsPerSkill = options.itemsPerSkill ?? 5;
   const prefix = options.studentPrefix ?? 'u';

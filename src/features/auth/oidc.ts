@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { Role, type Principal } from '../../domain/principal.ts';
 import { APP_ID_PATTERN } from '../../domain/tenancy.ts';
+import { toAuthError } from './tokens.ts';
 
 /** Settings for verifying tokens of one external OpenID Connect issuer (e.g. an Amazon Cognito user pool). */
 export interface OidcOptions {
@@ -185,13 +186,4 @@ export class OidcVerifier {
       throw new AppError('unavailable', 'identity_provider_unavailable', 'The identity provider did not provide its signing keys in time', { cause: error });
     }
   }
-}
-
-function toAuthError(error: unknown): AppError {
-  if (error instanceof AppError) return error;
-  if (error instanceof joseErrors.JWTExpired) return new AppError('unauthenticated', 'token_expired', 'Token has expired');
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    return new AppError('unauthenticated', 'invalid_token', `Token claim "${error.claim}" is invalid`);
-  }
-  return new AppError('unauthenticated', 'invalid_token', 'Token is malformed or its signature is invalid');
 }

@@ -121,7 +121,8 @@ export class TokenService {
   }
 }
 
-function toAuthError(error: unknown): AppError {
+/** Maps a jose verification failure to a 401 with a code saying why (shared by every verifier). */
+export function toAuthError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (error instanceof joseErrors.JWTExpired) return new AppError('unauthenticated', 'token_expired', 'Token has expired');
   if (error instanceof joseErrors.JWTClaimValidationFailed) {

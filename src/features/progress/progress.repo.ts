@@ -128,10 +128,6 @@ export async function findCompletion(db: Db, appId: string, childId: string, cli
   return scoped(db, appId).selectFrom('lesson_completions').selectAll().where('child_id', '=', childId).where('client_event_id', '=', clientEventId).executeTakeFirst();
 }
 
-export async function lessonExists(db: Db, appId: string, lessonId: string): Promise<boolean> {
-  return (await scoped(db, appId).selectFrom('lessons').select('id').where('id', '=', lessonId).executeTakeFirst()) !== undefined;
-}
-
 /** The figures of a progress summary for each child, computed in the database. */
 export interface SummaryFacts {
   childId: string;

@@ -8,6 +8,7 @@ import type { ChildrenService } from '../families/children.service.ts';
 import type { ActiveModel, ModelStore } from './model-store.ts';
 import { LRUCache } from 'lru-cache';
 import type { LessonsService } from '../lessons/lessons.service.ts';
+import { lessonExists } from '../lessons/lessons.repo.ts';
 import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
@@ -19,7 +20,6 @@ import {
   findItems,
   insertAnswersAndLockStates,
   insertCompletion,
-  lessonExists,
   saveState,
   statesOfChild,
   summaryFacts,
