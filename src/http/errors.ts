@@ -64,7 +64,7 @@ export function errorResponse(c: Context<AppEnv>, error: unknown, logger: Logger
     requestId,
   };
   if (appError.details !== undefined && status < 500) body.details = appError.details;
-  if (appError.kind === 'rate_limited') {
+  if (appError.kind === 'rate_limited' || appError.kind === 'unavailable') {
     const retry = (appError.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     if (retry) c.header('Retry-After', String(retry));
   }

@@ -117,6 +117,7 @@ for (const stack of await stacks()) {
       const g: Principal = { sub: guardian, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
       const gone = (await c.children.create(g, { nickname: 'Gone', grade: 1 })).id;
       const goneToken = (await c.children.startDeviceSession(g, gone)).accessToken;
+      assert.equal((await post(answer({ childId: gone }), goneToken)).status, 200, 'this process now holds the child’s learner snapshot');
       await c.children.erase(g, gone);
       const late = await post(answer({ childId: gone }), goneToken);
       assert.equal(late.status, 404);
@@ -180,6 +181,32 @@ for (const stack of await stacks()) {
       } while (cursor);
       assert.equal(seen.size, await answerCount(), 'every answer exactly once');
       assert.equal((await t.request(`/api/progress/${otherChildId}`, { token: guardianToken })).status, 404);
+    });
+
+    it('two API processes writing one child’s answers at once count each answer once, in one order', async () => {
+      // A second process over the same database: its own snapshots, its own caches.
+      const t2 = await createTestApp({ database: t.container.database, cache: t.container.cache, signingKey: t.signingKey });
+      const viaBoth = (body: unknown, i: number) =>
+        (i % 2 ? t2 : t).request('/api/progress', { method: 'POST', token: childToken, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { results: Result[] } }));
+      const before = (await post(answer())).body.results[0]!.concept.attempts;
+      const batch = Array.from({ length: 24 }, () => answer());
+      // Every answer sent twice, once to each process, all at once: a retry racing its original.
+      const sent = await Promise.all([...batch, ...batch].map((a, i) => viaBoth(a, i)));
+      assert.deepEqual(new Set(sent.map((r) => r.status)), new Set([200]));
+      const firsts = sent.flatMap((r) => r.body.results).filter((r) => !r.duplicate);
+      assert.equal(firsts.length, batch.length, 'each answer recorded once; its twin reported as a duplicate');
+      assert.deepEqual(
+        firsts.map((r) => r.concept.attempts).sort((a, b) => a - b),
+        Array.from({ length: batch.length }, (_, i) => before + 1 + i),
+        'every write saw the one before it',
+      );
+      const db = t.container.database.db;
+      const states = await sql<{ attempts: number; answers: number }>`
+        select s.attempts, (select count(*)::int from app_alpha.answers a where a.child_id = s.child_id and a.concept_id = s.concept_id) as answers
+        from app_alpha.concept_states s where s.child_id = ${childId}`.execute(db);
+      for (const s of states.rows) assert.equal(s.attempts, s.answers, 'concept state agrees with the stored answers');
+      // The first process's snapshot is now stale; its next write still counts on top of everything.
+      assert.equal((await post(answer())).body.results[0]!.concept.attempts, before + batch.length + 1);
     });
 
     it('grades with an answer key changed a moment ago', async () => {

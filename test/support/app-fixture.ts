@@ -24,7 +24,7 @@ export interface TestApp {
 }
 
 /** Builds the app exactly as the server does, but over the given database and cache. */
-export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string> }): Promise<TestApp> {
+export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string>; signingKey?: SigningKey }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
     {
@@ -48,7 +48,7 @@ export async function createTestApp(options: { database: Database; cache: Cache;
     },
   });
   const logger = createLogger({ level: 'info', destination });
-  const signingKey = await importSigningKey(await generatePrivateJwk());
+  const signingKey = options.signingKey ?? (await importSigningKey(await generatePrivateJwk()));
   const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey });
   const app = createHttpApp(container);
   return {

@@ -275,6 +275,22 @@ export const tenantMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 6,
+    name: 'learner clock: one counter per child that every answer write moves on',
+    async up(trx, s) {
+      // A write of answers and concept states lands only if the child's clock
+      // still reads what it read when it computed them (optimistic
+      // concurrency in one statement; no row exists before the first write).
+      await run(
+        trx,
+        `create table ${s}.learner_clock (
+           child_id text primary key references ${s}.children(id) on delete cascade,
+           seq bigint not null check (seq > 0)
+         )`,
+      );
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */

@@ -146,6 +146,11 @@ export interface ConceptStatesTable {
   updated_at: Generated<Date>;
 }
 
+export interface LearnerClockTable {
+  child_id: string;
+  seq: string;
+}
+
 export interface LessonCompletionsTable {
   id: Generated<string>;
   child_id: string;
@@ -194,6 +199,7 @@ export interface Tables {
   deletion_records: DeletionRecordsTable;
   answers: AnswersTable;
   concept_states: ConceptStatesTable;
+  learner_clock: LearnerClockTable;
   lesson_completions: LessonCompletionsTable;
   model_versions: ModelVersionsTable;
   'kidslearn.apps': AppsTable;

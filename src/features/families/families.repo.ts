@@ -173,7 +173,7 @@ export async function writeAudit(db: Db, appId: string, entry: { actorId: string
  * what was erased. New tables holding child data must be added here (a test
  * checks every tenant table with a child_id column is covered).
  */
-export const CHILD_DATA_TABLES = ['answers', 'concept_states', 'lesson_completions', 'refresh_tokens', 'classroom_members'] as const;
+export const CHILD_DATA_TABLES = ['answers', 'concept_states', 'learner_clock', 'lesson_completions', 'refresh_tokens', 'classroom_members'] as const;
 
 export async function eraseChild(trx: Transaction<Tables>, appId: string, childId: string, requestedByRole: string): Promise<{ tables: Record<string, number> }> {
   const tables: Record<string, number> = {};

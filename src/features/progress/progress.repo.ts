@@ -73,23 +73,6 @@ const toState = (r: { attempts: number; correct: number; p_known: number; fsrs: 
   lastAnsweredAt: r.last_answered_at?.toISOString() ?? null,
 });
 
-export async function saveState(trx: Transaction<Tables>, appId: string, childId: string, conceptId: string, state: ConceptState): Promise<void> {
-  const values = {
-    attempts: state.attempts,
-    correct: state.correct,
-    p_known: state.pKnown,
-    fsrs: JSON.stringify(state.fsrs),
-    next_review_at: new Date(state.fsrs.due),
-    last_answered_at: state.lastAnsweredAt ? new Date(state.lastAnsweredAt) : null,
-    updated_at: new Date(),
-  };
-  await scoped(trx, appId)
-    .insertInto('concept_states')
-    .values({ child_id: childId, concept_id: conceptId, ...values })
-    .onConflict((oc) => oc.columns(['child_id', 'concept_id']).doUpdateSet(values))
-    .execute();
-}
-
 /** Every concept state of a child, with the concept's name. */
 export async function statesOfChild(db: Db, appId: string, childId: string): Promise<{ conceptId: string; name: string | null; state: ConceptState }[]> {
   const rows = await scoped(db, appId)
@@ -190,41 +173,92 @@ function schemaOf(appId: string): string {
 }
 
 /**
- * Inserts the answers that are new and locks and reads every concept state
- * of the children concerned, in one statement (one round trip instead of
- * two): a data-modifying CTE for the insert, `FOR UPDATE` for the states.
+ * What the write path knows about one child: every concept state, the sums
+ * over them, and the child's learner clock — a counter every answer write
+ * moves on, so a write computed from an older snapshot is refused (see
+ * {@link writeAnswers}).
  */
-export async function insertAnswersAndLockStates(
-  trx: Transaction<Tables>,
-  appId: string,
-  answers: readonly NewAnswer[],
-  childIds: readonly string[],
-): Promise<{ inserted: Set<string>; states: Map<string, Map<string, ConceptState>> }> {
+export interface LearnerSnapshot {
+  seq: number;
+  states: ReadonlyMap<string, ConceptState>;
+  totals: { answers: number; correct: number };
+}
+
+/** Reads the snapshots of these children in one statement (no locks). */
+export async function loadSnapshots(db: Db, appId: string, childIds: readonly string[]): Promise<Map<string, LearnerSnapshot>> {
   const schema = tenantSchema(appId);
-  const values = sql.join(
-    answers.map(
+  const result = await sql<{ child_id: string; seq: string | number; states: [string, number, number, number, StoredCard, string | null][] }>`
+    select c.child_id,
+      coalesce((select seq from ${sql.table(`${schema}.learner_clock`)} k where k.child_id = c.child_id), 0) as seq,
+      (select coalesce(json_agg(json_build_array(s.concept_id, s.attempts, s.correct, s.p_known, s.fsrs, s.last_answered_at)), '[]'::json)
+         from ${sql.table(`${schema}.concept_states`)} s where s.child_id = c.child_id) as states
+    from (values ${sql.join(childIds.map((id) => sql`(${id}::text)`))}) as c(child_id)`.execute(db);
+  const out = new Map<string, LearnerSnapshot>();
+  for (const r of result.rows) {
+    const states = new Map<string, ConceptState>();
+    const totals = { answers: 0, correct: 0 };
+    for (const [conceptId, attempts, correct, pKnown, fsrs, last] of r.states) {
+      states.set(conceptId, { attempts, correct, pKnown, fsrs, lastAnsweredAt: last === null ? null : new Date(last).toISOString() });
+      totals.answers += attempts;
+      totals.correct += correct;
+    }
+    out.set(r.child_id, { seq: Number(r.seq), states, totals });
+  }
+  return out;
+}
+
+/** One write: new answers and the concept states they produce, computed from snapshots at `expectedSeq`. */
+export interface AnswerWrite {
+  clocks: readonly { childId: string; expectedSeq: number }[];
+  answers: readonly NewAnswer[];
+  states: readonly { childId: string; conceptId: string; state: ConceptState }[];
+}
+
+/**
+ * Stores answers and the concept states they produce in one statement — one
+ * round trip, atomic like any statement — if and only if every child's
+ * learner clock still reads `expectedSeq` (it then moves on by one). Returns
+ * false, having written nothing else, when a clock has moved: another write
+ * got there first and the caller must recompute from fresh snapshots. An
+ * answer whose (child, clientEventId) is already stored fails the whole
+ * statement with a unique violation (SQLSTATE 23505); an erased child, with a
+ * foreign-key violation (23503).
+ */
+export async function writeAnswers(db: Db, appId: string, w: AnswerWrite): Promise<boolean> {
+  const schema = tenantSchema(appId);
+  const clocks = sql.join(w.clocks.map((c) => sql`(${c.childId}::text, ${c.expectedSeq + 1}::bigint)`));
+  const answers = sql.join(
+    w.answers.map(
       (a) =>
-        sql`(${a.childId}, ${a.clientEventId}, ${a.itemId}, ${a.lessonId}, ${a.conceptId}, ${JSON.stringify(a.response)}::jsonb, ${a.correct}, ${a.durationMs}, ${a.answeredAt})`,
+        sql`(${a.childId}::text, ${a.clientEventId}::text, ${a.itemId}::text, ${a.lessonId}::text, ${a.conceptId}::text, ${JSON.stringify(a.response)}::jsonb, ${a.correct}::boolean, ${a.durationMs}::integer, ${a.answeredAt}::timestamptz)`,
     ),
   );
-  const result = await sql<{ inserted: [string, string][]; states: { child_id: string; concept_id: string; attempts: number; correct: number; p_known: number; fsrs: unknown; last_answered_at: string | null }[] }>`
-    with ins as (
+  const now = new Date();
+  const states = sql.join(
+    w.states.map(
+      ({ childId, conceptId, state }) =>
+        sql`(${childId}::text, ${conceptId}::text, ${state.attempts}::integer, ${state.correct}::integer, ${state.pKnown}::float8, ${JSON.stringify(state.fsrs)}::jsonb, ${new Date(state.fsrs.due)}::timestamptz, ${state.lastAnsweredAt ? new Date(state.lastAnsweredAt) : null}::timestamptz, ${now}::timestamptz)`,
+    ),
+  );
+  const clockTable = sql.table(`${schema}.learner_clock`);
+  const result = await sql<{ ok: boolean }>`
+    with guard as (
+      insert into ${clockTable} as k (child_id, seq) values ${clocks}
+      on conflict (child_id) do update set seq = excluded.seq where k.seq = excluded.seq - 1
+      returning child_id
+    ), go as (
+      select count(*) = ${w.clocks.length} as ok from guard
+    ), ins as (
       insert into ${sql.table(`${schema}.answers`)} (child_id, client_event_id, item_id, lesson_id, concept_id, response, correct, duration_ms, answered_at)
-      values ${values}
-      on conflict (child_id, client_event_id) do nothing
-      returning child_id, client_event_id
+      select v.* from (values ${answers}) as v, go where go.ok
+      returning 1
     ), st as (
-      select child_id, concept_id, attempts, correct, p_known, fsrs, last_answered_at
-      from ${sql.table(`${schema}.concept_states`)}
-      where child_id in (${sql.join(childIds)})
-      for update
+      insert into ${sql.table(`${schema}.concept_states`)} as s (child_id, concept_id, attempts, correct, p_known, fsrs, next_review_at, last_answered_at, updated_at)
+      select v.* from (values ${states}) as v, go where go.ok
+      on conflict (child_id, concept_id) do update set attempts = excluded.attempts, correct = excluded.correct, p_known = excluded.p_known,
+        fsrs = excluded.fsrs, next_review_at = excluded.next_review_at, last_answered_at = excluded.last_answered_at, updated_at = excluded.updated_at
+      returning 1
     )
-    select (select coalesce(json_agg(json_build_array(child_id, client_event_id)), '[]'::json) from ins) as inserted,
-           (select coalesce(json_agg(st), '[]'::json) from st) as states`.execute(trx);
-  const row = result.rows[0]!;
-  const states = new Map<string, Map<string, ConceptState>>(childIds.map((id) => [id, new Map()]));
-  for (const r of row.states) {
-    states.get(r.child_id)?.set(r.concept_id, toState({ ...r, last_answered_at: r.last_answered_at ? new Date(r.last_answered_at) : null }));
-  }
-  return { inserted: new Set(row.inserted.map(([child, event]) => `${child}\u0000${event}`)), states };
+    select ok from go`.execute(db);
+  return result.rows[0]?.ok === true;
 }

@@ -7,6 +7,8 @@ import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
 import type { ActiveModel, ModelStore } from './model-store.ts';
 import { LRUCache } from 'lru-cache';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { KeyedSerial } from './keyed-serial.ts';
 import type { LessonsService } from '../lessons/lessons.service.ts';
 import { lessonExists } from '../lessons/lessons.repo.ts';
 import type { AppsService } from '../apps/apps.service.ts';
@@ -18,12 +20,13 @@ import {
   findAnswersByEvent,
   findCompletion,
   findItems,
-  insertAnswersAndLockStates,
   insertCompletion,
-  saveState,
+  loadSnapshots,
   statesOfChild,
   summaryFacts,
+  writeAnswers,
   type ItemKey,
+  type LearnerSnapshot,
   type NewAnswer,
   type StoredAnswer,
 } from './progress.repo.ts';
@@ -70,8 +73,12 @@ export interface AnswerResult {
   concept: ConceptView & { conceptId: string };
 }
 
-/** PostgreSQL's SQLSTATE for a foreign-key violation. */
+/** PostgreSQL's SQLSTATEs for a foreign-key violation and a unique violation. */
 const FOREIGN_KEY_VIOLATION = '23503';
+const UNIQUE_VIOLATION = '23505';
+
+/** Attempts of one answer write before giving up with 503 (each attempt that fails lost a race to another write). */
+const MAX_WRITE_ATTEMPTS = 8;
 
 const key = (childId: string, clientEventId: string) => `${childId}\u0000${clientEventId}`;
 
@@ -103,6 +110,19 @@ export class ProgressService {
   readonly #lessons: LessonsService | undefined;
   /** Answer keys by app, content generation and item id (see {@link ProgressService.#itemKeys}). */
   readonly #keys = new LRUCache<string, ItemKey>({ max: 50_000 });
+  readonly #perChild = new KeyedSerial();
+  /**
+   * The learner snapshot this process last wrote per (app, child), so a
+   * child's next answer needs one round trip. A snapshot another process has
+   * since moved past only costs a refused write and a fresh read. Bounded by
+   * concept states held; dropped after 10 minutes unused.
+   */
+  readonly #snapshotCache = new LRUCache<string, LearnerSnapshot>({
+    maxSize: 200_000,
+    sizeCalculation: (s) => s.states.size + 1,
+    ttl: 10 * 60_000,
+    updateAgeOnGet: true,
+  });
 
   constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService; lessons?: LessonsService }) {
     this.#apps = deps.apps;
@@ -145,68 +165,134 @@ export class ProgressService {
     }
 
     try {
-      return await this.#write(app, rows, model, reveal, items);
+      // One write at a time per child in this process, so this process's own
+      // requests never race each other; only other processes can.
+      return await this.#perChild.runAll(
+        [...new Set(rows.map((r) => `${app}\u0000${r.childId}`))],
+        () => this.#write(app, rows, model, reveal, items),
+      );
     } catch (error) {
       if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) throw notFoundFor('child');
       throw error;
     }
   }
 
+  /**
+   * Writes the new answers and the concept states they produce in one
+   * statement, computed from a snapshot of each child (the last one this
+   * process wrote, or read fresh). The statement lands only if no other write
+   * for those children came in between (their learner clocks); otherwise the
+   * snapshots are read again and the states recomputed. An event id already
+   * stored makes the statement fail as a whole: the stored answer is then
+   * compared (a different payload → 409) and left out of the next attempt.
+   */
   async #write(app: string, rows: NewAnswer[], model: ActiveModel, reveal: boolean, items: Map<string, ItemKey>): Promise<AnswerResult[]> {
-    return this.#db.db.transaction().execute(async (trx) => {
-      const touched = new Map<string, Set<string>>();
-      for (const r of rows) (touched.get(r.childId) ?? touched.set(r.childId, new Set()).get(r.childId)!).add(r.conceptId);
-      const { inserted, states: allStates } = await insertAnswersAndLockStates(trx, app, rows, [...touched.keys()]);
-      const retried = rows.filter((r) => !inserted.has(key(r.childId, r.clientEventId)));
-      const stored = new Map((await findAnswersByEvent(trx, app, retried)).map((s) => [key(s.childId, s.clientEventId), s]));
-      for (const r of retried) {
-        const before = stored.get(key(r.childId, r.clientEventId));
-        if (!before || !samePayload(before, r)) {
-          throw new AppError('conflict', 'event_conflict', `clientEventId "${r.clientEventId}" was already recorded with a different answer; nothing was changed`);
+    const db = this.#db.db;
+    const childIds = [...new Set(rows.map((r) => r.childId))];
+    const retried = new Map<string, StoredAnswer>();
+    for (let attempt = 1; ; attempt++) {
+      const snapshots = await this.#snapshots(app, childIds, attempt > 1);
+      const fresh = rows.filter((r) => !retried.has(key(r.childId, r.clientEventId)));
+      const { states, changed } = this.#apply(snapshots, fresh, model);
+      const after = new Map<string, LearnerSnapshot>();
+      for (const [childId, before] of snapshots) {
+        const fresher = fresh.filter((r) => r.childId === childId);
+        const mine = new Map(before.states);
+        for (const k of changed) if (k.startsWith(`${childId}\u0000`)) mine.set(k.slice(childId.length + 1), states.get(k)!);
+        after.set(childId, {
+          seq: before.seq + 1,
+          states: mine,
+          totals: { answers: before.totals.answers + fresher.length, correct: before.totals.correct + fresher.filter((r) => r.correct).length },
+        });
+      }
+      if (fresh.length > 0) {
+        let landed: boolean;
+        try {
+          landed = await writeAnswers(db, app, {
+            clocks: childIds.map((childId) => ({ childId, expectedSeq: snapshots.get(childId)!.seq })),
+            answers: fresh,
+            states: [...changed].map((k) => {
+              const [childId, conceptId] = k.split('\u0000') as [string, string];
+              return { childId, conceptId, state: states.get(k)! };
+            }),
+          });
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+          const stored = await findAnswersByEvent(db, app, fresh);
+          if (stored.length === 0) throw error;
+          for (const s of stored) retried.set(key(s.childId, s.clientEventId), s);
+          landed = false;
         }
-      }
-      // Apply new answers to their concept states in the order they were given.
-      const fresh = rows.filter((r) => inserted.has(key(r.childId, r.clientEventId)));
-      const states = new Map<string, ConceptState>();
-      for (const [childId, concepts] of touched) {
-        const loaded = allStates.get(childId)!;
-        for (const conceptId of concepts) states.set(key(childId, conceptId), loaded.get(conceptId) ?? newConceptState(model.paramsFor(conceptId)));
-      }
-      const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
-      const changed = new Set<string>();
-      for (const r of ordered) {
-        const k = key(r.childId, r.conceptId);
-        states.set(k, applyAnswer(states.get(k)!, model.paramsFor(r.conceptId), r));
-        changed.add(k);
-      }
-      const totals = new Map<string, { answers: number; correct: number }>();
-      for (const k of changed) {
-        const [childId, conceptId] = k.split('\u0000') as [string, string];
-        await saveState(trx, app, childId, conceptId, states.get(k)!);
-        allStates.get(childId)!.set(conceptId, states.get(k)!);
-      }
-      for (const [childId, all] of allStates) {
-        let answersSoFar = 0;
-        let correctSoFar = 0;
-        for (const st of all.values()) {
-          answersSoFar += st.attempts;
-          correctSoFar += st.correct;
+        for (const r of rows) {
+          const before = retried.get(key(r.childId, r.clientEventId));
+          if (before && !samePayload(before, r)) {
+            throw new AppError('conflict', 'event_conflict', `clientEventId "${r.clientEventId}" was already recorded with a different answer; nothing was changed`);
+          }
         }
-        totals.set(childId, { answers: answersSoFar, correct: correctSoFar });
+        if (!landed) {
+          for (const childId of childIds) this.#snapshotCache.delete(`${app}\u0000${childId}`);
+          if (attempt >= MAX_WRITE_ATTEMPTS) {
+            throw new AppError('unavailable', 'write_contention', 'Too many answers for these children are being written at once; retry with the same clientEventIds', {
+              details: { retryAfterSeconds: 1 },
+            });
+          }
+          // Another process won this round: step aside a random moment so the next one spreads out.
+          await sleep(Math.random() * 2 ** attempt);
+          continue;
+        }
+        for (const [childId, snapshot] of after) this.#remember(app, childId, snapshot);
       }
       return rows.map((r) => {
-        const duplicate = !inserted.has(key(r.childId, r.clientEventId));
-        const correct = duplicate ? stored.get(key(r.childId, r.clientEventId))!.correct : r.correct;
+        const stored = retried.get(key(r.childId, r.clientEventId));
+        const snapshot = fresh.length > 0 ? after.get(r.childId)! : snapshots.get(r.childId)!;
         return {
           clientEventId: r.clientEventId,
           itemId: r.itemId,
-          correct,
-          duplicate,
+          correct: stored ? stored.correct : r.correct,
+          duplicate: stored !== undefined,
           ...(reveal ? { correctAnswer: displayAnswer(items.get(r.itemId)!.answer) } : {}),
-          concept: { conceptId: r.conceptId, ...this.#view(model, totals.get(r.childId)!, states.get(key(r.childId, r.conceptId))!, r.conceptId) },
+          concept: { conceptId: r.conceptId, ...this.#view(model, snapshot.totals, snapshot.states.get(r.conceptId) ?? newConceptState(model.paramsFor(r.conceptId)), r.conceptId) },
         };
       });
-    });
+    }
+  }
+
+  /** Applies answers, oldest first, to the children's concept states; returns the states touched and the keys changed. */
+  #apply(snapshots: Map<string, LearnerSnapshot>, fresh: readonly NewAnswer[], model: ActiveModel): { states: Map<string, ConceptState>; changed: Set<string> } {
+    const states = new Map<string, ConceptState>();
+    const changed = new Set<string>();
+    const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
+    for (const r of ordered) {
+      const k = key(r.childId, r.conceptId);
+      const params = model.paramsFor(r.conceptId);
+      const before = states.get(k) ?? snapshots.get(r.childId)!.states.get(r.conceptId) ?? newConceptState(params);
+      states.set(k, applyAnswer(before, params, r));
+      changed.add(k);
+    }
+    return { states, changed };
+  }
+
+  /** Snapshots of the children: from this process's last write unless `reload`, else read in one statement. */
+  async #snapshots(app: string, childIds: readonly string[], reload: boolean): Promise<Map<string, LearnerSnapshot>> {
+    const out = new Map<string, LearnerSnapshot>();
+    const missing: string[] = [];
+    for (const childId of childIds) {
+      const hit = reload ? undefined : this.#snapshotCache.get(`${app}\u0000${childId}`);
+      if (hit) out.set(childId, hit);
+      else missing.push(childId);
+    }
+    if (missing.length > 0) {
+      const loaded = await loadSnapshots(this.#db.db, app, missing);
+      for (const childId of missing) out.set(childId, loaded.get(childId)!);
+    }
+    return out;
+  }
+
+  /** Keeps a snapshot this process wrote, unless a newer one is already kept. */
+  #remember(app: string, childId: string, snapshot: LearnerSnapshot): void {
+    const k = `${app}\u0000${childId}`;
+    const kept = this.#snapshotCache.get(k);
+    if (!kept || kept.seq < snapshot.seq) this.#snapshotCache.set(k, snapshot);
   }
 
   /** Records a completed lesson; idempotent on (child, clientEventId) like answers. */
