@@ -34,10 +34,15 @@ export async function load(
   };
 }
 
-/** Spawns a Node 24 process running `script` and resolves once `ready` matches its output. */
+/**
+ * Spawns a Node 24 process running `script` and resolves once `ready` matches
+ * its output. BENCH_NODE_ARGS adds Node options to it, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile the server under load.
+ */
 export function startProcess(script: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs, script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${script} did not start:\n${out}`)), 120_000);
     child.stderr!.on('data', (d: Buffer) => {

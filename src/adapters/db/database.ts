@@ -19,6 +19,15 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Prefix of a statement whose text never varies (only its parameters do).
+ * The server adapter prepares such a statement once per connection, so
+ * PostgreSQL parses and plans it once instead of on every call; embedded
+ * PGlite reads it as the comment it is. Statements that vary in shape (IN
+ * lists, VALUES rows) must not carry it: each variant would stay prepared.
+ */
+export const PREPARED = '/* prepared */ ';
+
 /** Rejects with `error()` if `promise` does not settle within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { PREPARED } from '../../adapters/db/database.ts';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
@@ -226,35 +227,31 @@ export interface AnswerWrite {
  */
 export async function writeAnswers(db: Db, appId: string, w: AnswerWrite): Promise<boolean> {
   const schema = tenantSchema(appId);
-  const clocks = sql.join(w.clocks.map((c) => sql`(${c.childId}::text, ${c.expectedSeq + 1}::bigint)`));
-  const answers = sql.join(
-    w.answers.map(
-      (a) =>
-        sql`(${a.childId}::text, ${a.clientEventId}::text, ${a.itemId}::text, ${a.lessonId}::text, ${a.conceptId}::text, ${JSON.stringify(a.response)}::jsonb, ${a.correct}::boolean, ${a.durationMs}::integer, ${a.answeredAt}::timestamptz)`,
-    ),
-  );
-  const now = new Date();
-  const states = sql.join(
-    w.states.map(
-      ({ childId, conceptId, state }) =>
-        sql`(${childId}::text, ${conceptId}::text, ${state.attempts}::integer, ${state.correct}::integer, ${state.pKnown}::float8, ${JSON.stringify(state.fsrs)}::jsonb, ${new Date(state.fsrs.due)}::timestamptz, ${state.lastAnsweredAt ? new Date(state.lastAnsweredAt) : null}::timestamptz, ${now}::timestamptz)`,
-    ),
-  );
-  const clockTable = sql.table(`${schema}.learner_clock`);
-  const result = await sql<{ ok: boolean }>`
+  const { answers: a, states: st, clocks } = w;
+  // One statement text for any batch (columns as arrays, unnested), so it is prepared once.
+  const result = await sql<{ ok: boolean }>`${sql.raw(PREPARED)}
     with guard as (
-      insert into ${clockTable} as k (child_id, seq) values ${clocks}
+      insert into ${sql.table(`${schema}.learner_clock`)} as k (child_id, seq)
+      select * from unnest(${clocks.map((c) => c.childId)}::text[], ${clocks.map((c) => c.expectedSeq + 1)}::bigint[])
       on conflict (child_id) do update set seq = excluded.seq where k.seq = excluded.seq - 1
       returning child_id
     ), go as (
-      select count(*) = ${w.clocks.length} as ok from guard
+      select count(*) = ${clocks.length}::int as ok from guard
     ), ins as (
       insert into ${sql.table(`${schema}.answers`)} (child_id, client_event_id, item_id, lesson_id, concept_id, response, correct, duration_ms, answered_at)
-      select v.* from (values ${answers}) as v, go where go.ok
+      select v.* from unnest(
+        ${a.map((x) => x.childId)}::text[], ${a.map((x) => x.clientEventId)}::text[], ${a.map((x) => x.itemId)}::text[],
+        ${a.map((x) => x.lessonId)}::text[], ${a.map((x) => x.conceptId)}::text[], ${a.map((x) => JSON.stringify(x.response))}::jsonb[],
+        ${a.map((x) => x.correct)}::boolean[], ${a.map((x) => x.durationMs)}::integer[], ${a.map((x) => x.answeredAt.toISOString())}::timestamptz[]
+      ) as v, go where go.ok
       returning 1
     ), st as (
       insert into ${sql.table(`${schema}.concept_states`)} as s (child_id, concept_id, attempts, correct, p_known, fsrs, next_review_at, last_answered_at, updated_at)
-      select v.* from (values ${states}) as v, go where go.ok
+      select v.*, now() from unnest(
+        ${st.map((x) => x.childId)}::text[], ${st.map((x) => x.conceptId)}::text[], ${st.map((x) => x.state.attempts)}::integer[],
+        ${st.map((x) => x.state.correct)}::integer[], ${st.map((x) => x.state.pKnown)}::float8[], ${st.map((x) => JSON.stringify(x.state.fsrs))}::jsonb[],
+        ${st.map((x) => x.state.fsrs.due)}::timestamptz[], ${st.map((x) => x.state.lastAnsweredAt)}::timestamptz[]
+      ) as v, go where go.ok
       on conflict (child_id, concept_id) do update set attempts = excluded.attempts, correct = excluded.correct, p_known = excluded.p_known,
         fsrs = excluded.fsrs, next_review_at = excluded.next_review_at, last_answered_at = excluded.last_answered_at, updated_at = excluded.updated_at
       returning 1
