@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import type { Database } from '../../src/adapters/db/database.ts';
+import { PREPARED, type Database } from '../../src/adapters/db/database.ts';
 import type { NewLessonInput } from '../../src/domain/curriculum.ts';
 import { migrateAll, tenantMigrations } from '../../src/adapters/db/migrations.ts';
 import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
@@ -15,6 +15,11 @@ import {
   writeConcepts,
   writeLesson,
 } from '../../src/features/lessons/lessons.repo.ts';
+import { MOST_PRIVATE_SETTINGS } from '../../src/domain/family.ts';
+import { newConceptState } from '../../src/domain/learner/concept-state.ts';
+import { insertAccount } from '../../src/features/accounts/accounts.repo.ts';
+import { eraseChild, insertChild } from '../../src/features/families/families.repo.ts';
+import { loadSnapshots, writeAnswers, type NewAnswer } from '../../src/features/progress/progress.repo.ts';
 import { fixturePack } from '../support/app-fixture.ts';
 import { databaseBackends } from '../support/servers.ts';
 
@@ -136,6 +141,58 @@ for (const backend of await databaseBackends()) {
       release();
       await txFailed;
       assert.equal(await read, undefined);
+    });
+
+    it('runs a PREPARED statement like any other, with array parameters, and prepares it once per connection on a server', async () => {
+      const twice = (xs: number[]) => sql<{ v: number }>`${sql.raw(PREPARED)}select v * 2 as v from unnest(${xs}::int[]) as v`;
+      for (const xs of [[1, 2, 3], [], [7]]) assert.deepEqual((await twice(xs).execute(database.db)).rows.map((r) => r.v), xs.map((x) => x * 2));
+      const texts = [`a "quoted" one, a back\\slash`, '{"json": [1, 2]}', 'comma, and ü'];
+      assert.deepEqual((await sql<{ t: string }>`${sql.raw(PREPARED)}select t from unnest(${texts}::text[]) as t`.execute(database.db)).rows.map((r) => r.t), texts);
+      await database.db.connection().execute(async (conn) => {
+        await twice([1]).execute(conn);
+        await twice([2]).execute(conn);
+        const held = await sql<{ n: number }>`select count(*)::int as n from pg_prepared_statements where statement like '/* prepared */%'`.execute(conn);
+        assert.equal(held.rows[0]!.n > 0, database.kind === 'postgres', 'named on the server; plain on PGlite');
+      });
+    });
+
+    it('writes answers and concept states only while the child’s learner clock reads what the writer read', async () => {
+      await insertAccount(database.db, 'alpha', { id: 'g-1', email: 'g1@example.com', role: 'guardian', passwordHash: 'x' });
+      const child = { guardianId: 'g-1', nickname: 'Mia', grade: 1, avatar: 'fox', birthYear: null, settings: MOST_PRIVATE_SETTINGS };
+      await insertChild(database.db, 'alpha', { id: 'kid-1', ...child });
+      const answer = (event: string): NewAnswer => ({
+        childId: 'kid-1', clientEventId: event, itemId: 'i1', lessonId: 'l1', conceptId: 'counting', response: '5', correct: true, durationMs: 3000, answeredAt: new Date('2026-11-20T10:00:00Z'),
+      });
+      const state = (attempts: number) => ({ childId: 'kid-1', conceptId: 'counting', state: { ...newConceptState(), attempts, correct: attempts } });
+      const snapshot = async () => (await loadSnapshots(database.db, 'alpha', ['kid-1'])).get('kid-1')!;
+      const answers = async () => (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = 'kid-1'`.execute(database.db)).rows[0]!.n;
+
+      assert.deepEqual(await snapshot(), { seq: 0, states: new Map(), totals: { answers: 0, correct: 0 } });
+      assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e1')], states: [state(1)] }), true);
+      const first = await snapshot();
+      assert.equal(first.seq, 1);
+      assert.equal(first.states.get('counting')?.attempts, 1);
+      assert.deepEqual(first.totals, { answers: 1, correct: 1 });
+      // A writer that read the clock before e1 landed: refused, nothing written.
+      assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e2')], states: [state(9)] }), false);
+      assert.equal(await answers(), 1);
+      assert.deepEqual(await snapshot(), first);
+      // An event id already stored fails the whole statement; the clock does not move.
+      await assert.rejects(
+        writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e1')], states: [state(3)] }),
+        (e: Error & { code?: string }) => e.code === '23505',
+      );
+      assert.deepEqual(await snapshot(), first);
+      assert.equal(await answers(), 1);
+      assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e3')], states: [state(3)] }), true);
+      assert.equal((await snapshot()).seq, 2);
+      assert.equal(await answers(), 3);
+      // An erased child: a foreign-key violation, whatever its writer last read.
+      await database.db.transaction().execute((trx) => eraseChild(trx, 'alpha', 'kid-1', 'guardian'));
+      await assert.rejects(
+        writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 2 }], answers: [answer('e4')], states: [state(4)] }),
+        (e: Error & { code?: string }) => e.code === '23503',
+      );
     });
 
     it('answers ping and bounds waits with a timeout', async () => {
