@@ -27,3 +27,51 @@ export function streakDays(activeDays: readonly string[], now: Date): number {
   }
   return streak;
 }
+
+/** A stretch of practice without a pause longer than the session gap. */
+export interface PracticeSession {
+  startedAt: string;
+  endedAt: string;
+  answers: number;
+  correct: number;
+  /** Time on task: the sum of the answers' durations, in whole seconds. */
+  activeSeconds: number;
+  /** Lessons the session's items came from, first seen first. */
+  lessonIds: string[];
+}
+
+/** A pause longer than this ends a session. */
+export const SESSION_GAP_MS = 30 * 60_000;
+
+/**
+ * Groups answers into sessions, newest session first: answers (in any
+ * order) belong to one session while no two consecutive ones are more than
+ * `gapMs` apart.
+ */
+export function sessionsOf(
+  answers: readonly { answeredAt: Date; correct: boolean; durationMs: number; lessonId: string }[],
+  gapMs: number = SESSION_GAP_MS,
+): PracticeSession[] {
+  const ordered = [...answers].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
+  const sessions: { start: Date; end: Date; answers: number; correct: number; ms: number; lessons: Set<string> }[] = [];
+  for (const a of ordered) {
+    const current = sessions.at(-1);
+    if (current && a.answeredAt.getTime() - current.end.getTime() <= gapMs) {
+      current.end = a.answeredAt;
+      current.answers++;
+      current.correct += a.correct ? 1 : 0;
+      current.ms += a.durationMs;
+      current.lessons.add(a.lessonId);
+    } else {
+      sessions.push({ start: a.answeredAt, end: a.answeredAt, answers: 1, correct: a.correct ? 1 : 0, ms: a.durationMs, lessons: new Set([a.lessonId]) });
+    }
+  }
+  return sessions.reverse().map((s) => ({
+    startedAt: s.start.toISOString(),
+    endedAt: s.end.toISOString(),
+    answers: s.answers,
+    correct: s.correct,
+    activeSeconds: Math.round(s.ms / 1000),
+    lessonIds: [...s.lessons],
+  }));
+}

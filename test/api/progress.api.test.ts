@@ -183,6 +183,37 @@ for (const stack of await stacks()) {
       assert.equal((await t.request(`/api/progress/${otherChildId}`, { token: guardianToken })).status, 404);
     });
 
+    it('shows a child’s recent sessions and completed lessons', async () => {
+      const c = t.container;
+      const g: Principal = { sub: (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accountId, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
+      const leo = (await c.children.create(g, { nickname: 'Leo', grade: 1 })).id;
+      const leoToken = (await c.children.startDeviceSession(g, leo)).accessToken;
+      const ago = (minutes: number) => new Date(Date.now() - minutes * 60_000).toISOString();
+      // Two sessions: three answers an hour and a half ago, two just now (one wrong).
+      const answers = [[95, 5], [93, 5], [90, 5], [3, 4], [1, 5]].map(([m, response]) => answer({ childId: leo, answeredAt: ago(m!), response, durationMs: 5000 }));
+      assert.equal((await post({ answers }, leoToken)).status, 200);
+      const done = { childId: leo, secondsSpent: 300, score: 0.8, completedAt: ago(2), clientEventId: 'leo-done-1' };
+      assert.equal((await t.request('/api/progress/lessons/alpha-only/complete', { method: 'POST', token: leoToken, body: JSON.stringify(done) })).status, 200);
+      const res = await t.request(`/api/progress/${leo}`, { token: guardianToken });
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as {
+        recentSessions: { startedAt: string; endedAt: string; answers: number; correct: number; activeSeconds: number; lessonIds: string[] }[];
+        lessonsCompleted: { count: number; recent: { lessonId: string; title: string | null; score: number | null; secondsSpent: number }[] };
+      };
+      assert.deepEqual(
+        body.recentSessions.map((s) => ({ answers: s.answers, correct: s.correct, activeSeconds: s.activeSeconds, lessons: s.lessonIds })),
+        [
+          { answers: 2, correct: 1, activeSeconds: 10, lessons: ['alpha-only'] },
+          { answers: 3, correct: 3, activeSeconds: 15, lessons: ['alpha-only'] },
+        ],
+      );
+      assert.equal(body.recentSessions[1]!.startedAt, answers[0]!.answeredAt);
+      assert.equal(body.lessonsCompleted.count, 1);
+      assert.deepEqual(body.lessonsCompleted.recent.map((l) => ({ id: l.lessonId, score: l.score, seconds: l.secondsSpent, titled: typeof l.title === 'string' })), [
+        { id: 'alpha-only', score: 0.8, seconds: 300, titled: true },
+      ]);
+    });
+
     it('two API processes writing one child’s answers at once count each answer once, in one order', async () => {
       // A second process over the same database: its own snapshots, its own caches.
       const t2 = await createTestApp({ database: t.container.database, cache: t.container.cache, signingKey: t.signingKey });

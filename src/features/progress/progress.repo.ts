@@ -86,6 +86,44 @@ export async function statesOfChild(db: Db, appId: string, childId: string): Pro
   return rows.map((r) => ({ conceptId: r.concept_id, name: r.name, state: toState(r) }));
 }
 
+/** The facts of a child's newest answers that sessions are built from, newest first. */
+export async function recentAnswerFacts(db: Db, appId: string, childId: string, limit: number): Promise<{ answeredAt: Date; correct: boolean; durationMs: number; lessonId: string }[]> {
+  const rows = await scoped(db, appId)
+    .selectFrom('answers')
+    .select(['answered_at', 'correct', 'duration_ms', 'lesson_id'])
+    .where('child_id', '=', childId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms, lessonId: r.lesson_id }));
+}
+
+/** A child's completed lessons, newest first, with the lesson's title (null once the lesson is gone), and the number of distinct lessons completed. */
+export async function completionsOfChild(
+  db: Db,
+  appId: string,
+  childId: string,
+  limit: number,
+): Promise<{ distinctLessons: number; recent: { lessonId: string; title: string | null; completedAt: string; secondsSpent: number; score: number | null }[] }> {
+  const q = scoped(db, appId);
+  const [recent, count] = await Promise.all([
+    q
+      .selectFrom('lesson_completions as c')
+      .leftJoin('lessons as l', 'l.id', 'c.lesson_id')
+      .select(['c.lesson_id', 'l.title', 'c.completed_at', 'c.seconds_spent', 'c.score'])
+      .where('c.child_id', '=', childId)
+      .orderBy('c.completed_at', 'desc')
+      .orderBy('c.id', 'desc')
+      .limit(limit)
+      .execute(),
+    q.selectFrom('lesson_completions').select((eb) => eb.fn.count<string>('lesson_id').distinct().as('n')).where('child_id', '=', childId).executeTakeFirstOrThrow(),
+  ]);
+  return {
+    distinctLessons: Number(count.n),
+    recent: recent.map((r) => ({ lessonId: r.lesson_id, title: r.title, completedAt: r.completed_at.toISOString(), secondsSpent: r.seconds_spent, score: r.score })),
+  };
+}
+
 /** A page of a child's answers, newest first, after the cursor (an answer id). */
 export async function answersPage(db: Db, appId: string, childId: string, before: string | undefined, limit: number): Promise<StoredAnswer[]> {
   let q = scoped(db, appId).selectFrom('answers').selectAll().where('child_id', '=', childId);

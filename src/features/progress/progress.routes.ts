@@ -54,6 +54,26 @@ const AnswerResult = z
   })
   .openapi('AnswerResult');
 
+const ChildProgress = z
+  .object({
+    childId: z.string(),
+    concepts: z.array(ConceptView.extend({ name: z.string().nullable() })),
+    recentSessions: z.array(
+      z.object({
+        startedAt: z.string(),
+        endedAt: z.string(),
+        answers: z.number().int(),
+        correct: z.number().int(),
+        activeSeconds: z.number().int().openapi({ description: 'Sum of the answers’ durations' }),
+        lessonIds: z.array(z.string()),
+      }),
+    ).openapi({ description: 'Newest first; a pause of more than 30 minutes starts a new session. At most 10.' }),
+    lessonsCompleted: z.object({
+      count: z.number().int().openapi({ description: 'Distinct lessons completed' }),
+      recent: z.array(z.object({ lessonId: z.string(), title: z.string().nullable(), completedAt: z.string(), secondsSpent: z.number().int(), score: z.number().nullable() })),
+    }),
+  })
+  .openapi('ChildProgress');
 const ChildParam = z.object({ childId: ResourceId.openapi({ param: { name: 'childId', in: 'path' } }) });
 const Cursor = z.object({
   cursor: z.string().regex(/^\d{1,18}$/, 'must be a cursor returned by a previous page').optional(),
@@ -75,10 +95,10 @@ const childProgress = createRoute({
   method: 'get',
   path: '/api/progress/{childId}',
   tags: ['progress'],
-  summary: 'Per concept: attempts, accuracy, P(known), P(correct next), mastered, next review',
+  summary: 'Per concept: attempts, accuracy, P(known), P(correct next), mastered, next review; recent sessions and lessons completed',
   security,
   request: { params: ChildParam },
-  responses: { 200: json(z.object({ childId: z.string(), concepts: z.array(ConceptView.extend({ name: z.string().nullable() })) }).openapi('ChildProgress'), 'Progress'), ...errorResponses(401, 403, 404, 429) },
+  responses: { 200: json(ChildProgress, 'Progress'), ...errorResponses(401, 403, 404, 429) },
 });
 
 const answerHistory = createRoute({

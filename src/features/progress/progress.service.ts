@@ -13,15 +13,17 @@ import type { LessonsService } from '../lessons/lessons.service.ts';
 import { lessonExists } from '../lessons/lessons.repo.ts';
 import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
-import { startOfWeek, streakDays } from '../../domain/progress-summary.ts';
+import { sessionsOf, startOfWeek, streakDays, type PracticeSession } from '../../domain/progress-summary.ts';
 import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
 import {
   answersPage,
+  completionsOfChild,
   findAnswersByEvent,
   findCompletion,
   findItems,
   insertCompletion,
   loadSnapshots,
+  recentAnswerFacts,
   statesOfChild,
   summaryFacts,
   writeAnswers,
@@ -51,6 +53,21 @@ export interface ChildSummary {
   lessonsCompleted: number;
   lastActivityAt: string | null;
 }
+
+/** What `GET /api/progress/{childId}` shows. */
+export interface ChildProgress {
+  childId: string;
+  concepts: (ConceptView & { conceptId: string; name: string | null })[];
+  /** The newest practice sessions (answers without a pause over 30 minutes), newest first. */
+  recentSessions: PracticeSession[];
+  /** Distinct lessons completed, and the newest completions. */
+  lessonsCompleted: { count: number; recent: { lessonId: string; title: string | null; completedAt: string; secondsSpent: number; score: number | null }[] };
+}
+
+/** Sessions are built from at most this many of the newest answers; at most RECENT_SESSIONS are shown, and RECENT_LESSONS completions. */
+const SESSION_ANSWERS = 500;
+const RECENT_SESSIONS = 10;
+const RECENT_LESSONS = 20;
 
 /** A completed lesson as a client reports it. */
 export interface CompletionInput {
@@ -347,15 +364,25 @@ export class ProgressService {
   }
 
   /** Per concept: attempts, accuracy, P(known), P(correct next), mastered, next review. */
-  async childProgress(principal: Principal, childId: string): Promise<{ childId: string; concepts: (ConceptView & { conceptId: string; name: string | null })[] }> {
+  async childProgress(principal: Principal, childId: string): Promise<ChildProgress> {
     await this.#children.authorizeChild(principal, 'child.progress.read', childId);
     await this.#children.audit(principal, [childId], 'read child progress');
-    const states = await statesOfChild(this.#db.db, principal.app, childId);
-    const model = await this.#models.active(principal.app);
+    const db = this.#db.db;
+    const [states, model, answers, lessons] = await Promise.all([
+      statesOfChild(db, principal.app, childId),
+      this.#models.active(principal.app),
+      recentAnswerFacts(db, principal.app, childId, SESSION_ANSWERS + 1),
+      completionsOfChild(db, principal.app, childId, RECENT_LESSONS),
+    ]);
     const totals = states.reduce((t, s) => ({ answers: t.answers + s.state.attempts, correct: t.correct + s.state.correct }), { answers: 0, correct: 0 });
+    let sessions = sessionsOf(answers.slice(0, SESSION_ANSWERS));
+    // More answers than read: the oldest session may be cut short, so it is left out.
+    if (answers.length > SESSION_ANSWERS) sessions = sessions.slice(0, -1);
     return {
       childId,
       concepts: states.map((s) => ({ conceptId: s.conceptId, name: s.name, ...this.#view(model, totals, s.state, s.conceptId) })),
+      recentSessions: sessions.slice(0, RECENT_SESSIONS),
+      lessonsCompleted: { count: lessons.distinctLessons, recent: lessons.recent },
     };
   }
 
