@@ -284,8 +284,12 @@ describe('model fit: a new version is used by the API without a restart', () => 
       const fitted = active.paramsFor('adding');
       assert.ok(fitted.pInit < 0.3, `these children start out not knowing it (pInit ${fitted.pInit})`);
       assert.ok(fitted.pLearn > 0.1, `and learn it (pLearn ${fitted.pLearn})`);
-      // A second fit is a new version.
-      assert.equal((await c.models.fit('alpha')).version, fit.version + 1);
+      // A second fit is a new version; read seven children at a time, it fits the same parameters.
+      const paged = await c.models.fit('alpha', { childrenPerPage: 7 });
+      assert.equal(paged.version, fit.version + 1);
+      assert.equal(paged.answers, 240);
+      const versions = await sql<{ params: unknown }>`select params from app_alpha.model_versions order by version`.execute(c.database.db);
+      assert.deepEqual(versions.rows.at(-1)!.params, versions.rows.at(-2)!.params);
     } finally {
       await opened.dispose();
     }

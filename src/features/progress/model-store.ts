@@ -3,7 +3,7 @@ import type { Database } from '../../adapters/db/database.ts';
 import { scoped } from '../../adapters/db/scoped.ts';
 import { DEFAULT_BKT_PARAMS, predict, type BktParams } from '../../domain/learner/bkt.ts';
 import { bktParamsFor } from '../../domain/learner/bkt-fit.ts';
-import { fitModel, LearnerModel, type ModelParams } from '../../domain/learner/model.ts';
+import { fitModel, LearnerModel, type LearnerRow, type ModelParams } from '../../domain/learner/model.ts';
 
 /** The model the API uses for an app: the newest fitted version, or the defaults. */
 export interface ActiveModel {
@@ -61,18 +61,36 @@ export class ModelStore {
   /**
    * Fits the model (per-concept BKT by EM, then the logistic layer over it
    * with item eases) from every stored answer of the app, in the order each
-   * child gave them, and saves it as a new version.
+   * child gave them, and saves it as a new version. Answers are read a page
+   * of children at a time (no statement grows with the app), and ids repeated
+   * across rows share one string.
    */
-  async fit(appId: string): Promise<{ version: number; answers: number; concepts: number; fittedConcepts: number }> {
-    const rows = await scoped(this.#db.db, appId)
-      .selectFrom('answers')
-      .select(['child_id', 'concept_id', 'item_id', 'correct'])
-      .orderBy('child_id')
-      .orderBy('answered_at')
-      .orderBy('id')
-      .execute();
-    const params = fitModel(rows.map((r) => ({ student: r.child_id, skill: r.concept_id, item: r.item_id, correct: r.correct })));
-    const concepts = new Set(rows.map((r) => r.concept_id));
+  async fit(appId: string, options: { childrenPerPage?: number } = {}): Promise<{ version: number; answers: number; concepts: number; fittedConcepts: number }> {
+    const perPage = options.childrenPerPage ?? 500;
+    const db = scoped(this.#db.db, appId);
+    const interned = new Map<string, string>();
+    const intern = (s: string) => interned.get(s) ?? (interned.set(s, s), s);
+    const rows: LearnerRow[] = [];
+    for (let after = ''; ; ) {
+      const children = await db.selectFrom('children').select('id').where('id', '>', after).orderBy('id').limit(perPage).execute();
+      if (children.length === 0) break;
+      after = children.at(-1)!.id;
+      const page = await db
+        .selectFrom('answers')
+        .select(['child_id', 'concept_id', 'item_id', 'correct'])
+        .where(
+          'child_id',
+          'in',
+          children.map((c) => c.id),
+        )
+        .orderBy('child_id')
+        .orderBy('answered_at')
+        .orderBy('id')
+        .execute();
+      for (const r of page) rows.push({ student: intern(r.child_id), skill: intern(r.concept_id), item: intern(r.item_id), correct: r.correct });
+    }
+    const params = fitModel(rows);
+    const concepts = new Set(rows.map((r) => r.skill));
     const fittedConcepts = [...concepts].filter((c) => params.bkt.skills[c] !== params.bkt.global).length;
     const saved = await scoped(this.#db.db, appId)
       .insertInto('model_versions')
