@@ -11,6 +11,13 @@ import { fitModel, LearnerModel, type FitModelOptions, type LearnerRow, type Mod
 export const BASELINES = ['global_mean', 'skill_mean', 'bkt'] as const;
 export type BaselineName = (typeof BASELINES)[number];
 
+/**
+ * The skill_mean baseline is each skill's training mean shrunk towards the
+ * global mean by this many pseudo-answers, so a rare skill never predicts
+ * exactly 0 or 1.
+ */
+export const SKILL_MEAN_PRIOR_ANSWERS = 2;
+
 export interface EvaluationResult {
   model: Metrics;
   baselines: Record<BaselineName, Metrics>;
@@ -37,7 +44,7 @@ export function evaluateDetailed(train: readonly LearnerRow[], test: readonly Le
     skillCounts.set(r.skill, c);
   }
   const skillMean = new Map<string, number>();
-  for (const [skill, c] of skillCounts) skillMean.set(skill, c.correct / c.n);
+  for (const [skill, c] of skillCounts) skillMean.set(skill, (c.correct + SKILL_MEAN_PRIOR_ANSWERS * globalMean) / (c.n + SKILL_MEAN_PRIOR_ANSWERS));
 
   const n = test.length;
   const outcomes = new Uint8Array(n);
