@@ -85,7 +85,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const children = new ChildrenService({ db: database, accounts });
     const classrooms = new ClassroomsService({ db: database, children });
     const models = new ModelStore(database);
-    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons });
+    // Answer writes in flight per app: half the pool (the rest serves reads); PGlite runs one statement at a time anyway.
+    const poolSize = config.database.kind === 'postgres' ? config.database.poolSize : 10;
+    const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
+    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;

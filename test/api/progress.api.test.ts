@@ -240,6 +240,24 @@ for (const stack of await stacks()) {
       assert.equal((await post(answer())).body.results[0]!.concept.attempts, before + batch.length + 1);
     });
 
+    it('answers of many children sent at once (merged into shared statements as they queue) all land, and one conflicting answer fails only its own request', async () => {
+      const c = t.container;
+      const g: Principal = { sub: (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accountId, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
+      const kids = await Promise.all(Array.from({ length: 8 }, (_, i) => c.children.create(g, { nickname: `Class${i}`, grade: 1 }).then((k) => k.id)));
+      const other = (await c.children.create(g, { nickname: 'Other', grade: 1 })).id;
+      const taken = answer({ childId: other, clientEventId: 'taken' });
+      assert.equal((await post(taken, guardianToken)).status, 200);
+      const sent = await Promise.all([
+        ...kids.map((kid, i) => post({ answers: [answer({ childId: kid, clientEventId: `class-${i}-a` }), answer({ childId: kid, clientEventId: `class-${i}-b` })] }, guardianToken)),
+        post({ ...taken, response: 9 }, guardianToken),
+      ]);
+      assert.deepEqual(sent.map((r) => r.status), [...kids.map(() => 200), 409]);
+      // Each result shows the concept's state after the whole request.
+      for (const r of sent.slice(0, -1)) assert.deepEqual(r.body.results.map((x) => [x.duplicate, x.concept.attempts]), [[false, 2], [false, 2]]);
+      const stored = await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id in (${sql.join([...kids, other])})`.execute(t.container.database.db);
+      assert.equal(stored.rows[0]!.n, kids.length * 2 + 1);
+    });
+
     it('grades with an answer key changed a moment ago', async () => {
       const { id: _id, ...lesson } = await t.container.lessons.getForAdmin('alpha', 'alpha-only');
       const items = lesson.items.map((item, k) => (k === 0 ? { ...item, answer: { type: 'numeric' as const, value: 6, tolerance: 0 } } : item));

@@ -19,7 +19,7 @@ import { MOST_PRIVATE_SETTINGS } from '../../src/domain/family.ts';
 import { newConceptState } from '../../src/domain/learner/concept-state.ts';
 import { insertAccount } from '../../src/features/accounts/accounts.repo.ts';
 import { eraseChild, insertChild } from '../../src/features/families/families.repo.ts';
-import { loadSnapshots, writeAnswers, type NewAnswer } from '../../src/features/progress/progress.repo.ts';
+import { loadSnapshots, writeAnswerGroups, writeAnswers, type NewAnswer } from '../../src/features/progress/progress.repo.ts';
 import { fixturePack } from '../support/app-fixture.ts';
 import { databaseBackends } from '../support/servers.ts';
 
@@ -187,6 +187,21 @@ for (const backend of await databaseBackends()) {
       assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e3')], states: [state(3)] }), true);
       assert.equal((await snapshot()).seq, 2);
       assert.equal(await answers(), 3);
+      // Several writers in one statement: each group lands or not on its own.
+      await insertChild(database.db, 'alpha', { id: 'kid-2', ...child });
+      await insertChild(database.db, 'alpha', { id: 'kid-3', ...child });
+      const of = (childId: string, event: string) => ({ ...answer(event), childId });
+      const landed = await writeAnswerGroups(database.db, 'alpha', [
+        { clocks: [{ childId: 'kid-2', expectedSeq: 0 }], answers: [of('kid-2', 'x1'), of('kid-2', 'x2')], states: [{ ...state(2), childId: 'kid-2' }] },
+        { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('stale')], states: [state(99)] },
+        { clocks: [{ childId: 'kid-3', expectedSeq: 0 }], answers: [of('kid-3', 'y1')], states: [{ ...state(1), childId: 'kid-3' }] },
+      ]);
+      assert.deepEqual([...landed].sort(), [0, 2], 'the group that read kid-1 at seq 1 (now 2) did not land; the others did');
+      const all = await loadSnapshots(database.db, 'alpha', ['kid-1', 'kid-2', 'kid-3']);
+      assert.deepEqual([...all].map(([id, snap]) => [id, snap.seq, snap.totals.answers]), [['kid-1', 2, 3], ['kid-2', 1, 2], ['kid-3', 1, 1]]);
+      assert.equal(await answers(), 3, 'nothing of the stale group');
+      const order = await sql<{ e: string }>`select client_event_id as e from app_alpha.answers where child_id = 'kid-2' order by id`.execute(database.db);
+      assert.deepEqual(order.rows.map((r) => r.e), ['x1', 'x2'], 'stored in the order given');
       // An erased child: a foreign-key violation, whatever its writer last read.
       await database.db.transaction().execute((trx) => eraseChild(trx, 'alpha', 'kid-1', 'guardian'));
       await assert.rejects(

@@ -254,46 +254,63 @@ export interface AnswerWrite {
 }
 
 /**
- * Stores answers and the concept states they produce in one statement — one
- * round trip, atomic like any statement — if and only if every child's
- * learner clock still reads `expectedSeq` (it then moves on by one). Returns
- * false, having written nothing else, when a clock has moved: another write
- * got there first and the caller must recompute from fresh snapshots. An
- * answer whose (child, clientEventId) is already stored fails the whole
- * statement with a unique violation (SQLSTATE 23505); an erased child, with a
- * foreign-key violation (23503).
+ * Stores groups of answers and the concept states they produce in one
+ * statement — one round trip, atomic like any statement. Each group lands if
+ * and only if every one of its children's learner clocks still reads
+ * `expectedSeq` (they then move on by one); a group whose clock has moved
+ * writes nothing (its writer must recompute from fresh snapshots), and the
+ * other groups are not affected. Returns the indexes of the groups that
+ * landed. No child may appear in two groups. An answer whose (child,
+ * clientEventId) is already stored fails the whole statement with a unique
+ * violation (SQLSTATE 23505); an erased child, with a foreign-key violation
+ * (23503).
  */
-export async function writeAnswers(db: Db, appId: string, w: AnswerWrite): Promise<boolean> {
+export async function writeAnswerGroups(db: Db, appId: string, groups: readonly AnswerWrite[]): Promise<Set<number>> {
   const schema = tenantSchema(appId);
-  const { answers: a, states: st, clocks } = w;
-  // One statement text for any batch (columns as arrays, unnested), so it is prepared once.
-  const result = await sql<{ ok: boolean }>`${sql.raw(PREPARED)}
-    with guard as (
+  const clocks = groups.flatMap((w, g) => w.clocks.map((c) => ({ g, ...c })));
+  const a = groups.flatMap((w, g) => w.answers.map((x) => ({ g, ...x })));
+  const st = groups.flatMap((w, g) => w.states.map((x) => ({ g, ...x })));
+  // One statement text for any number of groups and answers (columns as arrays, unnested), so it is prepared once.
+  const result = await sql<{ landed: number[] }>`${sql.raw(PREPARED)}
+    with clock as (
+      select * from unnest(${clocks.map((c) => c.g)}::int[], ${clocks.map((c) => c.childId)}::text[], ${clocks.map((c) => c.expectedSeq + 1)}::bigint[]) as c(g, child_id, seq)
+    ), guard as (
       insert into ${sql.table(`${schema}.learner_clock`)} as k (child_id, seq)
-      select * from unnest(${clocks.map((c) => c.childId)}::text[], ${clocks.map((c) => c.expectedSeq + 1)}::bigint[])
+      select child_id, seq from clock
       on conflict (child_id) do update set seq = excluded.seq where k.seq = excluded.seq - 1
       returning child_id
-    ), go as (
-      select count(*) = ${clocks.length}::int as ok from guard
+    ), landed as (
+      select clock.g from clock left join guard on guard.child_id = clock.child_id
+      group by clock.g having count(guard.child_id) = count(*)
     ), ins as (
       insert into ${sql.table(`${schema}.answers`)} (child_id, client_event_id, item_id, lesson_id, concept_id, response, correct, duration_ms, answered_at)
-      select v.* from unnest(
-        ${a.map((x) => x.childId)}::text[], ${a.map((x) => x.clientEventId)}::text[], ${a.map((x) => x.itemId)}::text[],
+      select v.child_id, v.client_event_id, v.item_id, v.lesson_id, v.concept_id, v.response, v.correct, v.duration_ms, v.answered_at
+      from unnest(
+        ${a.map((x) => x.g)}::int[], ${a.map((x) => x.childId)}::text[], ${a.map((x) => x.clientEventId)}::text[], ${a.map((x) => x.itemId)}::text[],
         ${a.map((x) => x.lessonId)}::text[], ${a.map((x) => x.conceptId)}::text[], ${a.map((x) => JSON.stringify(x.response))}::jsonb[],
         ${a.map((x) => x.correct)}::boolean[], ${a.map((x) => x.durationMs)}::integer[], ${a.map((x) => x.answeredAt.toISOString())}::timestamptz[]
-      ) as v, go where go.ok
+      ) with ordinality as v(g, child_id, client_event_id, item_id, lesson_id, concept_id, response, correct, duration_ms, answered_at, n)
+      where v.g in (select g from landed)
+      order by v.n
       returning 1
     ), st as (
       insert into ${sql.table(`${schema}.concept_states`)} as s (child_id, concept_id, attempts, correct, p_known, fsrs, next_review_at, last_answered_at, updated_at)
-      select v.*, now() from unnest(
-        ${st.map((x) => x.childId)}::text[], ${st.map((x) => x.conceptId)}::text[], ${st.map((x) => x.state.attempts)}::integer[],
+      select v.child_id, v.concept_id, v.attempts, v.correct, v.p_known, v.fsrs, v.next_review_at, v.last_answered_at, now()
+      from unnest(
+        ${st.map((x) => x.g)}::int[], ${st.map((x) => x.childId)}::text[], ${st.map((x) => x.conceptId)}::text[], ${st.map((x) => x.state.attempts)}::integer[],
         ${st.map((x) => x.state.correct)}::integer[], ${st.map((x) => x.state.pKnown)}::float8[], ${st.map((x) => JSON.stringify(x.state.fsrs))}::jsonb[],
         ${st.map((x) => x.state.fsrs.due)}::timestamptz[], ${st.map((x) => x.state.lastAnsweredAt)}::timestamptz[]
-      ) as v, go where go.ok
+      ) as v(g, child_id, concept_id, attempts, correct, p_known, fsrs, next_review_at, last_answered_at)
+      where v.g in (select g from landed)
       on conflict (child_id, concept_id) do update set attempts = excluded.attempts, correct = excluded.correct, p_known = excluded.p_known,
         fsrs = excluded.fsrs, next_review_at = excluded.next_review_at, last_answered_at = excluded.last_answered_at, updated_at = excluded.updated_at
       returning 1
     )
-    select ok from go`.execute(db);
-  return result.rows[0]?.ok === true;
+    select coalesce(array_agg(g), '{}') as landed from landed`.execute(db);
+  return new Set(result.rows[0]?.landed ?? []);
+}
+
+/** {@link writeAnswerGroups} for one group: did it land? */
+export async function writeAnswers(db: Db, appId: string, w: AnswerWrite): Promise<boolean> {
+  return (await writeAnswerGroups(db, appId, [w])).has(0);
 }

@@ -9,6 +9,7 @@ import type { ActiveModel, ModelStore } from './model-store.ts';
 import { LRUCache } from 'lru-cache';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyedSerial } from './keyed-serial.ts';
+import { WriteBatcher, type BatchableWrite } from './write-batcher.ts';
 import type { LessonsService } from '../lessons/lessons.service.ts';
 import { lessonExists } from '../lessons/lessons.repo.ts';
 import type { AppsService } from '../apps/apps.service.ts';
@@ -26,7 +27,8 @@ import {
   recentAnswerFacts,
   statesOfChild,
   summaryFacts,
-  writeAnswers,
+  writeAnswerGroups,
+  type AnswerWrite,
   type ItemKey,
   type LearnerSnapshot,
   type NewAnswer,
@@ -94,6 +96,9 @@ export interface AnswerResult {
 const FOREIGN_KEY_VIOLATION = '23503';
 const UNIQUE_VIOLATION = '23505';
 
+/** Answers one merged write statement carries at most (a single batch of up to 200 always fits). */
+const MAX_ANSWERS_PER_STATEMENT = 1000;
+
 /** Attempts of one answer write before giving up with 503 (each attempt that fails lost a race to another write). */
 const MAX_WRITE_ATTEMPTS = 8;
 
@@ -128,6 +133,9 @@ export class ProgressService {
   /** Answer keys by app, content generation and item id (see {@link ProgressService.#itemKeys}). */
   readonly #keys = new LRUCache<string, ItemKey>({ max: 50_000 });
   readonly #perChild = new KeyedSerial();
+  /** Group commit of answer writes, per app (each app's tables are its own). */
+  readonly #batchers = new Map<string, WriteBatcher<AnswerWrite & BatchableWrite>>();
+  readonly #writeConcurrency: number;
   /**
    * The learner snapshot this process last wrote per (app, child), so a
    * child's next answer needs one round trip. A snapshot another process has
@@ -141,7 +149,12 @@ export class ProgressService {
     updateAgeOnGet: true,
   });
 
-  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService; lessons?: LessonsService }) {
+  /**
+   * `writeConcurrency`: answer-write statements in flight at once per app;
+   * writes arriving meanwhile wait and go together in the next one.
+   */
+  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService; lessons?: LessonsService; writeConcurrency?: number }) {
+    this.#writeConcurrency = deps.writeConcurrency ?? 1;
     this.#apps = deps.apps;
     this.#lessons = deps.lessons;
     this.#db = deps.db;
@@ -225,7 +238,9 @@ export class ProgressService {
       if (fresh.length > 0) {
         let landed: boolean;
         try {
-          landed = await writeAnswers(db, app, {
+          landed = await this.#batcherFor(app).write({
+            childIds,
+            size: fresh.length,
             clocks: childIds.map((childId) => ({ childId, expectedSeq: snapshots.get(childId)!.seq })),
             answers: fresh,
             states: [...changed].map((k) => {
@@ -303,6 +318,15 @@ export class ProgressService {
       for (const childId of missing) out.set(childId, loaded.get(childId)!);
     }
     return out;
+  }
+
+  #batcherFor(app: string): WriteBatcher<AnswerWrite & BatchableWrite> {
+    let batcher = this.#batchers.get(app);
+    if (!batcher) {
+      batcher = new WriteBatcher((writes) => writeAnswerGroups(this.#db.db, app, writes), { maxInFlight: this.#writeConcurrency, maxSize: MAX_ANSWERS_PER_STATEMENT });
+      this.#batchers.set(app, batcher);
+    }
+    return batcher;
   }
 
   /** Keeps a snapshot this process wrote, unless a newer one is already kept. */
