@@ -89,6 +89,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const poolSize = config.database.kind === 'postgres' ? config.database.poolSize : 10;
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
+    children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;

@@ -117,8 +117,10 @@ for (const stack of await stacks()) {
       const g: Principal = { sub: guardian, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
       const gone = (await c.children.create(g, { nickname: 'Gone', grade: 1 })).id;
       const goneToken = (await c.children.startDeviceSession(g, gone)).accessToken;
-      assert.equal((await post(answer({ childId: gone }), goneToken)).status, 200, 'this process now holds the child’s learner snapshot');
+      assert.equal((await post(answer({ childId: gone }), goneToken)).status, 200);
+      assert.equal(c.progress.holdsSnapshot('alpha', gone), true, 'this process now holds the child’s learner snapshot');
       await c.children.erase(g, gone);
+      assert.equal(c.progress.holdsSnapshot('alpha', gone), false, 'erasure drops it');
       const late = await post(answer({ childId: gone }), goneToken);
       assert.equal(late.status, 404);
       assert.equal(late.body.error.code, 'child_not_found');

@@ -329,6 +329,16 @@ export class ProgressService {
     return batcher;
   }
 
+  /** Drops what this process holds of a child (called when the child is erased). */
+  forgetChild(app: string, childId: string): void {
+    this.#snapshotCache.delete(`${app}\u0000${childId}`);
+  }
+
+  /** Does this process hold the child's learner snapshot? (For tests.) */
+  holdsSnapshot(app: string, childId: string): boolean {
+    return this.#snapshotCache.has(`${app}\u0000${childId}`);
+  }
+
   /** Keeps a snapshot this process wrote, unless a newer one is already kept. */
   #remember(app: string, childId: string, snapshot: LearnerSnapshot): void {
     const k = `${app}\u0000${childId}`;
