@@ -1,29 +1,80 @@
 /**
  * Pure helpers for the progress summary families and teachers see. Days are
- * UTC calendar days (`YYYY-MM-DD`); the week starts on Monday 00:00 UTC.
+ * calendar days (`YYYY-MM-DD`) in the caller's IANA time zone (UTC unless
+ * given); the week starts on Monday 00:00 local time.
  */
 
-/** Monday 00:00 UTC of the week `now` falls in. */
-export function startOfWeek(now: Date): Date {
-  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  const sinceMonday = (d.getUTCDay() + 6) % 7;
-  return new Date(d.getTime() - sinceMonday * 86_400_000);
+/**
+ * Is `tz` an IANA time-zone name (`Area/Location`, or `UTC`) this runtime
+ * knows? Offsets and POSIX strings are refused: PostgreSQL, which reads the
+ * same name for the day boundaries, reads those with the opposite sign.
+ */
+export function isTimeZone(tz: string): boolean {
+  if (tz === 'UTC') return true;
+  if (!/^[A-Za-z]+(?:\/[A-Za-z0-9_+-]+){1,2}$/.test(tz)) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-const dayOf = (d: Date) => d.toISOString().slice(0, 10);
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(tz: string): Intl.DateTimeFormat {
+  let f = formatters.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
+    formatters.set(tz, f);
+  }
+  return f;
+}
+
+/** The wall-clock time in `tz` at instant `at`, as if it were UTC (milliseconds). */
+function wallClock(at: Date, tz: string): number {
+  const parts: Record<string, number> = {};
+  for (const p of formatter(tz).formatToParts(at)) if (p.type !== 'literal') parts[p.type] = Number(p.value);
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+}
+
+/** The calendar day (`YYYY-MM-DD`) it is in `tz` at instant `at`. */
+export function localDay(at: Date, tz: string = 'UTC'): string {
+  return new Date(wallClock(at, tz)).toISOString().slice(0, 10);
+}
+
+/** The first instant of local calendar day `day` (`YYYY-MM-DD`) in `tz`; where DST skips midnight, the first instant that exists. */
+function startOfLocalDay(day: string, tz: string): Date {
+  const midnight = Date.parse(`${day}T00:00:00Z`);
+  // Guess with the offset at UTC midnight, then correct with the offset at the guess.
+  let at = midnight - (wallClock(new Date(midnight), tz) - midnight);
+  at = midnight - (wallClock(new Date(at), tz) - at);
+  // A skipped midnight lands the guess on the previous day: the day starts when its first hour does.
+  while (localDay(new Date(at), tz) < day) at += 15 * 60_000;
+  return new Date(at);
+}
+
+const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
+
+/** Monday 00:00 (local time in `tz`) of the week `now` falls in. */
+export function startOfWeek(now: Date, tz: string = 'UTC'): Date {
+  const today = localDay(now, tz);
+  const sinceMonday = (new Date(`${today}T00:00:00Z`).getUTCDay() + 6) % 7;
+  return startOfLocalDay(addDays(today, -sinceMonday), tz);
+}
 
 /**
  * Consecutive active days ending today, or ending yesterday when the child
  * has not played yet today (the streak is not broken until the day is over).
+ * `activeDays` are calendar days in the same time zone `tz`.
  */
-export function streakDays(activeDays: readonly string[], now: Date): number {
+export function streakDays(activeDays: readonly string[], now: Date, tz: string = 'UTC'): number {
   const days = new Set(activeDays);
-  let cursor = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-  if (!days.has(dayOf(cursor))) cursor = new Date(cursor.getTime() - 86_400_000);
+  let cursor = localDay(now, tz);
+  if (!days.has(cursor)) cursor = addDays(cursor, -1);
   let streak = 0;
-  while (days.has(dayOf(cursor))) {
+  while (days.has(cursor)) {
     streak++;
-    cursor = new Date(cursor.getTime() - 86_400_000);
+    cursor = addDays(cursor, -1);
   }
   return streak;
 }

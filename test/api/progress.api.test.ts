@@ -147,6 +147,16 @@ for (const stack of await stacks()) {
       assert.ok(mia.lastActivityAt);
       const own = (await (await t.request('/api/progress', { token: childToken })).json()) as { children: { childId: string }[] };
       assert.deepEqual(own.children.map((c) => c.childId), [childId]);
+      // Days and weeks in the family's time zone: the day boundaries move, today's activity is today everywhere.
+      assert.equal((body as unknown as { timeZone: string }).timeZone, 'UTC', 'UTC unless asked');
+      for (const tz of ['Pacific/Kiritimati', 'Pacific/Pago_Pago', 'America/Argentina/Buenos_Aires']) {
+        const local = (await (await t.request(`/api/progress?tz=${encodeURIComponent(tz)}`, { token: guardianToken })).json()) as { timeZone: string; children: { streakDays: number }[] };
+        assert.equal(local.timeZone, tz);
+        assert.equal(local.children[0]!.streakDays, 1, tz);
+      }
+      const badZone = await t.request('/api/progress?tz=UTC%2B2', { token: guardianToken });
+      assert.equal(badZone.status, 400);
+      assert.deepEqual(((await badZone.json()) as { error: { code: string; details: { field: string }[] } }).error.details.map((d) => d.field), ['tz']);
     });
 
     it('a teacher sees the summary per classroom and a member’s progress, once the guardian accepted', async () => {

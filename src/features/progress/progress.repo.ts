@@ -158,11 +158,11 @@ export interface SummaryFacts {
   conceptsMastered: number;
   lessonsCompleted: number;
   lastActivity: Date | null;
-  /** Distinct UTC days with any activity in the last 60 days, newest first. */
+  /** Distinct calendar days (in the summary's time zone) with any activity in the last 60 days, newest first. */
   activeDays: string[];
 }
 
-export async function summaryFacts(db: Db, appId: string, childIds: readonly string[], weekStart: Date, masteryThreshold: number): Promise<SummaryFacts[]> {
+export async function summaryFacts(db: Db, appId: string, childIds: readonly string[], weekStart: Date, masteryThreshold: number, timeZone: string): Promise<SummaryFacts[]> {
   if (childIds.length === 0) return [];
   const since = new Date(Date.now() - 60 * 86_400_000);
   const rows = await sql<{
@@ -188,9 +188,9 @@ export async function summaryFacts(db: Db, appId: string, childIds: readonly str
       greatest((select max(answered_at) from ${sql.table(`${schemaOf(appId)}.answers`)} a where a.child_id = ch.id),
                (select max(completed_at) from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id)) as last_activity,
       (select array_agg(d order by d desc) from (
-         select distinct to_char(answered_at at time zone 'UTC', 'YYYY-MM-DD') as d from ${sql.table(`${schemaOf(appId)}.answers`)} a where a.child_id = ch.id and a.answered_at >= ${since}
+         select distinct to_char(answered_at at time zone ${timeZone}::text, 'YYYY-MM-DD') as d from ${sql.table(`${schemaOf(appId)}.answers`)} a where a.child_id = ch.id and a.answered_at >= ${since}
          union
-         select to_char(completed_at at time zone 'UTC', 'YYYY-MM-DD') from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id and lc.completed_at >= ${since}
+         select to_char(completed_at at time zone ${timeZone}::text, 'YYYY-MM-DD') from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id and lc.completed_at >= ${since}
        ) days) as days
     from ${sql.table(`${schemaOf(appId)}.children`)} ch
     where ch.id in (${sql.join(childIds)})

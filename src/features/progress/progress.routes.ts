@@ -167,19 +167,21 @@ const summary = createRoute({
   path: '/api/progress',
   tags: ['progress'],
   summary: 'A guardian’s children, a teacher’s classrooms or a child itself: minutes this week, streak, mastered concepts, lessons, last activity',
-  description: 'Weeks start on Monday 00:00 UTC; days are UTC days.',
+  description: 'Days are calendar days in the time zone `tz` (an IANA name; UTC when absent), and weeks start on Monday 00:00 there. The response names the zone it used.',
   security,
+  request: { query: z.object({ tz: z.string().max(64).optional().openapi({ example: 'America/Los_Angeles' }) }) },
   responses: {
     200: json(
       z
         .object({
+          timeZone: z.string(),
           children: z.array(ChildSummary).optional(),
           classrooms: z.array(z.object({ classroomId: z.string(), name: z.string(), children: z.array(ChildSummary) })).optional(),
         })
         .openapi('ProgressSummary'),
       'The summary',
     ),
-    ...errorResponses(401, 403, 429),
+    ...errorResponses(400, 401, 403, 429),
   },
 });
 
@@ -200,7 +202,7 @@ export function progressRoutes(progress: ProgressService): OpenAPIHono<AppEnv> {
     return c.json({ results: await progress.record(principalOf(c), answers) }, 200);
   });
 
-  app.openapi(summary, async (c) => c.json(await progress.summary(principalOf(c)), 200));
+  app.openapi(summary, async (c) => c.json(await progress.summary(principalOf(c), { timeZone: c.req.valid('query').tz }), 200));
 
   app.openapi(complete, async (c) =>
     c.json(await progress.completeLesson(principalOf(c), c.req.valid('param').lessonId, c.req.valid('json')), 200),

@@ -14,7 +14,7 @@ import type { LessonsService } from '../lessons/lessons.service.ts';
 import { lessonExists } from '../lessons/lessons.repo.ts';
 import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
-import { sessionsOf, startOfWeek, streakDays, type PracticeSession } from '../../domain/progress-summary.ts';
+import { isTimeZone, sessionsOf, startOfWeek, streakDays, type PracticeSession } from '../../domain/progress-summary.ts';
 import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
 import {
   answersPage,
@@ -370,15 +370,25 @@ export class ProgressService {
    * classrooms, a child for itself: minutes this week, streak, concepts
    * mastered, lessons completed, last activity.
    */
-  async summary(principal: Principal, now: Date = new Date()): Promise<{ children?: ChildSummary[]; classrooms?: { classroomId: string; name: string; children: ChildSummary[] }[] }> {
+  async summary(
+    principal: Principal,
+    options: { now?: Date; timeZone?: string } = {},
+  ): Promise<{ timeZone: string; children?: ChildSummary[]; classrooms?: { classroomId: string; name: string; children: ChildSummary[] }[] }> {
     authorize(principal, 'progress.summary');
+    const now = options.now ?? new Date();
+    const timeZone = options.timeZone ?? 'UTC';
+    if (!isTimeZone(timeZone)) {
+      throw new AppError('invalid', 'validation_failed', `Invalid query parameter "tz": "${timeZone}" is not an IANA time zone such as Europe/Berlin`, {
+        details: [{ in: 'query', field: 'tz', message: 'must be an IANA time zone such as Europe/Berlin' }],
+      });
+    }
     const db = this.#db.db;
     const summarise = async (childIds: string[]) =>
-      (await summaryFacts(db, principal.app, childIds, startOfWeek(now), this.#masteryThreshold)).map((f) => ({
+      (await summaryFacts(db, principal.app, childIds, startOfWeek(now, timeZone), this.#masteryThreshold, timeZone)).map((f) => ({
         childId: f.childId,
         nickname: f.nickname,
         minutesThisWeek: Math.round(f.secondsThisWeek / 60),
-        streakDays: streakDays(f.activeDays, now),
+        streakDays: streakDays(f.activeDays, now, timeZone),
         conceptsMastered: f.conceptsMastered,
         lessonsCompleted: f.lessonsCompleted,
         lastActivityAt: f.lastActivity?.toISOString() ?? null,
@@ -391,10 +401,10 @@ export class ProgressService {
         await this.#children.audit(principal, ids, 'read classroom progress summary');
         out.push({ classroomId: c.id, name: c.name, children: await summarise(ids) });
       }
-      return { classrooms: out };
+      return { timeZone, classrooms: out };
     }
     const ids = principal.role === 'child' ? [principal.sub] : (await listChildrenOfGuardian(db, principal.app, principal.sub)).map((c) => c.id);
-    return { children: await summarise(ids) };
+    return { timeZone, children: await summarise(ids) };
   }
 
   /** Per concept: attempts, accuracy, P(known), P(correct next), mastered, next review. */
