@@ -19,7 +19,7 @@ import { MOST_PRIVATE_SETTINGS } from '../../src/domain/family.ts';
 import { newConceptState } from '../../src/domain/learner/concept-state.ts';
 import { insertAccount } from '../../src/features/accounts/accounts.repo.ts';
 import { eraseChild, insertChild } from '../../src/features/families/families.repo.ts';
-import { loadSnapshots, writeAnswerGroups, writeAnswers, type NewAnswer } from '../../src/features/progress/progress.repo.ts';
+import { loadSnapshots, writeAnswerGroups, type AnswerWrite, type NewAnswer } from '../../src/features/progress/progress.repo.ts';
 import { fixturePack } from '../support/app-fixture.ts';
 import { databaseBackends } from '../support/servers.ts';
 
@@ -164,27 +164,28 @@ for (const backend of await databaseBackends()) {
         childId: 'kid-1', clientEventId: event, itemId: 'i1', lessonId: 'l1', conceptId: 'counting', response: '5', correct: true, durationMs: 3000, answeredAt: new Date('2026-11-20T10:00:00Z'),
       });
       const state = (attempts: number) => ({ childId: 'kid-1', conceptId: 'counting', state: { ...newConceptState(), attempts, correct: attempts } });
+      const writeAnswers = async (w: AnswerWrite) => (await writeAnswerGroups(database.db, 'alpha', [w])).has(0);
       const snapshot = async () => (await loadSnapshots(database.db, 'alpha', ['kid-1'])).get('kid-1')!;
       const answers = async () => (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = 'kid-1'`.execute(database.db)).rows[0]!.n;
 
       assert.deepEqual(await snapshot(), { seq: 0, states: new Map(), totals: { answers: 0, correct: 0 } });
-      assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e1')], states: [state(1)] }), true);
+      assert.equal(await writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e1')], states: [state(1)] }), true);
       const first = await snapshot();
       assert.equal(first.seq, 1);
       assert.equal(first.states.get('counting')?.attempts, 1);
       assert.deepEqual(first.totals, { answers: 1, correct: 1 });
       // A writer that read the clock before e1 landed: refused, nothing written.
-      assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e2')], states: [state(9)] }), false);
+      assert.equal(await writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e2')], states: [state(9)] }), false);
       assert.equal(await answers(), 1);
       assert.deepEqual(await snapshot(), first);
       // An event id already stored fails the whole statement; the clock does not move.
       await assert.rejects(
-        writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e1')], states: [state(3)] }),
+        writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e1')], states: [state(3)] }),
         (e: Error & { code?: string }) => e.code === '23505',
       );
       assert.deepEqual(await snapshot(), first);
       assert.equal(await answers(), 1);
-      assert.equal(await writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e3')], states: [state(3)] }), true);
+      assert.equal(await writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('e2'), answer('e3')], states: [state(3)] }), true);
       assert.equal((await snapshot()).seq, 2);
       assert.equal(await answers(), 3);
       // Several writers in one statement: each group lands or not on its own.
@@ -205,7 +206,7 @@ for (const backend of await databaseBackends()) {
       // An erased child: a foreign-key violation, whatever its writer last read.
       await database.db.transaction().execute((trx) => eraseChild(trx, 'alpha', 'kid-1', 'guardian'));
       await assert.rejects(
-        writeAnswers(database.db, 'alpha', { clocks: [{ childId: 'kid-1', expectedSeq: 2 }], answers: [answer('e4')], states: [state(4)] }),
+        writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 2 }], answers: [answer('e4')], states: [state(4)] }),
         (e: Error & { code?: string }) => e.code === '23503',
       );
     });

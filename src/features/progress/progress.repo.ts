@@ -215,7 +215,7 @@ function schemaOf(appId: string): string {
  * What the write path knows about one child: every concept state, the sums
  * over them, and the child's learner clock — a counter every answer write
  * moves on, so a write computed from an older snapshot is refused (see
- * {@link writeAnswers}).
+ * {@link writeAnswerGroups}).
  */
 export interface LearnerSnapshot {
   seq: number;
@@ -237,7 +237,7 @@ export async function loadSnapshots(db: Db, appId: string, childIds: readonly st
     const states = new Map<string, ConceptState>();
     const totals = { answers: 0, correct: 0 };
     for (const [conceptId, attempts, correct, pKnown, fsrs, last] of r.states) {
-      states.set(conceptId, { attempts, correct, pKnown, fsrs, lastAnsweredAt: last === null ? null : new Date(last).toISOString() });
+      states.set(conceptId, toState({ attempts, correct, p_known: pKnown, fsrs, last_answered_at: last === null ? null : new Date(last) }));
       totals.answers += attempts;
       totals.correct += correct;
     }
@@ -308,9 +308,4 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
     )
     select coalesce(array_agg(g), '{}') as landed from landed`.execute(db);
   return new Set(result.rows[0]?.landed ?? []);
-}
-
-/** {@link writeAnswerGroups} for one group: did it land? */
-export async function writeAnswers(db: Db, appId: string, w: AnswerWrite): Promise<boolean> {
-  return (await writeAnswerGroups(db, appId, [w])).has(0);
 }

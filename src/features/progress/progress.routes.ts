@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { isTimeZone } from '../../domain/progress-summary.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
@@ -169,7 +170,7 @@ const summary = createRoute({
   summary: 'A guardian’s children, a teacher’s classrooms or a child itself: minutes this week, streak, mastered concepts, lessons, last activity',
   description: 'Days are calendar days in the time zone `tz` (an IANA name; UTC when absent), and weeks start on Monday 00:00 there. The response names the zone it used.',
   security,
-  request: { query: z.object({ tz: z.string().max(64).optional().openapi({ example: 'America/Los_Angeles' }) }) },
+  request: { query: z.object({ tz: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin').optional().openapi({ example: 'America/Los_Angeles' }) }) },
   responses: {
     200: json(
       z
