@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Database } from '../../adapters/db/database.ts';
 import { authorize, notFoundFor, type AccessFunction, type ChildFacts } from '../../domain/access-policy.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -6,7 +7,6 @@ import { MOST_PRIVATE_SETTINGS, type Child, type ChildPatch, type NewChildInput 
 import type { Principal } from '../../domain/principal.ts';
 import type { AccountsService, TokenPair } from '../accounts/accounts.service.ts';
 import {
-  auditEntriesOfChild,
   childFacts,
   countActiveSessions,
   eraseChild,
@@ -14,8 +14,8 @@ import {
   insertChild,
   listAllChildren,
   listChildrenOfGuardian,
-  membershipsOfChild,
   publicChild,
+  readChildData,
   reservePinAttempt,
   resetPinFailures,
   setPin,
@@ -139,21 +139,23 @@ export class ChildrenService {
     return result;
   }
 
-  /** Everything held about the child, as JSON (GDPR art. 15 / 20). */
+  /**
+   * Everything held about the child, as JSON (GDPR art. 15 / 20): one
+   * section per table that `CHILD_DATA` (adapters/db/child-data.ts) declares,
+   * read in one transaction so the sections agree, plus the count of device
+   * sessions still signed in. The audit entry for this export is written
+   * first, so the export shows it.
+   */
   async export(principal: Principal, childId: string): Promise<Record<string, unknown>> {
     await this.authorizeChild(principal, 'child.export', childId);
     await this.audit(principal, [childId], 'export child data');
-    const db = this.#db.db;
-    const child = await findChild(db, principal.app, childId);
-    if (!child) throw notFoundFor('child');
-    return {
-      exportedAt: new Date().toISOString(),
-      app: principal.app,
-      child: publicChild(child),
-      classrooms: await membershipsOfChild(db, principal.app, childId),
-      signedInDevices: await countActiveSessions(db, principal.app, childId),
-      accessLog: await auditEntriesOfChild(db, principal.app, childId),
-    };
+    const { sections, signedInDevices } = await this.#db.db.transaction().execute(async (trx) => {
+      // Repeatable read: every section sees the same snapshot (an answer landing mid-export shows in all or none).
+      await sql`set transaction isolation level repeatable read, read only`.execute(trx);
+      return { sections: await readChildData(trx, principal.app, childId), signedInDevices: await countActiveSessions(trx, principal.app, childId) };
+    });
+    if (!sections.child) throw notFoundFor('child');
+    return { exportedAt: new Date().toISOString(), app: principal.app, ...sections, signedInDevices };
   }
 
   /** A device session for a child, created by its guardian: child-scoped tokens. */

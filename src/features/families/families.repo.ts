@@ -1,8 +1,10 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { camelCase, CHILD_DATA, ERASED_CHILD_TABLES } from '../../adapters/db/child-data.ts';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
 import type { ChildFacts, ClassroomFacts } from '../../domain/access-policy.ts';
 import type { Child, ChildSettings, Classroom, ClassroomChild } from '../../domain/family.ts';
+import { tenantSchema } from '../../domain/tenancy.ts';
 
 /** SQL for children, classrooms, invites, memberships and the audit trail of one app. */
 
@@ -130,23 +132,6 @@ export async function resetPinFailures(db: Db, appId: string, id: string): Promi
   await scoped(db, appId).updateTable('children').set({ pin_failures: 0, pin_locked: false }).where('id', '=', id).execute();
 }
 
-/** Classrooms the child is (or was asked to be) in, for the export. */
-export async function membershipsOfChild(db: Db, appId: string, childId: string): Promise<{ classroomId: string; classroomName: string; status: string; respondedAt: string }[]> {
-  const rows = await scoped(db, appId)
-    .selectFrom('classroom_members as m')
-    .innerJoin('classrooms as c', 'c.id', 'm.classroom_id')
-    .select(['m.classroom_id', 'c.name', 'm.status', 'm.responded_at'])
-    .where('m.child_id', '=', childId)
-    .orderBy('m.responded_at')
-    .execute();
-  return rows.map((r) => ({ classroomId: r.classroom_id, classroomName: r.name, status: r.status, respondedAt: r.responded_at.toISOString() }));
-}
-
-export async function auditEntriesOfChild(db: Db, appId: string, childId: string): Promise<{ actorRole: string; purpose: string; at: string }[]> {
-  const rows = await scoped(db, appId).selectFrom('audit_log').select(['actor_role', 'purpose', 'at']).where('child_id', '=', childId).orderBy('at').limit(10_000).execute();
-  return rows.map((r) => ({ actorRole: r.actor_role, purpose: r.purpose, at: r.at.toISOString() }));
-}
-
 export async function countActiveSessions(db: Db, appId: string, childId: string): Promise<number> {
   const row = await scoped(db, appId)
     .selectFrom('refresh_tokens')
@@ -168,21 +153,50 @@ export async function writeAudit(db: Db, appId: string, entry: { actorId: string
 }
 
 /**
- * Erases a child in one transaction: every row that refers to it, then the
- * profile, then a deletion record with counts and table names only. Returns
- * what was erased. New tables holding child data must be added here (a test
- * checks every tenant table with a child_id column is covered).
+ * Everything {@link CHILD_DATA} declares about one child, one export section
+ * per table, read in one snapshot (the caller passes a transaction) so the
+ * sections agree with each other. Only exported columns, related names and
+ * derived facts are selected: omitted columns such as the PIN hash are never
+ * read. Rows are not limited: an export must be complete.
  */
-export const CHILD_DATA_TABLES = ['answers', 'concept_states', 'learner_clock', 'lesson_completions', 'refresh_tokens', 'classroom_members'] as const;
-
-export async function eraseChild(trx: Transaction<Tables>, appId: string, childId: string, requestedByRole: string): Promise<{ tables: Record<string, number> }> {
-  const tables: Record<string, number> = {};
-  for (const table of CHILD_DATA_TABLES) {
-    const r = await scoped(trx, appId).deleteFrom(table).where('child_id', '=', childId).executeTakeFirst();
-    tables[table] = Number(r.numDeletedRows);
+export async function readChildData(db: Db, appId: string, childId: string): Promise<Record<string, unknown>> {
+  const schema = tenantSchema(appId);
+  const out: Record<string, unknown> = {};
+  for (const entry of CHILD_DATA) {
+    const asText = new Set<string>(entry.asText ?? []);
+    const columns = entry.exported.map((c) => (asText.has(c) ? sql`t.${sql.ref(c)}::text as ${sql.ref(camelCase(c))}` : sql`t.${sql.ref(c)} as ${sql.ref(camelCase(c))}`));
+    const related = Object.entries(entry.related ?? {}).map(
+      ([name, r]) => sql`(select x.${sql.ref(r.column)} from ${sql.table(`${schema}.${r.table}`)} x where x.${sql.ref(r.key)} = t.${sql.ref(r.via)}) as ${sql.ref(name)}`,
+    );
+    const derived = Object.entries(entry.derived ?? {}).map(([name, expression]) => sql`(${sql.raw(expression)}) as ${sql.ref(name)}`);
+    const { rows } = await sql<Record<string, unknown>>`
+      select ${sql.join([...columns, ...related, ...derived])}
+      from ${sql.table(`${schema}.${entry.table}`)} t
+      where t.${sql.ref(entry.childColumn)} = ${childId}
+      order by ${sql.join(entry.orderBy.map((c) => sql`t.${sql.ref(c)}`))}`.execute(db);
+    const plain = rows.map(plainRow);
+    out[entry.section] = entry.rows === 'one' ? (plain[0] ?? null) : plain;
   }
-  const r = await scoped(trx, appId).deleteFrom('children').where('id', '=', childId).executeTakeFirst();
-  tables.children = Number(r.numDeletedRows);
+  return out;
+}
+
+/** Dates as ISO 8601 strings; everything else as the driver read it (JSON columns are already objects). */
+function plainRow(row: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : v]));
+}
+
+/**
+ * Erases a child in one transaction: the rows of every table that
+ * {@link CHILD_DATA} marks for deletion, the profile last, then a deletion
+ * record with counts and table names only. Returns what was erased.
+ */
+export async function eraseChild(trx: Transaction<Tables>, appId: string, childId: string, requestedByRole: string): Promise<{ tables: Record<string, number> }> {
+  const schema = tenantSchema(appId);
+  const tables: Record<string, number> = {};
+  for (const entry of ERASED_CHILD_TABLES) {
+    const r = await sql`delete from ${sql.table(`${schema}.${entry.table}`)} where ${sql.ref(entry.childColumn)} = ${childId}`.execute(trx);
+    tables[entry.table] = Number(r.numAffectedRows ?? 0);
+  }
   const rows = Object.values(tables).reduce((a, b) => a + b, 0);
   await scoped(trx, appId)
     .insertInto('deletion_records')
