@@ -31,6 +31,27 @@ for (const stack of await stacks()) {
       tokens[name] = ((await login.json()) as Pair).accessToken;
     };
 
+    /** A new child of `guardian` (a token name), through the API. */
+    const newChild = async (guardian: string, nickname: string, extra: Record<string, unknown> = {}) => {
+      const res = await call('POST', '/api/children', tokens[guardian], { nickname, grade: 2, ...extra });
+      assert.equal(res.status, 201);
+      return res.body as unknown as ChildJson;
+    };
+    /** A device session for the child, started by its guardian. */
+    const deviceSession = async (guardian: string, childId: string) => {
+      const res = await call('POST', `/api/children/${childId}/sessions`, tokens[guardian]);
+      assert.equal(res.status, 201);
+      return res.body as unknown as Pair;
+    };
+    /** A classroom of `teacher` and a live invite code for it. */
+    const newClassroom = async (teacher: string, name: string) => {
+      const created = await call('POST', '/api/classrooms', tokens[teacher], { name, grade: 2 });
+      assert.equal(created.status, 201);
+      const invite = await call('POST', `/api/classrooms/${created.body.id as string}/invites`, tokens[teacher], {});
+      assert.equal(invite.status, 201);
+      return { id: created.body.id as string, code: invite.body.code as string };
+    };
+
     before(async () => {
       const opened = await stack.open();
       dispose = opened.dispose;
@@ -41,6 +62,7 @@ for (const stack of await stacks()) {
       await signUp('bob', 'guardian');
       await signUp('tess', 'teacher');
       await signUp('tom', 'teacher');
+      await signUp('cara', 'guardian');
       await signUp('zed', 'guardian', 'beta');
       tokens.admin = await t.token('alpha', 'admin', { sub: 'admin-1' });
     });
@@ -53,9 +75,8 @@ for (const stack of await stacks()) {
       assert.match(child.id, /^[\w-]+$/);
       assert.deepEqual(child.settings, { leaderboard: false, productAnalytics: false, visibleToClassmates: false });
       assert.equal(child.pinSet, false);
-      ids.mia = child.id;
-      ids.leo = ((await call('POST', '/api/children', tokens.ann, { nickname: 'Leo', grade: 0 })).body as unknown as ChildJson).id;
-      ids.bobsKid = ((await call('POST', '/api/children', tokens.bob, { nickname: 'Kai', grade: 3, avatar: 'robot-2' })).body as unknown as ChildJson).id;
+      assert.deepEqual({ nickname: child.nickname, grade: child.grade, avatar: child.avatar }, { nickname: 'Mia', grade: 2, avatar: 'star' });
+      assert.deepEqual((await call('GET', `/api/children/${child.id}`, tokens.ann)).body, res.body, 'stored as answered');
     });
 
     it('refuses personal data the profile does not hold, and ids or owners in the body', async () => {
@@ -70,27 +91,33 @@ for (const stack of await stacks()) {
     });
 
     it('each guardian sees only their own children; others get 404, not 403', async () => {
-      const mine = await call('GET', '/api/children', tokens.ann);
-      assert.deepEqual((mine.body.items as ChildJson[]).map((c) => c.nickname).sort(), ['Leo', 'Mia']);
-      const theirs = await call('GET', `/api/children/${ids.bobsKid}`, tokens.ann);
+      const mia = await newChild('cara', 'Mia');
+      const leo = await newChild('cara', 'Leo', { grade: 0 });
+      const bobsKid = await newChild('bob', 'Kai', { grade: 3, avatar: 'robot-2' });
+      const mine = await call('GET', '/api/children', tokens.cara);
+      assert.deepEqual((mine.body.items as ChildJson[]).map((c) => c.id).sort(), [mia.id, leo.id].sort());
+      const theirs = await call('GET', `/api/children/${bobsKid.id}`, tokens.cara);
       assert.equal(theirs.status, 404);
       assert.equal(theirs.body.error.code, 'child_not_found');
-      const missing = await call('GET', '/api/children/does-not-exist', tokens.ann);
+      const missing = await call('GET', '/api/children/does-not-exist', tokens.cara);
       assert.deepEqual({ ...missing.body.error, requestId: '' }, { ...theirs.body.error, requestId: '' }, 'missing and hidden look the same');
       for (const [method, path, body] of [
-        ['PATCH', `/api/children/${ids.bobsKid}`, { nickname: 'Hacked' }],
-        ['DELETE', `/api/children/${ids.bobsKid}`, undefined],
-        ['GET', `/api/children/${ids.bobsKid}/export`, undefined],
-        ['POST', `/api/children/${ids.bobsKid}/sessions`, undefined],
-        ['PUT', `/api/children/${ids.bobsKid}/pin`, { pin: '1234' }],
+        ['PATCH', `/api/children/${bobsKid.id}`, { nickname: 'Hacked' }],
+        ['DELETE', `/api/children/${bobsKid.id}`, undefined],
+        ['GET', `/api/children/${bobsKid.id}/export`, undefined],
+        ['POST', `/api/children/${bobsKid.id}/sessions`, undefined],
+        ['PUT', `/api/children/${bobsKid.id}/pin`, { pin: '1234' }],
       ] as const) {
-        assert.equal((await call(method, path, tokens.ann, body)).status, 404, `${method} ${path}`);
+        assert.equal((await call(method, path, tokens.cara, body)).status, 404, `${method} ${path}`);
       }
-      const other = await call('GET', `/api/children/${ids.mia}`, tokens.zed);
+      assert.deepEqual((await call('GET', `/api/children/${bobsKid.id}`, tokens.bob)).body, bobsKid as unknown, 'nothing changed');
+      const other = await call('GET', `/api/children/${mia.id}`, tokens.zed);
       assert.equal(other.status, 404, 'a guardian of another app never reaches this app’s children');
     });
 
     it('a guardian changes a profile and its settings; a partial settings change keeps the rest', async () => {
+      const mia = await newChild('ann', 'Mia');
+      ids.mia = mia.id;
       const res = await call('PATCH', `/api/children/${ids.mia}`, tokens.ann, { nickname: 'Mimi', settings: { leaderboard: true } });
       assert.equal(res.status, 200);
       const child = res.body as unknown as ChildJson;
@@ -98,9 +125,12 @@ for (const stack of await stacks()) {
       assert.deepEqual(child.settings, { leaderboard: true, productAnalytics: false, visibleToClassmates: false });
       assert.equal((await call('PATCH', `/api/children/${ids.mia}`, tokens.ann, {})).status, 400);
       assert.equal((await call('PATCH', `/api/children/${ids.mia}`, tokens.ann, { settings: { tracking: true } })).status, 400);
+      assert.deepEqual((await call('GET', `/api/children/${ids.mia}`, tokens.ann)).body, res.body, 'the refused changes changed nothing');
     });
 
     it('a device session gives child tokens that reach only that child', async () => {
+      ids.mia = (await newChild('ann', 'Mia')).id;
+      ids.leo = (await newChild('ann', 'Leo')).id;
       const res = await call('POST', `/api/children/${ids.mia}/sessions`, tokens.ann);
       assert.equal(res.status, 201);
       const pair = res.body as unknown as Pair;
@@ -120,6 +150,7 @@ for (const stack of await stacks()) {
     });
 
     it('PIN sign-in works, and locks after 5 wrong PINs until the guardian unlocks it', async () => {
+      ids.leo = (await newChild('ann', 'Leo')).id;
       assert.equal((await call('PUT', `/api/children/${ids.leo}/pin`, tokens.ann, { pin: '12a4' })).status, 400);
       assert.equal((await call('PUT', `/api/children/${ids.leo}/pin`, tokens.ann, { pin: '4821' })).status, 204);
       const pin = (p: string, childId = ids.leo) =>
@@ -149,6 +180,8 @@ for (const stack of await stacks()) {
     });
 
     it('classrooms: a teacher invites, a guardian accepts for a child, the teacher sees the roster', async () => {
+      ids.mia = (await newChild('ann', 'Mimi')).id;
+      ids.bobsKid = (await newChild('bob', 'Kai')).id;
       const created = await call('POST', '/api/classrooms', tokens.tess, { name: 'Room 3', grade: 2 });
       assert.equal(created.status, 201);
       ids.room = created.body.id as string;
@@ -174,13 +207,18 @@ for (const stack of await stacks()) {
       assert.equal((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tom)).status, 404);
       assert.equal((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.ann)).status, 403, 'guardians do not read rosters');
       assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.tess)).status, 403, 'teachers read progress, not profiles');
-      assert.deepEqual(((await call('GET', '/api/classrooms', tokens.ann)).body.items as { id: string }[]).map((c) => c.id), [ids.room]);
-      assert.deepEqual((await call('GET', '/api/classrooms', tokens.bob)).body.items, [], 'declined: not in the classroom');
+      assert.ok(((await call('GET', '/api/classrooms', tokens.ann)).body.items as { id: string }[]).some((c) => c.id === ids.room));
+      assert.ok(!((await call('GET', '/api/classrooms', tokens.bob)).body.items as { id: string }[]).some((c) => c.id === ids.room), 'declined: not in the classroom');
       assert.equal((await call('GET', `/api/classrooms/${ids.room}`, tokens.bob)).status, 404);
       assert.equal((await call('GET', '/api/invites/ZZZZZZZZ', tokens.ann)).status, 404);
     });
 
     it('audits every read of child data by a teacher or an admin', async () => {
+      ids.mia = (await newChild('ann', 'Mia')).id;
+      const room = await newClassroom('tess', 'Audited room');
+      assert.equal((await call('POST', `/api/invites/${room.code}/accept`, tokens.ann, { childId: ids.mia })).status, 200);
+      assert.equal((await call('GET', `/api/classrooms/${room.id}/children`, tokens.tess)).status, 200);
+      assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.ann)).status, 200);
       assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.admin)).status, 200);
       const rows = await sql<{ actor_role: string; purpose: string }>`select actor_role, purpose from app_alpha.audit_log where child_id = ${ids.mia} order by id`.execute(t.container.database.db);
       const entries = rows.rows.map((r) => `${r.actor_role}: ${r.purpose}`);
@@ -190,15 +228,34 @@ for (const stack of await stacks()) {
     });
 
     it('the guardian can take the child out of the classroom at any time', async () => {
+      ids.mia = (await newChild('ann', 'Mia')).id;
+      const room = await newClassroom('tess', 'Room 4');
+      ids.room = room.id;
+      assert.equal((await call('POST', `/api/invites/${room.code}/accept`, tokens.ann, { childId: ids.mia })).status, 200);
+      assert.deepEqual(((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tess)).body.items as { id: string }[]).map((c) => c.id), [ids.mia]);
       assert.equal((await call('DELETE', `/api/classrooms/${ids.room}/children/${ids.mia}`, tokens.bob)).status, 404);
       assert.equal((await call('DELETE', `/api/classrooms/${ids.room}/children/${ids.mia}`, tokens.ann)).status, 204);
       assert.deepEqual((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tess)).body.items, []);
-      // Re-join through a fresh code for the erasure test below.
+      assert.equal((await call('GET', `/api/progress/${ids.mia}`, tokens.tess)).status, 404, 'the teacher no longer reaches the child');
+      // A fresh code lets the child back in.
       const code = (await call('POST', `/api/classrooms/${ids.room}/invites`, tokens.tess, { expiresInDays: 1 })).body.code as string;
       assert.equal((await call('POST', `/api/invites/${code}/accept`, tokens.ann, { childId: ids.mia })).status, 200);
+      assert.deepEqual(((await call('GET', `/api/classrooms/${ids.room}/children`, tokens.tess)).body.items as { id: string }[]).map((c) => c.id), [ids.mia]);
     });
 
+    /** A child in a classroom whose teacher read its roster, with a device session: rows in several tables. */
+    const childWithHistory = async () => {
+      const child = await newChild('ann', 'Mimi');
+      const room = await newClassroom('tess', 'Room 3');
+      assert.equal((await call('POST', `/api/invites/${room.code}/accept`, tokens.ann, { childId: child.id })).status, 200);
+      assert.equal((await call('GET', `/api/classrooms/${room.id}/children`, tokens.tess)).status, 200);
+      return { child, session: await deviceSession('ann', child.id) };
+    };
+
     it('exports everything held about the child', async () => {
+      const { child, session } = await childWithHistory();
+      ids.mia = child.id;
+      tokens.mia = session.accessToken;
       const res = await call('GET', `/api/children/${ids.mia}/export`, tokens.ann);
       assert.equal(res.status, 200);
       const body = res.body as unknown as { child: ChildJson; classrooms: { classroomName: string; status: string }[]; accessLog: { actorRole: string }[]; signedInDevices: number };
@@ -210,6 +267,9 @@ for (const stack of await stacks()) {
     });
 
     it('erases the child from every table and cache, leaving a deletion record without personal data', async () => {
+      const { child, session } = await childWithHistory();
+      ids.mia = child.id;
+      tokens.mia = session.accessToken;
       const db = t.container.database.db;
       const tables = await sql<{ table_name: string }>`
         select table_name from information_schema.columns
@@ -226,9 +286,11 @@ for (const stack of await stacks()) {
       assert.equal((await call('DELETE', `/api/children/${ids.mia}`, tokens.ann)).status, 204);
       assert.equal(await count(), 0, `rows left in ${tables.rows.map((r) => r.table_name).join(', ')}`);
       assert.equal((await call('GET', `/api/children/${ids.mia}`, tokens.ann)).status, 404);
-      assert.equal((await call('GET', '/api/children', tokens.mia)).status, 200, 'the child token itself expires on its own…');
-      const refresh = await t.request('/auth/refresh', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ refreshToken: 'x' }) });
-      assert.equal(refresh.status, 401);
+      const stillSignedIn = await call('GET', '/api/children', tokens.mia);
+      assert.deepEqual([stillSignedIn.status, stillSignedIn.body.items], [200, []], 'the child token itself expires on its own, and reaches nothing…');
+      const refresh = await t.request('/auth/refresh', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ refreshToken: session.refreshToken }) });
+      assert.equal(refresh.status, 401, '…but the device session cannot be renewed');
+      assert.equal(((await refresh.json()) as ErrorJson).error.code, 'invalid_refresh_token');
       const record = (await sql<Record<string, unknown>>`select * from app_alpha.deletion_records order by id desc limit 1`.execute(db)).rows[0]!;
       const text = JSON.stringify(record);
       assert.equal(record.subject_kind, 'child');
