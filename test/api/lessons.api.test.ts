@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { openRedisCache } from '../../src/adapters/cache/redis-cache.ts';
+import type { Cache } from '../../src/adapters/cache/cache.ts';
 import { stacks } from '../support/servers.ts';
 
 const lessonBody = (id: string, overrides: Record<string, unknown> = {}) => ({
@@ -296,14 +297,101 @@ for (const stack of await stacks()) {
       });
 
       it('/metrics counts requests per route pattern and status, cache hits and pool use', async () => {
-        await t.request('/api/lessons/count-k', { token: alpha });
-        await t.request('/api/lessons/count-k', { token: alpha });
-        const text = await (await t.request('/metrics')).text();
-        assert.match(text, /kidslearn_http_requests_total\{method="GET",route="\/api\/lessons\/:lessonId",status="200"\} \d+/);
-        assert.match(text, /kidslearn_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/api\/lessons\/:lessonId",status="200"\}/);
-        assert.match(text, /kidslearn_cache_requests_total\{cache="lesson",result="hit"\} [1-9]/);
-        assert.match(text, /kidslearn_db_pool_connections\{state="total"\} \d+/);
+        /** The value of one series in the exposition text (0 when the series does not exist yet). */
+        const value = (text: string, series: string): number => {
+          const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+          return line ? Number(line.slice(series.length + 1)) : 0;
+        };
+        const requests = 'kidslearn_http_requests_total{method="GET",route="/api/lessons/:lessonId",status="200"}';
+        const durations = 'kidslearn_http_request_duration_seconds_count{method="GET",route="/api/lessons/:lessonId",status="200"}';
+        const fast = 'kidslearn_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/api/lessons/:lessonId",status="200"}';
+        const hits = 'kidslearn_cache_requests_total{cache="lesson",result="hit"}';
+        const misses = 'kidslearn_cache_requests_total{cache="lesson",result="miss"}';
+        const before = await (await t.request('/metrics')).text();
+        const served = [];
+        for (let i = 0; i < 3; i++) served.push((await t.request('/api/lessons/count-k', { token: alpha })).headers.get('x-cache'));
+        assert.equal((await t.request('/api/lessons/no-such-lesson', { token: alpha })).status, 404);
+        const after = await (await t.request('/metrics')).text();
+        const delta = (series: string) => value(after, series) - value(before, series);
+        assert.equal(delta(requests), 3, 'three 200s on the route pattern');
+        assert.equal(delta(requests.replace('200', '404')), 1, 'the 404 under its own status');
+        assert.equal(delta(durations), 3);
+        assert.equal(delta(fast), 3);
+        assert.equal(delta(hits), served.filter((s) => s === 'HIT').length, 'one hit per X-Cache: HIT');
+        assert.equal(delta(hits) + delta(misses), 4, 'every lesson read is a hit or a miss');
+        assert.ok(served.slice(1).every((s) => s === 'HIT'), 'cached after the first read');
+        assert.equal(value(after, 'kidslearn_db_pool_connections{state="total"}'), t.container.database.poolStats().total);
       });
     });
   });
 }
+
+/** A cache whose every command fails, as a Redis that went away would. */
+function failingCache(): Cache & { calls: number } {
+  const fail = async (): Promise<never> => {
+    failing.calls++;
+    throw new Error('cache is down (test)');
+  };
+  const failing = { kind: 'redis' as const, calls: 0, get: fail, set: fail, add: fail, delete: fail, ping: fail, close: async () => {} };
+  return failing;
+}
+
+describe('lessons are served from the database when every cache command fails (README: a failing cache falls back to the database)', () => {
+  let t: TestApp;
+  let dispose: () => Promise<void>;
+  let cache: ReturnType<typeof failingCache>;
+  before(async () => {
+    const [embedded] = await stacks();
+    const opened = await embedded!.open();
+    cache = failingCache();
+    dispose = async () => {
+      await opened.dispose();
+    };
+    t = await createTestApp({ database: opened.database, cache });
+    await createFixtureApp(t.container, 'alpha');
+  });
+  after(async () => dispose());
+
+  it('reads the catalogue and a lesson, and 404s an unpublished one', async () => {
+    const token = await t.token('alpha', 'guardian');
+    const calls = cache.calls;
+    const list = await t.request('/api/lessons', { token });
+    assert.equal(list.status, 200);
+    assert.equal(list.headers.get('x-cache'), 'MISS');
+    assert.deepEqual(((await list.json()) as { items: { id: string }[] }).items.map((l) => l.id), ['count-k', 'shared-lesson', 'read-1', 'alpha-only']);
+    for (let i = 0; i < 2; i++) {
+      const res = await t.request('/api/lessons/alpha-only', { token });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('x-cache'), 'MISS');
+      const lesson = (await res.json()) as { title: string; items: { id: string }[] };
+      assert.deepEqual([lesson.title, lesson.items.map((x) => x.id)], ['alpha alpha-only', ['alpha-only-q1', 'alpha-only-q2', 'alpha-only-q3']]);
+    }
+    assert.ok(cache.calls > calls, 'the cache was asked (and failed) on the way');
+    assert.equal((await t.request('/api/lessons/draft', { token })).status, 404);
+  });
+
+  it('an admin write succeeds, and the next read shows it', async () => {
+    const admin = await t.token('alpha', 'admin');
+    const { id: _id, ...lesson } = await t.container.lessons.getForAdmin('alpha', 'count-k');
+    const put = await t.request('/admin/lessons/count-k', { method: 'PUT', token: admin, body: JSON.stringify({ ...lesson, title: 'Counting, revised' }) });
+    assert.equal(put.status, 200);
+    const read = await t.request('/api/lessons/count-k', { token: await t.token('alpha', 'guardian') });
+    assert.equal(((await read.json()) as { title: string }).title, 'Counting, revised');
+    const created = await t.request('/admin/lessons', { method: 'POST', token: admin, body: JSON.stringify(lessonBody('while-down')) });
+    assert.equal(created.status, 201);
+    assert.equal((await t.request('/admin/lessons/while-down', { method: 'DELETE', token: admin })).status, 204);
+    assert.equal((await t.request('/api/lessons/while-down', { token: admin })).status, 404);
+  });
+
+  it('answers are graded with the answer key from the database', async () => {
+    const c = t.container;
+    const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: 'correct horse battery', role: 'guardian' });
+    const guardian = { sub: ann.id, app: 'alpha', role: 'guardian' as const, exp: Math.floor(Date.now() / 1000) + 3600 };
+    const childId = (await c.children.create(guardian, { nickname: 'Mia', grade: 1 })).id;
+    const { accessToken } = await c.children.startDeviceSession(guardian, childId);
+    const answer = (response: number, clientEventId: string) => ({ childId, itemId: 'alpha-only-q1', response, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId });
+    const res = await t.request('/api/progress', { method: 'POST', token: accessToken, body: JSON.stringify({ answers: [answer(5, 'r'), answer(4, 'w')] }) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(((await res.json()) as { results: { correct: boolean }[] }).results.map((r) => r.correct), [true, false]);
+  });
+});
