@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { DEFAULT_BKT_PARAMS, type BktParams } from '../../src/domain/learner/bkt.ts';
+import { applyAnswer, newConceptState } from '../../src/domain/learner/concept-state.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { stacks } from '../support/servers.ts';
@@ -320,6 +322,27 @@ describe('model fit: a new version is used by the API without a restart', () => 
       assert.equal(paged.answers, 240);
       const versions = await sql<{ params: unknown }>`select params from app_alpha.model_versions order by version`.execute(c.database.db);
       assert.deepEqual(versions.rows.at(-1)!.params, versions.rows.at(-2)!.params);
+      // Answers recorded through the API from now on are traced with the fitted parameters.
+      const fresh = (await c.children.create(guardian, { nickname: 'After', grade: 1 })).id;
+      const freshToken = (await c.children.startDeviceSession(guardian, fresh)).accessToken;
+      const given = [false, true, true].map((correct, i) => ({
+        childId: fresh,
+        itemId: 'alpha-only-q1',
+        response: correct ? 5 : 4,
+        durationMs: 5000,
+        answeredAt: new Date((clock += 1000)),
+        clientEventId: `after-fit-${i}`,
+      }));
+      const res = await t.request('/api/progress', { method: 'POST', token: freshToken, body: JSON.stringify({ answers: given }) });
+      assert.equal(res.status, 200);
+      const shown = ((await res.json()) as { results: Result[] }).results.at(-1)!.concept.pKnown;
+      const traced = (params: BktParams) => given.reduce((state, a) => applyAnswer(state, params, { correct: a.response === 5, durationMs: a.durationMs, answeredAt: a.answeredAt }), newConceptState(params)).pKnown;
+      const withFitted = traced(fitted);
+      const withDefaults = traced(DEFAULT_BKT_PARAMS);
+      assert.ok(Math.abs(withFitted - withDefaults) > 0.01, `the fit changes the outcome (${withFitted} vs ${withDefaults})`);
+      assert.equal(shown, Math.round(withFitted * 10_000) / 10_000, `P(known) shown is the fitted model's (defaults would give ${withDefaults})`);
+      const stored = await sql<{ p_known: number }>`select p_known from app_alpha.concept_states where child_id = ${fresh} and concept_id = 'adding'`.execute(c.database.db);
+      assert.ok(Math.abs(stored.rows[0]!.p_known - withFitted) < 1e-9, 'and stored');
     } finally {
       await opened.dispose();
     }
