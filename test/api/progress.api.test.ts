@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { DEFAULT_BKT_PARAMS, type BktParams } from '../../src/domain/learner/bkt.ts';
 import { applyAnswer, newConceptState } from '../../src/domain/learner/concept-state.ts';
@@ -36,6 +36,19 @@ for (const stack of await stacks()) {
     const answerCount = async () =>
       (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = ${childId}`.execute(t.container.database.db)).rows[0]!.n;
 
+    let guardian: Principal;
+    /**
+     * Gives the test its own child of Ann's (and Bob's child to be refused),
+     * so no test reads answers or ids another test left behind.
+     */
+    const freshChildren = async () => {
+      const c = t.container;
+      childId = (await c.children.create(guardian, { nickname: 'Mia', grade: 1 })).id;
+      childToken = (await c.children.startDeviceSession(guardian, childId)).accessToken;
+      otherChildId = (await c.children.create({ ...guardian, sub: bobId }, { nickname: 'Kai', grade: 1 })).id;
+    };
+    let bobId: string;
+
     before(async () => {
       const opened = await stack.open();
       dispose = opened.dispose;
@@ -43,14 +56,11 @@ for (const stack of await stacks()) {
       await createFixtureApp(t.container, 'alpha');
       const c = t.container;
       const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: 'correct horse battery', role: 'guardian' });
-      const bob = await c.accounts.register('alpha', { email: 'bob@example.com', password: 'correct horse battery', role: 'guardian' });
-      const exp = Math.floor(Date.now() / 1000) + 3600;
-      const guardian: Principal = { sub: ann.id, app: 'alpha', role: 'guardian', exp };
-      childId = (await c.children.create(guardian, { nickname: 'Mia', grade: 1 })).id;
-      otherChildId = (await c.children.create({ ...guardian, sub: bob.id }, { nickname: 'Kai', grade: 1 })).id;
-      childToken = (await c.children.startDeviceSession(guardian, childId)).accessToken;
+      bobId = (await c.accounts.register('alpha', { email: 'bob@example.com', password: 'correct horse battery', role: 'guardian' })).id;
+      guardian = { sub: ann.id, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
       guardianToken = (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accessToken;
     });
+    beforeEach(freshChildren);
     after(async () => dispose());
 
     it('records an answer: the server decides correctness and returns the updated concept state', async () => {
@@ -141,8 +151,10 @@ for (const stack of await stacks()) {
       const res = await t.request('/api/progress', { token: guardianToken });
       assert.equal(res.status, 200);
       const body = (await res.json()) as { children: { childId: string; minutesThisWeek: number; streakDays: number; lessonsCompleted: number; conceptsMastered: number; lastActivityAt: string }[] };
-      assert.deepEqual(body.children.map((c) => c.childId), [childId], 'only the guardian’s own children');
-      const mia = body.children[0]!;
+      const annsChildren = ((await (await t.request('/api/children', { token: guardianToken })).json()) as { items: { id: string }[] }).items.map((k) => k.id);
+      assert.deepEqual(body.children.map((c) => c.childId).sort(), annsChildren.sort(), 'only the guardian’s own children, each once');
+      assert.ok(!annsChildren.includes(otherChildId));
+      const mia = body.children.find((k) => k.childId === childId)!;
       assert.equal(mia.lessonsCompleted, 1);
       assert.equal(mia.streakDays, 1);
       assert.ok(mia.minutesThisWeek >= 7, `lesson time counts (${mia.minutesThisWeek} min)`);
@@ -152,9 +164,9 @@ for (const stack of await stacks()) {
       // Days and weeks in the family's time zone: the day boundaries move, today's activity is today everywhere.
       assert.equal((body as unknown as { timeZone: string }).timeZone, 'UTC', 'UTC unless asked');
       for (const tz of ['Pacific/Kiritimati', 'Pacific/Pago_Pago', 'America/Argentina/Buenos_Aires']) {
-        const local = (await (await t.request(`/api/progress?tz=${encodeURIComponent(tz)}`, { token: guardianToken })).json()) as { timeZone: string; children: { streakDays: number }[] };
+        const local = (await (await t.request(`/api/progress?tz=${encodeURIComponent(tz)}`, { token: guardianToken })).json()) as { timeZone: string; children: { childId: string; streakDays: number }[] };
         assert.equal(local.timeZone, tz);
-        assert.equal(local.children[0]!.streakDays, 1, tz);
+        assert.equal(local.children.find((k) => k.childId === childId)!.streakDays, 1, tz);
       }
       const badZone = await t.request('/api/progress?tz=UTC%2B2', { token: guardianToken });
       assert.equal(badZone.status, 400);
@@ -180,20 +192,25 @@ for (const stack of await stacks()) {
     });
 
     it('reads per-concept progress and pages through the answer history', async () => {
+      const given = [...Array.from({ length: 10 }, () => answer()), answer({ response: 4 })];
+      assert.equal((await post({ answers: given })).status, 200);
       const res = await t.request(`/api/progress/${childId}`, { token: guardianToken });
       assert.equal(res.status, 200);
       const progress = (await res.json()) as { concepts: { conceptId: string; attempts: number; accuracy: number; mastered: boolean }[] };
       const adding = progress.concepts.find((c) => c.conceptId === 'adding')!;
-      assert.equal(adding.attempts, await answerCount());
-      assert.ok(adding.accuracy > 0.9);
-      const seen = new Set<string>();
+      assert.deepEqual([adding.attempts, await answerCount()], [11, 11]);
+      assert.equal(adding.accuracy, 10 / 11);
+      const seen: string[] = [];
       let cursor: string | null = null;
+      let pages = 0;
       do {
-        const page = (await (await t.request(`/api/progress/${childId}/answers?limit=70${cursor ? `&cursor=${cursor}` : ''}`, { token: childToken })).json()) as { items: { id: string }[]; nextCursor: string | null };
-        for (const item of page.items) seen.add(item.id);
+        const page = (await (await t.request(`/api/progress/${childId}/answers?limit=4${cursor ? `&cursor=${cursor}` : ''}`, { token: childToken })).json()) as { items: { id: string; clientEventId: string }[]; nextCursor: string | null };
+        seen.push(...page.items.map((item) => item.clientEventId));
         cursor = page.nextCursor;
+        pages++;
       } while (cursor);
-      assert.equal(seen.size, await answerCount(), 'every answer exactly once');
+      assert.deepEqual(seen.sort(), given.map((a) => a.clientEventId).sort(), 'every answer exactly once');
+      assert.equal(pages, 3);
       assert.equal((await t.request(`/api/progress/${otherChildId}`, { token: guardianToken })).status, 404);
     });
 
@@ -277,8 +294,12 @@ for (const stack of await stacks()) {
       const items = lesson.items.map((item, k) => (k === 0 ? { ...item, answer: { type: 'numeric' as const, value: 6, tolerance: 0 } } : item));
       assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, true, 'old key, and now in the process-local copy');
       await t.container.lessons.update('alpha', 'alpha-only', { ...lesson, items });
-      assert.equal((await post(answer({ response: 6 }))).body.results[0]!.correct, true, 'the new key at once');
-      assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, false);
+      try {
+        assert.equal((await post(answer({ response: 6 }))).body.results[0]!.correct, true, 'the new key at once');
+        assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, false);
+      } finally {
+        await t.container.lessons.update('alpha', 'alpha-only', lesson); // other tests grade against the fixture's key
+      }
     });
   });
 }
