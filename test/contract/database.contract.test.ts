@@ -37,107 +37,134 @@ for (const backend of await databaseBackends()) {
     let url: string | undefined;
     let dispose: () => Promise<void>;
 
+    let apps = 0;
+    /** A new app with the fixture curriculum written into it, so each test has rows no other test touched. */
+    const freshApp = async (prefix = 'app'): Promise<string> => {
+      const appId = `${prefix}_${++apps}`;
+      await insertApp(database.db, appId, `App ${appId}`);
+      const pack = fixturePack(appId);
+      await database.db.transaction().execute(async (trx) => {
+        await writeConcepts(trx, appId, pack.concepts);
+        for (const l of pack.lessons) await writeLesson(trx, appId, l);
+      });
+      return appId;
+    };
+
     before(async () => {
       const opened = await backend.open();
       ({ database, dispose } = opened);
       url = opened.url;
+      await migrateAll(database.db);
     });
     after(async () => dispose());
 
     it('migrates from empty, then finds nothing left to do', async () => {
-      assert.ok((await migrateAll(database.db)) >= 1);
-      assert.equal(await migrateAll(database.db), 0);
+      const empty = await backend.open();
+      try {
+        assert.ok((await migrateAll(empty.database.db)) >= 1);
+        assert.equal(await migrateAll(empty.database.db), 0);
+        const control = await empty.database.db.selectFrom('kidslearn.schema_migrations').select('scope').execute();
+        assert.ok(control.length >= 1 && control.every((r) => !r.scope.startsWith('app:')), 'control tables only: no app yet');
+      } finally {
+        await empty.dispose();
+      }
     });
 
     it('creates an app with its own migrated schema, atomically and once', async () => {
-      const app = await insertApp(database.db, 'alpha', 'Alpha');
-      assert.equal(app.id, 'alpha');
-      await assert.rejects(insertApp(database.db, 'alpha', 'Again'), (e: Error & { code?: string }) => e.code === 'app_exists');
+      const app = await insertApp(database.db, 'made', 'Made');
+      assert.equal(app.id, 'made');
+      await assert.rejects(insertApp(database.db, 'made', 'Again'), (e: Error & { code?: string }) => e.code === 'app_exists');
       await assert.rejects(insertApp(database.db, 'Bad-Id', 'x'), (e: Error & { code?: string }) => e.code === 'invalid_app_id');
       await assert.rejects(insertApp(database.db, 'a"; drop schema kidslearn cascade; --', 'x'), (e: Error & { code?: string }) => e.code === 'invalid_app_id');
-      assert.equal((await findApp(database.db, 'alpha'))?.name, 'Alpha');
+      assert.equal((await findApp(database.db, 'made'))?.name, 'Made');
       assert.equal(await findApp(database.db, 'nobody'), undefined);
       const versions = await database.db
         .selectFrom('kidslearn.schema_migrations')
         .select('version')
-        .where('scope', '=', 'app:alpha')
+        .where('scope', '=', 'app:made')
         .execute();
       assert.deepEqual(versions.map((v) => v.version), tenantMigrations.map((m) => m.version));
-      await insertApp(database.db, 'beta', 'Beta');
-      assert.deepEqual((await listApps(database.db)).map((a) => a.id), ['alpha', 'beta']);
+      await insertApp(database.db, 'made_too', 'Made too');
+      const ids = (await listApps(database.db)).map((a) => a.id);
+      assert.deepEqual(ids.filter((id) => id.startsWith('made')), ['made', 'made_too']);
+      assert.deepEqual(ids, [...ids].sort(), 'listed by id');
     });
 
     it('writes and reads concepts, lessons and items per app, isolated from other apps', async () => {
-      for (const appId of ['alpha', 'beta']) {
-        const pack = fixturePack(appId);
-        await database.db.transaction().execute(async (trx) => {
-          await writeConcepts(trx, appId, pack.concepts);
-          for (const l of pack.lessons) await writeLesson(trx, appId, l);
-        });
-      }
-      assert.equal(await countConcepts(database.db, 'alpha'), 3);
-      const a = await findLesson(database.db, 'alpha', 'shared-lesson');
-      const b = await findLesson(database.db, 'beta', 'shared-lesson');
-      assert.equal(a?.lesson.title, 'alpha shared-lesson');
-      assert.equal(b?.lesson.title, 'beta shared-lesson');
-      assert.equal(await findLesson(database.db, 'alpha', 'beta-only'), undefined);
+      const alpha = await freshApp('alpha');
+      const beta = await freshApp('beta');
+      assert.equal(await countConcepts(database.db, alpha), 3);
+      const a = await findLesson(database.db, alpha, 'shared-lesson');
+      const b = await findLesson(database.db, beta, 'shared-lesson');
+      assert.equal(a?.lesson.title, `${alpha} shared-lesson`);
+      assert.equal(b?.lesson.title, `${beta} shared-lesson`);
+      assert.equal(await findLesson(database.db, alpha, `${beta}-only`), undefined);
+      assert.equal((await findLesson(database.db, beta, `${beta}-only`))?.lesson.title, `${beta} ${beta}-only`);
       assert.deepEqual(a?.items[1]?.answer, { type: 'multiple_choice', choiceId: 'a' });
       assert.deepEqual(a?.items[1]?.choices?.map((c) => c.id), ['a', 'b']);
       assert.equal(a?.items[0]?.difficulty, -1);
       assert.deepEqual(a?.lesson.blocks, [{ type: 'text', text: 'Welcome to shared-lesson' }]);
-      assert.deepEqual(await missingConcepts(database.db, 'alpha', ['adding', 'nope', 'adding']), ['nope']);
+      assert.deepEqual(await missingConcepts(database.db, alpha, ['adding', 'nope', 'adding']), ['nope']);
     });
 
     it('lists published lessons in a stable order with totals', async () => {
-      const page = await listPublishedLessons(database.db, 'alpha', { page: 1, limit: 2 });
+      const app = await freshApp();
+      const page = await listPublishedLessons(database.db, app, { page: 1, limit: 2 });
       assert.equal(page.total, 4);
       assert.deepEqual(page.items.map((l) => l.id), ['count-k', 'shared-lesson']);
-      const next = await listPublishedLessons(database.db, 'alpha', { page: 2, limit: 2 });
-      assert.deepEqual(next.items.map((l) => l.id), ['read-1', 'alpha-only']);
-      const graded = await listPublishedLessons(database.db, 'alpha', { page: 1, limit: 10, grade: 1, subject: 'math' });
+      const next = await listPublishedLessons(database.db, app, { page: 2, limit: 2 });
+      assert.deepEqual(next.items.map((l) => l.id), ['read-1', `${app}-only`]);
+      const graded = await listPublishedLessons(database.db, app, { page: 1, limit: 10, grade: 1, subject: 'math' });
       assert.deepEqual(graded.items.map((l) => l.id), ['shared-lesson']);
     });
 
     it('rewrites a lesson’s item list and deletes lessons with their items', async () => {
-      const pack = fixturePack('alpha');
+      const app = await freshApp();
+      const other = await freshApp();
+      const pack = fixturePack(app);
       const lesson = { ...pack.lessons[0]!, title: 'changed', items: pack.lessons[0]!.items.slice(0, 1) };
-      await database.db.transaction().execute((trx) => writeLesson(trx, 'alpha', lesson));
-      const found = await findLesson(database.db, 'alpha', lesson.id);
+      await database.db.transaction().execute((trx) => writeLesson(trx, app, lesson));
+      const found = await findLesson(database.db, app, lesson.id);
       assert.equal(found?.lesson.title, 'changed');
       assert.equal(found?.items.length, 1);
-      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, 'alpha', lesson.id)), true);
-      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, 'alpha', lesson.id)), false);
-      const orphans = await database.db.withSchema('app_alpha').selectFrom('practice_items').select('id').where('lesson_id', '=', lesson.id).execute();
+      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, app, lesson.id)), true);
+      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, app, lesson.id)), false);
+      const orphans = await database.db.withSchema(`app_${app}`).selectFrom('practice_items').select('id').where('lesson_id', '=', lesson.id).execute();
       assert.deepEqual(orphans, []);
       // The other app's copy is untouched.
-      assert.equal((await findLesson(database.db, 'beta', lesson.id))?.items.length, 3);
+      assert.equal((await findLesson(database.db, other, lesson.id))?.items.length, 3);
     });
 
     it('rolls a failed transaction back completely', async () => {
-      const pack = fixturePack('alpha');
+      const app = await freshApp();
+      const pack = fixturePack(app);
       await assert.rejects(
         database.db.transaction().execute(async (trx) => {
-          await writeLesson(trx, 'alpha', renamed(pack.lessons[1]!, 'half-written'));
+          await writeLesson(trx, app, renamed(pack.lessons[1]!, 'half-written'));
           throw new Error('boom');
         }),
       );
-      assert.equal(await findLesson(database.db, 'alpha', 'half-written'), undefined);
+      assert.equal(await findLesson(database.db, app, 'half-written'), undefined);
     });
 
     it('serialises concurrent transactions and plain queries correctly', async () => {
-      // A plain read issued while another transaction is open must neither
-      // see its uncommitted rows nor be rolled back with it.
-      const pack = fixturePack('alpha');
+      // A plain read issued while another transaction is open, after it wrote,
+      // must neither see its uncommitted rows nor be rolled back with it.
+      const app = await freshApp();
+      const pack = fixturePack(app);
       let release!: () => void;
       const hold = new Promise<void>((r) => (release = r));
+      let wrote!: () => void;
+      const written = new Promise<void>((r) => (wrote = r));
       const tx: Promise<unknown> = database.db.transaction().execute(async (trx) => {
-        await writeLesson(trx, 'alpha', renamed(pack.lessons[1]!, 'uncommitted'));
+        await writeLesson(trx, app, renamed(pack.lessons[1]!, 'uncommitted'));
+        wrote();
         await hold;
         throw new Error('roll back');
       });
       const txFailed = assert.rejects(tx, /roll back/);
-      await new Promise((r) => setTimeout(r, 20));
-      const read = findLesson(database.db, 'alpha', 'uncommitted');
+      await written;
+      const read = findLesson(database.db, app, 'uncommitted');
       release();
       await txFailed;
       assert.equal(await read, undefined);
@@ -157,16 +184,17 @@ for (const backend of await databaseBackends()) {
     });
 
     it('writes answers and concept states only while the child’s learner clock reads what the writer read', async () => {
-      await insertAccount(database.db, 'alpha', { id: 'g-1', email: 'g1@example.com', role: 'guardian', passwordHash: 'x' });
+      const app = await freshApp();
+      await insertAccount(database.db, app, { id: 'g-1', email: 'g1@example.com', role: 'guardian', passwordHash: 'x' });
       const child = { guardianId: 'g-1', nickname: 'Mia', grade: 1, avatar: 'fox', birthYear: null, settings: MOST_PRIVATE_SETTINGS };
-      await insertChild(database.db, 'alpha', { id: 'kid-1', ...child });
+      await insertChild(database.db, app, { id: 'kid-1', ...child });
       const answer = (event: string): NewAnswer => ({
         childId: 'kid-1', clientEventId: event, itemId: 'i1', lessonId: 'l1', conceptId: 'counting', response: '5', correct: true, durationMs: 3000, answeredAt: new Date('2026-11-20T10:00:00Z'),
       });
       const state = (attempts: number) => ({ childId: 'kid-1', conceptId: 'counting', state: { ...newConceptState(), attempts, correct: attempts } });
-      const writeAnswers = async (w: AnswerWrite) => (await writeAnswerGroups(database.db, 'alpha', [w])).has(0);
-      const snapshot = async () => (await loadSnapshots(database.db, 'alpha', ['kid-1'])).get('kid-1')!;
-      const answers = async () => (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = 'kid-1'`.execute(database.db)).rows[0]!.n;
+      const writeAnswers = async (w: AnswerWrite) => (await writeAnswerGroups(database.db, app, [w])).has(0);
+      const snapshot = async () => (await loadSnapshots(database.db, app, ['kid-1'])).get('kid-1')!;
+      const answers = async () => (await sql<{ n: number }>`select count(*)::int as n from ${sql.table(`app_${app}.answers`)} where child_id = 'kid-1'`.execute(database.db)).rows[0]!.n;
 
       assert.deepEqual(await snapshot(), { seq: 0, states: new Map(), totals: { answers: 0, correct: 0 } });
       assert.equal(await writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 0 }], answers: [answer('e1')], states: [state(1)] }), true);
@@ -189,22 +217,22 @@ for (const backend of await databaseBackends()) {
       assert.equal((await snapshot()).seq, 2);
       assert.equal(await answers(), 3);
       // Several writers in one statement: each group lands or not on its own.
-      await insertChild(database.db, 'alpha', { id: 'kid-2', ...child });
-      await insertChild(database.db, 'alpha', { id: 'kid-3', ...child });
+      await insertChild(database.db, app, { id: 'kid-2', ...child });
+      await insertChild(database.db, app, { id: 'kid-3', ...child });
       const of = (childId: string, event: string) => ({ ...answer(event), childId });
-      const landed = await writeAnswerGroups(database.db, 'alpha', [
+      const landed = await writeAnswerGroups(database.db, app, [
         { clocks: [{ childId: 'kid-2', expectedSeq: 0 }], answers: [of('kid-2', 'x1'), of('kid-2', 'x2')], states: [{ ...state(2), childId: 'kid-2' }] },
         { clocks: [{ childId: 'kid-1', expectedSeq: 1 }], answers: [answer('stale')], states: [state(99)] },
         { clocks: [{ childId: 'kid-3', expectedSeq: 0 }], answers: [of('kid-3', 'y1')], states: [{ ...state(1), childId: 'kid-3' }] },
       ]);
       assert.deepEqual([...landed].sort(), [0, 2], 'the group that read kid-1 at seq 1 (now 2) did not land; the others did');
-      const all = await loadSnapshots(database.db, 'alpha', ['kid-1', 'kid-2', 'kid-3']);
+      const all = await loadSnapshots(database.db, app, ['kid-1', 'kid-2', 'kid-3']);
       assert.deepEqual([...all].map(([id, snap]) => [id, snap.seq, snap.totals.answers]), [['kid-1', 2, 3], ['kid-2', 1, 2], ['kid-3', 1, 1]]);
       assert.equal(await answers(), 3, 'nothing of the stale group');
-      const order = await sql<{ e: string }>`select client_event_id as e from app_alpha.answers where child_id = 'kid-2' order by id`.execute(database.db);
+      const order = await sql<{ e: string }>`select client_event_id as e from ${sql.table(`app_${app}.answers`)} where child_id = 'kid-2' order by id`.execute(database.db);
       assert.deepEqual(order.rows.map((r) => r.e), ['x1', 'x2'], 'stored in the order given');
       // An erased child: a foreign-key violation, whatever its writer last read.
-      await database.db.transaction().execute((trx) => eraseChild(trx, 'alpha', 'kid-1', 'guardian'));
+      await database.db.transaction().execute((trx) => eraseChild(trx, app, 'kid-1', 'guardian'));
       await assert.rejects(
         writeAnswers({ clocks: [{ childId: 'kid-1', expectedSeq: 2 }], answers: [answer('e4')], states: [state(4)] }),
         (e: Error & { code?: string }) => e.code === '23503',
