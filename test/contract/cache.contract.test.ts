@@ -48,8 +48,17 @@ for (const backend of await cacheBackends()) {
       assert.equal(await cache.get('big'), value);
     });
 
-    it('answers ping', async () => {
-      await cache.ping(1000);
+    it('answers ping within the timeout, and refuses it once it cannot answer', async () => {
+      const started = performance.now();
+      assert.equal(await cache.ping(1000), undefined);
+      assert.ok(performance.now() - started < 1000, 'answered within the timeout');
+      if (backend.name === 'redis') {
+        // A cache that cannot reach its server must say so, or /health reports a dead Redis as up.
+        const other = await backend.open();
+        await other.cache.close();
+        await assert.rejects(other.cache.ping(200));
+        await other.dispose();
+      }
     });
   });
 }
