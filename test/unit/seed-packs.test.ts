@@ -195,15 +195,9 @@ function describePack(name: string, pack: CurriculumPack, build: () => Curriculu
       }
     });
 
-    it('is deterministic and fast', () => {
+    // How long a build takes is measured by `npm run bench:seed` (docs/performance.md), not asserted here.
+    it('is deterministic', () => {
       assert.deepEqual(build(), pack);
-      let best = Infinity;
-      for (let i = 0; i < 3; i++) {
-        const start = performance.now();
-        build();
-        best = Math.min(best, performance.now() - start);
-      }
-      assert.ok(best < 200, `build took ${best.toFixed(1)} ms`);
     });
   });
 }
@@ -301,15 +295,40 @@ describe('wordkids content', () => {
     }
   });
 
-  it('answers plural and syllable items as the word lists say', () => {
-    const expected: Record<string, string> = { box: 'boxes', baby: 'babies', child: 'children', mouse: 'mice', leaf: 'leaves', toy: 'toys' };
+  it('answers every plural item with the right spelling, and offers no second right answer', () => {
+    // Written out here, not derived from the generator's rules, so a wrong rule or word list fails.
+    const plural: Record<string, string> = {
+      cat: 'cats', dog: 'dogs', book: 'books', tree: 'trees', cup: 'cups', bird: 'birds', box: 'boxes', fox: 'foxes', peach: 'peaches', dish: 'dishes',
+      brush: 'brushes', lunch: 'lunches', bench: 'benches', wish: 'wishes', glass: 'glasses', dress: 'dresses', baby: 'babies', puppy: 'puppies',
+      berry: 'berries', city: 'cities', pony: 'ponies', toy: 'toys', day: 'days', key: 'keys', boy: 'boys',
+      child: 'children', mouse: 'mice', foot: 'feet', tooth: 'teeth', man: 'men', woman: 'women', goose: 'geese', ox: 'oxen', sheep: 'sheep',
+      deer: 'deer', leaf: 'leaves', wolf: 'wolves', knife: 'knives', half: 'halves', loaf: 'loaves',
+    };
+    const pluralItems = items.filter((i) => i.conceptId === 'plurals' || i.conceptId === 'irregular-plurals');
+    assert.ok(pluralItems.length >= 20, `only ${pluralItems.length} plural items`);
+    for (const item of pluralItems) {
+      const word = (/^One (\w+), two ___\./.exec(item.prompt) ?? /^Which word means more than one (\w+)\?$/.exec(item.prompt) ?? /^Which is the correct plural of "(\w+)"\?$/.exec(item.prompt))?.[1];
+      assert.ok(word, `${item.id}: a plural prompt this test cannot read: ${item.prompt}`);
+      const want = plural[word];
+      assert.ok(want, `${item.id}: no expected plural of "${word}" in this test`);
+      if (item.answer.type === 'short_text') {
+        assert.deepEqual(item.answer.accepted, [want], `${item.id}: ${word}`);
+      } else {
+        assert.equal(item.answer.type, 'multiple_choice', item.id);
+        const right = (item.choices ?? []).filter((c) => isCorrect(item.answer, c.id)).map((c) => c.text);
+        assert.deepEqual(right, [want], `${item.id}: ${word}`);
+        assert.equal((item.choices ?? []).filter((c) => c.text === want).length, 1, `${item.id}: "${want}" is offered once`);
+        assert.ok((item.choices ?? []).every((c) => c.text === want || !Object.values(plural).includes(c.text) || c.text === word), `${item.id}: a wrong choice is another word's real plural`);
+      }
+    }
+  });
+
+  it('answers syllable items as the word lists say', () => {
+    const syllables = items.filter((i) => i.type === 'numeric' && i.prompt.startsWith('How many syllables'));
+    assert.ok(syllables.length > 0);
     for (const item of items) {
-      const m = /^One (\w+), two ___/.exec(item.prompt);
-      const want = m?.[1] ? expected[m[1]] : undefined;
-      if (want && item.answer.type === 'short_text') assert.deepEqual(item.answer.accepted, [want], item.id);
       if (item.prompt === 'How many syllables are in the word "elephant"?' && item.answer.type === 'numeric') assert.equal(item.answer.value, 3);
     }
-    assert.ok(items.some((i) => i.type === 'numeric' && i.prompt.startsWith('How many syllables')));
   });
 
   it('makes each rhyme question have exactly one choice sharing the ending', () => {
