@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { migrateAll } from '../adapters/db/migrations.ts';
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
 import { AppError } from '../domain/errors.ts';
 import { Role } from '../domain/principal.ts';
@@ -87,8 +88,8 @@ async function promptHidden(prompt: string): Promise<string> {
   }
 }
 
-async function withContainer<T>(config: Config, fn: (c: Container) => Promise<T>): Promise<T> {
-  const container = await createContainer(config, { logger: createLogger({ level: 'warn', destination: process.stderr }) });
+async function withContainer<T>(config: Config, fn: (c: Container) => Promise<T>, overrides: { skipMigrations?: boolean } = {}): Promise<T> {
+  const container = await createContainer(config, { ...overrides, logger: createLogger({ level: 'warn', destination: process.stderr }) });
   try {
     return await fn(container);
   } finally {
@@ -101,7 +102,15 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
   const [command, sub] = argv;
   switch (command) {
     case 'migrate':
-      return withContainer(config, async () => 'migrations are up to date');
+      // Migrates here rather than in the container, so the line says what this run did.
+      return withContainer(
+        config,
+        async (c) => {
+          const applied = await migrateAll(c.database.db);
+          return applied ? `applied ${applied} migration${applied === 1 ? '' : 's'}` : 'migrations are up to date';
+        },
+        { skipMigrations: true },
+      );
     case 'apps': {
       if (sub === 'list') {
         return withContainer(config, async (c) =>
