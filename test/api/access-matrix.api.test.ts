@@ -7,8 +7,9 @@ import { stacks } from '../support/servers.ts';
 
 /**
  * Walks every operation of the OpenAPI document with anonymous, child,
- * guardian, teacher, admin and other-app callers and checks each status
- * against the matrix in docs/access.md.
+ * guardian, teacher, admin and other-app callers, on both stacks, and checks
+ * each status against the matrix in docs/access.md and each body for rows
+ * the caller may not see: another app's, another family's, a sibling's.
  */
 
 const COLUMNS = ['anonymous', 'child', 'guardian', 'teacher', 'admin', 'other app'] as const;
@@ -30,149 +31,180 @@ function readMatrix(): Map<string, Record<Column, number>> {
 const PASSWORD = 'correct horse battery';
 const PIN = '4821';
 
-const [embedded] = await stacks();
+for (const stack of await stacks()) {
+  describe(`access matrix (docs/access.md) over every OpenAPI operation, on ${stack.name}`, { skip: stack.skip }, () => {
+    let t: TestApp;
+    /** Per column, strings that must never appear in a body it gets: ids and texts of rows it may not see. */
+    const forbidden = {} as Record<Column, string[]>;
+    let dispose: () => Promise<void>;
+    const tokens = {} as Record<Column, string | undefined>;
+    let guardian: Principal;
+    let teacher: Principal;
+    let childId: string;
+    let classroomId: string;
+    let inviteCode: string;
+    let counter = 0;
+    const unique = (prefix: string) => `${prefix}-${++counter}`;
 
-describe('access matrix (docs/access.md) over every OpenAPI operation', () => {
-  let t: TestApp;
-  let dispose: () => Promise<void>;
-  const tokens = {} as Record<Column, string | undefined>;
-  let guardian: Principal;
-  let teacher: Principal;
-  let childId: string;
-  let classroomId: string;
-  let inviteCode: string;
-  let counter = 0;
-  const unique = (prefix: string) => `${prefix}-${++counter}`;
-
-  const freshChild = async () => (await t.container.children.create(guardian, { nickname: unique('Kid'), grade: 1 })).id;
-  const freshMember = async () => {
-    const id = await freshChild();
-    await t.container.classrooms.respond(guardian, inviteCode, id, 'accept');
-    return id;
-  };
-  const freshRefreshToken = async () => (await t.container.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).refreshToken;
-
-  /** How to call each operation: path parameters and body, built fresh where the call destroys something. */
-  const recipes: Record<string, () => Promise<{ params?: Record<string, string>; body?: unknown }>> = {
-    'GET /health': async () => ({}),
-    'GET /metrics': async () => ({}),
-    'GET /app': async () => ({}),
-    'GET /openapi.json': async () => ({}),
-    'GET /docs': async () => ({}),
-    'GET /.well-known/jwks.json': async () => ({}),
-    'POST /auth/register': async () => ({ body: { email: `${unique('new')}@example.com`, password: PASSWORD, role: 'guardian' } }),
-    'POST /auth/login': async () => ({ body: { email: 'ann@example.com', password: PASSWORD } }),
-    'POST /auth/refresh': async () => ({ body: { refreshToken: await freshRefreshToken() } }),
-    'POST /auth/logout': async () => ({ body: { refreshToken: await freshRefreshToken() } }),
-    'POST /auth/pin': async () => ({ body: { childId, pin: PIN } }),
-    'GET /api/lessons': async () => ({}),
-    'GET /api/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
-    'GET /admin/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
-    'POST /admin/lessons': async () => {
-      const lesson = fixturePack('alpha').lessons[1]!;
-      const id = unique('made');
-      return { body: { ...lesson, id, items: lesson.items.map((i) => ({ ...i, id: `${id}-${i.id}` })) } };
-    },
-    'PUT /admin/lessons/{lessonId}': async () => {
-      const { id: _id, ...rest } = await t.container.lessons.getForAdmin('alpha', 'alpha-only');
-      return { params: { lessonId: 'alpha-only' }, body: rest };
-    },
-    'DELETE /admin/lessons/{lessonId}': async () => {
-      const lesson = fixturePack('alpha').lessons[1]!;
-      const id = unique('doomed');
-      await t.container.lessons.create('alpha', { ...lesson, id, items: [] });
-      return { params: { lessonId: id } };
-    },
-    'GET /api/children': async () => ({}),
-    'POST /api/children': async () => ({ body: { nickname: 'New', grade: 1 } }),
-    'GET /api/children/{childId}': async () => ({ params: { childId } }),
-    'PATCH /api/children/{childId}': async () => ({ params: { childId }, body: { nickname: 'Mia' } }),
-    'DELETE /api/children/{childId}': async () => ({ params: { childId: await freshChild() } }),
-    'GET /api/children/{childId}/export': async () => ({ params: { childId } }),
-    'POST /api/children/{childId}/sessions': async () => ({ params: { childId } }),
-    'PUT /api/children/{childId}/pin': async () => ({ params: { childId }, body: { pin: PIN } }),
-    'DELETE /api/children/{childId}/pin': async () => {
+    const freshChild = async () => (await t.container.children.create(guardian, { nickname: unique('Kid'), grade: 1 })).id;
+    const freshMember = async () => {
       const id = await freshChild();
-      await t.container.children.setPin(guardian, id, PIN);
-      return { params: { childId: id } };
-    },
-    'POST /api/children/{childId}/pin/unlock': async () => ({ params: { childId } }),
-    'GET /api/classrooms': async () => ({}),
-    'POST /api/classrooms': async () => ({ body: { name: 'Another room' } }),
-    'GET /api/classrooms/{classroomId}': async () => ({ params: { classroomId } }),
-    'POST /api/classrooms/{classroomId}/invites': async () => ({ params: { classroomId }, body: {} }),
-    'GET /api/classrooms/{classroomId}/children': async () => ({ params: { classroomId } }),
-    'DELETE /api/classrooms/{classroomId}/children/{childId}': async () => ({ params: { classroomId, childId: await freshMember() } }),
-    'GET /api/invites/{code}': async () => ({ params: { code: inviteCode } }),
-    'POST /api/invites/{code}/accept': async () => ({ params: { code: inviteCode }, body: { childId: await freshChild() } }),
-    'POST /api/invites/{code}/decline': async () => ({ params: { code: inviteCode }, body: { childId: await freshMember() } }),
-    'POST /api/progress': async () => ({
-      body: { childId, itemId: 'alpha-only-q1', response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: unique('event') },
-    }),
-    'GET /api/progress/{childId}': async () => ({ params: { childId } }),
-    'GET /api/progress': async () => ({}),
-    'POST /api/progress/lessons/{lessonId}/complete': async () => ({
-      params: { lessonId: 'alpha-only' },
-      body: { childId, secondsSpent: 300, score: 0.8, completedAt: new Date().toISOString(), clientEventId: unique('done') },
-    }),
-    'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
-  };
+      await t.container.classrooms.respond(guardian, inviteCode, id, 'accept');
+      return id;
+    };
+    const freshRefreshToken = async () => (await t.container.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).refreshToken;
 
-  before(async () => {
-    const opened = await embedded!.open();
-    dispose = opened.dispose;
-    t = await createTestApp({ database: opened.database, cache: opened.cache });
-    await createFixtureApp(t.container, 'alpha');
-    await createFixtureApp(t.container, 'beta');
-    const c = t.container;
-    const exp = Math.floor(Date.now() / 1000) + 3600;
-    const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: PASSWORD, role: 'guardian' });
-    const tess = await c.accounts.register('alpha', { email: 'tess@example.com', password: PASSWORD, role: 'teacher' });
-    guardian = { sub: ann.id, app: 'alpha', role: 'guardian', exp };
-    teacher = { sub: tess.id, app: 'alpha', role: 'teacher', exp };
-    childId = (await c.children.create(guardian, { nickname: 'Mia', grade: 2 })).id;
-    await c.children.setPin(guardian, childId, PIN);
-    classroomId = (await c.classrooms.create(teacher, { name: 'Room 3' })).id;
-    inviteCode = (await c.classrooms.createInvite(teacher, classroomId, 14)).code;
-    await c.classrooms.respond(guardian, inviteCode, childId, 'accept');
-    tokens.anonymous = undefined;
-    tokens.child = (await c.children.startDeviceSession(guardian, childId)).accessToken;
-    tokens.guardian = (await c.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).accessToken;
-    tokens.teacher = (await c.accounts.login('alpha', { email: 'tess@example.com', password: PASSWORD })).accessToken;
-    tokens.admin = await t.token('alpha', 'admin', { sub: 'admin-alpha' });
-    tokens['other app'] = await t.token('beta', 'admin', { sub: 'admin-beta' });
-  });
-  after(async () => dispose());
+    /** How to call each operation: path parameters and body, built fresh where the call destroys something. */
+    const recipes: Record<string, () => Promise<{ params?: Record<string, string>; body?: unknown }>> = {
+      'GET /health': async () => ({}),
+      'GET /metrics': async () => ({}),
+      'GET /app': async () => ({}),
+      'GET /openapi.json': async () => ({}),
+      'GET /docs': async () => ({}),
+      'GET /.well-known/jwks.json': async () => ({}),
+      'POST /auth/register': async () => ({ body: { email: `${unique('new')}@example.com`, password: PASSWORD, role: 'guardian' } }),
+      'POST /auth/login': async () => ({ body: { email: 'ann@example.com', password: PASSWORD } }),
+      'POST /auth/refresh': async () => ({ body: { refreshToken: await freshRefreshToken() } }),
+      'POST /auth/logout': async () => ({ body: { refreshToken: await freshRefreshToken() } }),
+      'POST /auth/pin': async () => ({ body: { childId, pin: PIN } }),
+      'GET /api/lessons': async () => ({}),
+      'GET /api/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
+      'GET /admin/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
+      'POST /admin/lessons': async () => {
+        const lesson = fixturePack('alpha').lessons[1]!;
+        const id = unique('made');
+        return { body: { ...lesson, id, items: lesson.items.map((i) => ({ ...i, id: `${id}-${i.id}` })) } };
+      },
+      'PUT /admin/lessons/{lessonId}': async () => {
+        const { id: _id, ...rest } = await t.container.lessons.getForAdmin('alpha', 'alpha-only');
+        return { params: { lessonId: 'alpha-only' }, body: rest };
+      },
+      'DELETE /admin/lessons/{lessonId}': async () => {
+        const lesson = fixturePack('alpha').lessons[1]!;
+        const id = unique('doomed');
+        await t.container.lessons.create('alpha', { ...lesson, id, items: [] });
+        return { params: { lessonId: id } };
+      },
+      'GET /api/children': async () => ({}),
+      'POST /api/children': async () => ({ body: { nickname: 'New', grade: 1 } }),
+      'GET /api/children/{childId}': async () => ({ params: { childId } }),
+      'PATCH /api/children/{childId}': async () => ({ params: { childId }, body: { nickname: 'Mia' } }),
+      'DELETE /api/children/{childId}': async () => ({ params: { childId: await freshChild() } }),
+      'GET /api/children/{childId}/export': async () => ({ params: { childId } }),
+      'POST /api/children/{childId}/sessions': async () => ({ params: { childId } }),
+      'PUT /api/children/{childId}/pin': async () => ({ params: { childId }, body: { pin: PIN } }),
+      'DELETE /api/children/{childId}/pin': async () => {
+        const id = await freshChild();
+        await t.container.children.setPin(guardian, id, PIN);
+        return { params: { childId: id } };
+      },
+      'POST /api/children/{childId}/pin/unlock': async () => ({ params: { childId } }),
+      'GET /api/classrooms': async () => ({}),
+      'POST /api/classrooms': async () => ({ body: { name: 'Another room' } }),
+      'GET /api/classrooms/{classroomId}': async () => ({ params: { classroomId } }),
+      'POST /api/classrooms/{classroomId}/invites': async () => ({ params: { classroomId }, body: {} }),
+      'GET /api/classrooms/{classroomId}/children': async () => ({ params: { classroomId } }),
+      'DELETE /api/classrooms/{classroomId}/children/{childId}': async () => ({ params: { classroomId, childId: await freshMember() } }),
+      'GET /api/invites/{code}': async () => ({ params: { code: inviteCode } }),
+      'POST /api/invites/{code}/accept': async () => ({ params: { code: inviteCode }, body: { childId: await freshChild() } }),
+      'POST /api/invites/{code}/decline': async () => ({ params: { code: inviteCode }, body: { childId: await freshMember() } }),
+      'POST /api/progress': async () => ({
+        body: { childId, itemId: 'alpha-only-q1', response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: unique('event') },
+      }),
+      'GET /api/progress/{childId}': async () => ({ params: { childId } }),
+      'GET /api/progress': async () => ({}),
+      'POST /api/progress/lessons/{lessonId}/complete': async () => ({
+        params: { lessonId: 'alpha-only' },
+        body: { childId, secondsSpent: 300, score: 0.8, completedAt: new Date().toISOString(), clientEventId: unique('done') },
+      }),
+      'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
+    };
 
-  it('has a matrix row and a recipe for every operation, and no row for an operation that does not exist', async () => {
-    const spec = (await (await t.request('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
-    const operations = Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
-    const matrix = readMatrix();
-    assert.deepEqual([...matrix.keys()].sort(), operations, 'docs/access.md rows = OpenAPI operations');
-    assert.deepEqual(Object.keys(recipes).sort(), operations, 'every operation has a request recipe');
-  });
+    before(async () => {
+      const opened = await stack.open();
+      dispose = opened.dispose;
+      t = await createTestApp({ database: opened.database, cache: opened.cache });
+      await createFixtureApp(t.container, 'alpha');
+      await createFixtureApp(t.container, 'beta');
+      const c = t.container;
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: PASSWORD, role: 'guardian' });
+      const tess = await c.accounts.register('alpha', { email: 'tess@example.com', password: PASSWORD, role: 'teacher' });
+      guardian = { sub: ann.id, app: 'alpha', role: 'guardian', exp };
+      teacher = { sub: tess.id, app: 'alpha', role: 'teacher', exp };
+      childId = (await c.children.create(guardian, { nickname: 'Mia', grade: 2 })).id;
+      await c.children.setPin(guardian, childId, PIN);
+      classroomId = (await c.classrooms.create(teacher, { name: 'Room-of-Tess' })).id;
+      inviteCode = (await c.classrooms.createInvite(teacher, classroomId, 14)).code;
+      await c.classrooms.respond(guardian, inviteCode, childId, 'accept');
+      tokens.anonymous = undefined;
+      tokens.child = (await c.children.startDeviceSession(guardian, childId)).accessToken;
+      tokens.guardian = (await c.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).accessToken;
+      tokens.teacher = (await c.accounts.login('alpha', { email: 'tess@example.com', password: PASSWORD })).accessToken;
+      tokens.admin = await t.token('alpha', 'admin', { sub: 'admin-alpha' });
+      tokens['other app'] = await t.token('beta', 'admin', { sub: 'admin-beta' });
 
-  for (const [operation, expected] of readMatrix()) {
-    it(operation, async () => {
-      const [method, path] = operation.split(' ') as [string, string];
-      const actual = {} as Record<Column, number>;
-      for (const column of COLUMNS) {
-        const recipe = recipes[operation];
-        assert.ok(recipe, `no recipe for ${operation}`);
-        const { params = {}, body } = await recipe();
-        const url = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? `missing-${name}`));
-        const headers: Record<string, string> = {};
-        if (!url.startsWith('/api/') && !url.startsWith('/admin/')) headers['x-app-id'] = 'alpha';
-        const res = await t.request(url, {
-          method,
-          headers,
-          ...(tokens[column] ? { token: tokens[column] } : {}),
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        await res.arrayBuffer();
-        actual[column] = res.status;
-      }
-      assert.deepEqual(actual, expected);
+      // Rows the callers above must not see. Another family in alpha, with its own classroom:
+      const bob = await c.accounts.register('alpha', { email: 'bob@example.com', password: PASSWORD, role: 'guardian' });
+      const bobs: Principal = { sub: bob.id, app: 'alpha', role: 'guardian', exp };
+      const bobsChild = (await c.children.create(bobs, { nickname: 'Kai-of-Bob', grade: 3 })).id;
+      const tom = await c.accounts.register('alpha', { email: 'tom@example.com', password: PASSWORD, role: 'teacher' });
+      const toms: Principal = { sub: tom.id, app: 'alpha', role: 'teacher', exp };
+      const tomsRoom = (await c.classrooms.create(toms, { name: 'Room-of-Tom' })).id;
+      await c.classrooms.respond(bobs, (await c.classrooms.createInvite(toms, tomsRoom, 14)).code, bobsChild, 'accept');
+      // Mia's sibling: the child's own token must not reach it.
+      const sibling = (await c.children.create(guardian, { nickname: 'Sibling-of-Mia', grade: 4 })).id;
+      // And a family in app beta.
+      const zed = await c.accounts.register('beta', { email: 'zed@example.com', password: PASSWORD, role: 'guardian' });
+      const zeds: Principal = { sub: zed.id, app: 'beta', role: 'guardian', exp };
+      const betaChild = (await c.children.create(zeds, { nickname: 'Beta-Kid', grade: 2 })).id;
+      const quinn = await c.accounts.register('beta', { email: 'quinn@example.com', password: PASSWORD, role: 'teacher' });
+      const betaRoom = (await c.classrooms.create({ sub: quinn.id, app: 'beta', role: 'teacher', exp }, { name: 'Beta-Room' })).id;
+      const betaRows = [betaChild, 'Beta-Kid', zed.id, quinn.id, betaRoom, 'Beta-Room', 'zed@example.com', 'beta-only', 'of beta'];
+      const otherFamily = [bobsChild, 'Kai-of-Bob', bob.id, 'bob@example.com', tomsRoom, 'Room-of-Tom', tom.id];
+      forbidden.anonymous = [...betaRows, ...otherFamily, childId, 'Sibling-of-Mia', ann.id, tess.id];
+      forbidden.child = [...betaRows, ...otherFamily, sibling, 'Sibling-of-Mia', tess.id];
+      forbidden.guardian = [...betaRows, ...otherFamily];
+      forbidden.teacher = [...betaRows, ...otherFamily, sibling, 'Sibling-of-Mia'];
+      forbidden.admin = betaRows;
+      forbidden['other app'] = [childId, sibling, bobsChild, 'Kai-of-Bob', ann.id, tess.id, bob.id, classroomId, 'Room-of-Tess', tomsRoom, 'alpha-only', 'of alpha', 'ann@example.com'];
     });
-  }
-});
+    after(async () => dispose());
+
+    it('has a matrix row and a recipe for every operation, and no row for an operation that does not exist', async () => {
+      const spec = (await (await t.request('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };
+      const operations = Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`)).sort();
+      const matrix = readMatrix();
+      assert.deepEqual([...matrix.keys()].sort(), operations, 'docs/access.md rows = OpenAPI operations');
+      assert.deepEqual(Object.keys(recipes).sort(), operations, 'every operation has a request recipe');
+    });
+
+    for (const [operation, expected] of readMatrix()) {
+      it(operation, async () => {
+        const [method, path] = operation.split(' ') as [string, string];
+        const actual = {} as Record<Column, number>;
+        for (const column of COLUMNS) {
+          const recipe = recipes[operation];
+          assert.ok(recipe, `no recipe for ${operation}`);
+          const { params = {}, body } = await recipe();
+          const url = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? `missing-${name}`));
+          const headers: Record<string, string> = {};
+          if (!url.startsWith('/api/') && !url.startsWith('/admin/')) headers['x-app-id'] = 'alpha';
+          const res = await t.request(url, {
+            method,
+            headers,
+            ...(tokens[column] ? { token: tokens[column] } : {}),
+            ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          });
+          const text = await res.text();
+          actual[column] = res.status;
+          // What the caller sent may come back (an echoed id); anything else on the list is a leak.
+          const sent = `${url} ${body === undefined ? '' : JSON.stringify(body)}`;
+          const leaked = forbidden[column].filter((marker) => text.includes(marker) && !sent.includes(marker));
+          assert.deepEqual(leaked, [], `${operation} as ${column} (${res.status}) returned rows it may not see`);
+        }
+        assert.deepEqual(actual, expected);
+      });
+    }
+  });
+}
