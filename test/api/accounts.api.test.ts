@@ -27,15 +27,17 @@ for (const stack of await stacks()) {
       t = await createTestApp({ database: opened.database, cache: opened.cache });
       await createFixtureApp(t.container, 'alpha');
       await createFixtureApp(t.container, 'beta');
+      // The account the tests below sign in with, so none depends on the registration test.
+      await t.container.accounts.register('alpha', { email: 'parent@example.com', password: PASSWORD, role: 'guardian' });
     });
     after(async () => dispose());
 
     it('registers a guardian (201) and signs in with a case-insensitive email', async () => {
-      const res = await post('/auth/register', { email: 'Parent@Example.com', password: PASSWORD, role: 'guardian' });
+      const res = await post('/auth/register', { email: 'New.Parent@Example.com', password: PASSWORD, role: 'guardian' });
       assert.equal(res.status, 201);
       const account = (await res.json()) as { id: string; email: string; role: string };
-      assert.deepEqual({ email: account.email, role: account.role }, { email: 'parent@example.com', role: 'guardian' });
-      const { res: ok, body } = await login('PARENT@example.com');
+      assert.deepEqual({ email: account.email, role: account.role }, { email: 'new.parent@example.com', role: 'guardian' });
+      const { res: ok, body } = await login('NEW.PARENT@example.com');
       assert.equal(ok.status, 200);
       assert.equal(body.tokenType, 'Bearer');
       assert.ok(body.expiresIn > 0 && body.expiresIn <= 900);
