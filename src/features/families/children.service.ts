@@ -33,6 +33,14 @@ const PIN_LOCKED = () => new AppError('forbidden', 'pin_locked', 'PIN sign-in is
 /** Largest list an admin gets from `GET /api/children` in one response. */
 const ADMIN_LIST_LIMIT = 1000;
 
+/** A child's export: when, which app, how many devices are signed in, and one section per table of `CHILD_DATA`. */
+export interface ChildExportJson {
+  exportedAt: string;
+  app: string;
+  signedInDevices: number;
+  [section: string]: unknown;
+}
+
 /** Roles whose reads of a child's data are written to the audit log. */
 const AUDITED_ROLES = new Set(['teacher', 'admin']);
 
@@ -146,7 +154,7 @@ export class ChildrenService {
    * sessions still signed in. The audit entry for this export is written
    * first, so the export shows it.
    */
-  async export(principal: Principal, childId: string): Promise<Record<string, unknown>> {
+  async export(principal: Principal, childId: string): Promise<ChildExportJson> {
     await this.authorizeChild(principal, 'child.export', childId);
     await this.audit(principal, [childId], 'export child data');
     const { sections, signedInDevices } = await this.#db.db.transaction().execute(async (trx) => {

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { camelCase, CHILD_DATA } from '../../adapters/db/child-data.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
 import { Child, ChildPatch, Classroom, ClassroomChild, JoinCode, NewChildInput, NewClassroomInput, Pin } from '../../domain/family.ts';
@@ -29,7 +30,22 @@ const InvitePreview = z.object({ classroomName: z.string(), grade: z.number().in
 const InviteAnswer = z.object({ childId: ResourceId }).strict().openapi('InviteAnswer');
 const Membership = z.object({ classroomId: z.string(), childId: z.string(), status: z.enum(['active', 'declined']) }).openapi('Membership');
 const PinBody = z.object({ pin: Pin }).strict().openapi('SetPin');
-const ChildExport = z.record(z.string(), z.unknown()).openapi('ChildExport', { description: 'Everything held about the child' });
+/** One exported row: the declared columns in camelCase (see adapters/db/child-data.ts). */
+const ExportRow = z.record(z.string(), z.unknown());
+/** The export's shape, one section per table of the child-data declaration, so the document lists them all. */
+const ChildExport = z
+  .object({
+    exportedAt: z.string(),
+    app: z.string(),
+    signedInDevices: z.number().int().openapi({ description: 'Device sessions still signed in' }),
+    ...Object.fromEntries(
+      CHILD_DATA.map((d) => [
+        d.section,
+        (d.rows === 'one' ? ExportRow.nullable() : z.array(ExportRow)).openapi({ description: `From \`${d.table}\`: ${[...d.exported.map(camelCase), ...Object.keys(d.related ?? {}), ...Object.keys(d.derived ?? {})].join(', ')}` }),
+      ]),
+    ),
+  })
+  .openapi('ChildExport', { description: 'Everything held about the child: one section per table holding child data, all rows, read in one snapshot' });
 
 const route = <T extends Parameters<typeof createRoute>[0]>(r: T) => createRoute({ ...r, security });
 const childTags = ['children'];
