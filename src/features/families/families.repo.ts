@@ -132,6 +132,7 @@ export async function resetPinFailures(db: Db, appId: string, id: string): Promi
   await scoped(db, appId).updateTable('children').set({ pin_failures: 0, pin_locked: false }).where('id', '=', id).execute();
 }
 
+/** Device sessions of the child that can still be renewed (distinct refresh-token families), for the export. */
 export async function countActiveSessions(db: Db, appId: string, childId: string): Promise<number> {
   const row = await scoped(db, appId)
     .selectFrom('refresh_tokens')
