@@ -344,9 +344,7 @@ describe('lessons are served from the database when every cache command fails (R
     const [embedded] = await stacks();
     const opened = await embedded!.open();
     cache = failingCache();
-    dispose = async () => {
-      await opened.dispose();
-    };
+    dispose = opened.dispose;
     t = await createTestApp({ database: opened.database, cache });
     await createFixtureApp(t.container, 'alpha');
   });
