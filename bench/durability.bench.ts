@@ -45,10 +45,12 @@ import {
  * or through the API), unexpected (stored but never acknowledged), concept
  * states whose attempt count disagrees with the stored answers (an answer
  * counted twice or not at all by the learner model), kills, requests and
- * answers in flight at the kills, answers a retry found already committed
- * (the kill fell between commit and response), and retries. Exit code 0 only
- * if nothing was lost, duplicated or unexpected on any stack — and only if the
- * run measured something: at least one kill with writes in flight, and
+ * answers in flight at the kills (sent, no response handled yet), those of
+ * them the kill cut off (no response ever came; the others' responses were
+ * already in the socket buffers), cut-off answers a retry found already
+ * committed (the kill fell between commit and response), and retries. Exit
+ * code 0 only if nothing was lost, duplicated or unexpected on any stack —
+ * and only if the run measured something: kills that cut off writes, and
  * retries.
  *
  * The seed fixes the answers each child sends and the kill schedule; the
@@ -105,8 +107,10 @@ interface Request {
   body: string;
   answers: Answer[];
   attempts: number;
-  /** An attempt was in flight when the server was killed. */
-  inFlightAtKill: boolean;
+  /** The kill during which an attempt was in flight, and that attempt's number; cleared once the attempt ends. */
+  atKill?: { kill: Kill; attempt: number };
+  /** An attempt was in flight at a kill and got no response: the kill cut it off. */
+  cutOff: boolean;
   /** Refused with a 4xx other than 408/429: an app would not resend it. */
   refused?: { status: number; body: string };
 }
@@ -114,8 +118,17 @@ interface Request {
 /** One kill of the server process. */
 interface Kill {
   atSec: number;
+  /** Requests sent and not yet answered as the client saw it when the signal went. */
   inFlightRequests: number;
   inFlightAnswers: number;
+  /** Of those, the ones that then got no response: the kill cut them off. */
+  cutOffRequests: number;
+  cutOffAnswers: number;
+  /**
+   * The others: their whole response was already on its way (in the
+   * sockets' buffers) when the signal went, so they were acknowledged.
+   */
+  answeredAnyway: number;
   restartMs: number;
 }
 
@@ -279,7 +292,7 @@ class Run {
         body: JSON.stringify(size === 1 ? answers[0] : { answers }),
         answers: answers.map((a) => ({ childId: a.childId, clientEventId: a.clientEventId, acknowledged: false, duplicateOnAck: false })),
         attempts: 0,
-        inFlightAtKill: false,
+        cutOff: false,
       };
       this.requests.push(request);
       await this.#deliver(request, random);
@@ -307,6 +320,17 @@ class Run {
         // No response (status stays 0): refused connection while the server is down, reset by the kill, or timed out.
       } finally {
         this.#inFlight.delete(request);
+      }
+      if (request.atKill?.attempt === request.attempts) {
+        const { kill } = request.atKill;
+        if (status === 0) {
+          kill.cutOffRequests++;
+          kill.cutOffAnswers += request.answers.length;
+          request.cutOff = true;
+        } else {
+          kill.answeredAnyway++;
+        }
+        request.atKill = undefined;
       }
       if (ok(status)) {
         this.#acknowledge(request, text);
@@ -352,14 +376,26 @@ class Run {
       // Mid-write means with requests on the wire; under this load there always are, but wait for one if not.
       for (let waited = 0; this.#inFlight.size === 0 && waited < 2000; waited += 5) await sleep(5);
       const inFlight = [...this.#inFlight];
-      for (const r of inFlight) r.inFlightAtKill = true;
-      const atSec = this.#sec();
-      await this.#server.kill();
-      const restarted = performance.now();
-      await this.#server.start();
-      const kill = { atSec, inFlightRequests: inFlight.length, inFlightAnswers: inFlight.reduce((n, r) => n + r.answers.length, 0), restartMs: Math.round(performance.now() - restarted) };
+      const kill: Kill = {
+        atSec: this.#sec(),
+        inFlightRequests: inFlight.length,
+        inFlightAnswers: inFlight.reduce((n, r) => n + r.answers.length, 0),
+        cutOffRequests: 0,
+        cutOffAnswers: 0,
+        answeredAnyway: 0,
+        restartMs: 0,
+      };
+      // Marked and killed in one synchronous run: no response can be handled in between.
+      for (const r of inFlight) r.atKill = { kill, attempt: r.attempts };
       this.kills.push(kill);
-      console.log(`  ${atSec.toFixed(1)} s: kill -9 #${this.kills.length} with ${kill.inFlightRequests} requests (${kill.inFlightAnswers} answers) in flight; serving again after ${kill.restartMs} ms`);
+      await this.#server.kill();
+      const restarting = performance.now();
+      await this.#server.start();
+      kill.restartMs = Math.round(performance.now() - restarting);
+      console.log(
+        `  ${kill.atSec.toFixed(1)} s: kill -9 #${this.kills.length} with ${kill.inFlightRequests} requests (${kill.inFlightAnswers} answers) in flight, ` +
+          `${kill.cutOffRequests} (${kill.cutOffAnswers}) of them cut off; serving again after ${kill.restartMs} ms`,
+      );
     }
   }
 
@@ -399,7 +435,7 @@ class Run {
       badBodies: this.badBodies,
       duplicateOnFirstAttempt: this.duplicateOnFirstAttempt,
       kills: this.kills,
-      committedBeforeKill: this.requests.filter((r) => r.inFlightAtKill).reduce((n, r) => n + r.answers.filter((a) => a.duplicateOnAck).length, 0),
+      committedBeforeKill: this.requests.filter((r) => r.cutOff).reduce((n, r) => n + r.answers.filter((a) => a.duplicateOnAck).length, 0),
       retriedRequests: retried.length,
       retriedAnswers: retried.reduce((n, r) => n + r.answers.length, 0),
       retryAttempts: this.retryAttempts,
@@ -442,15 +478,20 @@ for (const kind of STACKS) {
   }
 }
 
-console.log('\n| stack | requests | answers acknowledged | stored (SQL) | stored rows via API | lost | duplicated | kills | in flight at kills: requests (answers) | committed before a kill, acknowledged on retry | retried requests (answers) | retry attempts |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+const total = (o: Outcome, f: (k: Kill) => number) => o.kills.reduce((n, k) => n + f(k), 0);
+console.log(
+  '\n| stack | requests | answers acknowledged | stored (SQL) | stored rows via API | lost | duplicated | kills | in flight at kills: requests (answers) | cut off by kills: requests (answers) | cut-off answers already committed | retried requests (answers) | retry attempts |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const o of outcomes) {
-  const inFlightRequests = o.kills.reduce((n, k) => n + k.inFlightRequests, 0);
-  const inFlightAnswers = o.kills.reduce((n, k) => n + k.inFlightAnswers, 0);
   console.log(
-    `| ${o.stack} | ${o.requests} | ${o.acknowledged} | ${o.storedSql} | ${o.storedRowsApi} | ${o.lost} | ${o.duplicated} | ${o.kills.length} | ${inFlightRequests} (${inFlightAnswers}) | ${o.committedBeforeKill} | ${o.retriedRequests} (${o.retriedAnswers}) | ${o.retryAttempts} |`,
+    `| ${o.stack} | ${o.requests} | ${o.acknowledged} | ${o.storedSql} | ${o.storedRowsApi} | ${o.lost} | ${o.duplicated} | ${o.kills.length} | ` +
+      `${total(o, (k) => k.inFlightRequests)} (${total(o, (k) => k.inFlightAnswers)}) | ${total(o, (k) => k.cutOffRequests)} (${total(o, (k) => k.cutOffAnswers)}) | ` +
+      `${o.committedBeforeKill} | ${o.retriedRequests} (${o.retriedAnswers}) | ${o.retryAttempts} |`,
   );
 }
+console.log('\n(in flight: sent, no response handled yet when the signal went; cut off: then got no response at all — the rest were already answered in the socket buffers.');
+console.log(' already committed: the retry of a cut-off request was acknowledged as a duplicate, i.e. the kill fell between commit and response.)');
 for (const o of outcomes) {
   const restarts = o.kills.map((k) => k.restartMs).sort((a, b) => a - b);
   console.log(
@@ -463,14 +504,14 @@ for (const o of outcomes) {
 
 const checks: [string, boolean][] = [];
 for (const o of outcomes) {
-  const inFlight = o.kills.reduce((n, k) => n + k.inFlightRequests, 0);
+  const cutOff = total(o, (k) => k.cutOffRequests);
   checks.push(
     [`${o.stack}: 0 lost (${o.lost} by SQL, ${o.lostApi} through the API)`, o.lost === 0 && o.lostApi === 0],
     [`${o.stack}: 0 duplicated (${o.duplicated} by SQL, ${o.duplicatedApi} through the API)`, o.duplicated === 0 && o.duplicatedApi === 0],
     [`${o.stack}: stored == acknowledged, nothing unexpected (${o.storedSql} == ${o.acknowledged}, ${o.unexpected} unexpected)`, o.storedSql === o.acknowledged && o.unexpected === 0],
     [`${o.stack}: every concept state counts its stored answers once (${o.stateMismatches} disagree)`, o.stateMismatches === 0],
     [`${o.stack}: every request acknowledged, none refused, every 2xx body lists the answers sent`, o.unresolved === 0 && o.refused === 0 && o.badBodies === 0 && o.duplicateOnFirstAttempt === 0],
-    [`${o.stack}: the run killed mid-write and retried (${o.kills.length} kills, ${inFlight} requests in flight at them, ${o.retriedRequests} retried)`, o.kills.length > 0 && inFlight > 0 && o.retriedRequests > 0],
+    [`${o.stack}: the run killed mid-write and retried (${o.kills.length} kills, ${cutOff} requests cut off by them, ${o.retriedRequests} retried)`, o.kills.length > 0 && cutOff > 0 && o.retriedRequests > 0],
   );
 }
 for (const f of failures) checks.push([`run failed — ${f.split('\n')[0]}`, false]);
