@@ -109,8 +109,8 @@ interface Request {
   attempts: number;
   /** The kill during which an attempt was in flight, and that attempt's number; cleared once the attempt ends. */
   atKill?: { kill: Kill; attempt: number };
-  /** An attempt was in flight at a kill and got no response: the kill cut it off. */
-  cutOff: boolean;
+  /** Attempts of this request that were in flight at a kill and got no response: the kills cut them off. */
+  cutOff: number;
   /** Refused with a 4xx other than 408/429: an app would not resend it. */
   refused?: { status: number; body: string };
 }
@@ -130,6 +130,10 @@ interface Kill {
    */
   answeredAnyway: number;
   restartMs: number;
+  /** From the restarted server's start-up message to its first acknowledgement. */
+  firstAckMs?: number;
+  /** When the restarted server said it was ready (performance.now()). */
+  readyAt?: number;
 }
 
 /** Everything one stack's run counts. */
@@ -152,6 +156,9 @@ interface Outcome {
   badBodies: number;
   duplicateOnFirstAttempt: number;
   kills: Kill[];
+  /** Requests cut off by at least one kill, and by more than one. */
+  cutOffDistinct: number;
+  cutOffMoreThanOnce: number;
   committedBeforeKill: number;
   retriedRequests: number;
   retriedAnswers: number;
@@ -292,7 +299,7 @@ class Run {
         body: JSON.stringify(size === 1 ? answers[0] : { answers }),
         answers: answers.map((a) => ({ childId: a.childId, clientEventId: a.clientEventId, acknowledged: false, duplicateOnAck: false })),
         attempts: 0,
-        cutOff: false,
+        cutOff: 0,
       };
       this.requests.push(request);
       await this.#deliver(request, random);
@@ -326,7 +333,7 @@ class Run {
         if (status === 0) {
           kill.cutOffRequests++;
           kill.cutOffAnswers += request.answers.length;
-          request.cutOff = true;
+          request.cutOff++;
         } else {
           kill.answeredAnyway++;
         }
@@ -347,6 +354,8 @@ class Run {
   }
 
   #acknowledge(request: Request, text: string): void {
+    const last = this.kills.at(-1);
+    if (last?.readyAt !== undefined && last.firstAckMs === undefined) last.firstAckMs = Math.round(performance.now() - last.readyAt);
     let results: { clientEventId?: unknown; duplicate?: unknown }[] | undefined;
     try {
       results = (JSON.parse(text) as { results?: { clientEventId?: unknown; duplicate?: unknown }[] }).results;
@@ -391,7 +400,8 @@ class Run {
       await this.#server.kill();
       const restarting = performance.now();
       await this.#server.start();
-      kill.restartMs = Math.round(performance.now() - restarting);
+      kill.readyAt = performance.now();
+      kill.restartMs = Math.round(kill.readyAt - restarting);
       console.log(
         `  ${kill.atSec.toFixed(1)} s: kill -9 #${this.kills.length} with ${kill.inFlightRequests} requests (${kill.inFlightAnswers} answers) in flight, ` +
           `${kill.cutOffRequests} (${kill.cutOffAnswers}) of them cut off; serving again after ${kill.restartMs} ms`,
@@ -435,7 +445,9 @@ class Run {
       badBodies: this.badBodies,
       duplicateOnFirstAttempt: this.duplicateOnFirstAttempt,
       kills: this.kills,
-      committedBeforeKill: this.requests.filter((r) => r.cutOff).reduce((n, r) => n + r.answers.filter((a) => a.duplicateOnAck).length, 0),
+      cutOffDistinct: this.requests.filter((r) => r.cutOff > 0).length,
+      cutOffMoreThanOnce: this.requests.filter((r) => r.cutOff > 1).length,
+      committedBeforeKill: this.requests.filter((r) => r.cutOff > 0).reduce((n, r) => n + r.answers.filter((a) => a.duplicateOnAck).length, 0),
       retriedRequests: retried.length,
       retriedAnswers: retried.reduce((n, r) => n + r.answers.length, 0),
       retryAttempts: this.retryAttempts,
@@ -498,7 +510,8 @@ for (const o of outcomes) {
     `\n${o.stack}: ${o.answers} answers made; lost through the API ${o.lostApi}, duplicated through the API ${o.duplicatedApi}; stored rows (SQL) ${o.storedRowsSql}; ` +
       `unexpected (stored, never acknowledged) ${o.unexpected}; concept states disagreeing with stored answers ${o.stateMismatches}; ` +
       `refused ${o.refused}; unacknowledged at the end ${o.unresolved}; 2xx bodies not listing the answers sent ${o.badBodies}; duplicate on a first attempt ${o.duplicateOnFirstAttempt}; ` +
-      `restart ${restarts[0] ?? '–'}–${restarts.at(-1) ?? '–'} ms`,
+      `restart ${restarts[0] ?? '–'}–${restarts.at(-1) ?? '–'} ms, then first acknowledgement after ${o.kills.map((k) => k.firstAckMs ?? '–').join(', ')} ms; ` +
+      `${o.cutOffDistinct} distinct requests cut off, ${o.cutOffMoreThanOnce} of them by more than one kill`,
   );
 }
 
