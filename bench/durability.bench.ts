@@ -111,6 +111,8 @@ interface Request {
   atKill?: { kill: Kill; attempt: number };
   /** Attempts of this request that were in flight at a kill and got no response: the kills cut them off. */
   cutOff: number;
+  /** The last kill that cut it off. */
+  lastCutBy?: Kill;
   /** Refused with a 4xx other than 408/429: an app would not resend it. */
   refused?: { status: number; body: string };
 }
@@ -134,6 +136,8 @@ interface Kill {
   firstAckMs?: number;
   /** When the restarted server said it was ready (performance.now()). */
   readyAt?: number;
+  /** From ready to the acknowledgement of the last request this kill cut off (it may have been cut off again by a later kill). */
+  recoveredMs?: number;
 }
 
 /** Everything one stack's run counts. */
@@ -156,6 +160,10 @@ interface Outcome {
   badBodies: number;
   duplicateOnFirstAttempt: number;
   kills: Kill[];
+  /** Acknowledged attempts' latency: median, 99th percentile and maximum (ms). */
+  ackLatency: { p50: number; p99: number; max: number };
+  /** Attempts not acknowledged, by status (0: no response). */
+  failedAttempts: Map<number, { count: number; example: string }>;
   /** Requests cut off by at least one kill, and by more than one. */
   cutOffDistinct: number;
   cutOffMoreThanOnce: number;
@@ -243,6 +251,10 @@ class Run {
   badBodies = 0;
   duplicateOnFirstAttempt = 0;
   retryAttempts = 0;
+  /** Time from sending to the response, of every acknowledged attempt (ms). */
+  readonly ackLatencies: number[] = [];
+  /** Attempts that were not acknowledged, by status (0: no response), with the first error code seen for each. */
+  readonly failedAttempts = new Map<number, { count: number; example: string }>();
 
   constructor(server: Server, children: BenchChild[], items: BenchItem[]) {
     this.#server = server;
@@ -312,6 +324,7 @@ class Run {
       request.attempts++;
       if (request.attempts > 1) this.retryAttempts++;
       this.#inFlight.add(request);
+      const sentAt = performance.now();
       let status = 0;
       let text = '';
       try {
@@ -334,15 +347,19 @@ class Run {
           kill.cutOffRequests++;
           kill.cutOffAnswers += request.answers.length;
           request.cutOff++;
+          request.lastCutBy = kill;
         } else {
           kill.answeredAnyway++;
         }
         request.atKill = undefined;
       }
       if (ok(status)) {
-        this.#acknowledge(request, text);
+        this.#acknowledge(request, text, performance.now() - sentAt);
         return;
       }
+      const failed = this.failedAttempts.get(status) ?? { count: 0, example: status === 0 ? 'no response' : (/"code":"([^"]+)"/.exec(text)?.[1] ?? text.slice(0, 80)) };
+      failed.count++;
+      this.failedAttempts.set(status, failed);
       if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
         request.refused = { status, body: text.slice(0, 300) };
         console.log(`  refused ${status} for ${request.child.id}: ${request.refused.body}`);
@@ -353,9 +370,13 @@ class Run {
     }
   }
 
-  #acknowledge(request: Request, text: string): void {
+  #acknowledge(request: Request, text: string, latencyMs: number): void {
+    const now = performance.now();
+    this.ackLatencies.push(latencyMs);
     const last = this.kills.at(-1);
-    if (last?.readyAt !== undefined && last.firstAckMs === undefined) last.firstAckMs = Math.round(performance.now() - last.readyAt);
+    if (last?.readyAt !== undefined && last.firstAckMs === undefined) last.firstAckMs = Math.round(now - last.readyAt);
+    const cutBy = request.lastCutBy;
+    if (cutBy?.readyAt !== undefined) cutBy.recoveredMs = Math.max(cutBy.recoveredMs ?? 0, Math.round(now - cutBy.readyAt));
     let results: { clientEventId?: unknown; duplicate?: unknown }[] | undefined;
     try {
       results = (JSON.parse(text) as { results?: { clientEventId?: unknown; duplicate?: unknown }[] }).results;
@@ -445,6 +466,8 @@ class Run {
       badBodies: this.badBodies,
       duplicateOnFirstAttempt: this.duplicateOnFirstAttempt,
       kills: this.kills,
+      failedAttempts: this.failedAttempts,
+      ackLatency: percentiles(this.ackLatencies),
       cutOffDistinct: this.requests.filter((r) => r.cutOff > 0).length,
       cutOffMoreThanOnce: this.requests.filter((r) => r.cutOff > 1).length,
       committedBeforeKill: this.requests.filter((r) => r.cutOff > 0).reduce((n, r) => n + r.answers.filter((a) => a.duplicateOnAck).length, 0),
@@ -453,6 +476,13 @@ class Run {
       retryAttempts: this.retryAttempts,
     };
   }
+}
+
+/** Median, 99th percentile and maximum, rounded to ms. */
+function percentiles(values: number[]): { p50: number; p99: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN);
+  return { p50: at(0.5), p99: at(0.99), max: Math.round(sorted.at(-1) ?? NaN) };
 }
 
 /** Every child's answers as the API pages them: (child, clientEventId) → rows seen. */
@@ -510,8 +540,11 @@ for (const o of outcomes) {
     `\n${o.stack}: ${o.answers} answers made; lost through the API ${o.lostApi}, duplicated through the API ${o.duplicatedApi}; stored rows (SQL) ${o.storedRowsSql}; ` +
       `unexpected (stored, never acknowledged) ${o.unexpected}; concept states disagreeing with stored answers ${o.stateMismatches}; ` +
       `refused ${o.refused}; unacknowledged at the end ${o.unresolved}; 2xx bodies not listing the answers sent ${o.badBodies}; duplicate on a first attempt ${o.duplicateOnFirstAttempt}; ` +
-      `restart ${restarts[0] ?? '–'}–${restarts.at(-1) ?? '–'} ms, then first acknowledgement after ${o.kills.map((k) => k.firstAckMs ?? '–').join(', ')} ms; ` +
-      `${o.cutOffDistinct} distinct requests cut off, ${o.cutOffMoreThanOnce} of them by more than one kill`,
+      `restart ${restarts[0] ?? '–'}–${restarts.at(-1) ?? '–'} ms, then first acknowledgement after ${o.kills.map((k) => k.firstAckMs ?? '–').join(', ')} ms, ` +
+      `every request each kill cut off acknowledged after ${o.kills.map((k) => k.recoveredMs ?? '–').join(', ')} ms; ` +
+      `acknowledged attempts' latency p50 ${o.ackLatency.p50} ms, p99 ${o.ackLatency.p99} ms, max ${o.ackLatency.max} ms; ` +
+      `${o.cutOffDistinct} distinct requests cut off, ${o.cutOffMoreThanOnce} of them by more than one kill; ` +
+      `attempts not acknowledged: ${[...o.failedAttempts].sort(([a], [b]) => a - b).map(([status, f]) => `${f.count} × ${status === 0 ? 'no response' : `${status} ${f.example}`}`).join(', ') || 'none'}`,
   );
 }
 
