@@ -102,7 +102,7 @@ interface Answer {
 }
 
 /** One request body and its attempts: resent unchanged until acknowledged. */
-interface Request {
+interface AppRequest {
   child: BenchChild;
   body: string;
   answers: Answer[];
@@ -241,10 +241,10 @@ class Run {
   readonly #server: Server;
   readonly #children: BenchChild[];
   readonly #items: BenchItem[];
-  readonly requests: Request[] = [];
+  readonly requests: AppRequest[] = [];
   readonly kills: Kill[] = [];
   /** Requests sent and not yet answered (or failed). */
-  readonly #inFlight = new Set<Request>();
+  readonly #inFlight = new Set<AppRequest>();
   #start = 0;
   #makeNew = true;
   #giveUp = false;
@@ -306,7 +306,7 @@ class Run {
           clientEventId: `durability-${seq++}`,
         });
       }
-      const request: Request = {
+      const request: AppRequest = {
         child,
         body: JSON.stringify(size === 1 ? answers[0] : { answers }),
         answers: answers.map((a) => ({ childId: a.childId, clientEventId: a.clientEventId, acknowledged: false, duplicateOnAck: false })),
@@ -319,7 +319,7 @@ class Run {
   }
 
   /** Sends the request, and again with the same body after every failure, until a 2xx (or a refusal an app would not retry). */
-  async #deliver(request: Request, random: () => number): Promise<void> {
+  async #deliver(request: AppRequest, random: () => number): Promise<void> {
     while (!this.#giveUp) {
       request.attempts++;
       if (request.attempts > 1) this.retryAttempts++;
@@ -370,7 +370,7 @@ class Run {
     }
   }
 
-  #acknowledge(request: Request, text: string, latencyMs: number): void {
+  #acknowledge(request: AppRequest, text: string, latencyMs: number): void {
     const now = performance.now();
     this.ackLatencies.push(latencyMs);
     const last = this.kills.at(-1);
