@@ -1,15 +1,20 @@
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
-import pg from 'pg';
 import type { Database } from '../src/adapters/db/database.ts';
-import { openPgliteDatabase } from '../src/adapters/db/pglite.ts';
-import { openPostgresDatabase } from '../src/adapters/db/postgres.ts';
-import { machine, startProcess } from './support.ts';
+import {
+  CHILDREN_PER_GUARDIAN,
+  createChildren,
+  embeddedStack,
+  machine,
+  numericItems,
+  postgresStack,
+  startProcess,
+  stopServer,
+  type BenchChild as Child,
+  type BenchItem as Item,
+  type BenchStack as Stack,
+} from './support.ts';
 
 /**
  * `npm run bench:progress`: POST /api/progress under load on the real server,
@@ -51,24 +56,9 @@ const DURATION = Number(process.env.BENCH_DURATION_SEC ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SEC ?? 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const STACKS = (process.env.BENCH_STACKS ?? 'embedded,postgres').split(',').map((s) => s.trim());
-const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const BATCH = 20;
-const CHILDREN_PER_GUARDIAN = 10;
-const APP = 'mathkids';
 const TARGET = { answersPerSec: 1000, p99Ms: 100 };
 const RETRY_ATTEMPTS = 5;
-
-interface Child {
-  id: string;
-  token: string;
-  /** Position in the item rotation: each child works through the items in turn. */
-  next: number;
-}
-
-interface Item {
-  id: string;
-  answer: number;
-}
 
 /** One request as sent: its answers' ids and what became of it. */
 interface Sent {
@@ -257,129 +247,6 @@ async function retryUnacknowledged(base: string, ledger: Ledger): Promise<Pick<S
   return counts;
 }
 
-async function call<T>(base: string, method: 'GET' | 'POST', pathname: string, options: { token?: string; body?: unknown } = {}): Promise<T> {
-  const headers: Record<string, string> = { 'x-app-id': APP };
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${pathname}`, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
-
-/** Guardians register and sign in, add their children and start a device session for each: all over HTTP. */
-async function createChildren(base: string, count: number): Promise<Child[]> {
-  const families = Math.ceil(count / CHILDREN_PER_GUARDIAN);
-  const perFamily = await Promise.all(
-    Array.from({ length: families }, async (_, g) => {
-      const credentials = { email: `bench-guardian-${g}@example.com`, password: 'bench password 123' };
-      await call(base, 'POST', '/auth/register', { body: { ...credentials, role: 'guardian' } });
-      const { accessToken: guardian } = await call<{ accessToken: string }>(base, 'POST', '/auth/login', { body: credentials });
-      const children: Child[] = [];
-      for (let i = g * CHILDREN_PER_GUARDIAN; i < Math.min(count, (g + 1) * CHILDREN_PER_GUARDIAN); i++) {
-        const { id } = await call<{ id: string }>(base, 'POST', '/api/children', { token: guardian, body: { nickname: `Kid ${i + 1}`, grade: 2 } });
-        const { accessToken } = await call<{ accessToken: string }>(base, 'POST', `/api/children/${id}/sessions`, { token: guardian });
-        children.push({ id, token: accessToken, next: i * 3 });
-      }
-      return children;
-    }),
-  );
-  return perFamily.flat();
-}
-
-/** "What is 20 + 60?" → 80; undefined for prompts that are not one simple operation. */
-function solve(prompt: string): number | undefined {
-  const m = /^What is (\d+) ([+\-−×÷]) (\d+)\?$/.exec(prompt);
-  if (!m) return undefined;
-  const [a, b] = [Number(m[1]), Number(m[3])];
-  const value = { '+': a + b, '-': a - b, '−': a - b, '×': a * b, '÷': a / b }[m[2] as '+' | '-' | '−' | '×' | '÷'];
-  return Number.isInteger(value) ? value : undefined;
-}
-
-/** Numeric items of the demo app whose answer the bench can work out, across its lessons. */
-async function numericItems(base: string, token: string): Promise<{ items: Item[]; concepts: number; lessons: number }> {
-  const list = await call<{ items: { id: string }[] }>(base, 'GET', '/api/lessons?limit=50', { token });
-  const items: Item[] = [];
-  const concepts = new Set<string>();
-  let lessons = 0;
-  for (const { id } of list.items) {
-    const lesson = await call<{ items: { id: string; type: string; prompt: string; conceptId: string }[] }>(base, 'GET', `/api/lessons/${id}`, { token });
-    let used = false;
-    for (const item of lesson.items) {
-      const answer = item.type === 'numeric' ? solve(item.prompt) : undefined;
-      if (answer === undefined) continue;
-      items.push({ id: item.id, answer });
-      concepts.add(item.conceptId);
-      used = true;
-    }
-    if (used) lessons++;
-  }
-  if (items.length === 0) throw new Error(`No numeric items with a simple prompt in ${APP}`);
-  return { items, concepts: concepts.size, lessons };
-}
-
-/** One database stack: the server's environment, a direct way into its database, and clean-up. */
-interface Stack {
-  name: string;
-  isServer: boolean;
-  env: Record<string, string>;
-  open(): Promise<Database>;
-  dispose(): Promise<void>;
-}
-
-function embeddedStack(): Stack {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-bench-progress-'));
-  return {
-    name: 'embedded (PGlite)',
-    isServer: false,
-    env: { KIDSLEARN_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
-    open: () => openPgliteDatabase({ dataDir: path.join(dataDir, 'pglite'), acquireTimeoutMs: 60_000 }),
-    async dispose() {
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function postgresStack(): Promise<Stack> {
-  const name = `kidslearn_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 5000 });
-  await admin.connect();
-  try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const url = new URL(POSTGRES_URL);
-  url.pathname = `/${name}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-bench-progress-'));
-  return {
-    name: 'PostgreSQL server',
-    isServer: true,
-    env: { KIDSLEARN_DATA_DIR: dataDir, DATABASE_URL: url.toString(), REDIS_URL: '' },
-    open: () => openPostgresDatabase({ url: url.toString(), poolSize: 1, connectTimeoutMs: 5000, statementTimeoutMs: 120_000 }),
-    async dispose() {
-      rmSync(dataDir, { recursive: true, force: true });
-      const c = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 5000 });
-      await c.connect();
-      try {
-        await c.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await c.end();
-      }
-    },
-  };
-}
-
-/** SIGTERM (the server drains in-flight requests), and wait for the process to be gone. */
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(force);
-}
-
 /** What the database holds after the run, read directly with the server stopped. */
 interface Integrity {
   stack: string;
@@ -427,7 +294,7 @@ async function checkStored(database: Database, stack: Stack, ledgers: Ledger[], 
 }
 
 async function benchStack(kind: string): Promise<{ results: ScenarioResult[]; integrity: Integrity }> {
-  const stack = kind === 'postgres' ? await postgresStack() : embeddedStack();
+  const stack = kind === 'postgres' ? await postgresStack('progress') : embeddedStack('progress');
   try {
     const env = { ...stack.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', RATE_LIMIT_API_PER_MINUTE: '10000000', RATE_LIMIT_AUTH_PER_MINUTE: '1000000' };
     // Seed in a separate process first, as a deployment does once.

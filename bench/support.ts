@@ -1,7 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os, { tmpdir } from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import type { Database } from '../src/adapters/db/database.ts';
+import { openPgliteDatabase } from '../src/adapters/db/pglite.ts';
+import { openPostgresDatabase } from '../src/adapters/db/postgres.ts';
 
 /** One load run's figures. */
 export interface LoadResult {
@@ -96,4 +104,185 @@ export function table(results: LoadResult[], ratios: number[]): string {
       `| ${r.name} | ${Math.round(r.requestsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${(ratios[i] ?? NaN).toFixed(2)}× | ${r.non2xx + r.errors} |`,
   );
   return ['| scenario | req/s | p50 ms | p99 ms | ratio to (a) | non-2xx + errors |', '|---|---:|---:|---:|---:|---:|', ...rows].join('\n');
+}
+
+/** The demo app every progress bench writes to. */
+export const BENCH_APP = 'mathkids';
+/** Children each bench guardian registers. */
+export const CHILDREN_PER_GUARDIAN = 10;
+/** The PostgreSQL server the benches create their throwaway databases on. */
+export const BENCH_POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The Redis server of the server stack. */
+export const BENCH_REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A child signed in on "a device": its id and child-scoped token. */
+export interface BenchChild {
+  id: string;
+  token: string;
+  /** Position in the item rotation: each child works through the items in turn. */
+  next: number;
+}
+
+/** A numeric practice item and its right answer. */
+export interface BenchItem {
+  id: string;
+  answer: number;
+}
+
+/** One JSON call to the API as the bench's app; throws on a non-2xx status. */
+export async function call<T>(base: string, method: 'GET' | 'POST', pathname: string, options: { token?: string; body?: unknown } = {}): Promise<T> {
+  const headers: Record<string, string> = { 'x-app-id': BENCH_APP };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${pathname}`, { method, headers, ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${pathname} → ${res.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Guardians register and sign in, add their children and start a device session for each: all over HTTP. */
+export async function createChildren(base: string, count: number): Promise<BenchChild[]> {
+  const families = Math.ceil(count / CHILDREN_PER_GUARDIAN);
+  const perFamily = await Promise.all(
+    Array.from({ length: families }, async (_, g) => {
+      const credentials = { email: `bench-guardian-${g}@example.com`, password: 'bench password 123' };
+      await call(base, 'POST', '/auth/register', { body: { ...credentials, role: 'guardian' } });
+      const { accessToken: guardian } = await call<{ accessToken: string }>(base, 'POST', '/auth/login', { body: credentials });
+      const children: BenchChild[] = [];
+      for (let i = g * CHILDREN_PER_GUARDIAN; i < Math.min(count, (g + 1) * CHILDREN_PER_GUARDIAN); i++) {
+        const { id } = await call<{ id: string }>(base, 'POST', '/api/children', { token: guardian, body: { nickname: `Kid ${i + 1}`, grade: 2 } });
+        const { accessToken } = await call<{ accessToken: string }>(base, 'POST', `/api/children/${id}/sessions`, { token: guardian });
+        children.push({ id, token: accessToken, next: i * 3 });
+      }
+      return children;
+    }),
+  );
+  return perFamily.flat();
+}
+
+/** "What is 20 + 60?" → 80; undefined for prompts that are not one simple operation. */
+function solve(prompt: string): number | undefined {
+  const m = /^What is (\d+) ([+\-−×÷]) (\d+)\?$/.exec(prompt);
+  if (!m) return undefined;
+  const [a, b] = [Number(m[1]), Number(m[3])];
+  const value = { '+': a + b, '-': a - b, '−': a - b, '×': a * b, '÷': a / b }[m[2] as '+' | '-' | '−' | '×' | '÷'];
+  return Number.isInteger(value) ? value : undefined;
+}
+
+/** Numeric items of the demo app whose answer the bench can work out, across its lessons. */
+export async function numericItems(base: string, token: string): Promise<{ items: BenchItem[]; concepts: number; lessons: number }> {
+  const list = await call<{ items: { id: string }[] }>(base, 'GET', '/api/lessons?limit=50', { token });
+  const items: BenchItem[] = [];
+  const concepts = new Set<string>();
+  let lessons = 0;
+  for (const { id } of list.items) {
+    const lesson = await call<{ items: { id: string; type: string; prompt: string; conceptId: string }[] }>(base, 'GET', `/api/lessons/${id}`, { token });
+    let used = false;
+    for (const item of lesson.items) {
+      const answer = item.type === 'numeric' ? solve(item.prompt) : undefined;
+      if (answer === undefined) continue;
+      items.push({ id: item.id, answer });
+      concepts.add(item.conceptId);
+      used = true;
+    }
+    if (used) lessons++;
+  }
+  if (items.length === 0) throw new Error(`No numeric items with a simple prompt in ${BENCH_APP}`);
+  return { items, concepts: concepts.size, lessons };
+}
+
+/** One database stack: the server's environment, a direct way into its database, and clean-up. */
+export interface BenchStack {
+  name: string;
+  isServer: boolean;
+  env: Record<string, string>;
+  open(): Promise<Database>;
+  dispose(): Promise<void>;
+}
+
+/** Embedded PGlite in a fresh temporary data dir, in-process cache. */
+export function embeddedStack(label: string): BenchStack {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `kidslearn-bench-${label}-`));
+  return {
+    name: 'embedded (PGlite)',
+    isServer: false,
+    env: { KIDSLEARN_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '' },
+    open: () => openPgliteDatabase({ dataDir: path.join(dataDir, 'pglite'), acquireTimeoutMs: 60_000 }),
+    async dispose() {
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A throwaway database on the PostgreSQL server (dropped by `dispose`), and,
+ * with `redis`, Redis under a key prefix of its own (its keys deleted by
+ * `dispose`), so runs never see each other's data.
+ */
+export async function postgresStack(label: string, options: { redis?: boolean } = {}): Promise<BenchStack> {
+  const name = `kidslearn_bench_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: BENCH_POSTGRES_URL, connectionTimeoutMillis: 5000 });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(BENCH_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  const dataDir = mkdtempSync(path.join(tmpdir(), `kidslearn-bench-${label}-`));
+  const prefix = `${name}:`;
+  return {
+    name: options.redis ? 'PostgreSQL server + Redis' : 'PostgreSQL server',
+    isServer: true,
+    env: { KIDSLEARN_DATA_DIR: dataDir, DATABASE_URL: url.toString(), REDIS_URL: options.redis ? BENCH_REDIS_URL : '', REDIS_KEY_PREFIX: prefix },
+    open: () => openPostgresDatabase({ url: url.toString(), poolSize: 1, connectTimeoutMs: 5000, statementTimeoutMs: 120_000 }),
+    async dispose() {
+      rmSync(dataDir, { recursive: true, force: true });
+      const c = new pg.Client({ connectionString: BENCH_POSTGRES_URL, connectionTimeoutMillis: 5000 });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+      if (options.redis) await deleteRedisKeys(prefix);
+    },
+  };
+}
+
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(BENCH_REDIS_URL, { connectTimeout: 5000, maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** SIGTERM (the server drains in-flight requests), and wait for the process to be gone. */
+export async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const force = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(force);
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
 }
