@@ -20,13 +20,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  let container = await createContainer(config);
-  if (config.seedDemoApps && (await seedDemoAppsOnFirstStart(container)).length && container.database.kind === 'pglite') {
-    // PGlite's WASM memory grows during the seeding transactions and never
-    // shrinks; reopening returns ~200 MB to the OS before serving.
-    await container.close();
-    container = await createContainer(config, { logger: container.logger });
-  }
+  const container = await createContainer(config);
+  // No reopen after seeding: seeding grows RSS by ~25 MB, and a reopen held
+  // two PGlite instances at once. The ~600 MB that once looked like seeding's
+  // is V8's TurboFan compiling one huge PostgreSQL function, which
+  // `npm start` avoids with --liftoff-only (docs/performance.md).
+  if (config.seedDemoApps) await seedDemoAppsOnFirstStart(container);
   const { logger } = container;
   const app = createHttpApp(container);
 
