@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
+import { createDatabaseIfMissing } from '../adapters/db/create-database.ts';
 import { AppError } from '../domain/errors.ts';
 import { Role } from '../domain/principal.ts';
 import { assertValidAppId } from '../domain/tenancy.ts';
@@ -17,7 +18,7 @@ import { createContainer, type Container } from '../wiring/container.ts';
 
 const USAGE = `Usage: npm run -s kidslearn -- <command>
 
-  migrate                                   apply pending migrations (control schema and every app)
+  migrate                                   create the database if missing (PostgreSQL), apply pending migrations
   apps list                                 list registered apps
   apps create <id> --name "<name>"          register an app and create its schema
   seed [--app mathkids|wordkids]            (re)write the demo curriculum (idempotent)
@@ -100,8 +101,12 @@ async function withContainer<T>(config: Config, fn: (c: Container) => Promise<T>
 export async function runCli(argv: string[], config: Config, io: CliIo = defaultIo): Promise<string> {
   const [command, sub] = argv;
   switch (command) {
-    case 'migrate':
-      return withContainer(config, async () => 'migrations are up to date');
+    case 'migrate': {
+      // On a server, the database itself is created first when missing.
+      const created = config.database.kind === 'postgres' ? await createDatabaseIfMissing(config.database.url, config.database.connectTimeoutMs) : undefined;
+      const done = await withContainer(config, async () => 'migrations are up to date');
+      return created?.created ? `created database ${created.name}\n${done}` : done;
+    }
     case 'apps': {
       if (sub === 'list') {
         return withContainer(config, async (c) =>
