@@ -494,7 +494,7 @@ function assertSameEvent(clientEventId: string, what: 'answer' | 'completion', s
   throw new AppError(
     'conflict',
     'event_conflict',
-    `clientEventId "${clientEventId}" was already recorded as a ${what} with a different ${fields.join(', ')} ` +
+    `clientEventId "${clientEventId}" was already recorded as ${what === 'answer' ? 'an answer' : 'a completion'} with a different ${fields.join(', ')} ` +
       `(stored ${fields.map((f) => `${f}=${JSON.stringify(stored[f] ?? null)}`).join(', ')}; sent ${fields.map((f) => `${f}=${JSON.stringify(sent[f])}`).join(', ')}); ` +
       'nothing was changed. A retry must repeat the event exactly; a new event needs a new clientEventId',
     { details: { clientEventId, fields, stored: pick(stored), sent: pick(sent) } },
