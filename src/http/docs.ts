@@ -14,8 +14,15 @@ const require = createRequire(import.meta.url);
  * URL could change what runs next to a signed-in user's token), and the page
  * can carry a CSP that allows this origin only.
  */
-const SWAGGER_UI_DIR = path.dirname(require.resolve('swagger-ui-dist/package.json'));
-const SWAGGER_UI_VERSION = (require('swagger-ui-dist/package.json') as { version: string }).version;
+const SWAGGER_UI = ((): { dir: string; version: string } | undefined => {
+  try {
+    return { dir: path.dirname(require.resolve('swagger-ui-dist/package.json')), version: (require('swagger-ui-dist/package.json') as { version: string }).version };
+  } catch {
+    // A bundle without the package (a Lambda build that left it out) still
+    // serves the API; only the docs files are missing (503 below).
+    return undefined;
+  }
+})();
 
 /**
  * The start-up script, a file rather than inline so the page's CSP needs no
@@ -35,7 +42,7 @@ const ASSETS: Record<string, { type: string; file?: string; text?: string }> = {
   'init.js': { type: 'text/javascript; charset=utf-8', text: INIT_JS },
 };
 
-const asset = (name: string) => `docs/assets/${name}?v=${SWAGGER_UI_VERSION}`;
+const asset = (name: string) => `docs/assets/${name}?v=${SWAGGER_UI?.version ?? 'missing'}`;
 
 const PAGE = `<!doctype html>
 <html lang="en">
@@ -79,7 +86,9 @@ export function docsRoutes(): OpenAPIHono<AppEnv> {
     let found = loaded.get(name);
     if (found === undefined) {
       const spec = ASSETS[name]!;
-      found = spec.text !== undefined ? Promise.resolve(spec.text) : readFile(path.join(SWAGGER_UI_DIR, spec.file!)).then((b) => new Uint8Array(b));
+      if (spec.text !== undefined) found = Promise.resolve(spec.text);
+      else if (SWAGGER_UI === undefined) return Promise.reject(new AppError('unavailable', 'docs_unavailable', 'The swagger-ui-dist package is not installed with this server'));
+      else found = readFile(path.join(SWAGGER_UI.dir, spec.file!)).then((b) => new Uint8Array(b));
       // A failed read is not kept: the next request tries again.
       found.catch(() => loaded.delete(name));
       loaded.set(name, found);
