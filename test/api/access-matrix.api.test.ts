@@ -59,6 +59,7 @@ describe('access matrix (docs/access.md) over every OpenAPI operation', () => {
     'GET /app': async () => ({}),
     'GET /openapi.json': async () => ({}),
     'GET /docs': async () => ({}),
+    'GET /docs/assets/{name}': async () => ({ params: { name: 'init.js' } }),
     'GET /.well-known/jwks.json': async () => ({}),
     'POST /auth/register': async () => ({ body: { email: `${unique('new')}@example.com`, password: PASSWORD, role: 'guardian' } }),
     'POST /auth/login': async () => ({ body: { email: 'ann@example.com', password: PASSWORD } }),
