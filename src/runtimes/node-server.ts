@@ -42,7 +42,8 @@ async function main(): Promise<void> {
     `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind})\n` +
       `  API docs:  ${url}/docs\n` +
       `  Get a token (another terminal):  npm run -s kidslearn -- token --app mathkids --role guardian\n` +
-      `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n\n`,
+      `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n` +
+      `  Stop:      Ctrl-C here, or SIGTERM to this process (pid ${process.pid}); in-flight requests finish first\n\n`,
   );
 
   let stopping = false;
