@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { migrateAll } from '../adapters/db/migrations.ts';
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
+import { createDatabaseIfMissing } from '../adapters/db/create-database.ts';
 import { AppError } from '../domain/errors.ts';
 import { Role } from '../domain/principal.ts';
 import { assertValidAppId } from '../domain/tenancy.ts';
@@ -18,7 +19,7 @@ import { createContainer, type Container } from '../wiring/container.ts';
 
 const USAGE = `Usage: npm run -s kidslearn -- <command>
 
-  migrate                                   apply pending migrations (control schema and every app)
+  migrate                                   create the database if missing (PostgreSQL), apply pending migrations
   apps list                                 list registered apps
   apps create <id> --name "<name>"          register an app and create its schema
   seed [--app mathkids|wordkids]            (re)write the demo curriculum (idempotent)
@@ -101,9 +102,11 @@ async function withContainer<T>(config: Config, fn: (c: Container) => Promise<T>
 export async function runCli(argv: string[], config: Config, io: CliIo = defaultIo): Promise<string> {
   const [command, sub] = argv;
   switch (command) {
-    case 'migrate':
-      // Migrates here rather than in the container, so the line says what this run did.
-      return withContainer(
+    case 'migrate': {
+      // On a server, the database itself is created first when missing; then this run migrates
+      // (rather than the container), so the line says what it did.
+      const created = config.database.kind === 'postgres' ? await createDatabaseIfMissing(config.database.url, config.database.connectTimeoutMs) : undefined;
+      const done = await withContainer(
         config,
         async (c) => {
           const applied = await migrateAll(c.database.db);
@@ -111,6 +114,8 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
         },
         { skipMigrations: true },
       );
+      return created?.created ? `created database ${created.name}\n${done}` : done;
+    }
     case 'apps': {
       if (sub === 'list') {
         return withContainer(config, async (c) =>

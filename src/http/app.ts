@@ -14,6 +14,9 @@ import { rateLimit } from './middleware/rate-limit.ts';
 import { clientIp } from './request-headers.ts';
 import { BODY_METHODS, bodyRules } from './middleware/body-rules.ts';
 import { observe } from './middleware/observe.ts';
+import { responseHeaders } from './middleware/response-headers.ts';
+import { docsRoutes } from './docs.ts';
+import { completeErrorResponses } from './openapi.ts';
 import { validationHook } from './validation.ts';
 
 /** OpenAPI document metadata. */
@@ -35,6 +38,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use('*', observe(logger, metrics));
+  app.use('*', responseHeaders);
   if (container.config.corsOrigins.length) {
     const origins = container.config.corsOrigins;
     app.use(
@@ -42,7 +46,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       cors({
         origin: origins.includes('*') ? '*' : origins,
         allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id'],
-        allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+        allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After'],
         maxAge: 3600,
       }),
@@ -52,17 +56,27 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*),
   // signed-in (/api/*), admin (/admin/*). Anything else is not served.
   app.use('/auth/*', rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy)), appFromHeader(apps));
-  app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, (token) => container.tokens.verified(token)));
-  app.use('/admin/*', authenticate(container.verifyToken, apps), requireFunction('admin.area'));
+  const known = (token: string) => container.tokens.verified(token);
+  app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known));
+  // Admin tokens are held to the same per-caller rate as any other: a leaked
+  // or scripted admin token must not get unlimited writes.
+  app.use('/admin/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known), requireFunction('admin.area'));
 
   app.route('/', systemRoutes(container));
   app.route('/', authRoutes({ accounts: container.accounts, children: container.children, tokens: container.tokens, limiter: rateLimiter, perAccount: rateLimits.authPerAccount }));
   app.route('/', lessonsRoutes(container.lessons));
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
+  app.route('/', docsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  app.doc31('/openapi.json', API_INFO);
+  // Built once, on first request (every route is registered by then), and
+  // completed with the error statuses middleware and declared codes add.
+  let document: string | undefined;
+  app.get('/openapi.json', (c) => {
+    document ??= JSON.stringify(completeErrorResponses(app.getOpenAPI31Document(API_INFO)));
+    return c.body(document, 200, { 'content-type': 'application/json' });
+  });
   app.openAPIRegistry.registerPath({
     method: 'get',
     path: '/openapi.json',

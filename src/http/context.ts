@@ -7,6 +7,8 @@ export interface AppEnv {
     requestId: string;
     /** Set by handlers that already put `X-Request-Id` into their response. */
     requestIdSent?: boolean;
+    /** Set by handlers whose response already carries the standard headers (see `standardHeaders`). */
+    headersSent?: boolean;
     /** The app (tenant) this request is bound to, once known. */
     appId?: string;
     /** The verified caller on authenticated routes. */

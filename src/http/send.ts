@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { AppEnv } from './context.ts';
+import { standardHeaders } from './middleware/response-headers.ts';
 
 /**
  * UTF-8 bytes of recently sent bodies, keyed by the body string. A cached
@@ -29,13 +30,15 @@ function bytesOf(body: string): Buffer | string {
  * A JSON response from an already serialised body, with every header given at
  * once as a plain object (the request id included). The Node adapter writes
  * such a response without building a Fetch `Headers` object, which is what
- * keeps a cached read close to a bare `node:http` server. Pass `reused` for a
+ * keeps a cached read close to a bare `node:http` server. The standard
+ * security and cache headers are included here, for the same reason. Pass `reused` for a
  * body that is sent again and again (a cached entry): its bytes are kept.
  */
 export function sendJson(c: Context<AppEnv>, body: string, status: number, headers: Record<string, string> = {}, reused = false): Response {
   c.set('requestIdSent', true);
+  c.set('headersSent', true);
   return new Response(reused ? bytesOf(body) : body, {
     status,
-    headers: { 'content-type': 'application/json', 'x-request-id': c.get('requestId'), ...headers },
+    headers: { 'content-type': 'application/json', 'x-request-id': c.get('requestId'), ...standardHeaders(c.req.path), ...headers },
   });
 }

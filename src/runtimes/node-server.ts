@@ -20,13 +20,12 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  let container = await createContainer(config);
-  if (config.seedDemoApps && (await seedDemoAppsOnFirstStart(container)).length && container.database.kind === 'pglite') {
-    // PGlite's WASM memory grows during the seeding transactions and never
-    // shrinks; reopening returns ~200 MB to the OS before serving.
-    await container.close();
-    container = await createContainer(config, { logger: container.logger });
-  }
+  const container = await createContainer(config);
+  // No reopen after seeding: seeding grows RSS by ~25 MB, and a reopen held
+  // two PGlite instances at once. The ~600 MB that once looked like seeding's
+  // is V8's TurboFan compiling one huge PostgreSQL function, which
+  // `npm start` avoids with --liftoff-only (docs/performance.md).
+  if (config.seedDemoApps) await seedDemoAppsOnFirstStart(container);
   const { logger } = container;
   const app = createHttpApp(container);
 
@@ -43,7 +42,8 @@ async function main(): Promise<void> {
     `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind})\n` +
       `  API docs:  ${url}/docs\n` +
       `  Get a token (another terminal):  npm run -s kidslearn -- token --app mathkids --role guardian\n` +
-      `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n\n`,
+      `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n` +
+      `  Stop:      Ctrl-C here, or SIGTERM to this process (pid ${process.pid}); in-flight requests finish first\n\n`,
   );
 
   let stopping = false;

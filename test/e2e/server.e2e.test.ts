@@ -10,9 +10,9 @@ import { createThrowawayDatabase, databaseBackends, cacheBackends, REDIS_URL } f
 const run = promisify(execFile);
 const NODE = process.execPath;
 
-/** Starts `src/runtimes/node-server.ts` exactly as `npm start` does and waits for its URL. */
+/** Starts `src/runtimes/node-server.ts` exactly as `npm start` does (`exec node --liftoff-only …`) and waits for its URL. */
 async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(NODE, ['src/runtimes/node-server.ts'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, ['--liftoff-only', 'src/runtimes/node-server.ts'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -29,6 +29,10 @@ export async function openPgliteDatabase(options: { dataDir: string | null; acqu
     // deployment's database, so a smaller pool keeps RSS well under 500 MB.
     pglite = await PGlite.create(options.dataDir ?? 'memory://', {
       postgresqlconf: [`shared_buffers=${options.sharedBuffersMb ?? 32}MB`, 'work_mem=2MB', 'temp_buffers=1MB', 'maintenance_work_mem=16MB'],
+      // Only for initdb on a fresh data dir (its bootstrap instance sizes
+      // shared memory from these): ~40 MB less first-start peak, measured.
+      // The conf above replaces them for every run after.
+      initDbStartParams: ['-c', 'shared_buffers=1MB', '-c', 'max_connections=5'],
     });
   } catch (error) {
     unlock();

@@ -5,6 +5,7 @@ import { AppError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
+import { raises } from '../../http/openapi.ts';
 import { validationHook } from '../../http/validation.ts';
 import type { ProgressService } from './progress.service.ts';
 
@@ -85,6 +86,7 @@ const record = createRoute({
   method: 'post',
   path: '/api/progress',
   tags: ['progress'],
+  ...raises({ write_contention: 'unavailable', event_conflict: 'conflict', item_not_found: 'not_found', child_not_found: 'not_found', duplicate_event: 'invalid', batch_too_large: 'too_large' }),
   summary: `Record one answer or a batch of up to ${MAX_BATCH}; correctness is decided by the server`,
   description: 'Idempotent on (childId, clientEventId): a retry returns the stored result; the same id with a different answer is 409 and nothing changes. Acknowledged only once committed.',
   security,
@@ -142,6 +144,7 @@ const complete = createRoute({
   method: 'post',
   path: '/api/progress/lessons/{lessonId}/complete',
   tags: ['progress'],
+  ...raises({ event_conflict: 'conflict', lesson_not_found: 'not_found', child_not_found: 'not_found' }),
   summary: 'Record a completed lesson (time spent, score); idempotent on clientEventId',
   security,
   request: { params: z.object({ lessonId: ResourceId.openapi({ param: { name: 'lessonId', in: 'path' } }) }), body: { required: true, content: { 'application/json': { schema: Completion } } } },

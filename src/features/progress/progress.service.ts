@@ -245,9 +245,7 @@ export class ProgressService {
         }
         for (const r of rows) {
           const before = retried.get(key(r.childId, r.clientEventId));
-          if (before && !samePayload(before, r)) {
-            throw new AppError('conflict', 'event_conflict', `clientEventId "${r.clientEventId}" was already recorded with a different answer; nothing was changed`);
-          }
+          if (before) assertSameEvent(r.clientEventId, 'answer', answerFields(before), answerFields(r));
         }
         if (!landed) {
           for (const childId of childIds) this.#snapshotCache.delete(childKey(app, childId));
@@ -353,13 +351,15 @@ export class ProgressService {
     const row = { childId: input.childId, lessonId, clientEventId: input.clientEventId, secondsSpent: input.secondsSpent, score: input.score ?? null, completedAt: input.completedAt };
     if (await insertCompletion(db, principal.app, row)) return { lessonId, childId: input.childId, duplicate: false };
     const before = await findCompletion(db, principal.app, input.childId, input.clientEventId);
-    const same =
-      before &&
-      before.lesson_id === lessonId &&
-      before.seconds_spent === row.secondsSpent &&
-      (before.score ?? null) === row.score &&
-      before.completed_at.getTime() === row.completedAt.getTime();
-    if (!same) throw new AppError('conflict', 'event_conflict', `clientEventId "${input.clientEventId}" was already recorded with a different completion; nothing was changed`);
+    const fields = (c: { lessonId: string; secondsSpent: number; score: number | null; completedAt: Date }) => ({
+      lessonId: c.lessonId,
+      secondsSpent: c.secondsSpent,
+      score: c.score,
+      completedAt: c.completedAt.toISOString(),
+    });
+    // A row that vanished in between (the child was erased) counts as different: nothing of it can be confirmed.
+    const stored = before ? fields({ lessonId: before.lesson_id, secondsSpent: before.seconds_spent, score: before.score ?? null, completedAt: before.completed_at }) : {};
+    assertSameEvent(input.clientEventId, 'completion', stored, fields(row));
     return { lessonId, childId: input.childId, duplicate: true };
   }
 
@@ -475,6 +475,28 @@ function displayAnswer(key: AnswerKey): string | number {
   }
 }
 
-function samePayload(a: StoredAnswer, b: NewAnswer): boolean {
-  return a.itemId === b.itemId && a.durationMs === b.durationMs && a.answeredAt.getTime() === b.answeredAt.getTime() && JSON.stringify(a.response) === JSON.stringify(b.response);
+/** The fields of an answer a retry must repeat exactly, as JSON values (instants as ISO strings). */
+function answerFields(a: StoredAnswer | NewAnswer): Record<string, unknown> {
+  return { itemId: a.itemId, response: a.response, durationMs: a.durationMs, answeredAt: a.answeredAt.toISOString() };
+}
+
+/**
+ * 409 `event_conflict` unless a retried event repeats the stored one. The
+ * message and `details` name the fields that differ, with both values: a
+ * client that regenerated a timestamp on retry learns exactly that, rather
+ * than "a different answer". Both values are the caller's own input for a
+ * child it may write for; nothing the server derived (correctness) is shown.
+ */
+function assertSameEvent(clientEventId: string, what: 'answer' | 'completion', stored: Record<string, unknown>, sent: Record<string, unknown>): void {
+  const fields = Object.keys(sent).filter((f) => JSON.stringify(stored[f]) !== JSON.stringify(sent[f]));
+  if (fields.length === 0) return;
+  const pick = (o: Record<string, unknown>) => Object.fromEntries(fields.map((f) => [f, o[f] ?? null]));
+  throw new AppError(
+    'conflict',
+    'event_conflict',
+    `clientEventId "${clientEventId}" was already recorded as ${what === 'answer' ? 'an answer' : 'a completion'} with a different ${fields.join(', ')} ` +
+      `(stored ${fields.map((f) => `${f}=${JSON.stringify(stored[f] ?? null)}`).join(', ')}; sent ${fields.map((f) => `${f}=${JSON.stringify(sent[f])}`).join(', ')}); ` +
+      'nothing was changed. A retry must repeat the event exactly; a new event needs a new clientEventId',
+    { details: { clientEventId, fields, stored: pick(stored), sent: pick(sent) } },
+  );
 }

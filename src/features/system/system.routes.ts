@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { swaggerUI } from '@hono/swagger-ui';
 import type { Container } from '../../wiring/container.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
@@ -51,14 +50,6 @@ const appInfo = createRoute({
   },
 });
 
-const docs = {
-  method: 'get' as const,
-  path: '/docs',
-  tags: ['system'],
-  summary: 'Readable API documentation (Swagger UI over /openapi.json)',
-  responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
-};
-
 async function probe(fn: () => Promise<void>): Promise<{ up: boolean; latencyMs: number }> {
   const start = performance.now();
   try {
@@ -69,7 +60,7 @@ async function probe(fn: () => Promise<void>): Promise<{ up: boolean; latencyMs:
   }
 }
 
-/** Public operational routes: health, metrics, app info, API docs. */
+/** Public operational routes: health, metrics, app info (the API docs are `http/docs.ts`). */
 export function systemRoutes(container: Container): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -98,11 +89,6 @@ export function systemRoutes(container: Container): OpenAPIHono<AppEnv> {
     const found = await container.apps.require(c.req.valid('header')['x-app-id']);
     return c.json({ id: found.id, name: found.name }, 200);
   });
-
-  // Swagger UI is a plain middleware; its path is registered by hand so the
-  // document still lists every route the app serves.
-  app.get(docs.path, swaggerUI({ url: '/openapi.json', title: 'kidslearn API' }));
-  app.openAPIRegistry.registerPath(docs);
 
   return app;
 }
