@@ -22,7 +22,8 @@ const USAGE = `Usage: npm run -s kidslearn -- <command>
   apps create <id> --name "<name>"          register an app and create its schema
   seed [--app mathkids|wordkids]            (re)write the demo curriculum (idempotent)
   token --app <id> --role <role> [--sub <id>] [--ttl 15m]
-                                            print a signed access token (roles: ${Role.options.join(', ')})
+                                            print a signed access token (roles: ${Role.options.join(', ')});
+                                            --ttl at most 1h: longer access uses refresh tokens or a new token
   apps settings <id> [--reveal-answers true|false]
                                             show or change an app's settings
   users create --app <id> --role admin --email <email>
@@ -158,7 +159,13 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
       // while the server holds the embedded database.
       const key = await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk });
       const tokens = new TokenService([key], config.jwt.issuer);
-      return tokens.issue({ sub: values.sub ?? `${role.data}-cli`, app: values.app, role: role.data }, parseTtl(values.ttl));
+      let ttlSeconds: number;
+      try {
+        ttlSeconds = parseTtl(values.ttl);
+      } catch (error) {
+        throw new CliError(`--ttl: ${error instanceof Error ? error.message : String(error)}`, 2, { cause: error });
+      }
+      return tokens.issue({ sub: values.sub ?? `${role.data}-cli`, app: values.app, role: role.data }, ttlSeconds);
     }
     case 'users': {
       if (sub !== 'create') throw new CliError(USAGE);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import path from 'node:path';
 import { z } from 'zod';
-import { parsePreviousPublicJwks } from '../features/auth/signing-keys.ts';
+import { parsePublicJwkList } from './public-jwks.ts';
 
 /**
  * Configuration, read once at start from the environment (and an optional
@@ -166,7 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   const e = parsed.data;
   if (e.JWT_PREVIOUS_PUBLIC_KEYS) {
     try {
-      parsePreviousPublicJwks(e.JWT_PREVIOUS_PUBLIC_KEYS);
+      parsePublicJwkList(e.JWT_PREVIOUS_PUBLIC_KEYS);
     } catch (error) {
       throw new ConfigError(`Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs (${error instanceof Error ? error.message : 'unreadable'})`, { cause: error });
     }
