@@ -67,6 +67,14 @@ const EnvSchema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
+  SMTP_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['smtp:', 'smtps:']).optional()),
+  MAIL_FROM: z
+    .string()
+    .trim()
+    .regex(/^(?:[^<>\r\n]{1,100} <[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'an address such as kidslearn <no-reply@example.com>')
+    .default('kidslearn <no-reply@localhost>'),
+  MAIL_TIMEOUT_MS: intFrom(10000, 100, 120000),
+  MAIL_LINK_BASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_ISSUER: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_AUDIENCE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   OIDC_JWKS_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
@@ -130,6 +138,8 @@ export interface Config {
     scrypt: { logN: number; r: number; p: number };
   };
   rateLimits: { authPerMinute: number; apiPerMinute: number };
+  /** SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
+  mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
   trustProxy: boolean;
   masteryThreshold: number;
   oidc:
@@ -202,6 +212,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: e.PASSWORD_SCRYPT_P },
     },
     rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
+    mail: {
+      ...(e.SMTP_URL ? { kind: 'smtp' as const, url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS } : { kind: 'outbox' as const, dir: path.join(dataDir, 'outbox') }),
+      from: e.MAIL_FROM,
+      linkBaseUrl: e.MAIL_LINK_BASE_URL,
+    },
     trustProxy: e.TRUST_PROXY,
     masteryThreshold: e.MASTERY_THRESHOLD,
     oidc: e.OIDC_ISSUER
