@@ -270,6 +270,8 @@ for (const stack of await stacks()) {
         assert.equal(verified.status, 201);
         assert.equal((await post('/auth/login', { email: victim, password: 'the victim password' })).status, 200);
         assert.equal((await post('/auth/login', { email: victim, password: 'attacker password 1' })).status, 401);
+        const pending = await db().selectFrom('email_tokens').select('used_at').where('email', '=', victim).execute();
+        assert.ok(pending.length === 2 && pending.every((r) => r.used_at !== null), 'both registrations are spent once one completed');
         const late = await post('/auth/email/verify', { token: codeIn(attackerMail) });
         assert.equal(late.status, 400, 'the other pending registration is void');
         assert.equal((await errorOf(late)).code, 'invalid_email_token');
