@@ -87,6 +87,9 @@ const EnvSchema = z.object({
   OIDC_DEFAULT_APP: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z][a-z0-9_]{1,30}$/, 'an app id').optional()),
 });
 
+/** Variables whose value is never repeated in an error message. */
+const SECRET_VARIABLES = new Set(['SMTP_URL']);
+
 /** Parses `group=role,group=role`; children never sign in through an external provider. */
 function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
   const map: Record<string, 'guardian' | 'teacher' | 'admin'> = {};
@@ -170,7 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    const got = merged[name];
+    // A value that may carry a password (SMTP_URL's user:pass) is never echoed.
+    const got = SECRET_VARIABLES.has(name) ? undefined : merged[name];
     throw new ConfigError(`Invalid ${name}${got === undefined ? '' : `="${got}"`}: expected ${describeIssue(issue)}`);
   }
   const e = parsed.data;

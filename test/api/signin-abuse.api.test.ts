@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { pinDelaySeconds } from '../../src/domain/pin-policy.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { codeIn, mailTo } from '../support/mail.ts';
@@ -126,6 +127,7 @@ for (const stack of await stacks()) {
           assert.equal((await pin(f.withPin, '0000', f.deviceKey)).status, 401);
         }
         assert.deepEqual(waits, [30, 60, 120]);
+        assert.deepEqual(waits, [5, 6, 7].map(pinDelaySeconds), 'the database applies the rule of domain/pin-policy.ts');
         assert.equal((await childState(f.withPin)).pin_failures, 8);
         ctx.mock.timers.tick(240_000);
         const ok = await pin(f.withPin, '4821', f.deviceKey);
