@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { Database } from '../src/adapters/db/database.ts';
 import { openPgliteDatabase } from '../src/adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../src/adapters/db/postgres.ts';
-import { machine, startProcess } from './support.ts';
+import { machine, signUpOverHttp, startProcess } from './support.ts';
 
 /**
  * `npm run bench:progress`: POST /api/progress under load on the real server,
@@ -268,12 +268,12 @@ async function call<T>(base: string, method: 'GET' | 'POST', pathname: string, o
 }
 
 /** Guardians register and sign in, add their children and start a device session for each: all over HTTP. */
-async function createChildren(base: string, count: number): Promise<Child[]> {
+async function createChildren(base: string, dataDir: string, count: number): Promise<Child[]> {
   const families = Math.ceil(count / CHILDREN_PER_GUARDIAN);
   const perFamily = await Promise.all(
     Array.from({ length: families }, async (_, g) => {
       const credentials = { email: `bench-guardian-${g}@example.com`, password: 'bench password 123' };
-      await call(base, 'POST', '/auth/register', { body: { ...credentials, role: 'guardian' } });
+      await signUpOverHttp(base, dataDir, APP, credentials, 'guardian');
       const { accessToken: guardian } = await call<{ accessToken: string }>(base, 'POST', '/auth/login', { body: credentials });
       const children: Child[] = [];
       for (let i = g * CHILDREN_PER_GUARDIAN; i < Math.min(count, (g + 1) * CHILDREN_PER_GUARDIAN); i++) {
@@ -437,7 +437,7 @@ async function benchStack(kind: string): Promise<{ results: ScenarioResult[]; in
     const results: ScenarioResult[] = [];
     const ledgers: Ledger[] = [];
     try {
-      const children = await createChildren(base, CONNECTIONS);
+      const children = await createChildren(base, stack.env.KIDSLEARN_DATA_DIR!, CONNECTIONS);
       const { items, concepts, lessons } = await numericItems(base, children[0]!.token);
       console.log(`\n${stack.name}: ${children.length} children of ${Math.ceil(children.length / CHILDREN_PER_GUARDIAN)} guardians; ${items.length} numeric items, ${concepts} concepts, ${lessons} lessons`);
       const scenarios = [

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { listOutbox, outboxDir } from '../src/adapters/mail/outbox-mailer.ts';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import autocannon from 'autocannon';
@@ -96,4 +97,19 @@ export function table(results: LoadResult[], ratios: number[]): string {
       `| ${r.name} | ${Math.round(r.requestsPerSec)} | ${r.p50Ms} | ${r.p99Ms} | ${(ratios[i] ?? NaN).toFixed(2)}× | ${r.non2xx + r.errors} |`,
   );
   return ['| scenario | req/s | p50 ms | p99 ms | ratio to (a) | non-2xx + errors |', '|---|---:|---:|---:|---:|---:|', ...rows].join('\n');
+}
+
+/**
+ * Signs up as a new user does against a server on embedded mail: register
+ * (202), read the code from the outbox under `dataDir`, verify it (201).
+ */
+export async function signUpOverHttp(base: string, dataDir: string, appId: string, credentials: { email: string; password: string }, role: 'guardian' | 'teacher'): Promise<void> {
+  const headers = { 'content-type': 'application/json', 'x-app-id': appId };
+  const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers, body: JSON.stringify({ ...credentials, role }) });
+  if (reg.status !== 202) throw new Error(`register → ${reg.status}: ${await reg.text()}`);
+  const mail = listOutbox(outboxDir(dataDir), { to: credentials.email }).at(-1);
+  const code = mail && /^ {2}([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
+  if (!code) throw new Error(`no verification code in the outbox for ${credentials.email}`);
+  const verified = await fetch(`${base}/auth/email/verify`, { method: 'POST', headers, body: JSON.stringify({ token: code }) });
+  if (verified.status !== 201) throw new Error(`verify → ${verified.status}: ${await verified.text()}`);
 }
