@@ -160,6 +160,14 @@ for (const stack of await stacks()) {
         assert.deepEqual(stored, []);
       });
 
+      it('a device key needs a real guardian account (a token for a made-up subject gets 403, not 500)', async () => {
+        const token = await t.token('alpha', 'guardian', { sub: 'no-such-account' });
+        const res = await t.request('/api/family/device-key', { method: 'POST', token });
+        assert.equal(res.status, 403);
+        assert.equal((await errorOf(res)).code, 'account_required');
+        assert.deepEqual(await db().selectFrom('family_device_keys').selectAll().where('guardian_id', '=', 'no-such-account').execute(), []);
+      });
+
       it('stores only a digest of the device key', async () => {
         const f = await family();
         const row = await db().selectFrom('family_device_keys').selectAll().where('guardian_id', '=', f.principal.sub).executeTakeFirstOrThrow();

@@ -197,7 +197,9 @@ export class ChildrenService {
   async createDeviceKey(principal: Principal): Promise<{ deviceKey: string }> {
     authorize(principal, 'family.devicekey.manage');
     const deviceKey = `${DEVICE_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
-    await setDeviceKey(this.#db.db, principal.app, principal.sub, digest(deviceKey));
+    if (!(await setDeviceKey(this.#db.db, principal.app, principal.sub, digest(deviceKey)))) {
+      throw new AppError('forbidden', 'account_required', 'This token’s subject has no account in this app; sign in with a registered account');
+    }
     return { deviceKey };
   }
 

@@ -55,13 +55,18 @@ export async function reservePinAttempt(db: Db, appId: string, childId: string, 
   return { outcome: 'waiting', retryAt: child.pin_retry_at ?? now };
 }
 
-/** Stores (or replaces) the digest of a guardian's family device key. */
-export async function setDeviceKey(db: Db, appId: string, guardianId: string, keyHash: string): Promise<void> {
-  await scoped(db, appId)
+/**
+ * Stores (or replaces) the digest of a guardian's family device key; false
+ * when the guardian has no account row (a token minted for a made-up subject).
+ */
+export async function setDeviceKey(db: Db, appId: string, guardianId: string, keyHash: string): Promise<boolean> {
+  const result = await scoped(db, appId)
     .insertInto('family_device_keys')
-    .values({ guardian_id: guardianId, key_hash: keyHash })
+    .columns(['guardian_id', 'key_hash'])
+    .expression((eb) => eb.selectFrom('accounts').select([eb.val(guardianId).as('guardian_id'), eb.val(keyHash).as('key_hash')]).where('id', '=', guardianId))
     .onConflict((oc) => oc.column('guardian_id').doUpdateSet({ key_hash: keyHash, created_at: new Date() }))
-    .execute();
+    .executeTakeFirst();
+  return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
 }
 
 /** Removes a guardian's family device key (shared devices can no longer use PIN sign-in). */
