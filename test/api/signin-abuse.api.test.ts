@@ -303,7 +303,10 @@ for (const stack of await stacks()) {
         assert.equal(expired.status, 400);
         assert.equal((await errorOf(expired)).code, 'invalid_email_token');
         assert.deepEqual(await accountRows(email), []);
+        ctx.mock.timers.tick(24 * 3600_000);
         await register(email);
+        const kept = await db().selectFrom('email_tokens').select('token_hash').where('email', '=', email).execute();
+        assert.equal(kept.length, 1, 'the registration expired over a day ago is deleted (with its password hash)');
         const again = codeIn(mailTo(t, email).at(-1));
         assert.equal((await post('/auth/email/verify', { token: again })).status, 201);
         assert.equal((await post('/auth/email/verify', { token: again })).status, 400, 'single use');

@@ -313,6 +313,7 @@ export const tenantMigrations: Migration[] = [
          )`,
         `create index email_tokens_email on ${s}.email_tokens (email)`,
         `create index email_tokens_account on ${s}.email_tokens (account_id)`,
+        `create index email_tokens_expiry on ${s}.email_tokens (expires_at)`,
         // The secret a family's shared device holds for PIN sign-in: one per
         // guardian, stored as a digest; replacing it signs no device in.
         `create table ${s}.family_device_keys (
