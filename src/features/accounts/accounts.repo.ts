@@ -115,6 +115,10 @@ export async function insertEmailToken(
   appId: string,
   token: { hash: string; purpose: EmailTokenPurpose; email: string; accountId?: string; role?: AccountRow['role']; passwordHash?: string; expiresAt: Date },
 ): Promise<void> {
+  // Least kept: codes (and the password hashes of registrations nobody
+  // verified) go a day after they expired; the day keeps "used or expired"
+  // answers meaningful for a while. Indexed, so this costs little per mail.
+  await scoped(db, appId).deleteFrom('email_tokens').where('expires_at', '<', new Date(Date.now() - 86_400_000)).execute();
   await scoped(db, appId)
     .insertInto('email_tokens')
     .values({
