@@ -354,3 +354,32 @@ for (const stack of await stacks()) {
     });
   });
 }
+
+describe('sign-up while the mail server is down', () => {
+  let t: TestApp;
+  let dispose: () => Promise<void>;
+  before(async () => {
+    const [embedded] = await stacks();
+    const opened = await embedded!.open();
+    dispose = opened.dispose;
+    // Port 9 (discard) on loopback: nothing listens, so every connection is refused.
+    t = await createTestApp({ database: opened.database, cache: opened.cache, env: { SMTP_URL: 'smtp://127.0.0.1:9', MAIL_TIMEOUT_MS: '500', TRUST_PROXY: 'true' } });
+    await createFixtureApp(t.container, 'alpha');
+  });
+  after(async () => dispose());
+
+  it('answers 503 mail_unavailable with Retry-After, the same for a new and a known address', async () => {
+    assert.equal(t.container.mailer.kind, 'smtp', 'SMTP_URL selects the SMTP adapter');
+    await t.container.accounts.register('alpha', { email: 'known@example.com', password: PASSWORD, role: 'guardian' });
+    const register = (email: string) =>
+      t.request('/auth/register', { method: 'POST', headers: { 'x-app-id': 'alpha', 'x-forwarded-for': email }, body: JSON.stringify({ email, password: PASSWORD, role: 'guardian' }) });
+    const answers = [];
+    for (const email of ['new@example.com', 'known@example.com']) {
+      const res = await register(email);
+      const body = (await res.json()) as ErrorJson;
+      answers.push({ status: res.status, retryAfter: res.headers.get('retry-after'), error: { ...body.error, requestId: undefined } });
+    }
+    assert.deepEqual(answers[1], answers[0]);
+    assert.deepEqual(answers[0], { status: 503, retryAfter: '60', error: { code: 'mail_unavailable', message: 'Email cannot be sent right now; try again in a minute', requestId: undefined } });
+  });
+});
