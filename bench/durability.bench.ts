@@ -215,7 +215,7 @@ async function runStack(kind: string): Promise<Outcome> {
     const server = new Server(env, await freePort());
     await server.start();
     try {
-      const children = await createChildren(server.base, CHILDREN);
+      const children = await createChildren(server.base, stack.env.KIDSLEARN_DATA_DIR!, CHILDREN);
       const { items } = await numericItems(server.base, children[0]!.token);
       console.log(`\n${stack.name}: ${children.length} children, ${items.length} numeric items; writing for ${DURATION_SEC} s with kills every ${KILL_MIN_SEC}–${KILL_MAX_SEC} s`);
       const run = new Run(server, children, items);

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { load, machine, median, rssMb, startProcess, summarise, table, type LoadResult } from './support.ts';
+import { load, machine, median, rssMb, signUpOverHttp, startProcess, summarise, table, type LoadResult } from './support.ts';
 
 /**
  * `npm run bench:http`: (a) bare node:http returning the same JSON as (b);
@@ -72,7 +72,7 @@ try {
   // 8 connections measure its throughput without a queue of minutes.
   const authHeaders = { 'content-type': 'application/json', 'x-app-id': 'mathkids' };
   const credentials = { email: 'bench-parent@example.com', password: 'bench password 123' };
-  await fetch(`${base}/auth/register`, { method: 'POST', headers: authHeaders, body: JSON.stringify({ ...credentials, role: 'guardian' }) });
+  await signUpOverHttp(base, dataDir, 'mathkids', credentials, 'guardian');
   const loginUrl = `${base}/auth/login`;
   const loginAs = (name: string, body: object, connections = 50) =>
     load(name, loginUrl, { durationSec: LOGIN_SECONDS, connections, method: 'POST', headers: authHeaders, body: JSON.stringify(body) });

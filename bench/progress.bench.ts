@@ -304,7 +304,7 @@ async function benchStack(kind: string): Promise<{ results: ScenarioResult[]; in
     const results: ScenarioResult[] = [];
     const ledgers: Ledger[] = [];
     try {
-      const children = await createChildren(base, CONNECTIONS);
+      const children = await createChildren(base, stack.env.KIDSLEARN_DATA_DIR!, CONNECTIONS);
       const { items, concepts, lessons } = await numericItems(base, children[0]!.token);
       console.log(`\n${stack.name}: ${children.length} children of ${Math.ceil(children.length / CHILDREN_PER_GUARDIAN)} guardians; ${items.length} numeric items, ${concepts} concepts, ${lessons} lessons`);
       const scenarios = [

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
+import { listOutbox, outboxDir } from '../src/adapters/mail/outbox-mailer.ts';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -140,13 +141,32 @@ export async function call<T>(base: string, method: 'GET' | 'POST', pathname: st
   return JSON.parse(text) as T;
 }
 
-/** Guardians register and sign in, add their children and start a device session for each: all over HTTP. */
-export async function createChildren(base: string, count: number): Promise<BenchChild[]> {
+/**
+ * Signs up as a new user does against a server on embedded mail: register
+ * (202), read the code from the outbox under `dataDir`, verify it (201).
+ */
+export async function signUpOverHttp(base: string, dataDir: string, appId: string, credentials: { email: string; password: string }, role: 'guardian' | 'teacher'): Promise<void> {
+  const headers = { 'content-type': 'application/json', 'x-app-id': appId };
+  const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers, body: JSON.stringify({ ...credentials, role }) });
+  if (reg.status !== 202) throw new Error(`register → ${reg.status}: ${await reg.text()}`);
+  const mail = listOutbox(outboxDir(dataDir), { to: credentials.email }).at(-1);
+  const code = mail && /^ {2}([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
+  if (!code) throw new Error(`no verification code in the outbox for ${credentials.email}`);
+  const verified = await fetch(`${base}/auth/email/verify`, { method: 'POST', headers, body: JSON.stringify({ token: code }) });
+  if (verified.status !== 201) throw new Error(`verify → ${verified.status}: ${await verified.text()}`);
+}
+
+/**
+ * Guardians sign up (register, verify the code from the outbox under the
+ * server's `dataDir`) and sign in, add their children and start a device
+ * session for each: all over HTTP.
+ */
+export async function createChildren(base: string, dataDir: string, count: number): Promise<BenchChild[]> {
   const families = Math.ceil(count / CHILDREN_PER_GUARDIAN);
   const perFamily = await Promise.all(
     Array.from({ length: families }, async (_, g) => {
       const credentials = { email: `bench-guardian-${g}@example.com`, password: 'bench password 123' };
-      await call(base, 'POST', '/auth/register', { body: { ...credentials, role: 'guardian' } });
+      await signUpOverHttp(base, dataDir, BENCH_APP, credentials, 'guardian');
       const { accessToken: guardian } = await call<{ accessToken: string }>(base, 'POST', '/auth/login', { body: credentials });
       const children: BenchChild[] = [];
       for (let i = g * CHILDREN_PER_GUARDIAN; i < Math.min(count, (g + 1) * CHILDREN_PER_GUARDIAN); i++) {

@@ -13,6 +13,7 @@ import { listSigningKeys, loadSigningKey, rotateSigningKey } from '../features/a
 import { parseTtl, TokenService } from '../features/auth/tokens.ts';
 import { CsvError, parseAnswersCsv } from '../features/model-eval/csv.ts';
 import { evaluate, formatEvaluation } from '../features/model-eval/evaluate.ts';
+import { listOutbox } from '../adapters/mail/outbox-mailer.ts';
 import { createLogger } from '../observability/logger.ts';
 import { DEMO_APPS, seedPack } from '../seed/seed-demo-apps.ts';
 import { createContainer, type Container } from '../wiring/container.ts';
@@ -24,12 +25,15 @@ const USAGE = `Usage: npm run -s kidslearn -- <command>
   apps create <id> --name "<name>"          register an app and create its schema
   seed [--app mathkids|wordkids]            (re)write the demo curriculum (idempotent)
   token --app <id> --role <role> [--sub <id>] [--ttl 15m]
-                                            print a signed access token (roles: ${Role.options.join(', ')})
+                                            print a signed access token (roles: ${Role.options.join(', ')});
+                                            --ttl at most 1h: longer access uses refresh tokens or a new token
   apps settings <id> [--reveal-answers true|false]
                                             show or change an app's settings
   users create --app <id> --role admin --email <email>
                                             create an admin account; the password is read from stdin
                                             (or prompted for twice on a terminal)
+  mail list [--to <email>] [--last <n>]     show the messages in the mail outbox (embedded defaults, no SMTP_URL):
+                                            sign-up verification and password reset codes
   keys list                                 show the current signing key id and previous (still verifying) keys
   keys rotate                               replace the signing key; the old one verifies for another hour
                                             (restart the server to sign with the new key)
@@ -172,7 +176,13 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
       // while the server holds the embedded database.
       const key = await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk });
       const tokens = new TokenService([key], config.jwt.issuer);
-      return tokens.issue({ sub: values.sub ?? `${role.data}-cli`, app: values.app, role: role.data }, parseTtl(values.ttl));
+      let ttlSeconds: number;
+      try {
+        ttlSeconds = parseTtl(values.ttl);
+      } catch (error) {
+        throw new CliError(`--ttl: ${error instanceof Error ? error.message : String(error)}`, 2, { cause: error });
+      }
+      return tokens.issue({ sub: values.sub ?? `${role.data}-cli`, app: values.app, role: role.data }, ttlSeconds);
     }
     case 'users': {
       if (sub !== 'create') throw new CliError(USAGE);
@@ -200,6 +210,19 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
           throw error;
         }
       });
+    }
+    case 'mail': {
+      if (sub !== 'list') throw new CliError(USAGE);
+      const { values } = parseArgs({ args: argv.slice(2), options: { to: { type: 'string' }, last: { type: 'string' } } });
+      const last = values.last === undefined ? undefined : Number(values.last);
+      if (last !== undefined && !(Number.isInteger(last) && last >= 1)) throw new CliError('usage: mail list [--to <email>] [--last <n>]');
+      if (config.mail.kind !== 'outbox') {
+        throw new CliError('SMTP_URL is set: mail goes to that server, not to the outbox (unset SMTP_URL to use the outbox)', 1);
+      }
+      // Files only: no database is opened, so this works while the server runs.
+      const messages = listOutbox(config.mail.dir, values.to === undefined ? {} : { to: values.to }).slice(last === undefined ? 0 : -last);
+      if (!messages.length) return `(no mail in ${config.mail.dir})`;
+      return messages.map((m) => [`--- ${m.at}  to ${m.to}`, `Subject: ${m.subject}`, '', m.text.trimEnd()].join('\n')).join('\n\n');
     }
     case 'keys': {
       const keyOptions = { dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk };

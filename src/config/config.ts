@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import path from 'node:path';
 import { z } from 'zod';
-import { parsePreviousPublicJwks } from '../features/auth/signing-keys.ts';
+import { parsePublicJwkList } from './public-jwks.ts';
 
 /**
  * Configuration, read once at start from the environment (and an optional
@@ -67,6 +67,14 @@ const EnvSchema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
+  SMTP_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['smtp:', 'smtps:']).optional()),
+  MAIL_FROM: z
+    .string()
+    .trim()
+    .regex(/^(?:[^<>\r\n]{1,100} <[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'an address such as kidslearn <no-reply@example.com>')
+    .default('kidslearn <no-reply@localhost>'),
+  MAIL_TIMEOUT_MS: intFrom(10000, 100, 120000),
+  MAIL_LINK_BASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_ISSUER: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_AUDIENCE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
   OIDC_JWKS_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
@@ -78,6 +86,9 @@ const EnvSchema = z.object({
   OIDC_APP_CLAIM: z.string().min(1).default('custom:app'),
   OIDC_DEFAULT_APP: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z][a-z0-9_]{1,30}$/, 'an app id').optional()),
 });
+
+/** Variables whose value is never repeated in an error message. */
+const SECRET_VARIABLES = new Set(['SMTP_URL']);
 
 /** Parses `group=role,group=role`; children never sign in through an external provider. */
 function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
@@ -130,6 +141,8 @@ export interface Config {
     scrypt: { logN: number; r: number; p: number };
   };
   rateLimits: { authPerMinute: number; apiPerMinute: number };
+  /** SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
+  mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
   trustProxy: boolean;
   masteryThreshold: number;
   oidc:
@@ -160,13 +173,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
-    const got = merged[name];
+    // A value that may carry a password (SMTP_URL's user:pass) is never echoed.
+    const got = SECRET_VARIABLES.has(name) ? undefined : merged[name];
     throw new ConfigError(`Invalid ${name}${got === undefined ? '' : `="${got}"`}: expected ${describeIssue(issue)}`);
   }
   const e = parsed.data;
   if (e.JWT_PREVIOUS_PUBLIC_KEYS) {
     try {
-      parsePreviousPublicJwks(e.JWT_PREVIOUS_PUBLIC_KEYS);
+      parsePublicJwkList(e.JWT_PREVIOUS_PUBLIC_KEYS);
     } catch (error) {
       throw new ConfigError(`Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs (${error instanceof Error ? error.message : 'unreadable'})`, { cause: error });
     }
@@ -202,6 +216,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: e.PASSWORD_SCRYPT_P },
     },
     rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
+    mail: {
+      ...(e.SMTP_URL ? { kind: 'smtp' as const, url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS } : { kind: 'outbox' as const, dir: path.join(dataDir, 'outbox') }),
+      from: e.MAIL_FROM,
+      linkBaseUrl: e.MAIL_LINK_BASE_URL,
+    },
     trustProxy: e.TRUST_PROXY,
     masteryThreshold: e.MASTERY_THRESHOLD,
     oidc: e.OIDC_ISSUER

@@ -29,6 +29,8 @@ export const FUNCTION_ROLES = {
   'child.export': ['guardian', 'admin'],
   'child.session.create': ['guardian'],
   'child.pin.manage': ['guardian'],
+  /** The guardian's own family device key (PIN sign-in on shared devices). */
+  'family.devicekey.manage': ['guardian'],
   'child.progress.read': ['guardian', 'child', 'teacher', 'admin'],
   'child.progress.write': ['child', 'guardian'],
   /** `GET /api/progress`: the caller's own children, classrooms or self. */

@@ -63,7 +63,17 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.use('/admin/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known), requireFunction('admin.area'));
 
   app.route('/', systemRoutes(container));
-  app.route('/', authRoutes({ accounts: container.accounts, children: container.children, tokens: container.tokens, limiter: rateLimiter, perAccount: rateLimits.authPerAccount }));
+  app.route(
+    '/',
+    authRoutes({
+      accounts: container.accounts,
+      children: container.children,
+      tokens: container.tokens,
+      limiter: rateLimiter,
+      limits: { perClient: rateLimits.signInPerClient, perAccount: rateLimits.signInPerAccount },
+      clientOf: (c) => clientIp(c, config.trustProxy),
+    }),
+  );
   app.route('/', lessonsRoutes(container.lessons));
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));

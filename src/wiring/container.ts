@@ -3,6 +3,9 @@ import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
+import type { Mailer } from '../adapters/mail/mailer.ts';
+import { createOutboxMailer } from '../adapters/mail/outbox-mailer.ts';
+import { createSmtpMailer } from '../adapters/mail/smtp-mailer.ts';
 import { migrateAll } from '../adapters/db/migrations.ts';
 import { openPgliteDatabase } from '../adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../adapters/db/postgres.ts';
@@ -43,7 +46,9 @@ export interface Container {
   progress: ProgressService;
   models: ModelStore;
   rateLimiter: RateLimiter;
-  rateLimits: { authPerIp: RateLimitRule; authPerAccount: RateLimitRule; apiPerToken: RateLimitRule };
+  rateLimits: { authPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; apiPerToken: RateLimitRule };
+  /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
+  mailer: Mailer;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -55,6 +60,7 @@ export interface ContainerOverrides {
   logger?: Logger;
   signingKey?: SigningKey;
   rateLimiter?: RateLimiter;
+  mailer?: Mailer;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -69,6 +75,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   const database = overrides.database ?? (await openDatabase(config));
   let cache: Cache | undefined;
   let rateLimiter: RateLimiter | undefined;
+  let mailer: Mailer | undefined;
   try {
     if (!overrides.skipMigrations) {
       const applied = await migrateAll(database.db);
@@ -81,7 +88,18 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const apps = new AppsService(database);
     const lessons = new LessonsService({ db: database, cache, logger, metrics });
     const passwords = new PasswordHasher(config.auth.scrypt);
-    const accounts = new AccountsService({ db: database, tokens, passwords, accessTtlSeconds: config.auth.accessTtlSeconds, refreshTtlSeconds: config.auth.refreshTtlSeconds });
+    rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
+    mailer = overrides.mailer ?? openMailer(config);
+    const accounts = new AccountsService({
+      db: database,
+      tokens,
+      passwords,
+      accessTtlSeconds: config.auth.accessTtlSeconds,
+      refreshTtlSeconds: config.auth.refreshTtlSeconds,
+      mailer,
+      limiter: rateLimiter,
+      linkBaseUrl: config.mail.linkBaseUrl,
+    });
     const children = new ChildrenService({ db: database, accounts });
     const classrooms = new ClassroomsService({ db: database, children });
     const models = new ModelStore(database);
@@ -90,7 +108,6 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
-    rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
     const verifyExternal = async (token: string) => {
@@ -107,7 +124,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       : (token: string) => tokens.verify(token);
     const rateLimits = {
       authPerIp: { name: 'auth-ip', points: config.rateLimits.authPerMinute, windowSeconds: 60 },
-      authPerAccount: { name: 'auth-account', points: config.rateLimits.authPerMinute, windowSeconds: 60 },
+      // Password sign-in: attempts since the last success, per (account, client) and per account.
+      // A success resets both, so in effect they count failures (see docs/access.md).
+      signInPerClient: { name: 'signin-client', points: config.rateLimits.authPerMinute, windowSeconds: 15 * 60 },
+      signInPerAccount: { name: 'signin-account', points: config.rateLimits.authPerMinute * 10, windowSeconds: 15 * 60 },
       apiPerToken: { name: 'api-token', points: config.rateLimits.apiPerMinute, windowSeconds: 60 },
     };
     let closed: Promise<void> | undefined;
@@ -128,15 +148,17 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       models,
       rateLimiter,
       rateLimits,
+      mailer,
       close() {
         const c = cache!;
         const r = rateLimiter!;
-        closed ??= Promise.allSettled([database.close(), c.close(), r.close()]).then(() => undefined);
+        const m = mailer!;
+        closed ??= Promise.allSettled([database.close(), c.close(), r.close(), m.close()]).then(() => undefined);
         return closed;
       },
     };
   } catch (error) {
-    await Promise.allSettled([database.close(), cache?.close(), rateLimiter?.close()]);
+    await Promise.allSettled([database.close(), cache?.close(), rateLimiter?.close(), mailer?.close()]);
     throw error;
   }
 }
@@ -151,6 +173,12 @@ export function openDatabase(config: Config): Promise<Database> {
 /** Opens the configured cache adapter. */
 export function openCache(config: Config): Promise<Cache> {
   return config.cache.kind === 'redis' ? openRedisCache(config.cache) : Promise.resolve(createMemoryCache(config.cache));
+}
+
+/** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
+export function openMailer(config: Config): Mailer {
+  const mail = config.mail;
+  return mail.kind === 'smtp' ? createSmtpMailer({ url: mail.url, from: mail.from, timeoutMs: mail.timeoutMs }) : createOutboxMailer({ dir: mail.dir, from: mail.from });
 }
 
 /** Opens the configured rate-limit store: Redis when configured (shared by every process), in-process otherwise. */

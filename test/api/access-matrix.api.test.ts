@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, fixturePack, type TestApp } from '../support/app-fixture.ts';
+import { codeIn, mailTo } from '../support/mail.ts';
 import { stacks } from '../support/servers.ts';
 
 /**
@@ -67,7 +68,23 @@ for (const stack of await stacks()) {
       'POST /auth/login': async () => ({ body: { email: 'ann@example.com', password: PASSWORD } }),
       'POST /auth/refresh': async () => ({ body: { refreshToken: await freshRefreshToken() } }),
       'POST /auth/logout': async () => ({ body: { refreshToken: await freshRefreshToken() } }),
-      'POST /auth/pin': async () => ({ body: { childId, pin: PIN } }),
+      'POST /auth/email/verify': async () => {
+        const email = `${unique('verify')}@example.com`;
+        await t.container.accounts.requestRegistration('alpha', { email, password: PASSWORD, role: 'guardian' });
+        return { body: { token: codeIn(mailTo(t, email).at(-1)) } };
+      },
+      'POST /auth/password/forgot': async () => ({ body: { email: 'ann@example.com' } }),
+      'POST /auth/password/reset': async () => {
+        // A fresh account each time: mails per address are limited (5 an hour).
+        const email = `${unique('reset')}@example.com`;
+        await t.container.accounts.register('alpha', { email, password: PASSWORD, role: 'guardian' });
+        await t.container.accounts.forgotPassword('alpha', email);
+        return { body: { token: codeIn(mailTo(t, email).at(-1)), password: PASSWORD } };
+      },
+      // A fresh family device key each time: the device-key rows replace and revoke it.
+      'POST /auth/pin': async () => ({ body: { childId, pin: PIN, deviceKey: (await t.container.children.createDeviceKey(guardian)).deviceKey } }),
+      'POST /api/family/device-key': async () => ({}),
+      'DELETE /api/family/device-key': async () => ({}),
       'GET /api/lessons': async () => ({}),
       'GET /api/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
       'GET /admin/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),

@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { codeIn, mailTo } from '../support/mail.ts';
 import { stacks } from '../support/servers.ts';
 
 type Pair = { accessToken: string; refreshToken: string; expiresIn: number; tokenType: string };
 type ErrorJson = { error: { code: string; message: string; requestId: string } };
 
 const PASSWORD = 'correct horse battery';
+/** The register answer, identical for every address. */
+const inBetaBody = async () => ({ status: 'accepted', message: 'Check your email: we sent a message to this address with what to do next.' });
 
 for (const stack of await stacks()) {
   describe(`accounts and sign-in on ${stack.name}`, { skip: stack.skip }, () => {
@@ -32,10 +35,16 @@ for (const stack of await stacks()) {
     });
     after(async () => dispose());
 
-    it('registers a guardian (201) and signs in with a case-insensitive email', async () => {
+    it('registers a guardian (202, then the emailed code creates the account) and signs in with a case-insensitive email', async () => {
       const res = await post('/auth/register', { email: 'New.Parent@Example.com', password: PASSWORD, role: 'guardian' });
-      assert.equal(res.status, 201);
-      const account = (await res.json()) as { id: string; email: string; role: string };
+      assert.equal(res.status, 202);
+      assert.equal(((await res.json()) as { status: string }).status, 'accepted');
+      assert.equal((await login('new.parent@example.com')).res.status, 401, 'no account before the address is verified');
+      const [mail] = mailTo(t, 'new.parent@example.com');
+      assert.match(mail!.subject, /Confirm your email address/);
+      const verified = await post('/auth/email/verify', { token: codeIn(mail) });
+      assert.equal(verified.status, 201);
+      const account = (await verified.json()) as { id: string; email: string; role: string };
       assert.deepEqual({ email: account.email, role: account.role }, { email: 'new.parent@example.com', role: 'guardian' });
       const { res: ok, body } = await login('NEW.PARENT@example.com');
       assert.equal(ok.status, 200);
@@ -65,11 +74,19 @@ for (const stack of await stacks()) {
       assert.ok(['EdDSA', 'ES256'].includes(protectedHeader.alg));
     });
 
-    it('keeps accounts per app: the same email signs up separately in another app', async () => {
-      assert.equal((await post('/auth/register', { email: 'parent@example.com', password: PASSWORD, role: 'teacher' }, 'beta')).status, 201);
+    it('keeps accounts per app: the same email signs up separately in another app; a known address gets a notice, not a second account', async () => {
+      const inBeta = await post('/auth/register', { email: 'parent@example.com', password: PASSWORD, role: 'teacher' }, 'beta');
+      assert.equal(inBeta.status, 202);
+      const betaMail = mailTo(t, 'parent@example.com').at(-1)!;
+      assert.match(betaMail.subject, /Confirm your email address \(beta\)/);
+      assert.equal((await post('/auth/email/verify', { token: codeIn(betaMail) }, 'beta')).status, 201);
+      // In alpha the address has an account: same answer as for a new one, and the owner is told instead.
       const dup = await post('/auth/register', { email: 'parent@example.com', password: PASSWORD, role: 'teacher' });
-      assert.equal(dup.status, 409);
-      assert.equal(((await dup.json()) as ErrorJson).error.code, 'email_taken');
+      assert.equal(dup.status, 202);
+      assert.deepEqual(await dup.json(), await inBetaBody());
+      assert.match(mailTo(t, 'parent@example.com').at(-1)!.subject, /Someone tried to create an account with your address \(alpha\)/);
+      const roles = await t.container.database.db.withSchema('app_alpha').selectFrom('accounts').select('role').where('email', '=', 'parent@example.com').execute();
+      assert.deepEqual(roles, [{ role: 'guardian' }], 'still one account, role unchanged');
     });
 
     it('refuses weak passwords, admin sign-up, unknown fields and a missing X-App-Id', async () => {
@@ -155,7 +172,7 @@ describe('rate limits', () => {
   const attempt = (email: string) =>
     t.request('/auth/login', { method: 'POST', body: JSON.stringify({ email, password: 'not the password' }), headers: { 'x-app-id': 'alpha' } });
 
-  it('limits sign-in attempts per account, then per IP, with 429 and Retry-After', async () => {
+  it('limits sign-in attempts per (account, client), then per IP, with 429 and Retry-After', async () => {
     const statuses = [];
     for (let i = 0; i < 4; i++) statuses.push((await attempt('victim@example.com')).status);
     assert.deepEqual(statuses, [401, 401, 401, 429]);

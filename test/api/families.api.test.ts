@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import { sql } from 'kysely';
 import { CHILD_DATA } from '../../src/adapters/db/child-data.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { signUp as signUpByMail } from '../support/mail.ts';
 import { stacks } from '../support/servers.ts';
 
 type Pair = { accessToken: string; refreshToken: string };
@@ -26,8 +27,8 @@ for (const stack of await stacks()) {
     };
     const signUp = async (name: string, role: 'guardian' | 'teacher', app = 'alpha') => {
       const headers = { 'x-app-id': app };
-      const reg = await t.request('/auth/register', { method: 'POST', headers, body: JSON.stringify({ email: `${name}@example.com`, password: PASSWORD, role }) });
-      ids[name] = ((await reg.json()) as { id: string }).id;
+      // Register, then the code from the verification mail creates the account.
+      ids[name] = (await signUpByMail(t, app, `${name}@example.com`, PASSWORD, role)).id;
       const login = await t.request('/auth/login', { method: 'POST', headers, body: JSON.stringify({ email: `${name}@example.com`, password: PASSWORD }) });
       tokens[name] = ((await login.json()) as Pair).accessToken;
     };
@@ -150,12 +151,16 @@ for (const stack of await stacks()) {
       assert.equal(decodeJwt(((await refreshed.json()) as Pair).accessToken).role, 'child');
     });
 
-    it('PIN sign-in works, and locks after 5 wrong PINs until the guardian unlocks it', async () => {
+    it('PIN sign-in works on the family device; wrong PINs earn a wait (not a lock) that the guardian can clear', async () => {
       ids.leo = (await newChild('ann', 'Leo')).id;
       assert.equal((await call('PUT', `/api/children/${ids.leo}/pin`, tokens.ann, { pin: '12a4' })).status, 400);
       assert.equal((await call('PUT', `/api/children/${ids.leo}/pin`, tokens.ann, { pin: '4821' })).status, 204);
+      const created = await call('POST', '/api/family/device-key', tokens.ann);
+      assert.equal(created.status, 201);
+      const deviceKey = created.body.deviceKey as string;
+      assert.match(deviceKey, /^dk_[\w-]{43}$/);
       const pin = (p: string, childId = ids.leo) =>
-        t.request('/auth/pin', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ childId, pin: p }) });
+        t.request('/auth/pin', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ childId, pin: p, deviceKey }) });
       const ok = await pin('4821');
       assert.equal(ok.status, 200);
       assert.equal(decodeJwt(((await ok.json()) as Pair).accessToken).sub, ids.leo);
@@ -164,19 +169,20 @@ for (const stack of await stacks()) {
       assert.equal(((await unknownChild.json()) as ErrorJson).error.code, 'invalid_pin');
       const statuses = [];
       for (let i = 0; i < 6; i++) statuses.push((await pin('0000')).status);
-      assert.deepEqual(statuses, [401, 401, 401, 401, 403, 403]);
-      const locked = await pin('4821');
-      assert.equal(locked.status, 403, 'the right PIN no longer works while locked');
-      assert.equal(((await locked.json()) as ErrorJson).error.code, 'pin_locked');
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429], 'four wrong PINs are free; the fifth earns a wait');
+      const waiting = await pin('4821');
+      assert.equal(waiting.status, 429, 'the right PIN waits too');
+      assert.equal(((await waiting.json()) as ErrorJson).error.code, 'pin_retry_later');
+      assert.equal(waiting.headers.get('retry-after'), '30');
       assert.equal(((await call('GET', `/api/children/${ids.leo}`, tokens.ann)).body as unknown as ChildJson).pinLocked, true);
       assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.bob)).status, 404, 'only the child’s guardian unlocks');
       assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.ann)).status, 204);
-      assert.equal((await pin('4821')).status, 200);
-      // Guesses sent in parallel are counted before any is checked: the lock still holds.
+      assert.equal((await pin('4821')).status, 200, 'after the unlock the right PIN works at once (no counter left over)');
+      // Guesses sent in parallel are counted before any is checked: the wait still holds.
       const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => pin(String(1000 + i))));
-      assert.ok(burst.filter((r) => r.status === 401).length <= 4, 'at most four wrong PINs answer 401; the fifth attempt locks');
-      assert.ok(burst.every((r) => r.status === 401 || r.status === 403));
-      assert.equal((await pin('4821')).status, 403, 'locked, even for the right PIN');
+      assert.ok(burst.filter((r) => r.status === 401).length <= 5, 'at most five wrong PINs answer 401; the rest wait');
+      assert.ok(burst.every((r) => r.status === 401 || r.status === 429));
+      assert.equal((await pin('4821')).status, 429, 'waiting, even for the right PIN');
       assert.equal((await call('POST', `/api/children/${ids.leo}/pin/unlock`, tokens.ann)).status, 204);
     });
 

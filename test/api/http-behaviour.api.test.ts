@@ -129,7 +129,16 @@ describe('HTTP behaviour (embedded)', () => {
     });
 
     it('expired, foreign-key, tampered and alg:none tokens → 401', async () => {
-      const expired = await t.token('alpha', 'guardian', { ttlSeconds: -10 });
+      // Signed like ours, but its exp passed (TokenService.issue refuses to mint such a token).
+      const now = Math.floor(Date.now() / 1000);
+      const expired = await new SignJWT({ app: 'alpha', role: 'guardian' })
+        .setProtectedHeader({ alg: 'EdDSA', kid: t.signingKey.kid })
+        .setSubject('guardian-1')
+        .setIssuer('kidslearn')
+        .setAudience('kidslearn-api')
+        .setIssuedAt(now - 70)
+        .setExpirationTime(now - 10)
+        .sign(t.signingKey.privateKey);
       assert.deepEqual(await attempt(`Bearer ${expired}`), { status: 401, code: 'token_expired' });
 
       const otherKey = await importSigningKey(await generatePrivateJwk());
@@ -151,7 +160,7 @@ describe('HTTP behaviour (embedded)', () => {
 
     it('a token signed by our key but without role or app → 401', async () => {
       const sign = (claims: Record<string, unknown>) =>
-        new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: t.signingKey.kid }).setSubject('x').setIssuer('kidslearn').setAudience('kidslearn-api').setExpirationTime('5m').sign(t.signingKey.privateKey);
+        new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: t.signingKey.kid }).setSubject('x').setIssuer('kidslearn').setAudience('kidslearn-api').setIssuedAt().setExpirationTime('5m').sign(t.signingKey.privateKey);
       const control = await t.request('/api/lessons', { token: await sign({ app: 'alpha', role: 'admin' }) });
       assert.equal(control.status, 200, 'control: complete claims pass');
       assert.deepEqual(await attempt(`Bearer ${await sign({ app: 'alpha' })}`), { status: 401, code: 'invalid_token' });

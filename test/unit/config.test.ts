@@ -33,6 +33,21 @@ describe('loadConfig', () => {
     assert.deepEqual(c.corsOrigins, ['https://a.example', 'https://b.example']);
   });
 
+  it('writes mail to the outbox under the data dir unless SMTP_URL is set', () => {
+    assert.deepEqual(load({ KIDSLEARN_DATA_DIR: '/tmp/kl' }).mail, { kind: 'outbox', dir: '/tmp/kl/outbox', from: 'kidslearn <no-reply@localhost>', linkBaseUrl: undefined });
+    assert.deepEqual(load({ SMTP_URL: 'smtps://u:p@mail.example:465', MAIL_FROM: 'Kids <hi@example.com>', MAIL_TIMEOUT_MS: '2500', MAIL_LINK_BASE_URL: 'https://app.example' }).mail, {
+      kind: 'smtp',
+      url: 'smtps://u:p@mail.example:465',
+      timeoutMs: 2500,
+      from: 'Kids <hi@example.com>',
+      linkBaseUrl: 'https://app.example',
+    });
+  });
+
+  it('never repeats an SMTP_URL (it may hold a password) in its error', () => {
+    assert.throws(() => load({ SMTP_URL: 'ftp://user:hunter2@mail.example' }), (e: Error) => !e.message.includes('hunter2'));
+  });
+
   it('treats empty URLs as unset', () => {
     assert.equal(load({ DATABASE_URL: '', REDIS_URL: ' ' }).database.kind, 'pglite');
   });
@@ -45,6 +60,10 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud', /^Invalid LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent$/],
     ['CORS_ORIGINS', 'not a url', /^Invalid CORS_ORIGINS/],
     ['DATABASE_POOL_SIZE', '0', /^Invalid DATABASE_POOL_SIZE="0": expected a number >= 1$/],
+    ['SMTP_URL', 'http://user:secret@mail.example', /^Invalid SMTP_URL: expected a URL starting with smtp:\/\/ or smtps:\/\/$/],
+    ['MAIL_FROM', 'not an address', /^Invalid MAIL_FROM="not an address": expected an address such as/],
+    ['MAIL_FROM', 'x <a@b>, c@d', /^Invalid MAIL_FROM=/],
+    ['MAIL_TIMEOUT_MS', '0', /^Invalid MAIL_TIMEOUT_MS="0": expected a number >= 100$/],
   ] as const) {
     it(`rejects ${name}=${value} with one line naming it`, () => {
       assert.throws(

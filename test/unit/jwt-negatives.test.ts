@@ -52,6 +52,20 @@ describe('access token negatives', async () => {
   it('expired', async () => rejects(await signed({ ...valid, exp: now - 60 }), 'token_expired'));
   it('not yet valid (nbf in the future)', async () => rejects(await signed({ ...valid, nbf: now + 3600 }), 'invalid_token'));
 
+  it('iat an hour in the future (beyond the 60 s clock skew)', async () => rejects(await signed({ ...valid, iat: now + 3600, jti: 'future' }), 'invalid_token'));
+  it('iat two minutes in the future', async () => rejects(await signed({ ...valid, iat: now + 120, jti: 'future2' }), 'invalid_token'));
+  it('accepts an iat 30 s in the future (within the clock skew)', async () => {
+    assert.equal((await tokens.verify(await signed({ ...valid, iat: now + 30, jti: 'skew' }))).sub, 'u1');
+  });
+  it('no iat', async () => rejects(await signed({ ...valid, iat: undefined, jti: 'no-iat' }), 'invalid_token'));
+  it('a lifetime longer than an hour (exp - iat), although still within its exp', async () => {
+    await rejects(await signed({ ...valid, iat: now - 10, exp: now + 3650 * 86400, jti: 'ten-years' }), 'invalid_token');
+    await rejects(await signed({ ...valid, iat: now, exp: now + 3601 + 60, jti: 'just-over' }), 'invalid_token');
+  });
+  it('issued more than an hour ago, although exp says it is still valid', async () => {
+    await rejects(await signed({ ...valid, iat: now - 3600 - 120, exp: now + 60, jti: 'old' }), 'token_expired');
+  });
+
   it('tampered payload (role raised to admin, signature kept)', async () => {
     const [header, , signature] = (await signed(valid)).split('.');
     await rejects(`${header}.${b64({ ...valid, role: 'admin', app: 'mathkids' })}.${signature}`, 'invalid_token');

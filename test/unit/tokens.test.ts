@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it, mock } from 'node:test';
-import { decodeProtectedHeader } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { runCli } from '../../src/cli/main.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { generatePrivateJwk, importSigningKey, loadSigningKey } from '../../src/features/auth/signing-keys.ts';
 import { parseTtl, TokenService } from '../../src/features/auth/tokens.ts';
 
@@ -51,6 +53,25 @@ describe('TokenService', () => {
     await assert.rejects(new TokenService([newKey], 'kidslearn').verify(before), (e: Error & { code?: string }) => e.code === 'invalid_token');
   });
 
+  it('refuses to issue a token that would live longer than an hour', async () => {
+    const key = await importSigningKey(await generatePrivateJwk());
+    const tokens = new TokenService([key], 'kidslearn');
+    await assert.rejects(tokens.issue({ sub: 'u', app: 'mathkids', role: 'admin' }, 3650 * 86400), RangeError);
+    await assert.rejects(tokens.issue({ sub: 'u', app: 'mathkids', role: 'admin' }, 3601), RangeError);
+    await assert.rejects(tokens.issue({ sub: 'u', app: 'mathkids', role: 'admin' }, 0), RangeError);
+    const hour = decodeJwt(await tokens.issue({ sub: 'u', app: 'mathkids', role: 'admin' }, 3600));
+    assert.equal(hour.exp! - hour.iat!, 3600);
+  });
+
+  it('the command line refuses `token --ttl 3650d` and mints at most an hour', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cli-token-'));
+    const config = loadConfig({ KIDSLEARN_DATA_DIR: dataDir }, { envFile: null });
+    await assert.rejects(runCli(['token', '--app', 'mathkids', '--role', 'admin', '--ttl', '3650d'], config), /--ttl: .*longer than the 3600 s/);
+    const token = await runCli(['token', '--app', 'mathkids', '--role', 'admin', '--ttl', '1h'], config);
+    const claims = decodeJwt(token);
+    assert.equal(claims.exp! - claims.iat!, 3600);
+  });
+
   it('rejects another issuer and expired tokens, even once memoised', async () => {
     const key = await importSigningKey(await generatePrivateJwk());
     const other = await new TokenService([key], 'someone-else').issue({ sub: 'u', app: 'mathkids', role: 'child' }, 60);
@@ -73,8 +94,10 @@ describe('TokenService', () => {
   it('parses TTLs', () => {
     assert.equal(parseTtl('900'), 900);
     assert.equal(parseTtl('15m'), 900);
-    assert.equal(parseTtl('12h'), 43200);
-    assert.equal(parseTtl('7d'), 604800);
+    assert.equal(parseTtl('1h'), 3600);
+    assert.throws(() => parseTtl('61m'), /longer than the 3600 s/);
+    assert.throws(() => parseTtl('12h'), /longer than the 3600 s/);
+    assert.throws(() => parseTtl('3650d'), /longer than the 3600 s/);
     assert.throws(() => parseTtl('soon'), /TTL/);
     assert.throws(() => parseTtl('0'), /positive/);
   });

@@ -158,7 +158,7 @@ export const CHILD_DATA: readonly AnyChildDataTable[] = [
     section: 'child',
     rows: 'one',
     orderBy: ['id'],
-    exported: ['id', 'nickname', 'grade', 'avatar', 'birth_year', 'settings', 'pin_failures', 'pin_locked', 'created_at', 'updated_at'],
+    exported: ['id', 'nickname', 'grade', 'avatar', 'birth_year', 'settings', 'pin_failures', 'pin_retry_at', 'created_at', 'updated_at'],
     omitted: {
       pin_hash:
         'a PIN has only 10,000 values, so its hash gives the PIN away to anyone who tries them all; it is a credential, not data about the child (the export says whether one is set)',

@@ -291,6 +291,42 @@ export const tenantMigrations: Migration[] = [
       );
     },
   },
+  {
+    version: 7,
+    name: 'sign-in hardening: email tokens, family device keys, PIN delays instead of a lock',
+    async up(trx, s) {
+      await runAll(trx, [
+        // Single-use tokens sent by mail (email verification, password reset),
+        // stored only as SHA-256 digests. A registration waiting for its
+        // verification keeps the chosen role and password hash here, so an
+        // account row exists only for a verified address.
+        `create table ${s}.email_tokens (
+           token_hash text primary key,
+           purpose text not null check (purpose in ('verify_email', 'reset_password')),
+           email text not null,
+           account_id text references ${s}.accounts(id) on delete cascade,
+           role text check (role in ('guardian', 'teacher')),
+           password_hash text,
+           expires_at timestamptz not null,
+           used_at timestamptz,
+           created_at timestamptz not null default now()
+         )`,
+        `create index email_tokens_email on ${s}.email_tokens (email)`,
+        `create index email_tokens_account on ${s}.email_tokens (account_id)`,
+        `create index email_tokens_expiry on ${s}.email_tokens (expires_at)`,
+        // The secret a family's shared device holds for PIN sign-in: one per
+        // guardian, stored as a digest; replacing it signs no device in.
+        `create table ${s}.family_device_keys (
+           guardian_id text primary key references ${s}.accounts(id) on delete cascade,
+           key_hash text not null unique,
+           created_at timestamptz not null default now()
+         )`,
+        // Wrong PINs now earn a growing wait instead of a lock.
+        `alter table ${s}.children add column pin_retry_at timestamptz`,
+        `alter table ${s}.children drop column pin_locked`,
+      ]);
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */

@@ -64,7 +64,8 @@ export interface ChildrenTable {
   settings: ColumnType<unknown, string, string>;
   pin_hash: string | null;
   pin_failures: Generated<number>;
-  pin_locked: Generated<boolean>;
+  /** Until when PIN sign-in waits after wrong PINs (null: no wait). */
+  pin_retry_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -184,6 +185,26 @@ export interface SchemaMigrationsTable {
 }
 
 /** Every table Kysely knows about. Control tables are schema-qualified. */
+/** Single-use tokens sent by mail, as digests (migration 7). */
+export interface EmailTokensTable {
+  token_hash: string;
+  purpose: 'verify_email' | 'reset_password';
+  email: string;
+  account_id: string | null;
+  role: string | null;
+  password_hash: string | null;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Generated<Date>;
+}
+
+/** A guardian's key for the family's shared devices, as a digest (migration 7). */
+export interface FamilyDeviceKeysTable {
+  guardian_id: string;
+  key_hash: string;
+  created_at: Generated<Date>;
+}
+
 export interface Tables {
   concepts: ConceptsTable;
   concept_prerequisites: ConceptPrerequisitesTable;
@@ -202,6 +223,8 @@ export interface Tables {
   learner_clock: LearnerClockTable;
   lesson_completions: LessonCompletionsTable;
   model_versions: ModelVersionsTable;
+  email_tokens: EmailTokensTable;
+  family_device_keys: FamilyDeviceKeysTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
 }

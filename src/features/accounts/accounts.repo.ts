@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
 
@@ -41,7 +42,7 @@ export async function findAccountRole(db: Kysely<Tables>, appId: string, id: str
 }
 
 /** Inserts an account; returns false when the email is taken. */
-export async function insertAccount(db: Kysely<Tables>, appId: string, account: AccountRow): Promise<boolean> {
+export async function insertAccount(db: Kysely<Tables> | Transaction<Tables>, appId: string, account: AccountRow): Promise<boolean> {
   const result = await scoped(db, appId)
     .insertInto('accounts')
     .values({ id: account.id, email: account.email, role: account.role, password_hash: account.passwordHash })
@@ -99,4 +100,88 @@ export async function revokeFamilyOf(db: Kysely<Tables>, appId: string, hash: st
   const row = await scoped(db, appId).selectFrom('refresh_tokens').select('family_id').where('token_hash', '=', hash).executeTakeFirst();
   if (!row) return;
   await scoped(db, appId).updateTable('refresh_tokens').set({ revoked_at: new Date() }).where('family_id', '=', row.family_id).where('revoked_at', 'is', null).execute();
+}
+
+/** What an email token is for. */
+export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+
+/**
+ * Stores a single-use mail token by its digest. A verification token carries
+ * the registration it completes (role and password hash); a reset token the
+ * account it resets.
+ */
+export async function insertEmailToken(
+  db: Kysely<Tables>,
+  appId: string,
+  token: { hash: string; purpose: EmailTokenPurpose; email: string; accountId?: string; role?: AccountRow['role']; passwordHash?: string; expiresAt: Date },
+): Promise<void> {
+  // Least kept: codes (and the password hashes of registrations nobody
+  // verified) go a day after they expired; the day keeps "used or expired"
+  // answers meaningful for a while. Indexed, so this costs little per mail.
+  await scoped(db, appId).deleteFrom('email_tokens').where('expires_at', '<', new Date(Date.now() - 86_400_000)).execute();
+  await scoped(db, appId)
+    .insertInto('email_tokens')
+    .values({
+      token_hash: token.hash,
+      purpose: token.purpose,
+      email: token.email,
+      account_id: token.accountId ?? null,
+      role: token.role ?? null,
+      password_hash: token.passwordHash ?? null,
+      expires_at: token.expiresAt,
+    })
+    .execute();
+}
+
+/**
+ * Completes a registration: marks the verification token used and creates
+ * the account it describes, in one transaction. Undefined when the token is
+ * unknown, used, expired, or the address got an account meanwhile (then
+ * the token is spent all the same).
+ */
+export async function completeRegistration(db: Kysely<Tables>, appId: string, hash: string, now: Date): Promise<{ id: string; email: string; role: AccountRow['role'] } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const token = await scoped(trx, appId)
+      .updateTable('email_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', hash)
+      .where('purpose', '=', 'verify_email')
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning(['email', 'role', 'password_hash'])
+      .executeTakeFirst();
+    if (!token?.role || !token.password_hash) return undefined;
+    const account: AccountRow = { id: randomUUID(), email: token.email, role: token.role as AccountRow['role'], passwordHash: token.password_hash };
+    if (!(await insertAccount(trx, appId, account))) return undefined;
+    // Other pending registrations of the address are void now: one account per address.
+    await scoped(trx, appId).updateTable('email_tokens').set({ used_at: now }).where('email', '=', token.email).where('purpose', '=', 'verify_email').where('used_at', 'is', null).execute();
+    return { id: account.id, email: account.email, role: account.role };
+  });
+}
+
+/**
+ * Resets a password with a reset token, in one transaction: the token is
+ * spent (as is every other open reset token of the account), the password
+ * replaced and every refresh token of the account revoked, so sessions of
+ * whoever knew the old password end. Undefined for an unknown, used or
+ * expired token.
+ */
+export async function resetPasswordWithToken(db: Kysely<Tables>, appId: string, hash: string, passwordHash: string, now: Date): Promise<{ accountId: string; email: string } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    const token = await scoped(trx, appId)
+      .updateTable('email_tokens')
+      .set({ used_at: now })
+      .where('token_hash', '=', hash)
+      .where('purpose', '=', 'reset_password')
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .returning(['account_id', 'email'])
+      .executeTakeFirst();
+    if (!token?.account_id) return undefined;
+    await scoped(trx, appId).updateTable('email_tokens').set({ used_at: now }).where('account_id', '=', token.account_id).where('purpose', '=', 'reset_password').where('used_at', 'is', null).execute();
+    const updated = await scoped(trx, appId).updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', token.account_id).where('password_hash', 'is not', null).executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) return undefined;
+    await scoped(trx, appId).updateTable('refresh_tokens').set({ revoked_at: now }).where('account_id', '=', token.account_id).where('revoked_at', 'is', null).execute();
+    return { accountId: token.account_id, email: token.email };
+  });
 }

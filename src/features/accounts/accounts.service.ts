@@ -2,11 +2,16 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import type { Database } from '../../adapters/db/database.ts';
+import type { Mailer } from '../../adapters/mail/mailer.ts';
+import type { RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Principal, Role } from '../../domain/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import {
+  completeRegistration,
   findAccountByEmail,
+  insertEmailToken,
+  resetPasswordWithToken,
   findAccountRole,
   insertAccount,
   insertRefreshToken,
@@ -38,6 +43,22 @@ export const Email = z
 export const Password = z.string().min(10, 'must be at least 10 characters').max(200, 'must be at most 200 characters');
 
 const INVALID_CREDENTIALS = () => new AppError('unauthenticated', 'invalid_credentials', 'Email or password is wrong');
+const INVALID_EMAIL_TOKEN = () =>
+  new AppError('invalid', 'invalid_email_token', 'This link or code is unknown, used or expired; register again or ask for a new password reset');
+
+/** How long an email verification link works: a day (people read mail late). */
+export const VERIFY_EMAIL_TTL_SECONDS = 24 * 3600;
+/** How long a password reset link works: 30 minutes (it is as good as the password). */
+export const RESET_PASSWORD_TTL_SECONDS = 30 * 60;
+
+/** Mails about one address at most this often (per app): register and reset cannot be used to flood an inbox. */
+export const MAIL_PER_ADDRESS_RULE: RateLimitRule = { name: 'mail-address', points: 5, windowSeconds: 3600 };
+
+/** The answer to register and to forgot-password, the same whether or not the address has an account. */
+export interface MailAccepted {
+  status: 'accepted';
+  message: string;
+}
 const INVALID_REFRESH = () => new AppError('unauthenticated', 'invalid_refresh_token', 'Refresh token is not valid; sign in again');
 
 /** SHA-256 of an opaque token: refresh tokens are stored only as digests. */
@@ -57,7 +78,28 @@ export class AccountsService {
   /** External accounts already recorded with this role (app:sub:role), so only a first request writes. */
   readonly #knownExternal = new LRUCache<string, true>({ max: 100_000, ttl: 10 * 60_000 });
 
-  constructor(deps: { db: Database; tokens: TokenService; passwords: PasswordHasher; accessTtlSeconds: number; refreshTtlSeconds: number }) {
+  readonly #mailer: Mailer;
+  readonly #limiter: RateLimiter;
+  readonly #linkBaseUrl: string | undefined;
+  readonly #now: () => Date;
+
+  constructor(deps: {
+    db: Database;
+    tokens: TokenService;
+    passwords: PasswordHasher;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    mailer: Mailer;
+    /** Counts mails per address ({@link MAIL_PER_ADDRESS_RULE}). */
+    limiter: RateLimiter;
+    /** Where links in mails point (`<base>/verify-email?app=…&token=…`); unset: mails show the code only. */
+    linkBaseUrl?: string | undefined;
+    now?: () => Date;
+  }) {
+    this.#mailer = deps.mailer;
+    this.#limiter = deps.limiter;
+    this.#linkBaseUrl = deps.linkBaseUrl;
+    this.#now = deps.now ?? (() => new Date());
     this.#db = deps.db;
     this.#tokens = deps.tokens;
     this.#passwords = deps.passwords;
@@ -69,7 +111,133 @@ export class AccountsService {
     return this.#passwords;
   }
 
-  /** Creates an account; 409 `email_taken` when the email already has one in this app. */
+  /**
+   * Public sign-up. Answers the same for a new and a known address (no
+   * account is revealed): a new address gets a verification mail whose
+   * token creates the account ({@link verifyEmail}); a known one gets a
+   * mail saying someone tried to register with it, with a password reset
+   * code in case it was the owner. Both paths hash the password, store
+   * one token and send one mail, so they also take about the same time.
+   * The account exists only once the address is verified, so signing in
+   * needs a verified address by construction.
+   */
+  async requestRegistration(appId: string, input: { email: string; password: string; role: 'guardian' | 'teacher' }): Promise<MailAccepted> {
+    const passwordHash = await this.#passwords.hash(input.password);
+    const existing = await findAccountByEmail(this.#db.db, appId, input.email);
+    const token = `${randomBytes(32).toString('base64url')}`;
+    const now = this.#now();
+    if (existing) {
+      await insertEmailToken(this.#db.db, appId, {
+        hash: digest(token),
+        purpose: 'reset_password',
+        email: existing.email,
+        accountId: existing.id,
+        expiresAt: new Date(now.getTime() + RESET_PASSWORD_TTL_SECONDS * 1000),
+      });
+      await this.#mail(appId, existing.email, 'Someone tried to create an account with your address', [
+        `Someone (maybe you) tried to create a new account in ${appId} with this email address, which already has an account.`,
+        'Nothing was changed. If it was you, sign in with your password.',
+        `If you forgot it, you can set a new one within ${RESET_PASSWORD_TTL_SECONDS / 60} minutes with this code:`,
+        '',
+        `  ${token}`,
+        '',
+        ...this.#link(appId, 'reset-password', token),
+        'If it was not you, you can ignore this message.',
+      ]);
+    } else {
+      await insertEmailToken(this.#db.db, appId, {
+        hash: digest(token),
+        purpose: 'verify_email',
+        email: input.email,
+        role: input.role,
+        passwordHash,
+        expiresAt: new Date(now.getTime() + VERIFY_EMAIL_TTL_SECONDS * 1000),
+      });
+      await this.#mail(appId, input.email, 'Confirm your email address', [
+        `Welcome to ${appId}. To finish creating your account, confirm this address within ${VERIFY_EMAIL_TTL_SECONDS / 3600} hours with this code:`,
+        '',
+        `  ${token}`,
+        '',
+        ...this.#link(appId, 'verify-email', token),
+        'If you did not sign up, ignore this message: no account is created without it.',
+      ]);
+    }
+    return { status: 'accepted', message: 'Check your email: we sent a message to this address with what to do next.' };
+  }
+
+  /** Completes a registration with the code from the verification mail: the account exists from now on. */
+  async verifyEmail(appId: string, token: string): Promise<{ id: string; email: string; role: AccountRow['role'] }> {
+    const account = await completeRegistration(this.#db.db, appId, digest(token), this.#now());
+    if (!account) throw INVALID_EMAIL_TOKEN();
+    return account;
+  }
+
+  /**
+   * Starts a password reset. Always the same answer; a known address gets a
+   * single-use code valid for {@link RESET_PASSWORD_TTL_SECONDS}, an unknown
+   * one a mail saying no account uses it (so both send exactly one mail).
+   */
+  async forgotPassword(appId: string, email: string): Promise<MailAccepted> {
+    const existing = await findAccountByEmail(this.#db.db, appId, email);
+    const token = randomBytes(32).toString('base64url');
+    if (existing) {
+      await insertEmailToken(this.#db.db, appId, {
+        hash: digest(token),
+        purpose: 'reset_password',
+        email: existing.email,
+        accountId: existing.id,
+        expiresAt: new Date(this.#now().getTime() + RESET_PASSWORD_TTL_SECONDS * 1000),
+      });
+      await this.#mail(appId, existing.email, 'Reset your password', [
+        `Someone (maybe you) asked to reset the password of your ${appId} account.`,
+        `Set a new one within ${RESET_PASSWORD_TTL_SECONDS / 60} minutes with this code (it works once):`,
+        '',
+        `  ${token}`,
+        '',
+        ...this.#link(appId, 'reset-password', token),
+        'If it was not you, ignore this message: your password stays as it is.',
+      ]);
+    } else {
+      await this.#mail(appId, email, 'Password reset requested', [
+        `Someone (maybe you) asked to reset the password of a ${appId} account for this address, but no account uses it.`,
+        'If you have an account, it may be under another address. If it was not you, ignore this message.',
+      ]);
+    }
+    return { status: 'accepted', message: 'Check your email: if the address can be used, we sent it a message with what to do next.' };
+  }
+
+  /**
+   * Sets a new password with a reset code: single use, short-lived; every
+   * refresh token of the account is revoked (access tokens end within
+   * their 15 minutes). Returns the account's email so the caller can clear
+   * sign-in limits.
+   */
+  async resetPassword(appId: string, token: string, password: string): Promise<{ email: string }> {
+    const result = await resetPasswordWithToken(this.#db.db, appId, digest(token), await this.#passwords.hash(password), this.#now());
+    if (!result) throw INVALID_EMAIL_TOKEN();
+    return { email: result.email };
+  }
+
+  #link(appId: string, page: 'verify-email' | 'reset-password', token: string): string[] {
+    if (!this.#linkBaseUrl) return [];
+    const url = new URL(`${this.#linkBaseUrl.replace(/\/$/, '')}/${page}`);
+    url.searchParams.set('app', appId);
+    url.searchParams.set('token', token);
+    return ['Or open this link:', `  ${url.toString()}`, ''];
+  }
+
+  /** Sends one mail unless the address had its share this hour (then nothing is sent, silently: the answer never says). */
+  async #mail(appId: string, to: string, subject: string, lines: string[]): Promise<void> {
+    const decision = await this.#limiter.consume(MAIL_PER_ADDRESS_RULE, `${appId}:${to}`);
+    if (!decision.allowed) return;
+    await this.#mailer.send({ to, subject: `${subject} (${appId})`, text: `${lines.join('\n')}\n` });
+  }
+
+  /**
+   * Creates a verified account directly, without mail: for the command line
+   * (admins) and tests. 409 `email_taken` when the address has one in this app.
+   * The public route uses {@link requestRegistration}.
+   */
   async register(appId: string, input: { email: string; password: string; role: AccountRow['role'] }): Promise<{ id: string; email: string; role: AccountRow['role'] }> {
     const account: AccountRow = { id: randomUUID(), email: input.email, role: input.role, passwordHash: await this.#passwords.hash(input.password) };
     if (!(await insertAccount(this.#db.db, appId, account))) {

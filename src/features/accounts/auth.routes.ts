@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -30,7 +31,17 @@ const Registration = Credentials.extend({ role: z.enum(['guardian', 'teacher']).
   .openapi('Registration');
 const Account = z.object({ id: z.string(), email: z.string(), role: z.enum(['guardian', 'teacher', 'admin']) }).openapi('Account');
 const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) }).strict().openapi('RefreshRequest');
-const PinSignIn = z.object({ childId: ResourceId, pin: Pin }).strict().openapi('PinSignIn');
+/** The family device key a guardian created (`POST /api/family/device-key`); shape only, the value decides. */
+const DeviceKey = z.string().regex(/^dk_[A-Za-z0-9_-]{43}$/, 'must be the family device key a guardian created').openapi({ example: 'dk_…' });
+const PinSignIn = z.object({ childId: ResourceId, pin: Pin, deviceKey: DeviceKey }).strict().openapi('PinSignIn');
+/** Codes sent by mail: 32 random bytes, base64url. */
+const EmailCode = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be the code from the email').openapi({ description: 'The code from the email' });
+const Accepted = z
+  .object({ status: z.literal('accepted'), message: z.string() })
+  .openapi('MailAccepted', { description: 'The same answer whether or not the address has an account' });
+const VerifyBody = z.object({ token: EmailCode }).strict().openapi('VerifyEmail');
+const ForgotBody = z.object({ email: Email.openapi({ example: 'parent@example.com' }) }).strict().openapi('ForgotPassword');
+const ResetBody = z.object({ token: EmailCode, password: Password }).strict().openapi('ResetPassword');
 
 const tags = ['auth'];
 
@@ -38,9 +49,40 @@ const register = createRoute({
   method: 'post',
   path: '/auth/register',
   tags,
-  summary: 'Create a guardian or teacher account in the app named by X-App-Id',
+  summary: 'Sign up for a guardian or teacher account in the app named by X-App-Id: sends a verification email',
+  description:
+    'Always 202 with the same body, whether or not the address has an account (nothing tells who has one). A new address gets a code that ' +
+    '`POST /auth/email/verify` turns into the account; an address that has an account gets a notice with a password reset code instead.',
   request: { headers: appHeader, body: body(Registration) },
-  responses: { 201: json(Account, 'Created'), ...errorResponses(400, 404, 409, 413, 415, 429) },
+  responses: { 202: json(Accepted, 'Accepted: check your email'), ...errorResponses(400, 404, 413, 415, 429, 503) },
+});
+
+const verifyEmail = createRoute({
+  method: 'post',
+  path: '/auth/email/verify',
+  tags,
+  summary: 'Confirm the address with the code from the sign-up email; the account exists from then on',
+  request: { headers: appHeader, body: body(VerifyBody) },
+  responses: { 201: json(Account, 'Account created'), ...errorResponses(400, 404, 413, 415, 429) },
+});
+
+const forgotPassword = createRoute({
+  method: 'post',
+  path: '/auth/password/forgot',
+  tags,
+  summary: 'Ask for a password reset code by email',
+  description: 'Always 202 with the same body. A known address gets a single-use code valid for 30 minutes.',
+  request: { headers: appHeader, body: body(ForgotBody) },
+  responses: { 202: json(Accepted, 'Accepted: check your email'), ...errorResponses(400, 404, 413, 415, 429, 503) },
+});
+
+const resetPassword = createRoute({
+  method: 'post',
+  path: '/auth/password/reset',
+  tags,
+  summary: 'Set a new password with the code from the reset email; signs out every session of the account',
+  request: { headers: appHeader, body: body(ResetBody) },
+  responses: { 204: { description: 'Password changed; every refresh token of the account is revoked' }, ...errorResponses(400, 404, 413, 415, 429) },
 });
 
 const login = createRoute({
@@ -48,7 +90,10 @@ const login = createRoute({
   path: '/auth/login',
   tags,
   summary: 'Sign in with email and password',
-  description: 'An unknown email and a wrong password fail the same way: 401 `invalid_credentials`, in the same time.',
+  description:
+    'An unknown email and a wrong password fail the same way: 401 `invalid_credentials`, in the same time. Attempts since the last success are ' +
+    'limited per (account, client address) and, with a ten times higher ceiling, per account (429 `rate_limited`), so one address guessing ' +
+    'cannot lock the owner out elsewhere.',
   request: { headers: appHeader, body: body(Credentials.openapi('Credentials')) },
   responses: { 200: json(TokenPairSchema, 'Signed in'), ...errorResponses(400, 401, 404, 413, 415, 429) },
 });
@@ -76,10 +121,13 @@ const pinSignIn = createRoute({
   method: 'post',
   path: '/auth/pin',
   tags,
-  summary: 'A child signs in on a shared device with the PIN their guardian set',
-  description: `After ${5} wrong PINs in a row, PIN sign-in for that child is locked (403 \`pin_locked\`) until the guardian unlocks it.`,
+  summary: 'A child signs in on the family’s shared device with the PIN their guardian set',
+  description:
+    'Needs the family device key the guardian created on that device. Every failure (wrong PIN, no PIN, unknown child, wrong device key) is ' +
+    'the same 401 `invalid_pin`. After four wrong PINs in a row each further one earns a growing wait (30 s, doubling, at most 15 min): ' +
+    '429 `pin_retry_later` with `Retry-After`. A correct PIN or the guardian’s unlock clears it.',
   request: { headers: appHeader, body: body(PinSignIn) },
-  responses: { 200: json(TokenPairSchema, 'Child-scoped tokens'), ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
+  responses: { 200: json(TokenPairSchema, 'Child-scoped tokens'), ...errorResponses(400, 401, 404, 413, 415, 429) },
 });
 
 const jwks = createRoute({
@@ -96,25 +144,61 @@ function appOf(c: { get(key: 'appId'): string | undefined }): string {
   return appId;
 }
 
-/** Public sign-in routes (`/auth/*`, app from `X-App-Id`) and the JWKS document. */
-export function authRoutes(deps: { accounts: AccountsService; children: ChildrenService; tokens: TokenService; limiter: RateLimiter; perAccount: RateLimitRule }): OpenAPIHono<AppEnv> {
-  const { accounts, children, tokens, limiter, perAccount } = deps;
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+/** The two password sign-in limits (see docs/access.md). */
+export interface SignInLimits {
+  /** Attempts since the last success per (app, account email, client address). */
+  perClient: RateLimitRule;
+  /** Attempts since the last success per (app, account email), from anywhere: a much higher ceiling. */
+  perAccount: RateLimitRule;
+}
 
-  app.openapi(register, async (c) => {
+/** Public sign-in routes (`/auth/*`, app from `X-App-Id`) and the JWKS document. */
+export function authRoutes(deps: {
+  accounts: AccountsService;
+  children: ChildrenService;
+  tokens: TokenService;
+  limiter: RateLimiter;
+  limits: SignInLimits;
+  /** The caller's address as the limits see it (X-Forwarded-For only behind a trusted proxy). */
+  clientOf: (c: Context<AppEnv>) => string;
+}): OpenAPIHono<AppEnv> {
+  const { accounts, children, tokens, limiter, limits, clientOf } = deps;
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const signInKeys = (c: Context<AppEnv>, appId: string, email: string) => {
+    const account = `${appId}:${email}`;
+    return { account, client: `${account}:${clientOf(c)}` };
+  };
+
+  app.openapi(register, async (c) => c.json(await accounts.requestRegistration(appOf(c), c.req.valid('json')), 202));
+
+  app.openapi(verifyEmail, async (c) => c.json(await accounts.verifyEmail(appOf(c), c.req.valid('json').token), 201));
+
+  app.openapi(forgotPassword, async (c) => c.json(await accounts.forgotPassword(appOf(c), c.req.valid('json').email), 202));
+
+  app.openapi(resetPassword, async (c) => {
+    const appId = appOf(c);
     const input = c.req.valid('json');
-    return c.json(await accounts.register(appOf(c), input), 201);
+    const { email } = await accounts.resetPassword(appId, input.token, input.password);
+    // The owner proved control of the address: clear what guessers ran up against the account.
+    const keys = signInKeys(c, appId, email);
+    await Promise.all([limiter.reset(limits.perAccount, keys.account), limiter.reset(limits.perClient, keys.client)]);
+    return c.body(null, 204);
   });
 
   app.openapi(login, async (c) => {
     const appId = appOf(c);
     const input = c.req.valid('json');
-    const key = `${appId}:${input.email}`;
-    await enforceLimit(limiter, perAccount, key);
+    const keys = signInKeys(c, appId, input.email);
+    // Counted before the password is checked (parallel guesses cannot slip
+    // past) and cleared on success, so the counts are failures since the
+    // last success. Per (account, client) first: a guesser spends their own
+    // budget; the per-account ceiling is ten times higher, so only a
+    // guesser with many addresses reaches it, and the owner still signs in
+    // from another address meanwhile.
+    await enforceLimit(limiter, limits.perClient, keys.client);
+    await enforceLimit(limiter, limits.perAccount, keys.account);
     const { accountId: _id, ...pair } = await accounts.login(appId, input);
-    // Only failed attempts should use up an account's budget: someone who signs
-    // in often (a teacher on several devices) is not slowed down by it.
-    await limiter.reset(perAccount, key);
+    await Promise.all([limiter.reset(limits.perClient, keys.client), limiter.reset(limits.perAccount, keys.account)]);
     return c.json(pair, 200);
   });
 
@@ -125,12 +209,10 @@ export function authRoutes(deps: { accounts: AccountsService; children: Children
     return c.body(null, 204);
   });
 
-  app.openapi(pinSignIn, async (c) => {
-    const appId = appOf(c);
-    const { childId, pin } = c.req.valid('json');
-    await enforceLimit(limiter, perAccount, `${appId}:child:${childId}`);
-    return c.json(await children.signInWithPin(appId, childId, pin), 200);
-  });
+  // No limit keyed by the child here: anyone could spend it. The family
+  // device key gates the attempts, the database counts them (growing waits),
+  // and the per-address /auth limit still applies.
+  app.openapi(pinSignIn, async (c) => c.json(await children.signInWithPin(appOf(c), c.req.valid('json')), 200));
 
   app.openapi(jwks, (c) => {
     c.header('Cache-Control', 'public, max-age=300');

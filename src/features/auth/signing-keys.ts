@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { parsePublicJwkList } from '../../config/public-jwks.ts';
 
 /** The algorithm of keys we generate: EdDSA over Ed25519 (small, fast, deterministic signatures). */
 export const SIGNING_ALG = 'EdDSA';
@@ -106,22 +107,11 @@ export async function importVerificationKey(jwk: JWK): Promise<VerificationKey> 
 }
 
 /**
- * Parses `JWT_PREVIOUS_PUBLIC_KEYS`: a JSON array of public JWKs (objects
- * without a private part). Only checks the shape; {@link loadVerificationKeys}
- * imports them. Throws a one-line message that never echoes the value.
+ * Parses `JWT_PREVIOUS_PUBLIC_KEYS` (a JSON array of public JWKs); the shape
+ * is defined with the configuration, which checks it before anything starts.
  */
 export function parsePreviousPublicJwks(value: string): JWK[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (error) {
-    throw new Error('JWT_PREVIOUS_PUBLIC_KEYS must be a JSON array of public JWKs', { cause: error });
-  }
-  if (!Array.isArray(parsed) || !parsed.every((k) => typeof k === 'object' && k !== null && !Array.isArray(k) && typeof (k as JWK).kty === 'string')) {
-    throw new Error('JWT_PREVIOUS_PUBLIC_KEYS must be a JSON array of public JWKs');
-  }
-  if (parsed.some((k) => (k as JWK).d !== undefined)) throw new Error('JWT_PREVIOUS_PUBLIC_KEYS must hold public keys only (one has a private part "d")');
-  return parsed as JWK[];
+  return parsePublicJwkList(value) as JWK[];
 }
 
 /**

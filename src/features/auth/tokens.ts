@@ -10,21 +10,44 @@ import type { SigningKey, VerificationKey } from './signing-keys.ts';
 /** `aud` of every access token this server issues: the kidslearn API. */
 export const TOKEN_AUDIENCE = 'kidslearn-api';
 
+/**
+ * The longest an access token of this server may live, at issue and at
+ * verification: one hour. Sign-in tokens live at most 15 minutes
+ * (ACCESS_TOKEN_TTL); the command line may mint up to this for scripts.
+ * Anything needing longer access uses refresh tokens or mints again, so a
+ * leaked token is worth an hour at most.
+ */
+export const MAX_TOKEN_TTL_SECONDS = 3600;
+
+/**
+ * Clock difference tolerated between the issuing and the verifying process:
+ * an `iat` up to this far in the future is accepted, further is refused.
+ */
+export const CLOCK_SKEW_SECONDS = 60;
+
 const Claims = z.object({
   sub: z.string().min(1).max(200),
   app: z.string().regex(APP_ID_PATTERN),
   role: Role,
   exp: z.number().int(),
+  iat: z.number().int(),
   jti: z.string().max(200).optional(),
 });
 
-/** Parses a duration such as `900`, `90s`, `15m`, `12h` or `7d` into seconds. */
-export function parseTtl(ttl: string): number {
+/**
+ * Parses a duration such as `900`, `90s`, `15m` or `1h` into seconds, at most
+ * `maxSeconds` (default {@link MAX_TOKEN_TTL_SECONDS}): a longer one is refused
+ * rather than shortened, so nobody believes they hold a ten-year token.
+ */
+export function parseTtl(ttl: string, maxSeconds: number = MAX_TOKEN_TTL_SECONDS): number {
   const m = /^(\d+)\s*([smhd]?)$/.exec(ttl.trim());
-  if (!m) throw new AppError('invalid', 'invalid_ttl', `Invalid TTL "${ttl}": use e.g. 900, 15m, 12h or 7d`);
+  if (!m) throw new AppError('invalid', 'invalid_ttl', `Invalid TTL "${ttl}": use e.g. 900, 15m or 1h`);
   const n = Number(m[1]);
   const unit = m[2] === 'd' ? 86400 : m[2] === 'h' ? 3600 : m[2] === 'm' ? 60 : 1;
   if (n <= 0) throw new AppError('invalid', 'invalid_ttl', 'TTL must be positive');
+  if (n * unit > maxSeconds) {
+    throw new AppError('invalid', 'invalid_ttl', `TTL "${ttl}" is longer than the ${maxSeconds} s an access token may live; use refresh tokens or mint a new one`);
+  }
   return n * unit;
 }
 
@@ -63,6 +86,10 @@ export class TokenService {
    * tokens also carry the child profile id as `child` (equal to `sub`).
    */
   async issue(claims: { sub: string; app: string; role: Role; jti?: string }, ttlSeconds: number): Promise<string> {
+    // A programming error, not a client's: refuse instead of quietly shortening.
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
+      throw new RangeError(`Access tokens live 1 to ${MAX_TOKEN_TTL_SECONDS} s (got ${ttlSeconds})`);
+    }
     const key = this.#signing;
     const jwt = new SignJWT({ app: claims.app, role: claims.role, ...(claims.role === 'child' ? { child: claims.sub } : {}) })
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
@@ -102,14 +129,16 @@ export class TokenService {
         issuer: this.#issuer,
         audience: TOKEN_AUDIENCE,
         algorithms: ['EdDSA', 'ES256'],
-        requiredClaims: ['sub', 'exp'],
+        requiredClaims: ['sub', 'exp', 'iat'],
       }));
     } catch (error) {
       throw toAuthError(error);
     }
     const claims = Claims.safeParse(payload);
-    if (!claims.success) throw new AppError('unauthenticated', 'invalid_token', 'Token is missing required claims (sub, app, role, exp)');
-    const principal: Principal = { ...claims.data };
+    if (!claims.success) throw new AppError('unauthenticated', 'invalid_token', 'Token is missing required claims (sub, app, role, exp, iat)');
+    checkAge(claims.data, now);
+    const { iat: _iat, ...rest } = claims.data;
+    const principal: Principal = { ...rest };
     this.#verified.set(cacheKey, principal, { ttl: Math.max(1, (principal.exp - now) * 1000) });
     return principal;
   }
@@ -118,6 +147,22 @@ export class TokenService {
     const key = kid ? this.#keys.find((k) => k.kid === kid) : undefined;
     if (!key) throw new AppError('unauthenticated', 'invalid_token', 'Token was not signed by a known key');
     return key.publicKey;
+  }
+}
+
+/**
+ * The lifetime checks jose leaves to us (its `clockTolerance` would also
+ * stretch `exp`, so they are done here): `iat` not further in the future than
+ * {@link CLOCK_SKEW_SECONDS}, not older than {@link MAX_TOKEN_TTL_SECONDS}
+ * (plus the skew), and a lifetime `exp - iat` within the cap. A token meant
+ * to outlive the cap (minted by an old build, or with a leaked key) is
+ * refused outright rather than trusted until its `iat` ages.
+ */
+function checkAge(claims: { iat: number; exp: number }, now: number): void {
+  if (claims.iat > now + CLOCK_SKEW_SECONDS) throw new AppError('unauthenticated', 'invalid_token', 'Token claim "iat" is in the future');
+  if (now - claims.iat > MAX_TOKEN_TTL_SECONDS + CLOCK_SKEW_SECONDS) throw new AppError('unauthenticated', 'token_expired', 'Token is older than an access token may be');
+  if (claims.exp - claims.iat > MAX_TOKEN_TTL_SECONDS) {
+    throw new AppError('unauthenticated', 'invalid_token', `Token lives longer than the ${MAX_TOKEN_TTL_SECONDS} s allowed`);
   }
 }
 

@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database } from '../../adapters/db/database.ts';
 import { authorize, notFoundFor, type AccessFunction, type ChildFacts } from '../../domain/access-policy.ts';
 import { AppError } from '../../domain/errors.ts';
 import { MOST_PRIVATE_SETTINGS, type Child, type ChildPatch, type NewChildInput } from '../../domain/family.ts';
 import type { Principal } from '../../domain/principal.ts';
-import type { AccountsService, TokenPair } from '../accounts/accounts.service.ts';
+import { digest, type AccountsService, type TokenPair } from '../accounts/accounts.service.ts';
 import {
   childFacts,
   countActiveSessions,
@@ -16,19 +16,25 @@ import {
   listChildrenOfGuardian,
   publicChild,
   readChildData,
-  reservePinAttempt,
-  resetPinFailures,
-  setPin,
-  unlockPin,
   updateChild,
   writeAudit,
 } from './families.repo.ts';
+import { deleteDeviceKey, guardianOfDeviceKey, reservePinAttempt, resetPinFailures, setDeviceKey, setPin } from './pin.repo.ts';
 
-/** Wrong PINs in a row before PIN sign-in locks until the guardian unlocks it. */
-export const PIN_ATTEMPTS_BEFORE_LOCK = 5;
+/**
+ * The one answer for every failed PIN sign-in: wrong PIN, no PIN, unknown
+ * child, another family's child, unknown or revoked device key. Same
+ * status, body and (about) time, so the answers tell nothing.
+ */
+const INVALID_PIN = () => new AppError('unauthenticated', 'invalid_pin', 'Child, PIN or device key is wrong');
 
-const INVALID_PIN = () => new AppError('unauthenticated', 'invalid_pin', 'Child or PIN is wrong');
-const PIN_LOCKED = () => new AppError('forbidden', 'pin_locked', 'PIN sign-in is locked after too many wrong PINs; a guardian can unlock it');
+const PIN_WAIT = (retryAfterSeconds: number) =>
+  new AppError('rate_limited', 'pin_retry_later', `Too many wrong PINs; try again in ${retryAfterSeconds} s (a guardian can clear the wait)`, {
+    details: { retryAfterSeconds },
+  });
+
+/** Prefix of family device keys, so a leaked one is recognisable (e.g. by secret scanners). */
+const DEVICE_KEY_PREFIX = 'dk_';
 
 /** Largest list an admin gets from `GET /api/children` in one response. */
 const ADMIN_LIST_LIMIT = 1000;
@@ -55,9 +61,13 @@ export class ChildrenService {
   /** Called after a child is erased, so features holding child data in caches can drop it. */
   readonly #onErase: ((appId: string, childId: string) => Promise<void>)[] = [];
 
-  constructor(deps: { db: Database; accounts: AccountsService }) {
+  /** The clock PIN waits are measured on (tests move it with mock timers or pass their own). */
+  readonly #now: () => Date;
+
+  constructor(deps: { db: Database; accounts: AccountsService; now?: () => Date }) {
     this.#db = deps.db;
     this.#accounts = deps.accounts;
+    this.#now = deps.now ?? (() => new Date());
   }
 
   /** Registers a hook run after a child is erased (cache invalidation). */
@@ -182,31 +192,59 @@ export class ChildrenService {
     await setPin(this.#db.db, principal.app, childId, null);
   }
 
+  /** Clears the wrong-PIN count and any wait: the correct PIN works again at once. */
   async unlockPin(principal: Principal, childId: string): Promise<void> {
     await this.authorizeChild(principal, 'child.pin.manage', childId);
-    await unlockPin(this.#db.db, principal.app, childId);
+    await resetPinFailures(this.#db.db, principal.app, childId);
   }
 
   /**
-   * PIN sign-in on a shared device. Unknown child, no PIN and wrong PIN all
-   * answer 401 `invalid_pin`; a locked PIN answers 403 `pin_locked` so the
-   * device can tell the child to ask their grown-up. Each attempt is counted
-   * before the PIN is checked, so the lock holds against parallel guesses; a
-   * correct PIN clears the count (and the lock its own attempt set).
+   * Creates the guardian's family device key, replacing (and so revoking)
+   * any earlier one. The key is shown once; only its digest is stored. A
+   * shared device keeps it and sends it with every PIN sign-in, so only a
+   * device the guardian set up can try PINs of the family's children.
    */
-  async signInWithPin(appId: string, childId: string, pin: string): Promise<TokenPair> {
-    const attempt = await reservePinAttempt(this.#db.db, appId, childId, PIN_ATTEMPTS_BEFORE_LOCK);
-    if ('refused' in attempt) {
-      if (attempt.refused === 'locked') throw PIN_LOCKED();
-      await this.#accounts.passwords.verifyAgainstNothing(pin);
+  async createDeviceKey(principal: Principal): Promise<{ deviceKey: string }> {
+    authorize(principal, 'family.devicekey.manage');
+    const deviceKey = `${DEVICE_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
+    if (!(await setDeviceKey(this.#db.db, principal.app, principal.sub, digest(deviceKey)))) {
+      throw new AppError('forbidden', 'account_required', 'This token’s subject has no account in this app; sign in with a registered account');
+    }
+    return { deviceKey };
+  }
+
+  /** Revokes the guardian's family device key: PIN sign-in stops on every shared device (idempotent). */
+  async revokeDeviceKey(principal: Principal): Promise<void> {
+    authorize(principal, 'family.devicekey.manage');
+    await deleteDeviceKey(this.#db.db, principal.app, principal.sub);
+  }
+
+  /**
+   * PIN sign-in on a family's shared device. The device key decides the
+   * family; without a valid one nothing about any child is read or counted,
+   * so nobody elsewhere can use up a child's attempts. For a child of that
+   * family, each attempt is counted before the PIN is checked (parallel
+   * guesses cannot slip past), and wrong PINs past the free ones earn a
+   * growing wait (429 `pin_retry_later`), never a lock. Every failure
+   * answers 401 `invalid_pin`, and a missing PIN is checked against a dummy
+   * hash, so a child without a PIN looks exactly like a wrong PIN.
+   */
+  async signInWithPin(appId: string, input: { childId: string; pin: string; deviceKey: string }): Promise<TokenPair> {
+    const passwords = this.#accounts.passwords;
+    const guardianId = await guardianOfDeviceKey(this.#db.db, appId, digest(input.deviceKey));
+    if (!guardianId) {
+      await passwords.verifyAgainstNothing(input.pin);
       throw INVALID_PIN();
     }
-    if (!(await this.#accounts.passwords.verify(pin, attempt.pinHash))) {
-      const child = await findChild(this.#db.db, appId, childId);
-      throw child?.pinLocked ? PIN_LOCKED() : INVALID_PIN();
+    const now = this.#now();
+    const attempt = await reservePinAttempt(this.#db.db, appId, input.childId, guardianId, now);
+    if (attempt.outcome === 'waiting') {
+      throw PIN_WAIT(Math.max(1, Math.ceil((attempt.retryAt.getTime() - now.getTime()) / 1000)));
     }
-    await resetPinFailures(this.#db.db, appId, childId);
-    return this.#accounts.startSession(appId, { kind: 'child', id: childId }, 'child');
+    const ok = attempt.outcome === 'counted' && attempt.pinHash !== null ? await passwords.verify(input.pin, attempt.pinHash) : await passwords.verifyAgainstNothing(input.pin);
+    if (!ok) throw INVALID_PIN();
+    await resetPinFailures(this.#db.db, appId, input.childId);
+    return this.#accounts.startSession(appId, { kind: 'child', id: input.childId }, 'child');
   }
 
   async #publicOrThrow(appId: string, childId: string): Promise<Child> {

@@ -15,7 +15,7 @@ interface ChildRecord extends Child {
   pinHash: string | null;
 }
 
-const childColumns = ['id', 'guardian_id', 'nickname', 'grade', 'avatar', 'birth_year', 'settings', 'pin_hash', 'pin_failures', 'pin_locked', 'created_at'] as const;
+const childColumns = ['id', 'guardian_id', 'nickname', 'grade', 'avatar', 'birth_year', 'settings', 'pin_hash', 'pin_failures', 'pin_retry_at', 'created_at'] as const;
 
 function toChild(r: {
   id: string;
@@ -26,7 +26,7 @@ function toChild(r: {
   birth_year: number | null;
   settings: unknown;
   pin_hash: string | null;
-  pin_locked: boolean;
+  pin_retry_at: Date | null;
   created_at: Date;
 }): ChildRecord {
   return {
@@ -38,7 +38,8 @@ function toChild(r: {
     birthYear: r.birth_year,
     settings: r.settings as ChildSettings,
     pinSet: r.pin_hash !== null,
-    pinLocked: r.pin_locked,
+    // "Locked" now means: waiting out the delay wrong PINs earned (it ends by itself).
+    pinLocked: r.pin_retry_at !== null && r.pin_retry_at.getTime() > Date.now(),
     pinHash: r.pin_hash,
     createdAt: r.created_at.toISOString(),
   };
@@ -98,38 +99,6 @@ export async function updateChild(db: Db, appId: string, id: string, fields: { n
     })
     .where('id', '=', id)
     .execute();
-}
-
-export async function setPin(db: Db, appId: string, id: string, pinHash: string | null): Promise<void> {
-  await scoped(db, appId).updateTable('children').set({ pin_hash: pinHash, pin_failures: 0, pin_locked: false, updated_at: new Date() }).where('id', '=', id).execute();
-}
-
-export async function unlockPin(db: Db, appId: string, id: string): Promise<void> {
-  await scoped(db, appId).updateTable('children').set({ pin_failures: 0, pin_locked: false }).where('id', '=', id).execute();
-}
-
-/**
- * Reserves one PIN attempt before the PIN is checked, in a single statement:
- * the failure counter goes up first, so parallel guesses cannot all slip in
- * before the lock. Returns the PIN hash to check, or why there is none.
- * A correct PIN then gives the attempt back with {@link resetPinFailures}.
- */
-export async function reservePinAttempt(db: Db, appId: string, id: string, lockAfter: number): Promise<{ pinHash: string } | { refused: 'no_pin' | 'locked' }> {
-  const row = await scoped(db, appId)
-    .updateTable('children')
-    .set({ pin_failures: sql<number>`pin_failures + 1`, pin_locked: sql<boolean>`pin_failures + 1 >= ${lockAfter}` })
-    .where('id', '=', id)
-    .where('pin_hash', 'is not', null)
-    .where('pin_locked', '=', false)
-    .returning('pin_hash')
-    .executeTakeFirst();
-  if (row?.pin_hash) return { pinHash: row.pin_hash };
-  const child = await scoped(db, appId).selectFrom('children').select(['pin_hash', 'pin_locked']).where('id', '=', id).executeTakeFirst();
-  return { refused: child?.pin_hash && child.pin_locked ? 'locked' : 'no_pin' };
-}
-
-export async function resetPinFailures(db: Db, appId: string, id: string): Promise<void> {
-  await scoped(db, appId).updateTable('children').set({ pin_failures: 0, pin_locked: false }).where('id', '=', id).execute();
 }
 
 /** Device sessions of the child that can still be renewed (distinct refresh-token families), for the export. */

@@ -46,6 +46,9 @@ const ChildExport = z
     ),
   })
   .openapi('ChildExport', { description: 'Everything held about the child: one section per table holding child data, all rows, read in one snapshot' });
+const DeviceKeyCreated = z
+  .object({ deviceKey: z.string().openapi({ description: 'Shown once: store it on the shared device; PIN sign-in sends it' }) })
+  .openapi('FamilyDeviceKey');
 
 const route = <T extends Parameters<typeof createRoute>[0]>(r: T) => createRoute({ ...r, security });
 const childTags = ['children'];
@@ -127,9 +130,23 @@ const routes = {
     method: 'post',
     path: '/api/children/{childId}/pin/unlock',
     tags: childTags,
-    summary: 'Unlock PIN sign-in after too many wrong PINs',
+    summary: 'Clear the wait that wrong PINs earned: the correct PIN works again at once',
     request: { params: ChildParam },
     responses: { 204: noContent, ...errorResponses(401, 403, 404, 429) },
+  }),
+  createDeviceKey: route({
+    method: 'post',
+    path: '/api/family/device-key',
+    tags: childTags,
+    summary: 'Create the family device key for PIN sign-in on shared devices (replaces and so revokes the previous one)',
+    responses: { 201: json(DeviceKeyCreated, 'The key, shown once'), ...errorResponses(401, 403, 429) },
+  }),
+  revokeDeviceKey: route({
+    method: 'delete',
+    path: '/api/family/device-key',
+    tags: childTags,
+    summary: 'Revoke the family device key: PIN sign-in stops on every shared device',
+    responses: { 204: noContent, ...errorResponses(401, 403, 429) },
   }),
   listClassrooms: route({
     method: 'get',
@@ -235,6 +252,12 @@ export function familiesRoutes(children: ChildrenService, classrooms: Classrooms
   });
   app.openapi(r.unlockPin, async (c) => {
     await children.unlockPin(principalOf(c), c.req.valid('param').childId);
+    return c.body(null, 204);
+  });
+
+  app.openapi(r.createDeviceKey, async (c) => c.json(await children.createDeviceKey(principalOf(c)), 201));
+  app.openapi(r.revokeDeviceKey, async (c) => {
+    await children.revokeDeviceKey(principalOf(c));
     return c.body(null, 204);
   });
 
