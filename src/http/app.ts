@@ -55,7 +55,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, (token) => container.tokens.verified(token)));
   app.use('/admin/*', authenticate(container.verifyToken, apps), requireFunction('admin.area'));
 
-  app.route('/', systemRoutes(container));
+  app.route('/', systemRoutes({ database: container.database, cache: container.cache, version: config.version, metrics, apps }));
   app.route('/', authRoutes({ accounts: container.accounts, children: container.children, tokens: container.tokens, limiter: rateLimiter, perAccount: rateLimits.authPerAccount }));
   app.route('/', lessonsRoutes(container.lessons));
   app.route('/', familiesRoutes(container.children, container.classrooms));

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, sql } from 'kysely';
 import type { DatabaseConnection, Driver, TransactionSettings } from 'kysely';
-import { AppError } from '../../domain/errors.ts';
-import { withTimeout, type Database } from './database.ts';
+import { databaseUnavailable, withTimeout, type Database } from './database.ts';
 import type { Tables } from './tables.ts';
 
 /**
@@ -41,7 +40,7 @@ export async function openPgliteDatabase(options: { dataDir: string | null; acqu
     kind: 'pglite',
     db,
     async ping(timeoutMs) {
-      await withTimeout(sql`select 1`.execute(db), timeoutMs, () => new AppError('unavailable', 'database_unavailable', 'Database did not answer in time'));
+      await withTimeout(sql`select 1`.execute(db), timeoutMs, () => databaseUnavailable('Database did not answer in time'));
     },
     poolStats: () => ({ total: 1, idle: lock.held ? 0 : 1, waiting: lock.waiting }),
     async close() {
@@ -163,7 +162,8 @@ class FifoLock {
       const timer = setTimeout(() => {
         const i = this.#queue.indexOf(grant);
         if (i >= 0) this.#queue.splice(i, 1);
-        reject(new AppError('unavailable', 'database_timeout', 'Database is busy; try again'));
+        // The same answer as a stalled server database: clients handle one code.
+        reject(databaseUnavailable('Database is busy; try again'));
       }, timeoutMs);
       this.#queue.push(grant);
     });

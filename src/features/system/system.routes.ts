@@ -1,10 +1,13 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { swaggerUI } from '@hono/swagger-ui';
-import type { Container } from '../../wiring/container.ts';
+import type { Cache } from '../../adapters/cache/cache.ts';
+import type { Database } from '../../adapters/db/database.ts';
+import type { AppsService } from '../apps/apps.service.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { appFromHeader } from '../../http/middleware/auth.ts';
 import { validationHook } from '../../http/validation.ts';
+import type { Metrics } from '../../observability/metrics.ts';
 
 /** How long `/health` waits for the database before answering 503. */
 export const HEALTH_DB_TIMEOUT_MS = 1000;
@@ -24,7 +27,9 @@ const health = createRoute({
   path: '/health',
   tags: ['system'],
   summary: 'Liveness and dependency status',
-  description: '200 when the database answers within 1 s (a cache outage only degrades), 503 otherwise.',
+  description:
+    '200 when the database answers within 1 s. A cache that is down (Redis unreachable or reconnecting in the background) only degrades: ' +
+    '200 with `status: "degraded"` and `cache.status: "down"`, while lessons are read from the database. 503 when the database does not answer.',
   responses: {
     200: { description: 'Healthy or degraded', content: { 'application/json': { schema: Health } } },
     503: { description: 'Database unavailable', content: { 'application/json': { schema: Health } } },
@@ -69,8 +74,17 @@ async function probe(fn: () => Promise<void>): Promise<{ up: boolean; latencyMs:
   }
 }
 
+/** What the system routes read: the dependencies they probe, the version, metrics and the app registry. */
+export interface SystemDeps {
+  database: Pick<Database, 'kind' | 'ping'>;
+  cache: Pick<Cache, 'kind' | 'ping'>;
+  version: string;
+  metrics: Pick<Metrics, 'registry'>;
+  apps: AppsService;
+}
+
 /** Public operational routes: health, metrics, app info, API docs. */
-export function systemRoutes(container: Container): OpenAPIHono<AppEnv> {
+export function systemRoutes(container: SystemDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(health, async (c) => {
@@ -80,7 +94,7 @@ export function systemRoutes(container: Container): OpenAPIHono<AppEnv> {
     ]);
     const body = {
       status: !db.up ? ('down' as const) : cache.up ? ('ok' as const) : ('degraded' as const),
-      version: container.config.version,
+      version: container.version,
       database: { status: db.up ? ('up' as const) : ('down' as const), kind: container.database.kind, latencyMs: db.latencyMs },
       cache: { status: cache.up ? ('up' as const) : ('down' as const), kind: container.cache.kind, latencyMs: cache.latencyMs },
     };
