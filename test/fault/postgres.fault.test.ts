@@ -195,6 +195,32 @@ describe('PostgreSQL faults between the app and the database', { skip: postgres.
     }
   });
 
+  it('an answer write whose connection closes mid-query answers 503; its retry with the same clientEventId is stored exactly once', async () => {
+    const session = await t.request(`/api/children/${childId}/sessions`, { method: 'POST', token: guardian });
+    assert.equal(session.status, 201, await session.clone().text());
+    const childToken = ((await session.json()) as { accessToken: string }).accessToken;
+    const answer = { childId, itemId: 'count-k-q1', response: 5, durationMs: 4000, answeredAt: new Date(Date.now() - 60_000).toISOString(), clientEventId: 'fault-write-1' };
+    const post = async () => {
+      const res = await t.request('/api/progress', { method: 'POST', token: childToken, body: JSON.stringify(answer) });
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json()) as ErrorJson & { results?: { clientEventId: string; correct: boolean }[] } };
+    };
+    proxy.set('close-mid-query');
+    let failed;
+    try {
+      failed = await post();
+    } finally {
+      proxy.set('pass');
+    }
+    assert.equal(failed.status, 503, JSON.stringify(failed.body));
+    assert.equal(failed.body.error.code, 'database_unavailable');
+    assert.equal(failed.retryAfter, '2');
+    const retried = await post();
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.deepEqual(retried.body.results?.map((r) => [r.clientEventId, r.correct]), [['fault-write-1', true]]);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(`app_${APP}.answers`)} where child_id = ${childId}`.execute(database.db);
+    assert.deepEqual(rows, [{ n: 1 }]);
+  });
+
   it('a statement past DATABASE_STATEMENT_TIMEOUT_MS is cancelled by the server and answers database_unavailable, leaving its connection usable', async () => {
     const started = performance.now();
     await assert.rejects(sql`select pg_sleep(5)`.execute(database.db), (e: Error & { code?: string; kind?: string }) => {

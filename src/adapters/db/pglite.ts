@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, sql } from 'kysely';
-import type { DatabaseConnection, Driver, TransactionSettings } from 'kysely';
+import { Kysely, PGliteAdapter, PGliteDialect, sql } from 'kysely';
+import type { DatabaseConnection, DialectAdapter, Driver, TransactionSettings } from 'kysely';
 import { databaseUnavailable, withTimeout, type Database } from './database.ts';
 import type { Tables } from './tables.ts';
 
@@ -99,6 +99,23 @@ class SerialPGliteDialect extends PGliteDialect {
   }
   override createDriver(): Driver {
     return new SerialDriver(super.createDriver(), this.#lock, this.#timeoutMs);
+  }
+  override createAdapter(): DialectAdapter {
+    return new SerialPGliteAdapter();
+  }
+}
+
+/**
+ * Kysely serialises a single-connection dialect with a mutex of its own,
+ * taken before the driver's `acquireConnection` and waited for without any
+ * bound: with it, a request queued behind a long transaction waited forever
+ * and our timed lock was never reached. Declaring "multiple connections"
+ * removes that mutex; {@link SerialDriver}'s lock serialises exactly as
+ * strictly (from acquire to release), but gives up after the timeout.
+ */
+class SerialPGliteAdapter extends PGliteAdapter {
+  override get supportsMultipleConnections(): boolean {
+    return true;
   }
 }
 
