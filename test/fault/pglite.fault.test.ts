@@ -14,10 +14,11 @@ import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fi
 const ACQUIRE_TIMEOUT_MS = 200;
 const APP = 'pglitefaults';
 
-describe('PGlite: a request that cannot get the single connection in time', () => {
+describe('PGlite: a request that cannot get the single connection in time', { timeout: 120_000 }, () => {
   let database: Database;
   let t: TestApp;
   let guardian: string;
+  let release: (() => void) | undefined;
 
   before(async () => {
     database = await openPgliteDatabase({ dataDir: null, acquireTimeoutMs: ACQUIRE_TIMEOUT_MS });
@@ -27,13 +28,14 @@ describe('PGlite: a request that cannot get the single connection in time', () =
   });
 
   after(async () => {
+    // A failed test must not leave the single connection held (closing would wait for it).
+    release?.();
     await t?.container.close();
   });
 
   it('answers 503 database_unavailable with Retry-After after the acquire timeout, and serves once the connection is free', { timeout: 5000 }, async () => {
     // Warm the app registry, so the request below waits on the database for the lessons only.
     assert.equal((await t.request('/api/lessons?limit=1', { token: guardian })).status, 200);
-    let release!: () => void;
     const held = database.db.transaction().execute(async (trx) => {
       await sql`select 1`.execute(trx);
       await new Promise<void>((resolve) => (release = resolve));
@@ -49,7 +51,7 @@ describe('PGlite: a request that cannot get the single connection in time', () =
       assert.equal(res.headers.get('retry-after'), '2');
       assert.ok(ms >= ACQUIRE_TIMEOUT_MS - 20 && ms < ACQUIRE_TIMEOUT_MS + 500, `answered after ${Math.round(ms)} ms`);
     } finally {
-      release();
+      release?.();
       await held;
     }
     const res = await t.request('/api/lessons/read-1', { token: guardian });

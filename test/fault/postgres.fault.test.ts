@@ -27,7 +27,7 @@ interface ErrorJson {
   error: { code: string; message: string; requestId: string; details?: unknown };
 }
 
-describe('PostgreSQL faults between the app and the database', { skip: postgres.skip }, () => {
+describe('PostgreSQL faults between the app and the database', { skip: postgres.skip, timeout: 120_000 }, () => {
   let proxy: FaultProxy;
   let database: Database;
   let t: TestApp;

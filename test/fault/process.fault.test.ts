@@ -53,7 +53,7 @@ function startServer(env: Record<string, string>): Promise<{ child: ChildProcess
   });
 }
 
-describe('the real server process under database and Redis faults', { skip: postgres.skip || redis.skip }, () => {
+describe('the real server process under database and Redis faults', { skip: postgres.skip || redis.skip, timeout: 120_000 }, () => {
   let pgProxy: FaultProxy;
   let redisProxy: FaultProxy;
   let server: Awaited<ReturnType<typeof startServer>>;

@@ -38,7 +38,7 @@ interface ErrorJson {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-describe('Redis faults between the app and Redis', { skip: redis.skip }, () => {
+describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 120_000 }, () => {
   let proxy: FaultProxy;
   let database: Database;
   let container: Container;
