@@ -57,7 +57,7 @@ for (const backend of await cacheBackends()) {
     });
 
     if (backend.name === 'redis') {
-      it('opens while Redis is unreachable, and then every call fails at once (no offline queue) and ping says cache_unavailable', async () => {
+      it('opens while Redis is unreachable, and then every call fails at once while disconnected and ping says cache_unavailable', async () => {
         const started = performance.now();
         const down = await openRedisCache({ url: 'redis://:secret@127.0.0.1:1', keyPrefix: 'kidslearn-test:unreachable:', timeoutMs: 500 });
         try {

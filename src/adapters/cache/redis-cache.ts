@@ -16,24 +16,33 @@ export { redactUrl } from './redis-connection.ts';
  */
 export async function openRedisCache(options: { url: string; keyPrefix: string; timeoutMs: number; onConnectError?: (error: unknown) => void }): Promise<Cache> {
   const redis = await openRedisConnection(options);
+  // Checked before every command: while disconnected the call fails here, at
+  // the cost of one comparison, instead of inside the client (which would
+  // reject too, without an offline queue, but only after building the command).
+  const connected = () => {
+    if (!redisReady(redis)) throw new AppError('unavailable', 'cache_unavailable', `Cache is disconnected (${redis.status})`);
+  };
   return {
     kind: 'redis',
     async get(key) {
+      connected();
       return (await redis.get(key)) ?? undefined;
     },
     async set(key, value, ttlSeconds) {
+      connected();
       await redis.set(key, value, 'EX', ttlSeconds);
     },
     async add(key, value, ttlSeconds) {
+      connected();
       return (await redis.set(key, value, 'EX', ttlSeconds, 'NX')) === 'OK';
     },
     async delete(...keys) {
+      connected();
       if (keys.length) await redis.del(...keys);
     },
     async ping(timeoutMs) {
-      const unavailable = () => new AppError('unavailable', 'cache_unavailable', redisReady(redis) ? 'Cache did not answer in time' : `Cache is disconnected (${redis.status})`);
-      if (!redisReady(redis)) throw unavailable();
-      await withTimeout(redis.ping(), timeoutMs, unavailable);
+      connected();
+      await withTimeout(redis.ping(), timeoutMs, () => new AppError('unavailable', 'cache_unavailable', 'Cache did not answer in time'));
     },
     async close() {
       await closeRedisConnection(redis, options.timeoutMs);
