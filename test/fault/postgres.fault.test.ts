@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { createMemoryCache } from '../../src/adapters/cache/memory-cache.ts';
 import type { Database } from '../../src/adapters/db/database.ts';
 import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { createThrowawayDatabase, databaseBackends } from '../support/servers.ts';
+import { createThrowawayDatabase, databaseBackends, POSTGRES_URL } from '../support/servers.ts';
 
 /**
  * Findings 1 and 2 of issue 9 in-process: the app over PostgreSQL through a
@@ -32,6 +33,7 @@ describe('PostgreSQL faults between the app and the database', { skip: postgres.
   let database: Database;
   let t: TestApp;
   let drop: () => Promise<void>;
+  let dbUrl: string;
   let guardian: string;
   let childId: string;
 
@@ -74,6 +76,7 @@ describe('PostgreSQL faults between the app and the database', { skip: postgres.
   before(async () => {
     const db = await createThrowawayDatabase();
     drop = db.drop;
+    dbUrl = db.url;
     proxy = await startFaultProxy(db.url);
     database = await openPostgresDatabase({ url: proxy.wrap(db.url), poolSize: 4, connectTimeoutMs: CONNECT_TIMEOUT_MS, statementTimeoutMs: STATEMENT_TIMEOUT_MS });
     t = await createTestApp({ database, cache: createMemoryCache({ maxEntries: 100 }) });
@@ -219,6 +222,24 @@ describe('PostgreSQL faults between the app and the database', { skip: postgres.
     assert.deepEqual(retried.body.results?.map((r) => [r.clientEventId, r.correct]), [['fault-write-1', true]]);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(`app_${APP}.answers`)} where child_id = ${childId}`.execute(database.db);
     assert.deepEqual(rows, [{ n: 1 }]);
+  });
+
+  it('PostgreSQL ends every session (as on a restart): idle pooled connections are dropped quietly and the next request is served', async () => {
+    assertServing(await listChildren());
+    const admin = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ ended: boolean }>(
+        'select pg_terminate_backend(pid) as ended from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()',
+        [new URL(dbUrl).pathname.slice(1)],
+      );
+      assert.ok(rows.length >= 1 && rows.every((r) => r.ended), `ended ${rows.length} sessions`);
+    } finally {
+      await admin.end();
+    }
+    // Let the terminations arrive on the pooled sockets.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assertServing(await recovered(2000));
   });
 
   it('a statement past DATABASE_STATEMENT_TIMEOUT_MS is cancelled by the server and answers database_unavailable, leaving its connection usable', async () => {
