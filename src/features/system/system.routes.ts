@@ -84,32 +84,32 @@ export interface SystemDeps {
 }
 
 /** Public operational routes: health, metrics, app info, API docs. */
-export function systemRoutes(container: SystemDeps): OpenAPIHono<AppEnv> {
+export function systemRoutes(deps: SystemDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(health, async (c) => {
     const [db, cache] = await Promise.all([
-      probe(() => container.database.ping(HEALTH_DB_TIMEOUT_MS)),
-      probe(() => container.cache.ping(HEALTH_DB_TIMEOUT_MS)),
+      probe(() => deps.database.ping(HEALTH_DB_TIMEOUT_MS)),
+      probe(() => deps.cache.ping(HEALTH_DB_TIMEOUT_MS)),
     ]);
     const body = {
       status: !db.up ? ('down' as const) : cache.up ? ('ok' as const) : ('degraded' as const),
-      version: container.version,
-      database: { status: db.up ? ('up' as const) : ('down' as const), kind: container.database.kind, latencyMs: db.latencyMs },
-      cache: { status: cache.up ? ('up' as const) : ('down' as const), kind: container.cache.kind, latencyMs: cache.latencyMs },
+      version: deps.version,
+      database: { status: db.up ? ('up' as const) : ('down' as const), kind: deps.database.kind, latencyMs: db.latencyMs },
+      cache: { status: cache.up ? ('up' as const) : ('down' as const), kind: deps.cache.kind, latencyMs: cache.latencyMs },
     };
     c.header('Cache-Control', 'no-store');
     return db.up ? c.json(body, 200) : c.json(body, 503);
   });
 
   app.openapi(metrics, async (c) => {
-    const text = await container.metrics.registry.metrics();
-    return c.text(text, 200, { 'Content-Type': container.metrics.registry.contentType });
+    const text = await deps.metrics.registry.metrics();
+    return c.text(text, 200, { 'Content-Type': deps.metrics.registry.contentType });
   });
 
-  app.use('/app', appFromHeader(container.apps));
+  app.use('/app', appFromHeader(deps.apps));
   app.openapi(appInfo, async (c) => {
-    const found = await container.apps.require(c.req.valid('header')['x-app-id']);
+    const found = await deps.apps.require(c.req.valid('header')['x-app-id']);
     return c.json({ id: found.id, name: found.name }, 200);
   });
 
