@@ -62,7 +62,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   // or scripted admin token must not get unlimited writes.
   app.use('/admin/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known), requireFunction('admin.area'));
 
-  app.route('/', systemRoutes(container));
+  app.route('/', systemRoutes({ database: container.database, cache: container.cache, version: config.version, metrics, apps }));
   app.route(
     '/',
     authRoutes({

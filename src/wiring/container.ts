@@ -81,7 +81,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       const applied = await migrateAll(database.db);
       if (applied) logger.info({ applied, database: database.kind }, 'migrations applied');
     }
-    cache = overrides.cache ?? (await openCache(config));
+    cache = overrides.cache ?? (await openCache(config, logger));
     const signingKey = overrides.signingKey ?? (await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk }));
     const metrics = createMetrics(() => database.poolStats());
     const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
@@ -170,9 +170,17 @@ export function openDatabase(config: Config): Promise<Database> {
     : openPgliteDatabase({ dataDir: config.database.dataDir, acquireTimeoutMs: config.statementTimeoutMs, sharedBuffersMb: config.database.sharedBuffersMb });
 }
 
-/** Opens the configured cache adapter. */
-export function openCache(config: Config): Promise<Cache> {
-  return config.cache.kind === 'redis' ? openRedisCache(config.cache) : Promise.resolve(createMemoryCache(config.cache));
+/**
+ * Opens the configured cache adapter. An unreachable Redis does not stop the
+ * start: the cache opens disconnected (`/health` says degraded), requests
+ * read from the database, and the client reconnects in the background.
+ */
+export function openCache(config: Config, logger?: Logger): Promise<Cache> {
+  if (config.cache.kind !== 'redis') return Promise.resolve(createMemoryCache(config.cache));
+  return openRedisCache({
+    ...config.cache,
+    onConnectError: (error) => logger?.warn({ err: error }, 'Redis unreachable at start; serving without the cache and reconnecting in the background'),
+  });
 }
 
 /** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
@@ -181,13 +189,26 @@ export function openMailer(config: Config): Mailer {
   return mail.kind === 'smtp' ? createSmtpMailer({ url: mail.url, from: mail.from, timeoutMs: mail.timeoutMs }) : createOutboxMailer({ dir: mail.dir, from: mail.from });
 }
 
-/** Opens the configured rate-limit store: Redis when configured (shared by every process), in-process otherwise. */
+/** How often, at most, a Redis outage of the rate limiter is logged (it fails on every request). */
+const RATE_LIMITER_WARNING_INTERVAL_MS = 10_000;
+
+/**
+ * Opens the configured rate-limit store: Redis when configured (shared by
+ * every process), in-process otherwise. While Redis is unavailable the Redis
+ * limiter counts in this process instead (never fails open).
+ */
 export function openRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
   if (config.cache.kind !== 'redis') return Promise.resolve(createMemoryRateLimiter());
+  let lastWarning = -Infinity;
   return openRedisRateLimiter({
     url: config.cache.url,
     keyPrefix: config.cache.keyPrefix,
     timeoutMs: config.cache.timeoutMs,
-    onError: (error, during) => logger.warn({ err: error, during }, 'rate limiter unavailable; allowing requests'),
+    onError: (error, during) => {
+      const now = performance.now();
+      if (now - lastWarning < RATE_LIMITER_WARNING_INTERVAL_MS) return;
+      lastWarning = now;
+      logger.warn({ err: error, during }, 'rate limiter: Redis unavailable; counting in this process until it is back');
+    },
   });
 }

@@ -1,15 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Cache } from '../../src/adapters/cache/cache.ts';
+import { openRedisCache } from '../../src/adapters/cache/redis-cache.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { cacheBackends } from '../support/servers.ts';
 
 /** The cache port's contract, run on every adapter. */
 for (const backend of await cacheBackends()) {
   describe(`cache contract: ${backend.name}`, { skip: backend.skip }, () => {
     let cache: Cache;
+    let url: string | undefined;
+    let prefix: string | undefined;
     let dispose: () => Promise<void>;
     before(async () => {
-      ({ cache, dispose } = await backend.open());
+      ({ cache, url, prefix, dispose } = await backend.open());
     });
     after(async () => dispose());
 
@@ -60,5 +64,58 @@ for (const backend of await cacheBackends()) {
         await other.dispose();
       }
     });
+
+    if (backend.name === 'redis') {
+      it('opens while Redis is unreachable, and then every call fails at once while disconnected and ping says cache_unavailable', async () => {
+        const started = performance.now();
+        const down = await openRedisCache({ url: 'redis://:secret@127.0.0.1:1', keyPrefix: 'kidslearn-test:unreachable:', timeoutMs: 500 });
+        try {
+          const calls: [string, () => Promise<unknown>][] = [
+            ['get', () => down.get('k')],
+            ['set', () => down.set('k', 'v', 60)],
+            ['add', () => down.add('k', 'v', 60)],
+            ['delete', () => down.delete('k')],
+          ];
+          for (const [name, call] of calls) {
+            const t0 = performance.now();
+            await assert.rejects(call(), Error, `${name} must reject`);
+            assert.ok(performance.now() - t0 < 50, `${name} waited ${Math.round(performance.now() - t0)} ms`);
+          }
+          await assert.rejects(down.ping(1000), (e: Error & { code?: string }) => e.code === 'cache_unavailable' && !e.message.includes('secret'));
+          assert.ok(performance.now() - started < 1500, `took ${Math.round(performance.now() - started)} ms`);
+        } finally {
+          await down.close();
+        }
+      });
+
+      it('after a stall, fails fast until Redis answers again, then serves again', async () => {
+        const proxy = await startFaultProxy(url!);
+        const stalled = await openRedisCache({ url: proxy.wrap(url!), keyPrefix: prefix!, timeoutMs: 200 });
+        try {
+          await stalled.set('stall', 'before', 60);
+          proxy.set('blackhole');
+          const t0 = performance.now();
+          await assert.rejects(stalled.get('stall'));
+          const first = performance.now() - t0;
+          assert.ok(first < 200 + 300, `the call in flight waited ${Math.round(first)} ms`);
+          const t1 = performance.now();
+          await assert.rejects(stalled.get('stall'));
+          assert.ok(performance.now() - t1 < 50, `the next call waited ${Math.round(performance.now() - t1)} ms`);
+          proxy.set('pass');
+          const deadline = performance.now() + 4000;
+          let value: string | undefined;
+          while (performance.now() < deadline) {
+            value = await stalled.get('stall').catch(() => undefined);
+            if (value !== undefined) break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.equal(value, 'before');
+          await stalled.ping(1000);
+        } finally {
+          await stalled.close();
+          await proxy.close();
+        }
+      });
+    }
   });
 }

@@ -253,7 +253,11 @@ for (const backend of await databaseBackends()) {
         // The server cancels statements past statement_timeout.
         const short = await openPostgresDatabase({ url: url!, poolSize: 1, connectTimeoutMs: 2000, statementTimeoutMs: 200 });
         try {
-          await assert.rejects(sql`select pg_sleep(2)`.execute(short.db), /statement timeout/);
+          await assert.rejects(
+            sql`select pg_sleep(2)`.execute(short.db),
+            (e: Error & { code?: string; cause?: { code?: string; message?: string } }) =>
+              e.code === 'database_unavailable' && e.cause?.code === '57014' && /statement timeout/.test(e.cause.message ?? ''),
+          );
         } finally {
           await short.close();
         }

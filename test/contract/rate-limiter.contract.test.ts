@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { RateLimitRule, RateLimiter } from '../../src/adapters/rate-limit/rate-limiter.ts';
 import { openRedisRateLimiter } from '../../src/adapters/rate-limit/redis-rate-limiter.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { rateLimiterBackends } from '../support/servers.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -149,7 +149,7 @@ for (const backend of await rateLimiterBackends()) {
         }
       });
 
-      it('fails open, quickly and without throwing, when Redis is unreachable', async () => {
+      it('does not fail open when Redis is unreachable: counts in this process instead, quickly and without throwing', async () => {
         const errors: string[] = [];
         const started = performance.now();
         const down = await openRedisRateLimiter({
@@ -159,64 +159,59 @@ for (const backend of await rateLimiterBackends()) {
           onError: (error, operation) => errors.push(`${operation}: ${error instanceof Error ? error.message : String(error)}`),
         });
         try {
-          const r = rule(1);
-          for (let i = 0; i < 3; i++) assert.deepEqual(await down.consume(r, 'k'), { allowed: true, remaining: 1, retryAfterSeconds: 0 });
+          const r = rule(2, 30);
+          assert.deepEqual(await down.consume(r, 'k'), { allowed: true, remaining: 1, retryAfterSeconds: 0 });
+          assert.deepEqual(await down.consume(r, 'k'), { allowed: true, remaining: 0, retryAfterSeconds: 0 });
+          const refused = await down.consume(r, 'k');
+          assert.equal(refused.allowed, false);
+          assert.ok(refused.retryAfterSeconds >= 1 && refused.retryAfterSeconds <= 30, `Retry-After ${refused.retryAfterSeconds}`);
+          assert.equal((await down.consume(r, 'other')).allowed, true, 'keys stay independent in the fallback');
           await down.reset(r, 'k');
+          assert.deepEqual(await down.consume(r, 'k'), { allowed: true, remaining: 1, retryAfterSeconds: 0 }, 'reset reaches the fallback');
           const elapsed = performance.now() - started;
           assert.ok(elapsed < 1000, `took ${Math.round(elapsed)} ms`);
           assert.ok(errors.some((e) => e.startsWith('connect:')), errors.join('\n'));
-          assert.equal(errors.filter((e) => e.startsWith('consume:')).length, 3);
+          assert.equal(errors.filter((e) => e.startsWith('consume:')).length, 5);
           assert.ok(errors.some((e) => e.startsWith('reset:')), errors.join('\n'));
           assert.ok(!errors.some((e) => e.includes('secret')), 'the password must not reach error messages');
+          await assert.rejects(down.consume({ name: 'bad:name', points: 1, windowSeconds: 1 }, 'k'), TypeError, 'malformed rules still throw while down');
         } finally {
           await down.close();
         }
       });
 
-      it('fails open within timeoutMs when Redis stops answering mid-connection', async () => {
-        // A TCP proxy to the real Redis that can be told to swallow traffic.
-        let stalled = false;
-        const target = new URL(url!);
-        const sockets = new Set<net.Socket>();
-        const proxy = net.createServer((client) => {
-          const upstream = net.connect(Number(target.port || 6379), target.hostname);
-          sockets.add(client).add(upstream);
-          client.on('data', (chunk) => {
-            if (!stalled) upstream.write(chunk);
-          });
-          upstream.on('data', (chunk) => {
-            if (!stalled) client.write(chunk);
-          });
-          for (const s of [client, upstream]) {
-            s.on('error', () => {});
-            s.on('close', () => {
-              client.destroy();
-              upstream.destroy();
-            });
-          }
-        });
-        await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-        const { port } = proxy.address() as net.AddressInfo;
-        const proxied = new URL(url!);
-        proxied.hostname = '127.0.0.1';
-        proxied.port = String(port);
+      it('falls back within timeoutMs when Redis stops answering mid-connection, and counts in Redis again once it is back', async () => {
+        const proxy = await startFaultProxy(url!);
         let failures = 0;
-        const slow = await openRedisRateLimiter({ url: proxied.toString(), keyPrefix: prefix!, timeoutMs: 200, onError: () => failures++ });
+        const slow = await openRedisRateLimiter({ url: proxy.wrap(url!), keyPrefix: prefix!, timeoutMs: 200, onError: () => failures++ });
+        const raw = new Redis(url!, { maxRetriesPerRequest: 1 });
         try {
-          const r = rule(1);
-          assert.equal((await slow.consume(r, 'stall')).allowed, true);
-          assert.equal((await slow.consume(r, 'stall')).allowed, false);
-          stalled = true;
-          const started = performance.now();
+          const r = rule(2);
           assert.deepEqual(await slow.consume(r, 'stall'), { allowed: true, remaining: 1, retryAfterSeconds: 0 });
-          await slow.reset(r, 'stall');
+          proxy.set('blackhole');
+          const started = performance.now();
+          // The fallback starts counting from nothing: what Redis holds is out of reach.
+          assert.deepEqual(await slow.consume(r, 'stall'), { allowed: true, remaining: 1, retryAfterSeconds: 0 });
+          assert.deepEqual(await slow.consume(r, 'stall'), { allowed: true, remaining: 0, retryAfterSeconds: 0 });
+          assert.equal((await slow.consume(r, 'stall')).allowed, false);
           const elapsed = performance.now() - started;
           assert.ok(elapsed < 1000, `took ${Math.round(elapsed)} ms`);
-          assert.equal(failures, 2);
+          assert.equal(failures, 3);
+          assert.equal(await raw.get(`${prefix!}rl:${r.name}:stall`), '1', 'nothing reached Redis during the stall');
+
+          proxy.set('pass');
+          const deadline = performance.now() + 4000;
+          let decision = await slow.consume(r, 'stall');
+          while (failures > 3 && performance.now() < deadline && (await raw.get(`${prefix!}rl:${r.name}:stall`)) === '1') {
+            await sleep(100);
+            decision = await slow.consume(r, 'stall');
+          }
+          assert.equal(await raw.get(`${prefix!}rl:${r.name}:stall`), '2', 'counting is back in Redis');
+          assert.deepEqual(decision, { allowed: true, remaining: 0, retryAfterSeconds: 0 });
         } finally {
+          raw.disconnect();
           await slow.close();
-          for (const s of sockets) s.destroy();
-          await new Promise((resolve) => proxy.close(resolve));
+          await proxy.close();
         }
       });
     }

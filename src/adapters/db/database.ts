@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { AppError } from '../../domain/errors.ts';
 import type { Tables } from './tables.ts';
 
 /**
@@ -35,4 +36,22 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Err
     timer = setTimeout(() => reject(error()), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Seconds a client is asked to wait (`Retry-After`) after a 503
+ * `database_unavailable`: long enough for the pool to replace a dropped
+ * connection or a restarted server to accept again, short enough that a
+ * child's app retries before anyone notices.
+ */
+export const DATABASE_RETRY_AFTER_SECONDS = 2;
+
+/**
+ * The one error every database adapter raises when the database cannot
+ * serve now (connection refused, dropped or stalled, a wait or statement
+ * past its timeout): 503 `database_unavailable` with `Retry-After`. The
+ * driver's error is kept as `cause` for the log, never sent to clients.
+ */
+export function databaseUnavailable(message: string, cause?: unknown): AppError {
+  return new AppError('unavailable', 'database_unavailable', message, { details: { retryAfterSeconds: DATABASE_RETRY_AFTER_SECONDS }, cause });
 }

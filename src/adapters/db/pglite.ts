@@ -1,10 +1,9 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, sql } from 'kysely';
-import type { DatabaseConnection, Driver, TransactionSettings } from 'kysely';
-import { AppError } from '../../domain/errors.ts';
-import { withTimeout, type Database } from './database.ts';
+import { Kysely, PGliteAdapter, PGliteDialect, sql } from 'kysely';
+import type { DatabaseConnection, DialectAdapter, Driver, TransactionSettings } from 'kysely';
+import { databaseUnavailable, withTimeout, type Database } from './database.ts';
 import type { Tables } from './tables.ts';
 
 /**
@@ -45,7 +44,7 @@ export async function openPgliteDatabase(options: { dataDir: string | null; acqu
     kind: 'pglite',
     db,
     async ping(timeoutMs) {
-      await withTimeout(sql`select 1`.execute(db), timeoutMs, () => new AppError('unavailable', 'database_unavailable', 'Database did not answer in time'));
+      await withTimeout(sql`select 1`.execute(db), timeoutMs, () => databaseUnavailable('Database did not answer in time'));
     },
     poolStats: () => ({ total: 1, idle: lock.held ? 0 : 1, waiting: lock.waiting }),
     async close() {
@@ -104,6 +103,23 @@ class SerialPGliteDialect extends PGliteDialect {
   }
   override createDriver(): Driver {
     return new SerialDriver(super.createDriver(), this.#lock, this.#timeoutMs);
+  }
+  override createAdapter(): DialectAdapter {
+    return new SerialPGliteAdapter();
+  }
+}
+
+/**
+ * Kysely serialises a single-connection dialect with a mutex of its own,
+ * taken before the driver's `acquireConnection` and waited for without any
+ * bound: with it, a request queued behind a long transaction waited forever
+ * and our timed lock was never reached. Declaring "multiple connections"
+ * removes that mutex; {@link SerialDriver}'s lock serialises exactly as
+ * strictly (from acquire to release), but gives up after the timeout.
+ */
+class SerialPGliteAdapter extends PGliteAdapter {
+  override get supportsMultipleConnections(): boolean {
+    return true;
   }
 }
 
@@ -167,7 +183,8 @@ class FifoLock {
       const timer = setTimeout(() => {
         const i = this.#queue.indexOf(grant);
         if (i >= 0) this.#queue.splice(i, 1);
-        reject(new AppError('unavailable', 'database_timeout', 'Database is busy; try again'));
+        // The same answer as a stalled server database: clients handle one code.
+        reject(databaseUnavailable('Database is busy; try again'));
       }, timeoutMs);
       this.#queue.push(grant);
     });

@@ -1,19 +1,4 @@
-import { allowedDecision, checkRule, refusedDecision, type RateLimitDecision, type RateLimitRule, type RateLimiter } from './rate-limiter.ts';
-
-/**
- * A limiter that can decide without waiting: the in-process one. The HTTP
- * layer calls {@link SyncRateLimiter.consumeNow} when it is there, so a
- * request pays neither a Promise nor a turn of the microtask queue for it.
- */
-export interface SyncRateLimiter extends RateLimiter {
-  /** {@link RateLimiter.consume}, answered at once; throws (TypeError) on a malformed rule. */
-  consumeNow(rule: RateLimitRule, key: string): RateLimitDecision;
-}
-
-/** Whether `limiter` decides synchronously (see {@link SyncRateLimiter}). */
-export function isSyncRateLimiter(limiter: RateLimiter): limiter is SyncRateLimiter {
-  return typeof (limiter as Partial<SyncRateLimiter>).consumeNow === 'function';
-}
+import { allowedDecision, checkRule, refusedDecision, type RateLimitDecision, type RateLimitRule, type SyncRateLimiter } from './rate-limiter.ts';
 
 /** One key's window: hits counted so far and when (epoch ms) the window ends. */
 interface Window {

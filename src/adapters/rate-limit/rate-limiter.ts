@@ -22,6 +22,7 @@ export interface RateLimitDecision {
   retryAfterSeconds: number;
 }
 
+/** Counts hits per rule and key; see the module comment for the semantics every adapter shares. */
 export interface RateLimiter {
   readonly kind: 'memory' | 'redis';
   /** Counts one hit of `key` under `rule` and says whether it is within the limit. */
@@ -29,6 +30,21 @@ export interface RateLimiter {
   /** Forgets the hits of `key` under `rule` (e.g. after a successful sign-in). */
   reset(rule: RateLimitRule, key: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A limiter that can decide without waiting (the in-process one). The HTTP
+ * layer calls {@link SyncRateLimiter.consumeNow} when it is there, so a
+ * request pays neither a Promise nor a turn of the microtask queue for it.
+ */
+export interface SyncRateLimiter extends RateLimiter {
+  /** {@link RateLimiter.consume}, answered at once; throws (TypeError) on a malformed rule. */
+  consumeNow(rule: RateLimitRule, key: string): RateLimitDecision;
+}
+
+/** Whether `limiter` decides synchronously (see {@link SyncRateLimiter}). */
+export function isSyncRateLimiter(limiter: RateLimiter): limiter is SyncRateLimiter {
+  return typeof (limiter as Partial<SyncRateLimiter>).consumeNow === 'function';
 }
 
 const RULE_NAME = /^[A-Za-z0-9._-]{1,64}$/;

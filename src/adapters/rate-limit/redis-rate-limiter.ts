@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { redactUrl } from '../cache/redis-cache.ts';
+import { closeRedisConnection, openRedisConnection, redisReady } from '../cache/redis-connection.ts';
 import { withTimeout } from '../db/database.ts';
+import { createMemoryRateLimiter } from './memory-rate-limiter.ts';
 import { allowedDecision, checkRule, refusedDecision, type RateLimitDecision, type RateLimitRule, type RateLimiter } from './rate-limiter.ts';
 
 export interface RedisRateLimiterOptions {
@@ -11,8 +11,9 @@ export interface RedisRateLimiterOptions {
   /** Bound on every Redis call, in milliseconds. */
   timeoutMs: number;
   /**
-   * Called (never awaited) when Redis failed or timed out and the limiter
-   * failed open. The limiter logs nothing itself; wiring may log or count.
+   * Called (never awaited) for every Redis failure, after which the hit was
+   * counted in this process instead. The limiter logs nothing itself; wiring
+   * may log or count.
    */
   onError?: (error: unknown, operation: 'connect' | 'consume' | 'reset') => void;
 }
@@ -21,42 +22,32 @@ export interface RedisRateLimiterOptions {
  * Redis rate limiter: counts are shared by every process on the same Redis
  * and key prefix (rate-limiter-flexible's atomic INCR + expiry Lua script).
  *
- * It FAILS OPEN. When Redis is down, slow or refuses a command, `consume`
- * resolves `{ allowed: true, remaining: rule.points, retryAfterSeconds: 0 }`
- * (nothing was counted, as far as we know) and `reset` resolves; neither
- * throws, and only `onError` hears of it. The limits are abuse protection,
- * and children being able to use the app beats strictness during an outage.
- * Commands are never queued while disconnected, so an outage costs no
- * latency; a call that is in flight when Redis stalls waits at most
- * `timeoutMs`. Opening never fails either: if Redis cannot be reached within
- * the connect timeout the client keeps reconnecting in the background.
+ * It does NOT fail open. When Redis is down, slow or refuses a command, the
+ * hit is counted by an in-process limiter with the same rules instead (what
+ * rate-limiter-flexible calls an insurance limiter; ours is the project's own
+ * in-process adapter, so both stores share one fixed-window semantics), and
+ * only `onError` hears of it. A sign-in limit that vanished with Redis would
+ * let anyone guess passwords as fast as they can send them. During an outage
+ * each process counts alone (N processes allow up to N times the limit), and
+ * when Redis is back counting continues there from what Redis holds: hits
+ * counted in the fallback are not copied over.
+ *
+ * Nothing waits for Redis: while it is disconnected no command is sent (see
+ * `openRedisConnection`), and a call in flight when Redis stalls waits at
+ * most `timeoutMs` before falling back. Opening never fails either: if Redis
+ * cannot be reached the client keeps reconnecting in the background.
  */
 export async function openRedisRateLimiter(options: RedisRateLimiterOptions): Promise<RateLimiter> {
   const { timeoutMs, onError } = options;
-  const connectTimeoutMs = Math.max(timeoutMs, 2000);
-  const redis = new Redis(options.url, {
-    keyPrefix: options.keyPrefix,
-    commandTimeout: timeoutMs,
-    connectTimeout: connectTimeoutMs,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    lazyConnect: true,
-  });
-  redis.on('error', () => {
-    // Reported through failed calls (fail open + onError); ioredis reconnects by itself.
-  });
   const report = (error: unknown, operation: 'connect' | 'consume' | 'reset') => {
     try {
       onError?.(error, operation);
     } catch {
-      // A failing reporter must not turn fail-open into a failure.
+      // A failing reporter must not turn the fallback into a failure.
     }
   };
-  try {
-    await withTimeout(redis.connect(), connectTimeoutMs, () => new Error(`Redis at ${redactUrl(options.url)} did not answer`));
-  } catch (error) {
-    report(error, 'connect');
-  }
+  const redis = await openRedisConnection({ url: options.url, keyPrefix: options.keyPrefix, timeoutMs, onConnectError: (error) => report(error, 'connect') });
+  const fallback = createMemoryRateLimiter();
 
   const timeoutError = (operation: string) => () => new Error(`Redis rate limiter ${operation} took longer than ${timeoutMs} ms`);
   const rules = new Map<string, RateLimitRule>();
@@ -84,6 +75,10 @@ export async function openRedisRateLimiter(options: RedisRateLimiterOptions): Pr
     kind: 'redis',
     async consume(rule, key): Promise<RateLimitDecision> {
       const limiter = limiterFor(rule);
+      if (!redisReady(redis)) {
+        report(new Error(`Redis is not connected (${redis.status})`), 'consume');
+        return fallback.consumeNow(rule, key);
+      }
       try {
         const res = await withTimeout(limiter.consume(key), timeoutMs, timeoutError('consume'));
         return allowedDecision(res.remainingPoints);
@@ -92,11 +87,17 @@ export async function openRedisRateLimiter(options: RedisRateLimiterOptions): Pr
         // and with an Error when Redis failed.
         if (error instanceof RateLimiterRes) return refusedDecision(rule, error.msBeforeNext);
         report(error, 'consume');
-        return allowedDecision(rule.points);
+        return fallback.consumeNow(rule, key);
       }
     },
     async reset(rule, key) {
       const limiter = limiterFor(rule);
+      // The fallback may hold hits from an outage: forget those too.
+      await fallback.reset(rule, key);
+      if (!redisReady(redis)) {
+        report(new Error(`Redis is not connected (${redis.status})`), 'reset');
+        return;
+      }
       try {
         await withTimeout(limiter.delete(key), timeoutMs, timeoutError('reset'));
       } catch (error) {
@@ -106,7 +107,8 @@ export async function openRedisRateLimiter(options: RedisRateLimiterOptions): Pr
     async close() {
       limiters.clear();
       rules.clear();
-      await withTimeout(redis.quit(), timeoutMs, timeoutError('quit')).catch(() => redis.disconnect());
+      await fallback.close();
+      await closeRedisConnection(redis, timeoutMs);
     },
   };
 }

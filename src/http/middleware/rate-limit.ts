@@ -1,7 +1,6 @@
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { isSyncRateLimiter } from '../../adapters/rate-limit/memory-rate-limiter.ts';
-import type { RateLimitDecision, RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
+import { isSyncRateLimiter, type RateLimitDecision, type RateLimiter, type RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { AppEnv } from '../context.ts';
 
