@@ -27,6 +27,7 @@ import { ModelStore } from '../features/progress/model-store.ts';
 import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { throttledLog } from '../observability/throttle.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -199,16 +200,13 @@ const RATE_LIMITER_WARNING_INTERVAL_MS = 10_000;
  */
 export function openRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
   if (config.cache.kind !== 'redis') return Promise.resolve(createMemoryRateLimiter());
-  let lastWarning = -Infinity;
+  const warn = throttledLog(RATE_LIMITER_WARNING_INTERVAL_MS, (suppressed, error: unknown, during: string) =>
+    logger.warn({ err: error, during, suppressed }, 'rate limiter: Redis unavailable; counting in this process until it is back'),
+  );
   return openRedisRateLimiter({
     url: config.cache.url,
     keyPrefix: config.cache.keyPrefix,
     timeoutMs: config.cache.timeoutMs,
-    onError: (error, during) => {
-      const now = performance.now();
-      if (now - lastWarning < RATE_LIMITER_WARNING_INTERVAL_MS) return;
-      lastWarning = now;
-      logger.warn({ err: error, during }, 'rate limiter: Redis unavailable; counting in this process until it is back');
-    },
+    onError: (error, during) => warn(error, during),
   });
 }

@@ -5,6 +5,7 @@ import { toPublicItem, type LessonDetail, type LessonInput, type LessonSummary, 
 import { AppError, notFound } from '../../domain/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { throttledLog } from '../../observability/throttle.ts';
 import {
   deleteLesson,
   findLesson,
@@ -62,6 +63,8 @@ export class LessonsService {
   readonly #db: Database;
   readonly #cache: Cache;
   readonly #log: Logger;
+  /** Cache failures fall back to the database on every request while the cache is down: logged at most every 10 s. */
+  readonly #cacheWarn: (error: unknown, message: string) => void;
   readonly #lessonHits: { inc(): void };
   readonly #lessonMisses: { inc(): void };
   readonly #catalogHits: { inc(): void };
@@ -71,6 +74,7 @@ export class LessonsService {
     this.#db = deps.db;
     this.#cache = deps.cache;
     this.#log = deps.logger;
+    this.#cacheWarn = throttledLog(10_000, (suppressed, error: unknown, message: string) => deps.logger.warn({ err: error, suppressed }, message));
     this.#lessonHits = deps.metrics.cacheLookups('lesson', 'hit');
     this.#lessonMisses = deps.metrics.cacheLookups('lesson', 'miss');
     this.#catalogHits = deps.metrics.cacheLookups('catalog', 'hit');
@@ -147,7 +151,7 @@ export class LessonsService {
     try {
       cached = await this.#cache.get(key);
     } catch (error) {
-      this.#log.warn({ err: error }, 'cache read failed; using the database');
+      this.#cacheWarn(error, 'cache read failed; using the database');
     }
     if (cached !== undefined && cached !== TOMBSTONE) {
       this.#lessonHits.inc();
@@ -225,7 +229,7 @@ export class LessonsService {
     try {
       return await this.#cache.get(key);
     } catch (error) {
-      this.#log.warn({ err: error }, 'cache read failed; using the database');
+      this.#cacheWarn(error, 'cache read failed; using the database');
       return undefined;
     }
   }
@@ -234,7 +238,7 @@ export class LessonsService {
     try {
       return await this.#cache.add(key, value, ttlSeconds);
     } catch (error) {
-      this.#log.warn({ err: error }, 'cache write failed');
+      this.#cacheWarn(error, 'cache write failed');
       return false;
     }
   }
