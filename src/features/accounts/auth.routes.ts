@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import type { RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
+import { opaqueToken } from '../../domain/input-rules.ts';
 import { Pin } from '../../domain/family.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
@@ -29,7 +30,7 @@ const Registration = Credentials.extend({ role: z.enum(['guardian', 'teacher']).
   .strict()
   .openapi('Registration');
 const Account = z.object({ id: z.string(), email: z.string(), role: z.enum(['guardian', 'teacher', 'admin']) }).openapi('Account');
-const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) }).strict().openapi('RefreshRequest');
+const RefreshBody = z.object({ refreshToken: opaqueToken }).strict().openapi('RefreshRequest');
 const PinSignIn = z.object({ childId: ResourceId, pin: Pin }).strict().openapi('PinSignIn');
 
 const tags = ['auth'];
