@@ -7,12 +7,15 @@ import fc from 'fast-check';
  * sampled on their own (`fc.sample(requestFor(...))`).
  */
 
+/** Any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A JSON Schema node as @hono/zod-openapi writes it. */
 // A JSON Schema node as @hono/zod-openapi writes it: read loosely on purpose,
 // since the document is data here and any shape it takes must be walked.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Schema = { [key: string]: any };
 
+/** A parameter of an operation, as the document declares it. */
 export interface Parameter {
   name: string;
   in: 'path' | 'query' | 'header' | 'cookie';
@@ -20,6 +23,7 @@ export interface Parameter {
   schema: Schema;
 }
 
+/** One method on one path, with what it takes. */
 export interface Operation {
   method: string;
   path: string;
@@ -119,6 +123,7 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   { arbitrary: poisoned(fc.string({ maxLength: 12 })), weight: 3 },
 );
 
+/** Numbers at and past every limit: huge, negative, fractional, subnormal, beyond 2^53. */
 export const hostileNumber: fc.Arbitrary<number> = fc.oneof(
   fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, -Number.MAX_SAFE_INTEGER - 2, 2 ** 63, -1, -2_147_483_649, 0.5, -0, 5e-324),
   fc.integer(),
@@ -132,6 +137,7 @@ const nested = (depth: number, kind: 'array' | 'object'): Json => {
   return v;
 };
 
+/** Any hostile JSON value: strings, numbers, wrong types, 500-deep nesting, random JSON. */
 export const hostileValue: fc.Arbitrary<Json> = fc.oneof(
   { arbitrary: hostileString, weight: 4 },
   { arbitrary: hostileNumber, weight: 3 },
@@ -160,6 +166,7 @@ const rawBodies = fc.constantFrom(
 /** Real values by field or parameter name, so generated requests sometimes reach stored objects. */
 export type Known = Record<string, Json[]>;
 
+/** Values the schema describes (mostly the real value when `known` has one for `name`). */
 export function fromSchema(doc: Schema, node: Schema, known: Known, name?: string, depth = 0): fc.Arbitrary<Json> {
   const s = resolve(doc, node);
   const real = name !== undefined ? known[name] : undefined;
@@ -298,12 +305,14 @@ export function encode(value: string): string {
   return out;
 }
 
+/** A generated request: URL with path and query, header parameters, and a body (text plus content type). */
 export interface FuzzRequest {
   url: string;
   headers: Record<string, string>;
   body: { text: string; type: string } | undefined;
 }
 
+/** Requests for one operation: each parameter and the body valid, hostile, missing or extra. */
 export function requestFor(doc: Schema, op: Operation, known: Known): fc.Arbitrary<FuzzRequest> {
   const textOf = (v: Json) => (typeof v === 'string' ? v : JSON.stringify(v));
   const valueFor = (p: Parameter) =>
@@ -354,6 +363,7 @@ export function requestFor(doc: Schema, op: Operation, known: Known): fc.Arbitra
 
 // ---------------------------------------------------------------- what no answer may contain
 
+/** What no response body may show: stack frames, source paths, error classes, SQL, database messages, schema names. */
 export const LEAKS: [string, RegExp][] = [
   ['stack frame', /\bat (?:async )?[\w.<>$[\] ]*\(?(?:file:\/\/|node:|\/)[^)\s]*:\d+:\d+/],
   ['source path', /node_modules|\/src\/|\.ts:\d+/],
@@ -366,6 +376,7 @@ export const LEAKS: [string, RegExp][] = [
 /** Documents whose text legitimately mentions words the leak patterns look for. */
 export const DOCUMENTS = new Set(['/openapi.json', '/docs', '/metrics']);
 
+/** FNV-1a of `text`: a stable per-operation seed offset. */
 export function hash(text: string): number {
   let h = 2166136261;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
