@@ -67,6 +67,7 @@ for (const stack of await stacks()) {
         lessons: await one(sql`select coalesce(json_agg(id order by id), '[]') as v from app_alpha.lessons`),
         children: await one(sql`select count(*)::int as v from app_alpha.children`),
         classrooms: await one(sql`select count(*)::int as v from app_alpha.classrooms`),
+        accounts: await one(sql`select count(*)::int as v from app_alpha.accounts`),
       };
     };
 
@@ -203,6 +204,14 @@ for (const stack of await stacks()) {
       const ok = await post('/api/children', { nickname: 'Zoë 🦊', grade: 2 }, guardianToken);
       assert.equal(ok.status, 201);
       assert.equal(ok.body.nickname, 'Zoë 🦊');
+    });
+
+    it('passwords follow the text rules: a lone surrogate (hashed as U+FFFD, so matching other passwords) or NUL is 400', async () => {
+      const register = (password: string) =>
+        call('/auth/register', { method: 'POST', headers: { 'x-app-id': 'alpha' }, body: JSON.stringify({ email: 'pat@example.com', password, role: 'guardian' }) });
+      await refused('password lone surrogate', () => register('correct horse \ud800'), 'body', 'password');
+      await refused('password NUL', () => register('correct horse \u0000'), 'body', 'password');
+      assert.equal((await register('correct horse 🐴 battery')).status, 201);
     });
 
     it('an item of an unpublished lesson is 404 item_not_found: no answer key, no stored change', async () => {
