@@ -167,18 +167,28 @@ const rawBodies = fc.constantFrom(
 export type Known = Record<string, Json[]>;
 
 /** Values the schema describes (mostly the real value when `known` has one for `name`). */
-export function fromSchema(doc: Schema, node: Schema, known: Known, name?: string, depth = 0): fc.Arbitrary<Json> {
+export function fromSchema(doc: Schema, node: Schema, known: Known, name?: string, depth = 0, poisonText = false): fc.Arbitrary<Json> {
   const s = resolve(doc, node);
   const real = name !== undefined ? known[name] : undefined;
-  const own = generated(doc, s, known, depth);
+  const own = generated(doc, s, known, depth, poisonText);
+  if (poisonText && isFreeText(s)) {
+    // Every other field valid, this one (real or generated) with a poison character in it.
+    const texts = (real ?? []).filter((v): v is string => typeof v === 'string');
+    return poisoned(texts.length ? fc.oneof(fc.constantFrom(...texts), own as fc.Arbitrary<string>) : (own as fc.Arbitrary<string>));
+  }
   // Mostly the real value: a request must get past the other fields' checks to reach the handler's database work.
   return real?.length ? fc.oneof({ arbitrary: fc.constantFrom(...real), weight: 9 }, { arbitrary: own, weight: 1 }) : own;
 }
 
-function generated(doc: Schema, s: Schema, known: Known, depth: number): fc.Arbitrary<Json> {
+/** A string the schema does not constrain by pattern, format or enum: where text rules can be forgotten. */
+function isFreeText(s: Schema): boolean {
+  return s.type === 'string' && s.pattern === undefined && s.format === undefined && s.enum === undefined;
+}
+
+function generated(doc: Schema, s: Schema, known: Known, depth: number, poisonText: boolean): fc.Arbitrary<Json> {
   const alternatives = (s.anyOf ?? s.oneOf) as Schema[] | undefined;
-  if (alternatives?.length) return fc.oneof(...alternatives.map((a) => fromSchema(doc, a, known, undefined, depth + 1)));
-  if (Array.isArray(s.allOf) && s.allOf.length) return fromSchema(doc, s.allOf[0] as Schema, known, undefined, depth + 1);
+  if (alternatives?.length) return fc.oneof(...alternatives.map((a) => fromSchema(doc, a, known, undefined, depth + 1, poisonText)));
+  if (Array.isArray(s.allOf) && s.allOf.length) return fromSchema(doc, s.allOf[0] as Schema, known, undefined, depth + 1, poisonText);
   if (Array.isArray(s.enum) && s.enum.length) return fc.constantFrom(...(s.enum as Json[]));
   if (s.const !== undefined) return fc.constant(s.const as Json);
   const type = Array.isArray(s.type) ? (s.type as string[]).find((x) => x !== 'null') : (s.type as string | undefined);
@@ -195,11 +205,11 @@ function generated(doc: Schema, s: Schema, known: Known, depth: number): fc.Arbi
         return fc.boolean();
       case 'array':
         if (depth > 6) return fc.constant([]);
-        return fc.array(fromSchema(doc, s.items ?? {}, known, undefined, depth + 1), { minLength: s.minItems ?? 0, maxLength: Math.max(s.minItems ?? 0, Math.min(s.maxItems ?? 3, 3)) });
+        return fc.array(fromSchema(doc, s.items ?? {}, known, undefined, depth + 1, poisonText), { minLength: s.minItems ?? 0, maxLength: Math.max(s.minItems ?? 0, Math.min(s.maxItems ?? 3, 3)) });
       case 'object': {
         if (depth > 6 || !s.properties) return fc.constant({});
         const props = s.properties as Record<string, Schema>;
-        const shape = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, fromSchema(doc, v, known, k, depth + 1)]));
+        const shape = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, fromSchema(doc, v, known, k, depth + 1, poisonText)]));
         return fc.record(shape, { requiredKeys: (s.required as string[] | undefined) ?? [] }) as fc.Arbitrary<Json>;
       }
       default:
@@ -258,6 +268,8 @@ function bodyFor(doc: Schema, schema: Schema, known: Known): fc.Arbitrary<{ text
   const asJson = (v: Json) => ({ text: JSON.stringify(v), type: 'application/json' });
   return fc.oneof(
     { arbitrary: valid.map(asJson), weight: 2 },
+    // Valid in every field except the free-text ones, which carry a poison character.
+    { arbitrary: fromSchema(doc, schema, known, undefined, 0, true).map(asJson), weight: 3 },
     {
       arbitrary: valid.chain((v) => fc.tuple(fc.constantFrom(...pathsIn(v)), hostileValue).map(([path, bad]) => asJson(replaceAt(v, path, bad)))),
       weight: 3,
