@@ -7,9 +7,9 @@
  * `US/Pacific-New`, removed from tzdata in 2020) and the database refuses
  * those, so a name goes through only if it is listed here.
  *
- * Captured 2026-12-03; `test/api/input-rules.api.test.ts` checks on both
- * stacks that the database accepts every name, so a database that drops one
- * fails the test rather than a family's request.
+ * Captured 2026-12-03 by `scripts/capture-time-zones.ts`; `test/api/input-rules.api.test.ts`
+ * checks on both stacks that the database accepts every name, so a database
+ * that drops one fails the test rather than a family's request.
  */
 export const TIME_ZONE_NAMES: readonly string[] = Object.freeze([
   'Africa/Abidjan', 'Africa/Accra', 'Africa/Addis_Ababa', 'Africa/Algiers', 'Africa/Asmara', 'Africa/Asmera',
