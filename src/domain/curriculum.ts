@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { parsePlainDecimal, refineText, safeId, safeName, safeText } from './input-rules.ts';
 
 /**
  * The curriculum model: concepts (skills) with a prerequisite graph, lessons
@@ -8,9 +9,7 @@ import { z } from '@hono/zod-openapi';
  */
 
 /** Slug-like ids for concepts, lessons and items: stable, URL-safe, bounded. */
-export const ResourceId = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'must be 1–64 chars of a-z, 0-9, "_" or "-", starting with a letter or digit');
+export const ResourceId = safeId;
 
 /** Grades K–8, stored and served as integers where 0 means kindergarten. */
 export const Grade = z.number().int().min(0).max(8).openapi({ description: 'Grade level, 0 = kindergarten … 8' });
@@ -23,20 +22,20 @@ export const MediaRef = z
   .strictObject({
     id: ResourceId,
     kind: z.enum(['image', 'audio', 'video']),
-    url: z.url().max(2048),
-    alt: z.string().max(300).optional(),
+    url: z.url().max(2048).superRefine(refineText('name')),
+    alt: safeText({ max: 300 }).optional(),
   })
   .openapi('MediaRef');
 export type MediaRef = z.infer<typeof MediaRef>;
 
 export const ContentBlock = z
   .discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('text'), text: z.string().min(1).max(5000) }),
-    z.strictObject({ type: z.literal('tip'), text: z.string().min(1).max(2000) }),
+    z.strictObject({ type: z.literal('text'), text: safeText({ min: 1, max: 5000 }) }),
+    z.strictObject({ type: z.literal('tip'), text: safeText({ min: 1, max: 2000 }) }),
     z.strictObject({
       type: z.literal('example'),
-      prompt: z.string().min(1).max(2000),
-      explanation: z.string().min(1).max(5000),
+      prompt: safeText({ min: 1, max: 2000 }),
+      explanation: safeText({ min: 1, max: 5000 }),
     }),
     z.strictObject({ type: z.literal('media'), mediaId: ResourceId }),
   ])
@@ -46,17 +45,18 @@ export type ContentBlock = z.infer<typeof ContentBlock>;
 export const ItemType = z.enum(['multiple_choice', 'numeric', 'short_text']);
 export type ItemType = z.infer<typeof ItemType>;
 
-export const Choice = z.strictObject({ id: z.string().regex(/^[a-z0-9]{1,8}$/), text: z.string().min(1).max(500) });
+const ChoiceId = z.string().regex(/^[a-z0-9]{1,8}$/, 'must be 1–8 chars of a-z or 0-9');
+export const Choice = z.strictObject({ id: ChoiceId, text: safeText({ min: 1, max: 500 }) });
 export type Choice = z.infer<typeof Choice>;
 
 /** Answer keys. They never leave the server. */
 export const AnswerKey = z
   .discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('multiple_choice'), choiceId: z.string() }),
+    z.strictObject({ type: z.literal('multiple_choice'), choiceId: ChoiceId }),
     z.strictObject({ type: z.literal('numeric'), value: z.number().finite(), tolerance: z.number().min(0).default(0) }),
     z.strictObject({
       type: z.literal('short_text'),
-      accepted: z.array(z.string().min(1).max(200)).min(1).max(20),
+      accepted: z.array(safeText({ min: 1, max: 200 })).min(1).max(20),
       caseSensitive: z.boolean().default(false),
     }),
   ])
@@ -72,7 +72,7 @@ export const PracticeItem = z
     id: ResourceId,
     conceptId: ResourceId,
     type: ItemType,
-    prompt: z.string().min(1).max(2000),
+    prompt: safeText({ min: 1, max: 2000 }),
     choices: z.array(Choice).min(2).max(8).optional(),
     answer: AnswerKey,
     difficulty: Difficulty,
@@ -99,8 +99,8 @@ export type PublicPracticeItem = z.infer<typeof PublicPracticeItem>;
 const lessonFields = {
   subject: Subject,
   grade: Grade,
-  title: z.string().min(1).max(200),
-  summary: z.string().max(2000),
+  title: safeName(200),
+  summary: safeText({ max: 2000 }),
   blocks: z.array(ContentBlock).max(200),
   conceptIds: z.array(ResourceId).min(1).max(20),
   media: z.array(MediaRef).max(50).default([]),
@@ -229,10 +229,10 @@ export function isCorrect(key: AnswerKey, response: unknown): boolean {
     case 'multiple_choice':
       return typeof response === 'string' && response === key.choiceId;
     case 'numeric': {
-      // Number('') is 0, so blank strings must be refused before converting.
-      const text = typeof response === 'string' ? response.trim() : '';
-      const n = typeof response === 'number' ? response : text !== '' ? Number(text) : NaN;
-      return Number.isFinite(n) && Math.abs(n - key.value) <= key.tolerance + 1e-9;
+      // Typed answers count only in plain decimal: Number() would also read
+      // "0x0B", "1.1e1" or " 11 " as 11, which a child did not write.
+      const n = typeof response === 'number' ? response : typeof response === 'string' ? parsePlainDecimal(response) : undefined;
+      return n !== undefined && Number.isFinite(n) && Math.abs(n - key.value) <= key.tolerance + 1e-9;
     }
     case 'short_text': {
       if (typeof response !== 'string') return false;

@@ -39,3 +39,23 @@ export function notFound(code: string, message: string): AppError {
 export function invalid(code: string, message: string, details?: unknown): AppError {
   return new AppError('invalid', code, message, { details });
 }
+
+/**
+ * A valid token whose subject has no account row in the app (for example one
+ * minted with `kidslearn token` without `--sub`). Creating children or
+ * classrooms needs a real account: each must belong to someone who can be
+ * reached, sign in, export and erase, so the service refuses instead of
+ * inventing one.
+ */
+export function accountRequired(): AppError {
+  return new AppError(
+    'forbidden',
+    'account_required',
+    'This needs an account in this app, and the token’s subject has none. Sign in with an account (tokens from `kidslearn token` need `--sub <account id>`).',
+  );
+}
+
+/** Is `error` PostgreSQL's foreign-key violation (SQLSTATE 23503), as both database adapters raise it? */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
+}

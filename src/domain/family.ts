@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { Grade, ResourceId } from './curriculum.ts';
+import { safeName } from './input-rules.ts';
 
 /**
  * Families and classrooms. A child profile holds the minimum an app needs to
@@ -36,16 +37,8 @@ export type ChildSettings = z.infer<typeof ChildSettings>;
 /** The settings every new child profile starts with. */
 export const MOST_PRIVATE_SETTINGS: ChildSettings = Object.freeze({ leaderboard: false, productAnalytics: false, visibleToClassmates: false });
 
-/** Display text: no control characters (PostgreSQL text cannot hold NUL, and none belong in a name). */
-const displayText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1)
-    .max(max)
-    .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters');
-
-export const Nickname = displayText(40).openapi({ example: 'Sam' });
+/** A child's nickname: a name by the shared rules (no invisible characters; see input-rules). */
+export const Nickname = safeName(40).openapi({ example: 'Sam' });
 export const BirthYear = z
   .number()
   .int()
@@ -99,7 +92,7 @@ export type ClassroomChild = z.infer<typeof ClassroomChild>;
 export const Pin = z.string().regex(/^\d{4,6}$/, 'must be 4 to 6 digits').openapi({ example: '4821' });
 
 export const NewClassroomInput = z
-  .object({ name: displayText(80).openapi({ example: 'Room 3 — Maths' }), grade: Grade.optional() })
+  .object({ name: safeName(80).openapi({ example: 'Room 3 — Maths' }), grade: Grade.optional() })
   .strict()
   .openapi('NewClassroom');
 export type NewClassroomInput = z.infer<typeof NewClassroomInput>;

@@ -4,20 +4,17 @@
  * given); the week starts on Monday 00:00 local time.
  */
 
+import { isAcceptedTimeZone } from './input-rules.ts';
+
 /**
- * Is `tz` an IANA time-zone name (`Area/Location`, or `UTC`) this runtime
- * knows? Offsets and POSIX strings are refused: PostgreSQL, which reads the
- * same name for the day boundaries, reads those with the opposite sign.
+ * Is `tz` an IANA time-zone name (`Area/Location`, or `UTC`) that this
+ * runtime and the database both read the same way? Only names from the
+ * captured list pass (see input-rules): offsets and POSIX strings are read
+ * with the opposite sign by PostgreSQL, and names JavaScript still knows but
+ * tzdata dropped (`US/Pacific-New`) make PostgreSQL fail.
  */
 export function isTimeZone(tz: string): boolean {
-  if (tz === 'UTC') return true;
-  if (!/^[A-Za-z]+(?:\/[A-Za-z0-9_+-]+){1,2}$/.test(tz)) return false;
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
+  return isAcceptedTimeZone(tz);
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

@@ -107,7 +107,7 @@ for (const stack of await stacks()) {
       });
 
       it('answers 404 lesson_not_found for unknown and unpublished lessons', async () => {
-        for (const id of ['no-such-lesson', 'draft', 'UPPER%20case']) {
+        for (const id of ['no-such-lesson', 'draft']) {
           const res = await t.request(`/api/lessons/${id}`, { token: alpha });
           assert.equal(res.status, 404, id);
           assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'lesson_not_found');

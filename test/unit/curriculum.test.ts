@@ -9,9 +9,14 @@ describe('isCorrect', () => {
     assert.equal(isCorrect({ type: 'multiple_choice', choiceId: 'b' }, 'a'), false);
     assert.equal(isCorrect({ type: 'multiple_choice', choiceId: 'b' }, ['b']), false);
   });
-  it('checks numbers with tolerance, accepting numeric strings', () => {
+  it('checks numbers with tolerance, accepting numeric strings in plain decimal only', () => {
     assert.equal(isCorrect({ type: 'numeric', value: 12, tolerance: 0 }, 12), true);
-    assert.equal(isCorrect({ type: 'numeric', value: 12, tolerance: 0 }, ' 12 '), true);
+    assert.equal(isCorrect({ type: 'numeric', value: 12, tolerance: 0 }, '12'), true);
+    assert.equal(isCorrect({ type: 'numeric', value: -2.5, tolerance: 0 }, '-2.5'), true);
+    // Number() reads all of these as 11; a child typed none of them.
+    for (const text of ['0x0B', '0xb', '1.1e1', '11e0', ' 11 ', '11 ', '+11', '0b1011', '0o13', '11.', '.11e2', '1_1', 'Infinity']) {
+      assert.equal(isCorrect({ type: 'numeric', value: 11, tolerance: 0 }, text), false, JSON.stringify(text));
+    }
     assert.equal(isCorrect({ type: 'numeric', value: 0.5, tolerance: 0.01 }, 0.505), true);
     assert.equal(isCorrect({ type: 'numeric', value: 12, tolerance: 0 }, 13), false);
     assert.equal(isCorrect({ type: 'numeric', value: 0, tolerance: 0 }, ''), false);

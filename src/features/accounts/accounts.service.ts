@@ -5,6 +5,7 @@ import type { Database } from '../../adapters/db/database.ts';
 import type { Mailer } from '../../adapters/mail/mailer.ts';
 import type { RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
 import { AppError } from '../../domain/errors.ts';
+import { refineText } from '../../domain/input-rules.ts';
 import type { Principal, Role } from '../../domain/principal.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import {
@@ -39,8 +40,16 @@ export const Email = z
   .toLowerCase()
   .pipe(z.email('must be an email address').max(254));
 
-/** Passwords: 10 to 200 characters. Never logged, never stored in the clear. */
-export const Password = z.string().min(10, 'must be at least 10 characters').max(200, 'must be at most 200 characters');
+/**
+ * Passwords: 10 to 200 characters of text by the shared rules (no NUL, no
+ * lone surrogates: hashing encodes those as U+FFFD, so two different
+ * passwords would match). Never logged, never stored in the clear.
+ */
+export const Password = z
+  .string()
+  .min(10, 'must be at least 10 characters')
+  .max(200, 'must be at most 200 characters')
+  .superRefine(refineText('text'));
 
 const INVALID_CREDENTIALS = () => new AppError('unauthenticated', 'invalid_credentials', 'Email or password is wrong');
 const INVALID_EMAIL_TOKEN = () =>

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { RateLimiter, RateLimitRule } from '../../adapters/rate-limit/rate-limiter.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
 import { AppError } from '../../domain/errors.ts';
+import { opaqueToken } from '../../domain/input-rules.ts';
 import { Pin } from '../../domain/family.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
@@ -30,7 +31,7 @@ const Registration = Credentials.extend({ role: z.enum(['guardian', 'teacher']).
   .strict()
   .openapi('Registration');
 const Account = z.object({ id: z.string(), email: z.string(), role: z.enum(['guardian', 'teacher', 'admin']) }).openapi('Account');
-const RefreshBody = z.object({ refreshToken: z.string().min(1).max(200) }).strict().openapi('RefreshRequest');
+const RefreshBody = z.object({ refreshToken: opaqueToken }).strict().openapi('RefreshRequest');
 /** The family device key a guardian created (`POST /api/family/device-key`); shape only, the value decides. */
 const DeviceKey = z.string().regex(/^dk_[A-Za-z0-9_-]{43}$/, 'must be the family device key a guardian created').openapi({ example: 'dk_…' });
 const PinSignIn = z.object({ childId: ResourceId, pin: Pin, deviceKey: DeviceKey }).strict().openapi('PinSignIn');

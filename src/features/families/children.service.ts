@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Database } from '../../adapters/db/database.ts';
 import { authorize, notFoundFor, type AccessFunction, type ChildFacts } from '../../domain/access-policy.ts';
-import { AppError } from '../../domain/errors.ts';
+import { accountRequired, AppError, isForeignKeyViolation } from '../../domain/errors.ts';
 import { MOST_PRIVATE_SETTINGS, type Child, type ChildPatch, type NewChildInput } from '../../domain/family.ts';
 import type { Principal } from '../../domain/principal.ts';
 import { digest, type AccountsService, type TokenPair } from '../accounts/accounts.service.ts';
@@ -113,15 +113,21 @@ export class ChildrenService {
   async create(principal: Principal, input: NewChildInput): Promise<Child> {
     authorize(principal, 'children.create');
     const id = randomUUID();
-    await insertChild(this.#db.db, principal.app, {
-      id,
-      guardianId: principal.sub,
-      nickname: input.nickname,
-      grade: input.grade,
-      avatar: input.avatar ?? 'star',
-      birthYear: input.birthYear ?? null,
-      settings: { ...MOST_PRIVATE_SETTINGS },
-    });
+    try {
+      await insertChild(this.#db.db, principal.app, {
+        id,
+        guardianId: principal.sub,
+        nickname: input.nickname,
+        grade: input.grade,
+        avatar: input.avatar ?? 'star',
+        birthYear: input.birthYear ?? null,
+        settings: { ...MOST_PRIVATE_SETTINGS },
+      });
+    } catch (error) {
+      // The only foreign key is the guardian: a token without an account behind it.
+      if (isForeignKeyViolation(error)) throw accountRequired();
+      throw error;
+    }
     return this.#publicOrThrow(principal.app, id);
   }
 

@@ -1,7 +1,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Database } from '../../adapters/db/database.ts';
 import { authorize, notFoundFor, type AccessFunction, type ClassroomFacts } from '../../domain/access-policy.ts';
-import { AppError } from '../../domain/errors.ts';
+import { accountRequired, AppError, isForeignKeyViolation } from '../../domain/errors.ts';
 import { JOIN_CODE_ALPHABET, type Classroom, type ClassroomChild, type NewClassroomInput } from '../../domain/family.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from './children.service.ts';
@@ -52,7 +52,13 @@ export class ClassroomsService {
   async create(principal: Principal, input: NewClassroomInput): Promise<Classroom> {
     authorize(principal, 'classrooms.create');
     const id = randomUUID();
-    await insertClassroom(this.#db.db, principal.app, { id, teacherId: principal.sub, name: input.name, grade: input.grade ?? null });
+    try {
+      await insertClassroom(this.#db.db, principal.app, { id, teacherId: principal.sub, name: input.name, grade: input.grade ?? null });
+    } catch (error) {
+      // The only foreign key is the teacher: a token without an account behind it.
+      if (isForeignKeyViolation(error)) throw accountRequired();
+      throw error;
+    }
     const created = await findClassroom(this.#db.db, principal.app, id);
     return publicClassroom(created!);
   }

@@ -2,7 +2,8 @@ import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
 import { authorize, type AccessFunction } from '../../domain/access-policy.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
-import { LessonDetail, LessonInput, LessonSummary, NewLessonInput, Subject } from '../../domain/curriculum.ts';
+import { LessonDetail, LessonInput, LessonSummary, NewLessonInput, ResourceId, Subject } from '../../domain/curriculum.ts';
+import { RESOURCE_ID_PATTERN } from '../../domain/input-rules.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { sendJson } from '../../http/send.ts';
@@ -11,11 +12,8 @@ import type { LessonsService } from './lessons.service.ts';
 
 const security = [{ bearerAuth: [] }];
 
-/** Longest lesson id accepted in a path. */
-const MAX_LESSON_ID = 200;
-
 const LessonIdParam = z.object({
-  lessonId: z.string().min(1).max(MAX_LESSON_ID).openapi({ param: { name: 'lessonId', in: 'path' }, example: 'add-within-10-1' }),
+  lessonId: ResourceId.openapi({ param: { name: 'lessonId', in: 'path' }, example: 'add-within-10-1' }),
 });
 
 const ListQuery = z.object({
@@ -62,7 +60,7 @@ const getLesson = createRoute({
       ...json(LessonDetail, 'The lesson'),
       headers: z.object({ 'X-Cache': z.enum(['HIT', 'MISS']) }),
     },
-    ...errorResponses(401, 404),
+    ...errorResponses(400, 401, 404),
   },
 });
 
@@ -73,7 +71,7 @@ const adminGetLesson = createRoute({
   summary: 'A lesson as authored, answer keys included, published or not',
   security,
   request: { params: LessonIdParam },
-  responses: { 200: json(NewLessonInput, 'The lesson with its items'), ...errorResponses(401, 403, 404) },
+  responses: { 200: json(NewLessonInput, 'The lesson with its items'), ...errorResponses(400, 401, 403, 404) },
 });
 
 const createLesson = createRoute({
@@ -103,7 +101,7 @@ const deleteLesson = createRoute({
   summary: 'Delete a lesson and its practice items',
   security,
   request: { params: LessonIdParam },
-  responses: { 204: { description: 'Deleted' }, ...errorResponses(401, 403, 404) },
+  responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404) },
 });
 
 /** The caller's app, after the access policy lets its role use `fn`. */
@@ -125,12 +123,12 @@ export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
 
   // The hottest route: documented like the others, but its one parameter is
   // checked here rather than by a Zod validator layer (a middleware, a
-  // decoding of every parameter and a parse per request). The router already
-  // guarantees a non-empty segment; the schema still decides past that.
+  // decoding of every parameter and a parse per request). The id pattern is
+  // the schema's own; only a miss pays for the parse that names the problem.
   app.openAPIRegistry.registerPath(getLesson);
   app.get(getLesson.path.replace(/\/\{(.+?)\}/g, '/:$1'), async (c) => {
     const given = c.req.param('lessonId')!;
-    const lessonId = given.length >= 1 && given.length <= MAX_LESSON_ID ? given : validated(LessonIdParam, { lessonId: given }, 'param').lessonId;
+    const lessonId = RESOURCE_ID_PATTERN.test(given) ? given : validated(LessonIdParam, { lessonId: given }, 'param').lessonId;
     const { json: body, cache } = await lessons.getPublished(appOf(c, 'lessons.read'), lessonId);
     return sendJson(c, body, 200, { 'x-cache': cache }, cache === 'HIT');
   });

@@ -18,10 +18,26 @@ export interface ItemKey {
   answer: AnswerKey;
 }
 
+/** Answer keys of these items, for those that belong to a published lesson (the others are left out). */
 export async function findItems(db: Db, appId: string, ids: readonly string[]): Promise<Map<string, ItemKey>> {
   if (ids.length === 0) return new Map();
-  const rows = await scoped(db, appId).selectFrom('practice_items').select(['id', 'lesson_id', 'concept_id', 'type', 'answer']).where('id', 'in', ids).execute();
+  // Only items of published lessons can be answered: a draft's items are not
+  // shown to children, and answering one would reveal its key and move the
+  // child's state on content nobody released.
+  const rows = await scoped(db, appId)
+    .selectFrom('practice_items as i')
+    .innerJoin('lessons as l', 'l.id', 'i.lesson_id')
+    .select(['i.id', 'i.lesson_id', 'i.concept_id', 'i.type', 'i.answer'])
+    .where('i.id', 'in', ids)
+    .where('l.published', '=', true)
+    .execute();
   return new Map(rows.map((r) => [r.id, { id: r.id, lessonId: r.lesson_id, conceptId: r.concept_id, type: r.type as ItemKey['type'], answer: r.answer as AnswerKey }]));
+}
+
+/** Whether a published lesson with this id exists: only those can be completed (drafts are not shown to children). */
+export async function publishedLessonExists(db: Db, appId: string, lessonId: string): Promise<boolean> {
+  const row = await scoped(db, appId).selectFrom('lessons').select('id').where('id', '=', lessonId).where('published', '=', true).executeTakeFirst();
+  return row !== undefined;
 }
 
 export interface NewAnswer {

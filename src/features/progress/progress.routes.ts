@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { isTimeZone } from '../../domain/progress-summary.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
+import { clientId, instant, safeText, timeZone } from '../../domain/input-rules.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { AppEnv } from '../../http/context.ts';
@@ -11,7 +11,6 @@ import type { ProgressService } from './progress.service.ts';
 
 /** Largest batch an offline app may sync at once. */
 export const MAX_BATCH = 200;
-const FUTURE_SLACK_MS = 24 * 3600 * 1000;
 
 const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -20,14 +19,11 @@ const Answer = z
   .object({
     childId: ResourceId,
     itemId: ResourceId,
-    response: z.union([z.string(), z.number()]).openapi({ description: 'A choice id, a number, or text — as the item type asks', example: 7 }),
+    // Up to the longest any item type takes (short text, 500); the item's type narrows it (responseProblem).
+    response: z.union([safeText({ max: 500 }), z.number()]).openapi({ description: 'A choice id, a number (a JSON number, or text in plain decimal such as "-2.5"), or text — as the item type asks', example: 7 }),
     durationMs: z.number().int().min(0).max(3_600_000),
-    answeredAt: z.iso
-      .datetime({ offset: true })
-      .transform((s) => new Date(s))
-      .refine((d) => d.getTime() <= Date.now() + FUTURE_SLACK_MS, 'must not be more than 24 hours in the future')
-      .openapi({ type: 'string', format: 'date-time' }),
-    clientEventId: z.string().min(1).max(100).openapi({ description: 'Unique per child; a retry with the same id is not counted twice' }),
+    answeredAt: instant(),
+    clientEventId: clientId,
   })
   .strict()
   .openapi('Answer');
@@ -130,12 +126,8 @@ const Completion = z
     childId: ResourceId,
     secondsSpent: z.number().int().min(0).max(24 * 3600),
     score: z.number().min(0).max(1).optional().openapi({ description: 'Share of the lesson done right, 0–1' }),
-    completedAt: z.iso
-      .datetime({ offset: true })
-      .transform((s) => new Date(s))
-      .refine((d) => d.getTime() <= Date.now() + FUTURE_SLACK_MS, 'must not be more than 24 hours in the future')
-      .openapi({ type: 'string', format: 'date-time' }),
-    clientEventId: z.string().min(1).max(100),
+    completedAt: instant(),
+    clientEventId: clientId,
   })
   .strict()
   .openapi('LessonCompletion');
@@ -173,7 +165,7 @@ const summary = createRoute({
   summary: 'A guardian’s children, a teacher’s classrooms or a child itself: minutes this week, streak, mastered concepts, lessons, last activity',
   description: 'Days are calendar days in the time zone `tz` (an IANA name; UTC when absent), and weeks start on Monday 00:00 there. The response names the zone it used.',
   security,
-  request: { query: z.object({ tz: z.string().max(64).refine(isTimeZone, 'must be an IANA time zone such as Europe/Berlin').optional().openapi({ example: 'America/Los_Angeles' }) }) },
+  request: { query: z.object({ tz: timeZone.optional() }) },
   responses: {
     200: json(
       z

@@ -11,7 +11,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyedSerial } from './keyed-serial.ts';
 import { WriteBatcher, type BatchableWrite } from './write-batcher.ts';
 import type { LessonsService } from '../lessons/lessons.service.ts';
-import { lessonExists } from '../lessons/lessons.repo.ts';
 import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import { sessionsOf, startOfWeek, streakDays, type PracticeSession } from '../../domain/progress-summary.ts';
@@ -22,6 +21,7 @@ import {
   findAnswersByEvent,
   findCompletion,
   findItems,
+  publishedLessonExists,
   insertCompletion,
   loadSnapshots,
   recentAnswerFacts,
@@ -347,7 +347,7 @@ export class ProgressService {
     authorize(principal, 'child.progress.write');
     await this.#children.authorizeChild(principal, 'child.progress.write', input.childId);
     const db = this.#db.db;
-    if (!(await lessonExists(db, principal.app, lessonId))) throw new AppError('not_found', 'lesson_not_found', `No lesson "${lessonId}"`);
+    if (!(await publishedLessonExists(db, principal.app, lessonId))) throw new AppError('not_found', 'lesson_not_found', `No lesson "${lessonId}"`);
     const row = { childId: input.childId, lessonId, clientEventId: input.clientEventId, secondsSpent: input.secondsSpent, score: input.score ?? null, completedAt: input.completedAt };
     if (await insertCompletion(db, principal.app, row)) return { lessonId, childId: input.childId, duplicate: false };
     const before = await findCompletion(db, principal.app, input.childId, input.clientEventId);
