@@ -36,7 +36,7 @@ describe('kidslearn migrate on a PostgreSQL server without the database', { skip
     assert.equal(await exists(), false);
     const first = await runCliProcess(['migrate'], env);
     assert.equal(first.code, 0, first.stderr);
-    assert.equal(first.stdout.trim(), `created database ${name}\nmigrations are up to date`);
+    assert.match(first.stdout.trim(), new RegExp(`^created database ${name}\\napplied [1-9]\\d* migrations?$`), 'it created the database and applied every migration');
     assert.equal(await exists(), true);
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();
