@@ -11,6 +11,7 @@ import {
   numericItems,
   postgresStack,
   startProcess,
+  stateMismatches as countStateMismatches,
   stopServer,
   type BenchChild,
   type BenchItem,
@@ -439,13 +440,7 @@ class Run {
         select child_id, client_event_id, count(*)::int as n from app_mathkids.answers group by child_id, client_event_id`.execute(database.db)
     ).rows;
     const stored = new Map(rows.map((r) => [key(r.child_id, r.client_event_id), r.n]));
-    const stateMismatches = (
-      await sql<{ n: number }>`
-        select count(*)::int as n
-        from (select child_id, concept_id, count(*)::int as answers from app_mathkids.answers group by child_id, concept_id) a
-        full join app_mathkids.concept_states s using (child_id, concept_id)
-        where coalesce(a.answers, 0) <> coalesce(s.attempts, 0)`.execute(database.db)
-    ).rows[0]!.n;
+    const stateMismatches = await countStateMismatches(database);
     const retried = this.requests.filter((r) => r.attempts > 1);
     return {
       stack,

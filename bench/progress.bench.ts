@@ -10,6 +10,7 @@ import {
   numericItems,
   postgresStack,
   startProcess,
+  stateMismatches as countStateMismatches,
   stopServer,
   type BenchChild as Child,
   type BenchItem as Item,
@@ -268,13 +269,7 @@ async function checkStored(database: Database, stack: Stack, ledgers: Ledger[], 
   const stored = new Set(rows.map((r) => key(r.child_id, r.client_event_id)));
   const missing = [...expected].filter((k) => !stored.has(k)).length;
   const unexpected = [...stored].filter((k) => !expected.has(k)).length;
-  const stateMismatches = (
-    await sql<{ n: number }>`
-      select count(*)::int as n
-      from (select child_id, concept_id, count(*)::int as answers from app_mathkids.answers group by child_id, concept_id) a
-      full join app_mathkids.concept_states s using (child_id, concept_id)
-      where coalesce(a.answers, 0) <> coalesce(s.attempts, 0)`.execute(database.db)
-  ).rows[0]!.n;
+  const stateMismatches = await countStateMismatches(database);
   const sum = (f: (r: ScenarioResult) => number) => results.reduce((n, r) => n + f(r), 0);
   const integrity = {
     stack: stack.name,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { listOutbox, outboxDir } from '../src/adapters/mail/outbox-mailer.ts';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../src/adapters/db/database.ts';
 import { openPgliteDatabase } from '../src/adapters/db/pglite.ts';
@@ -305,4 +306,18 @@ export function freePort(): Promise<number> {
       server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * Children's concepts whose stored state disagrees with their stored answers
+ * (attempts ≠ answers): a write that landed half, or twice. 0 when the
+ * database is consistent.
+ */
+export async function stateMismatches(database: Database): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n
+      from (select child_id, concept_id, count(*)::int as answers from app_mathkids.answers group by child_id, concept_id) a
+      full join app_mathkids.concept_states s using (child_id, concept_id)
+      where coalesce(a.answers, 0) <> coalesce(s.attempts, 0)`.execute(database.db);
+  return rows[0]!.n;
 }
