@@ -70,7 +70,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       children: container.children,
       tokens: container.tokens,
       limiter: rateLimiter,
-      limits: { perClient: rateLimits.signInPerClient, perAccount: rateLimits.signInPerAccount },
+      limits: { perClient: rateLimits.signInPerClient, perAccount: rateLimits.signInPerAccount, perDevice: rateLimits.signInPerDevice },
       clientOf: (c) => clientIp(c, config.trustProxy),
     }),
   );

@@ -47,7 +47,7 @@ export interface Container {
   progress: ProgressService;
   models: ModelStore;
   rateLimiter: RateLimiter;
-  rateLimits: { authPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; apiPerToken: RateLimitRule };
+  rateLimits: { authPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
   /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
   mailer: Mailer;
   /** Closes pools and connections (idempotent). */
@@ -129,6 +129,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       // A success resets both, so in effect they count failures (see docs/access.md).
       signInPerClient: { name: 'signin-client', points: config.rateLimits.authPerMinute, windowSeconds: 15 * 60 },
       signInPerAccount: { name: 'signin-account', points: config.rateLimits.authPerMinute * 10, windowSeconds: 15 * 60 },
+      // A trusted device (token from an earlier sign-in) is counted on its own, like one client, instead of the two above.
+      signInPerDevice: { name: 'signin-device', points: config.rateLimits.authPerMinute, windowSeconds: 15 * 60 },
       apiPerToken: { name: 'api-token', points: config.rateLimits.apiPerMinute, windowSeconds: 60 },
     };
     let closed: Promise<void> | undefined;

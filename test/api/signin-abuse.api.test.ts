@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { pinDelaySeconds } from '../../src/domain/pin-policy.ts';
 import type { Principal } from '../../src/domain/principal.ts';
@@ -182,10 +183,26 @@ for (const stack of await stacks()) {
        * per-address limit on all of /auth (3 a minute here) is not what answers:
        * the sign-in limits under test are counted over 15 minutes.
        */
-      const login = (email: string, password: string, address: string, ctx?: TestContext) => {
+      const login = (email: string, password: string, address: string, ctx?: TestContext, deviceToken?: string) => {
         ctx?.mock.timers.tick(61_000);
-        return post('/auth/login', { email, password }, address);
+        return post('/auth/login', deviceToken === undefined ? { email, password } : { email, password, deviceToken }, address);
       };
+      type SignedIn = { accessToken: string; refreshToken: string; expiresIn: number; tokenType: string; deviceToken: string };
+      /** A successful sign-in's body (asserting the 200). */
+      const signedIn = async (res: Response) => {
+        assert.equal(res.status, 200, await res.clone().text());
+        return (await res.json()) as SignedIn;
+      };
+      const devices = (accountId: string) =>
+        db().selectFrom('trusted_devices').selectAll().where('account_id', '=', accountId).orderBy('created_at').orderBy('digest').execute();
+      /** Failed sign-ins for `email` from LIMIT × 10 + 1 fresh addresses: the per-account ceiling, reached. */
+      const guessFromEverywhere = async (email: string) => {
+        const statuses = [];
+        for (let i = 0; i < LIMIT * 10 + 1; i++) statuses.push((await login(email, 'not the password', freshAddress())).status);
+        assert.deepEqual(statuses, [...Array(LIMIT * 10).fill(401), 429], 'the guessers reached the per-account ceiling');
+      };
+      const sha256 = (token: string) => createHash('sha256').update(token).digest('base64url');
+      const madeUpDeviceToken = () => `dv_${randomBytes(32).toString('base64url')}`;
 
       it('wrong passwords from one address do not lock the owner out elsewhere', async (ctx) => {
         timeTravel(ctx);
@@ -231,6 +248,138 @@ for (const stack of await stacks()) {
         const code = codeIn(mailTo(t, account.email).at(-1));
         assert.equal((await post('/auth/password/reset', { token: code, password: NEW_PASSWORD })).status, 204);
         assert.equal((await login(account.email, NEW_PASSWORD, freshAddress())).status, 200);
+      });
+
+      describe('trusted devices', () => {
+        it('the owner signs in on a device used before while guessers from many addresses hold the account at its ceiling', async (ctx) => {
+          timeTravel(ctx);
+          const { account } = await newGuardian();
+          const home = freshAddress();
+          const first = await signedIn(await login(account.email, PASSWORD, home));
+          assert.deepEqual(Object.keys(first).sort(), ['accessToken', 'deviceToken', 'expiresIn', 'refreshToken', 'tokenType']);
+          assert.match(first.deviceToken, /^dv_[A-Za-z0-9_-]{43}$/);
+
+          await guessFromEverywhere(account.email);
+          const elsewhere = await login(account.email, PASSWORD, freshAddress());
+          assert.equal(elsewhere.status, 429, 'from a new address without the device token the owner waits like anyone');
+          assert.equal((await errorOf(elsewhere)).code, 'rate_limited');
+
+          ctx.mock.timers.tick(60_000);
+          const onDevice = await signedIn(await login(account.email, PASSWORD, freshAddress(), undefined, first.deviceToken));
+          assert.equal(onDevice.deviceToken, first.deviceToken, 'the device keeps its token');
+          const [row, ...more] = await devices(account.id);
+          assert.deepEqual(more, [], 'no second device was trusted');
+          assert.equal(row!.last_used_at.getTime(), row!.created_at.getTime() + 60_000, 'the sign-in on the device is recorded');
+
+          const still = await login(account.email, PASSWORD, freshAddress());
+          assert.equal(still.status, 429, 'the device’s success does not clear the guessers’ count');
+        });
+
+        it('failures on a trusted device count against that device only, which then waits like any client', async (ctx) => {
+          timeTravel(ctx);
+          const { account } = await newGuardian();
+          const { deviceToken } = await signedIn(await login(account.email, PASSWORD, freshAddress()));
+          const home = freshAddress();
+          const statuses = [];
+          for (let i = 0; i < LIMIT; i++) statuses.push((await login(account.email, 'not the password', home, ctx, deviceToken)).status);
+          assert.deepEqual(statuses, Array(LIMIT).fill(401));
+          const waits = await login(account.email, PASSWORD, home, ctx, deviceToken);
+          assert.equal(waits.status, 429, 'past its limit the device waits, even with the right password');
+          const error = await errorOf(waits);
+          assert.equal(error.code, 'rate_limited');
+          assert.deepEqual({ ...error.details, retryAfterSeconds: undefined }, { limit: LIMIT, windowSeconds: 15 * 60, retryAfterSeconds: undefined }, 'the device’s sign-in limit, not the per-minute one');
+          // The device's failures were not added to the account's count (nor
+          // any client's): the other addresses get the full ceiling, not one less.
+          await guessFromEverywhere(account.email);
+        });
+
+        it('a device token of another account, or a made-up one, gets the same answers as none, and reveals no account', async (ctx) => {
+          timeTravel(ctx);
+          const { account } = await newGuardian();
+          const { account: other } = await newGuardian();
+          const othersToken = (await signedIn(await login(other.email, PASSWORD, freshAddress()))).deviceToken;
+          const nobody = `${unique('nobody')}@example.com`;
+          // Before the ceiling: the same answers and limits per (account, address) for a known and an unknown email.
+          const sequence = async (email: string, deviceToken?: string) => {
+            const address = freshAddress();
+            const answers = [];
+            for (let i = 0; i < LIMIT + 1; i++) answers.push(await comparable(await login(email, 'not the password', address, ctx, deviceToken)));
+            return answers;
+          };
+          const none = await sequence(account.email);
+          assert.deepEqual(none.map((a) => a.status), [...Array(LIMIT).fill(401), 429]);
+          assert.equal(none[0]!.error.code, 'invalid_credentials');
+          assert.deepEqual(await sequence(account.email, othersToken), none, 'another account’s token');
+          assert.deepEqual(await sequence(account.email, madeUpDeviceToken()), none, 'a made-up token');
+          assert.deepEqual(await sequence(nobody, othersToken), none, 'an unknown email with a real token');
+          assert.deepEqual(await sequence(nobody, madeUpDeviceToken()), none, 'an unknown email with a made-up token');
+          assert.equal((await login(account.email, PASSWORD, freshAddress(), ctx, 'not a token')).status, 400, 'a value that is not token-shaped is refused');
+
+          // Past the ceiling: neither exempts the owner.
+          await guessFromEverywhere(account.email);
+          const withNone = await comparable(await login(account.email, PASSWORD, freshAddress()));
+          assert.equal(withNone.status, 429);
+          assert.deepEqual(await comparable(await login(account.email, PASSWORD, freshAddress(), undefined, othersToken)), withNone);
+          assert.deepEqual(await comparable(await login(account.email, PASSWORD, freshAddress(), undefined, madeUpDeviceToken())), withNone);
+          assert.equal((await devices(account.id)).length, 0, 'no device of the account was trusted meanwhile');
+          assert.equal((await devices(other.id)).length, 1, 'the other account’s device is untouched');
+        });
+
+        it('a password reset revokes every trusted device of the account', async (ctx) => {
+          timeTravel(ctx);
+          const { account } = await newGuardian();
+          const phone = (await signedIn(await login(account.email, PASSWORD, freshAddress()))).deviceToken;
+          const tablet = (await signedIn(await login(account.email, PASSWORD, freshAddress()))).deviceToken;
+          assert.notEqual(phone, tablet);
+          assert.deepEqual((await devices(account.id)).map((d) => d.digest).sort(), [sha256(phone), sha256(tablet)].sort());
+
+          assert.equal((await post('/auth/password/forgot', { email: account.email })).status, 202);
+          const code = codeIn(mailTo(t, account.email).at(-1));
+          assert.equal((await post('/auth/password/reset', { token: code, password: NEW_PASSWORD })).status, 204);
+          assert.deepEqual(await devices(account.id), [], 'the stored devices are gone');
+
+          // The phone signs in with the new password: it is trusted anew, with a new token.
+          const again = await signedIn(await login(account.email, NEW_PASSWORD, freshAddress(), undefined, phone));
+          assert.notEqual(again.deviceToken, phone);
+          assert.deepEqual((await devices(account.id)).map((d) => d.digest), [sha256(again.deviceToken)]);
+
+          await guessFromEverywhere(account.email);
+          const revoked = await login(account.email, NEW_PASSWORD, freshAddress(), undefined, tablet);
+          assert.equal(revoked.status, 429, 'a revoked token no longer exempts the device from the ceiling');
+          assert.equal((await errorOf(revoked)).code, 'rate_limited');
+          assert.equal((await login(account.email, NEW_PASSWORD, freshAddress(), undefined, again.deviceToken)).status, 200);
+        });
+
+        it('stores only a digest, for 90 days from the sign-in that trusted the device, at most 20 devices per account, and goes with the account', async (ctx) => {
+          timeTravel(ctx);
+          const { account } = await newGuardian();
+          const { deviceToken } = await signedIn(await login(account.email, PASSWORD, freshAddress()));
+          const [row] = await devices(account.id);
+          assert.equal(row!.digest, sha256(deviceToken), 'the SHA-256 digest of the token');
+          assert.ok(!JSON.stringify(row).includes(deviceToken.slice(3, 20)), 'no part of the token is stored');
+          assert.equal(row!.expires_at.getTime() - row!.created_at.getTime(), 90 * 86_400_000);
+          assert.equal(row!.last_used_at.getTime(), row!.created_at.getTime());
+
+          ctx.mock.timers.tick(90 * 86_400_000 - 1000);
+          assert.equal((await signedIn(await login(account.email, PASSWORD, freshAddress(), undefined, deviceToken))).deviceToken, deviceToken);
+          assert.equal((await devices(account.id))[0]!.expires_at.getTime(), row!.expires_at.getTime(), 'use does not extend the lifetime');
+          ctx.mock.timers.tick(1000);
+          const renewed = await signedIn(await login(account.email, PASSWORD, freshAddress(), undefined, deviceToken));
+          assert.notEqual(renewed.deviceToken, deviceToken, 'after 90 days the device gets a new token');
+          assert.deepEqual((await devices(account.id)).map((d) => d.digest), [sha256(renewed.deviceToken)], 'the expired one is deleted');
+
+          const tokens = [renewed.deviceToken];
+          for (let i = 0; i < 21; i++) {
+            ctx.mock.timers.tick(1000);
+            tokens.push((await t.container.accounts.login('alpha', { email: account.email, password: PASSWORD })).deviceToken);
+          }
+          const kept = await devices(account.id);
+          assert.deepEqual(kept.map((d) => d.digest), tokens.slice(-20).map(sha256), 'the 20 most recently used are kept');
+          assert.equal(await t.container.accounts.trustedDevice('alpha', account.email, tokens[0]), undefined, 'the oldest is no longer trusted');
+
+          await db().deleteFrom('accounts').where('id', '=', account.id).execute();
+          assert.deepEqual(await devices(account.id), [], 'deleting the account deletes its devices');
+        });
       });
 
       it('answers an unknown email exactly like a wrong password, limits included', async (ctx) => {

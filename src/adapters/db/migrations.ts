@@ -327,6 +327,28 @@ export const tenantMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 8,
+    name: 'trusted devices for password sign-in',
+    async up(trx, s) {
+      await runAll(trx, [
+        // A device where the account signed in with its password holds a
+        // token that exempts it from the per-account sign-in ceiling, so
+        // guessers with many addresses cannot lock the owner out. Stored
+        // only as a SHA-256 digest; a password reset deletes the account's
+        // rows, deleting the account cascades.
+        `create table ${s}.trusted_devices (
+           digest text primary key,
+           account_id text not null references ${s}.accounts(id) on delete cascade,
+           created_at timestamptz not null,
+           last_used_at timestamptz not null,
+           expires_at timestamptz not null
+         )`,
+        // Sign-in keeps the most recently used devices of an account and drops the rest.
+        `create index trusted_devices_account on ${s}.trusted_devices (account_id, last_used_at desc)`,
+      ]);
+    },
+  },
 ];
 
 /** Key of the advisory lock every migration and app creation takes. */

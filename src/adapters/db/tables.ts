@@ -205,6 +205,15 @@ export interface FamilyDeviceKeysTable {
   created_at: Generated<Date>;
 }
 
+/** A device where an account signed in with its password, as a digest of its token (migration 8). */
+export interface TrustedDevicesTable {
+  digest: string;
+  account_id: string;
+  created_at: Date;
+  last_used_at: Date;
+  expires_at: Date;
+}
+
 export interface Tables {
   concepts: ConceptsTable;
   concept_prerequisites: ConceptPrerequisitesTable;
@@ -225,6 +234,7 @@ export interface Tables {
   model_versions: ModelVersionsTable;
   email_tokens: EmailTokensTable;
   family_device_keys: FamilyDeviceKeysTable;
+  trusted_devices: TrustedDevicesTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
 }

@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
 
-/** SQL for accounts and refresh tokens of one app. */
+/** SQL for accounts, refresh tokens, mail tokens and trusted devices of one app. */
 
 export interface AccountRow {
   id: string;
@@ -182,6 +182,76 @@ export async function resetPasswordWithToken(db: Kysely<Tables>, appId: string, 
     const updated = await scoped(trx, appId).updateTable('accounts').set({ password_hash: passwordHash }).where('id', '=', token.account_id).where('password_hash', 'is not', null).executeTakeFirst();
     if (Number(updated.numUpdatedRows) !== 1) return undefined;
     await scoped(trx, appId).updateTable('refresh_tokens').set({ revoked_at: now }).where('account_id', '=', token.account_id).where('revoked_at', 'is', null).execute();
+    // Devices trusted on the old password are not trusted any more: whoever
+    // knew it may have signed in on theirs.
+    await scoped(trx, appId).deleteFrom('trusted_devices').where('account_id', '=', token.account_id).execute();
     return { accountId: token.account_id, email: token.email };
+  });
+}
+
+/**
+ * Whether `digest` is a trusted device of the password account with `email`,
+ * still within its lifetime. False for an unknown digest, another account's
+ * device and an unknown email alike, so the answer reveals no account.
+ */
+export async function isTrustedDevice(db: Kysely<Tables>, appId: string, digest: string, email: string, now: Date): Promise<boolean> {
+  const row = await scoped(db, appId)
+    .selectFrom('trusted_devices as d')
+    .innerJoin('accounts as a', 'a.id', 'd.account_id')
+    .select('d.digest')
+    .where('d.digest', '=', digest)
+    .where('a.email', '=', email)
+    .where('a.password_hash', 'is not', null)
+    .where('d.expires_at', '>', now)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Records a sign-in on a trusted device of the account. False when the
+ * device is not (or no longer) trusted for it, e.g. a password reset
+ * revoked it between the check and the sign-in.
+ */
+export async function touchTrustedDevice(db: Kysely<Tables>, appId: string, digest: string, accountId: string, now: Date): Promise<boolean> {
+  const result = await scoped(db, appId)
+    .updateTable('trusted_devices')
+    .set({ last_used_at: now })
+    .where('digest', '=', digest)
+    .where('account_id', '=', accountId)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/**
+ * Trusts a new device of the account and keeps only its `keep` most
+ * recently used devices (expired ones go first), so a script signing in
+ * over and over cannot grow the table without bound.
+ */
+export async function insertTrustedDevice(
+  db: Kysely<Tables>,
+  appId: string,
+  device: { digest: string; accountId: string; now: Date; expiresAt: Date },
+  keep: number,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const devices = () => scoped(trx, appId).deleteFrom('trusted_devices').where('account_id', '=', device.accountId);
+    await devices().where('expires_at', '<=', device.now).execute();
+    await scoped(trx, appId)
+      .insertInto('trusted_devices')
+      .values({ digest: device.digest, account_id: device.accountId, created_at: device.now, last_used_at: device.now, expires_at: device.expiresAt })
+      .execute();
+    await devices()
+      .where('digest', 'not in', (qb) =>
+        qb
+          .selectFrom('trusted_devices')
+          .select('digest')
+          .where('account_id', '=', device.accountId)
+          .orderBy('last_used_at', 'desc')
+          .orderBy('created_at', 'desc')
+          .orderBy('digest')
+          .limit(keep),
+      )
+      .execute();
   });
 }

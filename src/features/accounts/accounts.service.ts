@@ -16,7 +16,10 @@ import {
   findAccountRole,
   insertAccount,
   insertRefreshToken,
+  insertTrustedDevice,
+  isTrustedDevice,
   revokeFamilyOf,
+  touchTrustedDevice,
   useRefreshToken,
   upsertExternalAccount,
   type AccountRow,
@@ -68,6 +71,28 @@ export interface MailAccepted {
   status: 'accepted';
   message: string;
 }
+/**
+ * How long a device stays trusted after the password sign-in that trusted
+ * it: 90 days, not extended by use, so a copied token does not live for
+ * ever; the next password sign-in after that trusts the device anew.
+ */
+export const TRUSTED_DEVICE_TTL_SECONDS = 90 * 86_400;
+/** Trusted devices kept per account (the most recently used): enough for a family's phones, tablets and browsers. */
+export const MAX_TRUSTED_DEVICES = 20;
+
+/** A device token that {@link AccountsService.trustedDevice} found valid for the account being signed into. */
+export interface TrustedDevice {
+  token: string;
+  /** Its SHA-256 digest: the stored key, and the key of the device's sign-in limit. */
+  digest: string;
+}
+
+/** What a password sign-in returns: the token pair, the account, and the device token to keep for later sign-ins. */
+export interface SignedIn extends TokenPair {
+  accountId: string;
+  deviceToken: string;
+}
+
 const INVALID_REFRESH = () => new AppError('unauthenticated', 'invalid_refresh_token', 'Refresh token is not valid; sign in again');
 
 /** SHA-256 of an opaque token: refresh tokens are stored only as digests. */
@@ -218,8 +243,8 @@ export class AccountsService {
   /**
    * Sets a new password with a reset code: single use, short-lived; every
    * refresh token of the account is revoked (access tokens end within
-   * their 15 minutes). Returns the account's email so the caller can clear
-   * sign-in limits.
+   * their 15 minutes) and none of its devices is trusted any more. Returns
+   * the account's email so the caller can clear sign-in limits.
    */
   async resetPassword(appId: string, token: string, password: string): Promise<{ email: string }> {
     const result = await resetPasswordWithToken(this.#db.db, appId, digest(token), await this.#passwords.hash(password), this.#now());
@@ -256,14 +281,41 @@ export class AccountsService {
   }
 
   /**
+   * The device token, when it is a trusted device of the password account
+   * with `email` and has not expired; undefined otherwise (no token, a
+   * made-up one, another account's, an unknown email: all alike, so the
+   * answer reveals no account). Checked before the password, to choose the
+   * sign-in limits.
+   */
+  async trustedDevice(appId: string, email: string, deviceToken: string | undefined): Promise<TrustedDevice | undefined> {
+    if (deviceToken === undefined) return undefined;
+    const hash = digest(deviceToken);
+    return (await isTrustedDevice(this.#db.db, appId, hash, email, this.#now())) ? { token: deviceToken, digest: hash } : undefined;
+  }
+
+  /**
    * Signs in with email and password. An unknown email and a wrong password
    * fail identically: same status, same body, and the same scrypt work.
+   * A success on a trusted `device` records its use and hands its token
+   * back; any other success trusts the device with a new token (keeping the
+   * account's {@link MAX_TRUSTED_DEVICES} most recently used).
    */
-  async login(appId: string, input: { email: string; password: string }): Promise<TokenPair & { accountId: string }> {
+  async login(appId: string, input: { email: string; password: string }, device?: TrustedDevice): Promise<SignedIn> {
     const account = await findAccountByEmail(this.#db.db, appId, input.email);
     const ok = account ? await this.#passwords.verify(input.password, account.passwordHash) : await this.#passwords.verifyAgainstNothing(input.password);
     if (!account || !ok) throw INVALID_CREDENTIALS();
-    return { ...(await this.startSession(appId, { kind: 'account', id: account.id }, account.role)), accountId: account.id };
+    const pair = await this.startSession(appId, { kind: 'account', id: account.id }, account.role);
+    return { ...pair, accountId: account.id, deviceToken: await this.#trustDevice(appId, account.id, device) };
+  }
+
+  /** Refreshes a trusted device, or trusts a new one (also when the old one was revoked since it was checked). */
+  async #trustDevice(appId: string, accountId: string, device: TrustedDevice | undefined): Promise<string> {
+    const now = this.#now();
+    if (device && (await touchTrustedDevice(this.#db.db, appId, device.digest, accountId, now))) return device.token;
+    const token = `dv_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(now.getTime() + TRUSTED_DEVICE_TTL_SECONDS * 1000);
+    await insertTrustedDevice(this.#db.db, appId, { digest: digest(token), accountId, now, expiresAt }, MAX_TRUSTED_DEVICES);
+    return token;
   }
 
   /** Issues an access token and the first refresh token of a new family. */

@@ -27,6 +27,25 @@ export const TokenPairSchema = z
   .openapi('TokenPair');
 
 const Credentials = z.object({ email: Email.openapi({ example: 'parent@example.com' }), password: Password.openapi({ example: 'correct horse battery' }) }).strict();
+/**
+ * The device token from an earlier sign-in. Any token-shaped value is
+ * accepted and an unknown one is simply not trusted: a client whose stored
+ * token got mangled must still be able to sign in.
+ */
+const DeviceToken = opaqueToken.openapi({
+  description: 'The `deviceToken` an earlier sign-in on this device returned: while valid, guessers elsewhere cannot lock this device out',
+  example: 'dv_…',
+});
+const SignInBody = Credentials.extend({ deviceToken: DeviceToken.optional() }).strict().openapi('Credentials');
+/** What a password sign-in returns: a token pair and the device token to keep. */
+export const SignedInSchema = TokenPairSchema.extend({
+  deviceToken: z.string().openapi({
+    description:
+      'Store it on this device and send it with later sign-ins: it exempts this device from the per-account limit that guessers elsewhere ' +
+      'can reach. Valid 90 days from the sign-in that issued it; the same value comes back while it is valid, a new one otherwise. A password reset revokes it.',
+    example: 'dv_…',
+  }),
+}).openapi('SignedIn');
 const Registration = Credentials.extend({ role: z.enum(['guardian', 'teacher']).openapi({ description: 'Admins are created from the command line' }) })
   .strict()
   .openapi('Registration');
@@ -94,9 +113,11 @@ const login = createRoute({
   description:
     'An unknown email and a wrong password fail the same way: 401 `invalid_credentials`, in the same time. Attempts since the last success are ' +
     'limited per (account, client address) and, with a ten times higher ceiling, per account (429 `rate_limited`), so one address guessing ' +
-    'cannot lock the owner out elsewhere.',
-  request: { headers: appHeader, body: body(Credentials.openapi('Credentials')) },
-  responses: { 200: json(TokenPairSchema, 'Signed in'), ...errorResponses(400, 401, 404, 413, 415, 429) },
+    'cannot lock the owner out elsewhere. With a valid `deviceToken` of the account, attempts are limited per device instead, and the ' +
+    'per-account ceiling does not apply: guessers with many addresses cannot lock out a device the owner signed in on before. An unknown, ' +
+    'expired or other account’s device token is ignored (the answer is the same as without one).',
+  request: { headers: appHeader, body: body(SignInBody) },
+  responses: { 200: json(SignedInSchema, 'Signed in'), ...errorResponses(400, 401, 404, 413, 415, 429) },
 });
 
 const refresh = createRoute({
@@ -145,12 +166,14 @@ function appOf(c: { get(key: 'appId'): string | undefined }): string {
   return appId;
 }
 
-/** The two password sign-in limits (see docs/access.md). */
+/** The password sign-in limits (see docs/access.md). */
 export interface SignInLimits {
   /** Attempts since the last success per (app, account email, client address). */
   perClient: RateLimitRule;
   /** Attempts since the last success per (app, account email), from anywhere: a much higher ceiling. */
   perAccount: RateLimitRule;
+  /** Attempts since the last success per trusted device (app, device token digest), instead of the two above. */
+  perDevice: RateLimitRule;
 }
 
 /** Public sign-in routes (`/auth/*`, app from `X-App-Id`) and the JWKS document. */
@@ -188,19 +211,32 @@ export function authRoutes(deps: {
 
   app.openapi(login, async (c) => {
     const appId = appOf(c);
-    const input = c.req.valid('json');
-    const keys = signInKeys(c, appId, input.email);
+    const { deviceToken, ...credentials } = c.req.valid('json');
+    const keys = signInKeys(c, appId, credentials.email);
     // Counted before the password is checked (parallel guesses cannot slip
     // past) and cleared on success, so the counts are failures since the
-    // last success. Per (account, client) first: a guesser spends their own
-    // budget; the per-account ceiling is ten times higher, so only a
-    // guesser with many addresses reaches it, and the owner still signs in
-    // from another address meanwhile.
+    // last success.
+    const device = await accounts.trustedDevice(appId, credentials.email, deviceToken);
+    if (device) {
+      // A device the account signed in on before (OWASP's device cookies):
+      // its failures count against it alone, and the per-account ceiling
+      // that guessers with many addresses can reach does not hold it up.
+      const deviceKey = `${appId}:${device.digest}`;
+      await enforceLimit(limiter, limits.perDevice, deviceKey);
+      const { accountId: _id, ...signedIn } = await accounts.login(appId, credentials, device);
+      // The per-account count stays: it holds the guessers' failures, not the owner's.
+      await limiter.reset(limits.perDevice, deviceKey);
+      return c.json(signedIn, 200);
+    }
+    // Per (account, client) first: a guesser spends their own budget; the
+    // per-account ceiling is ten times higher, so only a guesser with many
+    // addresses reaches it, and the owner still signs in from another
+    // address (or, past the ceiling, from a trusted device) meanwhile.
     await enforceLimit(limiter, limits.perClient, keys.client);
     await enforceLimit(limiter, limits.perAccount, keys.account);
-    const { accountId: _id, ...pair } = await accounts.login(appId, input);
+    const { accountId: _id, ...signedIn } = await accounts.login(appId, credentials);
     await Promise.all([limiter.reset(limits.perClient, keys.client), limiter.reset(limits.perAccount, keys.account)]);
-    return c.json(pair, 200);
+    return c.json(signedIn, 200);
   });
 
   app.openapi(refresh, async (c) => c.json(await accounts.refresh(appOf(c), c.req.valid('json').refreshToken), 200));
