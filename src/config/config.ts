@@ -10,6 +10,16 @@ import { parsePublicJwkList } from './public-jwks.ts';
  * `process.env`; everything receives a `Config`.
  */
 
+
+/**
+ * Default of `RATE_LIMIT_AUTH_IP_PER_MINUTE`. A school puts every tablet and
+ * laptop behind one address: at the start of a lesson thirty children sign in
+ * with PINs and refresh their tokens at once, and one pupil sending wrong
+ * passwords must not shut the whole school out of sign-in. So the limit per
+ * address is only flood protection (five requests a second); guessing is
+ * held by the limits per account, client, device and family.
+ */
+export const DEFAULT_AUTH_IP_PER_MINUTE = 300;
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 const intFrom = (def: number, min: number, max: number) =>
@@ -62,6 +72,7 @@ const EnvSchema = z.object({
   PASSWORD_SCRYPT_P: intFrom(5, 1, 16),
   MASTERY_THRESHOLD: z.coerce.number().gt(0.5).lt(1).default(0.95),
   RATE_LIMIT_AUTH_PER_MINUTE: intFrom(10, 1, 1_000_000),
+  RATE_LIMIT_AUTH_IP_PER_MINUTE: intFrom(DEFAULT_AUTH_IP_PER_MINUTE, 1, 1_000_000),
   RATE_LIMIT_API_PER_MINUTE: intFrom(600, 1, 10_000_000),
   TRUST_PROXY: z
     .enum(['true', 'false', '1', '0'])
@@ -140,7 +151,8 @@ export interface Config {
     refreshTtlSeconds: number;
     scrypt: { logN: number; r: number; p: number };
   };
-  rateLimits: { authPerMinute: number; apiPerMinute: number };
+  /** `authPerMinute`: sign-in failures per account, client or device (per 15 min); `authIpPerMinute`: all `/auth/*` requests per address (flood protection). */
+  rateLimits: { authPerMinute: number; authIpPerMinute: number; apiPerMinute: number };
   /** SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
   mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
   trustProxy: boolean;
@@ -215,7 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
       scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: e.PASSWORD_SCRYPT_P },
     },
-    rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
+    rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, authIpPerMinute: e.RATE_LIMIT_AUTH_IP_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
     mail: {
       ...(e.SMTP_URL ? { kind: 'smtp' as const, url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS } : { kind: 'outbox' as const, dir: path.join(dataDir, 'outbox') }),
       from: e.MAIL_FROM,

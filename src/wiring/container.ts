@@ -124,7 +124,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       ? (token: string) => (OidcVerifier.issuerOf(token) === oidcIssuer ? verifyExternal(token) : tokens.verify(token))
       : (token: string) => tokens.verify(token);
     const rateLimits = {
-      authPerIp: { name: 'auth-ip', points: config.rateLimits.authPerMinute, windowSeconds: 60 },
+      authPerIp: { name: 'auth-ip', points: config.rateLimits.authIpPerMinute, windowSeconds: 60 },
       // Password sign-in: attempts since the last success, per (account, client) and per account.
       // A success resets both, so in effect they count failures (see docs/access.md).
       signInPerClient: { name: 'signin-client', points: config.rateLimits.authPerMinute, windowSeconds: 15 * 60 },

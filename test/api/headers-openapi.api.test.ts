@@ -53,7 +53,7 @@ describe('response headers, the docs page and the OpenAPI statuses (embedded)', 
     const opened = await embedded!.open();
     dispose = opened.dispose;
     // Limits low enough to reach within a test; each caller has its own budget.
-    t = await createTestApp({ database: opened.database, cache: opened.cache, env: { CORS_ORIGINS: 'https://app.example.org', RATE_LIMIT_API_PER_MINUTE: '40', RATE_LIMIT_AUTH_PER_MINUTE: '3' } });
+    t = await createTestApp({ database: opened.database, cache: opened.cache, env: { CORS_ORIGINS: 'https://app.example.org', RATE_LIMIT_API_PER_MINUTE: '40', RATE_LIMIT_AUTH_PER_MINUTE: '3', RATE_LIMIT_AUTH_IP_PER_MINUTE: '5' } });
     await createFixtureApp(t.container, 'alpha');
     admin = await t.token('alpha', 'admin');
     const c = t.container;

@@ -193,7 +193,7 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
         assert.equal(res.status, 429, `attempt ${i + 1}`);
         assert.equal(body.error.code, 'rate_limited');
         const retry = Number(res.headers.get('retry-after'));
-        assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}`);
+        assert.ok(retry >= 1 && retry <= 15 * 60, `Retry-After ${retry}`); // the per-(account, client) window is 15 minutes
       }
     }
     assert.deepEqual(statuses, [...Array(AUTH_PER_MINUTE).fill(401), ...Array(14 - AUTH_PER_MINUTE).fill(429)]);

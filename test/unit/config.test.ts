@@ -17,6 +17,8 @@ describe('loadConfig', () => {
     assert.equal(c.logLevel, 'info');
     assert.deepEqual(c.corsOrigins, []);
     assert.equal(c.seedDemoApps, true);
+    // Sign-in failures are held tightly; the per-address limit is flood protection (a school shares one address).
+    assert.deepEqual(c.rateLimits, { authPerMinute: 10, authIpPerMinute: 300, apiPerMinute: 600 });
   });
 
   it('selects PostgreSQL and Redis from their URLs, with pool settings', () => {
@@ -64,6 +66,7 @@ describe('loadConfig', () => {
     ['MAIL_FROM', 'not an address', /^Invalid MAIL_FROM="not an address": expected an address such as/],
     ['MAIL_FROM', 'x <a@b>, c@d', /^Invalid MAIL_FROM=/],
     ['MAIL_TIMEOUT_MS', '0', /^Invalid MAIL_TIMEOUT_MS="0": expected a number >= 100$/],
+    ['RATE_LIMIT_AUTH_IP_PER_MINUTE', '0', /^Invalid RATE_LIMIT_AUTH_IP_PER_MINUTE="0": expected a number >= 1$/],
   ] as const) {
     it(`rejects ${name}=${value} with one line naming it`, () => {
       assert.throws(
