@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { answerMaker } from '../support/answers.ts';
 import { stacks } from '../support/servers.ts';
 
 type ErrorJson = { error: { code: string; message: string; details?: Record<string, unknown> } };
@@ -32,16 +33,7 @@ describe('response headers, the docs page and the OpenAPI statuses (embedded)', 
   let childToken: string;
   let childId: string;
   let doc: Doc;
-  let n = 0;
-  const answer = (overrides: Record<string, unknown> = {}) => ({
-    childId,
-    itemId: 'alpha-only-q1',
-    response: 5,
-    durationMs: 6000,
-    answeredAt: new Date(Date.now() - 60_000 + n++ * 10).toISOString(),
-    clientEventId: `h-${n}`,
-    ...overrides,
-  });
+  const answer = answerMaker('h', () => childId);
   /** Fails unless the document lists `status` for the operation. */
   const assertDocumented = (method: string, template: string, status: number) => {
     const op = doc.paths[template]?.[method];

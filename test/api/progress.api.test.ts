@@ -5,6 +5,7 @@ import { DEFAULT_BKT_PARAMS, type BktParams } from '../../src/domain/learner/bkt
 import { applyAnswer, newConceptState } from '../../src/domain/learner/concept-state.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { answerMaker } from '../support/answers.ts';
 import { stacks } from '../support/servers.ts';
 
 type Result = { clientEventId: string; correct: boolean; duplicate: boolean; correctAnswer?: string | number; concept: { conceptId: string; attempts: number; correct: number; pKnown: number; pCorrectNext: number; mastered: boolean; nextReviewAt: string } };
@@ -18,17 +19,7 @@ for (const stack of await stacks()) {
     let guardianToken: string;
     let childId: string;
     let otherChildId: string;
-    let n = 0;
-
-    const answer = (overrides: Record<string, unknown> = {}) => ({
-      childId,
-      itemId: 'alpha-only-q1',
-      response: 5,
-      durationMs: 6000,
-      answeredAt: new Date(Date.now() - 60_000 + n++ * 10).toISOString(),
-      clientEventId: `e-${n}`,
-      ...overrides,
-    });
+    const answer = answerMaker('e', () => childId);
     const post = async (body: unknown, token = childToken) => {
       const res = await t.request('/api/progress', { method: 'POST', token, body: JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as { results: Result[] } & ErrorJson };
