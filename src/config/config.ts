@@ -20,6 +20,15 @@ import { parsePublicJwkList } from './public-jwks.ts';
  * held by the limits per account, client, device and family.
  */
 export const DEFAULT_AUTH_IP_PER_MINUTE = 300;
+
+/**
+ * Default of `RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE`: requests per address a
+ * minute to the routes that hash a password or PIN (scrypt, ~250 ms of a
+ * core at the default cost). Enough for a class of thirty signing in with
+ * PINs and its teachers; at 300 a minute one address could keep the hashing
+ * threads busy and make every sign-in wait.
+ */
+export const DEFAULT_AUTH_HASH_IP_PER_MINUTE = 60;
 const LogLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 const intFrom = (def: number, min: number, max: number) =>
@@ -73,6 +82,7 @@ const EnvSchema = z.object({
   MASTERY_THRESHOLD: z.coerce.number().gt(0.5).lt(1).default(0.95),
   RATE_LIMIT_AUTH_PER_MINUTE: intFrom(10, 1, 1_000_000),
   RATE_LIMIT_AUTH_IP_PER_MINUTE: intFrom(DEFAULT_AUTH_IP_PER_MINUTE, 1, 1_000_000),
+  RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE: intFrom(DEFAULT_AUTH_HASH_IP_PER_MINUTE, 1, 1_000_000),
   RATE_LIMIT_API_PER_MINUTE: intFrom(600, 1, 10_000_000),
   TRUST_PROXY: z
     .enum(['true', 'false', '1', '0'])
@@ -152,7 +162,7 @@ export interface Config {
     scrypt: { logN: number; r: number; p: number };
   };
   /** `authPerMinute`: sign-in failures per account, client or device (per 15 min); `authIpPerMinute`: all `/auth/*` requests per address (flood protection). */
-  rateLimits: { authPerMinute: number; authIpPerMinute: number; apiPerMinute: number };
+  rateLimits: { authPerMinute: number; authIpPerMinute: number; authHashIpPerMinute: number; apiPerMinute: number };
   /** SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
   mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
   trustProxy: boolean;
@@ -227,7 +237,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
       scrypt: { logN: e.PASSWORD_SCRYPT_LOG_N, r: 8, p: e.PASSWORD_SCRYPT_P },
     },
-    rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, authIpPerMinute: e.RATE_LIMIT_AUTH_IP_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
+    rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, authIpPerMinute: e.RATE_LIMIT_AUTH_IP_PER_MINUTE, authHashIpPerMinute: e.RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
     mail: {
       ...(e.SMTP_URL ? { kind: 'smtp' as const, url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS } : { kind: 'outbox' as const, dir: path.join(dataDir, 'outbox') }),
       from: e.MAIL_FROM,

@@ -29,6 +29,9 @@ const API_INFO = {
   },
 };
 
+/** The /auth routes that run scrypt on every call (sign-in, sign-up, its confirmation, password reset, PIN sign-in). */
+const HASHING_AUTH_ROUTES = ['/auth/login', '/auth/register', '/auth/email/verify', '/auth/password/reset', '/auth/pin'] as const;
+
 /**
  * Builds the HTTP application from a container of adapters. The Node server,
  * tests and (later) Lambda handlers all serve exactly this app.
@@ -56,6 +59,8 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*),
   // signed-in (/api/*), admin (/admin/*). Anything else is not served.
   app.use('/auth/*', rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy)), appFromHeader(apps));
+  // Routes that hash a password or PIN (scrypt) get a tighter per-address budget than /auth as a whole.
+  for (const path of HASHING_AUTH_ROUTES) app.use(path, rateLimit(rateLimiter, rateLimits.authHashPerIp, (c) => clientIp(c, config.trustProxy)));
   const known = (token: string) => container.tokens.verified(token);
   app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known));
   // Admin tokens are held to the same per-caller rate as any other: a leaked

@@ -47,7 +47,7 @@ export interface Container {
   progress: ProgressService;
   models: ModelStore;
   rateLimiter: RateLimiter;
-  rateLimits: { authPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
+  rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
   /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
   mailer: Mailer;
   /** Closes pools and connections (idempotent). */
@@ -125,6 +125,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       : (token: string) => tokens.verify(token);
     const rateLimits = {
       authPerIp: { name: 'auth-ip', points: config.rateLimits.authIpPerMinute, windowSeconds: 60 },
+      authHashPerIp: { name: 'auth-hash-ip', points: config.rateLimits.authHashIpPerMinute, windowSeconds: 60 },
       // Password sign-in: attempts since the last success, per (account, client) and per account.
       // A success resets both, so in effect they count failures (see docs/access.md).
       signInPerClient: { name: 'signin-client', points: config.rateLimits.authPerMinute, windowSeconds: 15 * 60 },

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DEFAULT_AUTH_IP_PER_MINUTE } from '../../src/config/config.ts';
+import { DEFAULT_AUTH_HASH_IP_PER_MINUTE, DEFAULT_AUTH_IP_PER_MINUTE } from '../../src/config/config.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { stacks } from '../support/servers.ts';
@@ -36,7 +36,12 @@ for (const stack of await stacks()) {
         database: opened.database,
         cache: opened.cache,
         // The shipped defaults for sign-in, behind the school's proxy.
-        env: { RATE_LIMIT_AUTH_PER_MINUTE: String(SIGN_IN_FAILURES), RATE_LIMIT_AUTH_IP_PER_MINUTE: String(DEFAULT_AUTH_IP_PER_MINUTE), TRUST_PROXY: 'true' },
+        env: {
+          RATE_LIMIT_AUTH_PER_MINUTE: String(SIGN_IN_FAILURES),
+          RATE_LIMIT_AUTH_IP_PER_MINUTE: String(DEFAULT_AUTH_IP_PER_MINUTE),
+          RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE: String(DEFAULT_AUTH_HASH_IP_PER_MINUTE),
+          TRUST_PROXY: 'true',
+        },
       });
       await createFixtureApp(t.container, 'alpha');
     });
@@ -89,6 +94,21 @@ for (const stack of await stacks()) {
       const refused = (await withoutDevice.json()) as ErrorJson;
       assert.equal(refused.error.code, 'rate_limited');
       assert.equal(refused.error.details?.limit, SIGN_IN_FAILURES, 'held by the per-(account, client) limit, not the per-address one');
+    });
+
+    it('holds one address to the hashing budget on the routes that run scrypt, without touching the rest of /auth', async () => {
+      const flood = '203.0.113.50';
+      const statuses: number[] = [];
+      for (let i = 0; i < DEFAULT_AUTH_HASH_IP_PER_MINUTE + 1; i++) {
+        // A new made-up address each time: no per-account or per-client limit is ever reached, only the per-address one.
+        const res = await t.request('/auth/login', { method: 'POST', body: JSON.stringify({ email: `nobody-${i}@example.com`, password: 'some long password' }), headers: { 'x-app-id': 'alpha', 'x-forwarded-for': flood } });
+        statuses.push(res.status);
+      }
+      assert.deepEqual(statuses, [...Array<number>(DEFAULT_AUTH_HASH_IP_PER_MINUTE).fill(401), 429]);
+      const pin = await t.request('/auth/pin', { method: 'POST', body: JSON.stringify({ childId: 'someone', pin: '1234', deviceKey: `dk_${'A'.repeat(43)}` }), headers: { 'x-app-id': 'alpha', 'x-forwarded-for': flood } });
+      assert.equal(pin.status, 429, 'PIN sign-in hashes too');
+      const logout = await t.request('/auth/logout', { method: 'POST', body: JSON.stringify({ refreshToken: 'rt_not-a-real-one' }), headers: { 'x-app-id': 'alpha', 'x-forwarded-for': flood } });
+      assert.notEqual(logout.status, 429, 'routes that do not hash keep the wider budget');
     });
 
     it('still refuses a flood from one address', async () => {

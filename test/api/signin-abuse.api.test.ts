@@ -493,6 +493,30 @@ for (const stack of await stacks()) {
         assert.equal((await post('/auth/password/reset', { token: late, password: 'too late password' })).status, 400, 'expired after 30 minutes');
       });
 
+      it('a reset also ends the access someone with the old password handed out: the family device key and the children’s sessions', async () => {
+        const { account, principal } = await newGuardian();
+        // The intruder, signed in with the old password, sets up a child's sign-in on a device they hold.
+        const childId = (await t.container.children.create(principal, { nickname: 'Kit', grade: 1 })).id;
+        await t.container.children.setPin(principal, childId, '1234');
+        const { deviceKey } = await t.container.children.createDeviceKey(principal);
+        const session = await t.container.children.startDeviceSession(principal, childId);
+        assert.equal((await post('/auth/pin', { childId, pin: '1234', deviceKey })).status, 200, 'works before the reset');
+
+        await post('/auth/password/forgot', { email: account.email });
+        assert.equal((await post('/auth/password/reset', { token: codeIn(mailTo(t, account.email).at(-1)), password: NEW_PASSWORD })).status, 204);
+
+        const pin = await post('/auth/pin', { childId, pin: '1234', deviceKey });
+        assert.equal(pin.status, 401, 'the old family device key signs no child in');
+        assert.equal((await errorOf(pin)).code, 'invalid_pin');
+        assert.equal((await post('/auth/refresh', { refreshToken: session.refreshToken })).status, 401, 'the child session from before the reset is over');
+        assert.deepEqual(await db().selectFrom('family_device_keys').select('guardian_id').where('guardian_id', '=', account.id).execute(), []);
+        const open = await db().selectFrom('refresh_tokens').select('token_hash').where('child_id', '=', childId).where('revoked_at', 'is', null).execute();
+        assert.deepEqual(open, [], 'no child session left open');
+        // The guardian starts the family's device again with a new key.
+        const fresh = await t.container.children.createDeviceKey(principal);
+        assert.equal((await post('/auth/pin', { childId, pin: '1234', deviceKey: fresh.deviceKey })).status, 200);
+      });
+
       it('cannot be used to flood an inbox: at most five mails an hour per address, the answer unchanged', async () => {
         const target = `${unique('flood')}@example.com`;
         const answers = [];

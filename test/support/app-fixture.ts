@@ -36,6 +36,7 @@ export async function createTestApp(options: { database: Database; cache: Cache;
       PASSWORD_SCRYPT_P: '1',
       RATE_LIMIT_AUTH_PER_MINUTE: '100000',
       RATE_LIMIT_AUTH_IP_PER_MINUTE: '100000',
+      RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE: '100000',
       RATE_LIMIT_API_PER_MINUTE: '100000',
       ...options.env,
     },

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     assert.deepEqual(c.corsOrigins, []);
     assert.equal(c.seedDemoApps, true);
     // Sign-in failures are held tightly; the per-address limit is flood protection (a school shares one address).
-    assert.deepEqual(c.rateLimits, { authPerMinute: 10, authIpPerMinute: 300, apiPerMinute: 600 });
+    assert.deepEqual(c.rateLimits, { authPerMinute: 10, authIpPerMinute: 300, authHashIpPerMinute: 60, apiPerMinute: 600 });
   });
 
   it('selects PostgreSQL and Redis from their URLs, with pool settings', () => {

@@ -162,8 +162,9 @@ export async function completeRegistration(db: Kysely<Tables>, appId: string, ha
 /**
  * Resets a password with a reset token, in one transaction: the token is
  * spent (as is every other open reset token of the account), the password
- * replaced and every refresh token of the account revoked, so sessions of
- * whoever knew the old password end. Undefined for an unknown, used or
+ * replaced, and every refresh token of the account, its trusted devices, its
+ * family device key and the sessions of its children revoked, so whatever
+ * access someone who knew the old password set up ends. Undefined for an unknown, used or
  * expired token.
  */
 export async function resetPasswordWithToken(db: Kysely<Tables>, appId: string, hash: string, passwordHash: string, now: Date): Promise<{ accountId: string; email: string } | undefined> {
@@ -185,6 +186,17 @@ export async function resetPasswordWithToken(db: Kysely<Tables>, appId: string, 
     // Devices trusted on the old password are not trusted any more: whoever
     // knew it may have signed in on theirs.
     await scoped(trx, appId).deleteFrom('trusted_devices').where('account_id', '=', token.account_id).execute();
+    // Whoever knew the old password could also have handed out access to the
+    // family's children: a family device key (PIN sign-in on a device they
+    // hold) and child sessions on their devices. All of it ends here; the
+    // guardian starts the family's devices again with a new key.
+    await scoped(trx, appId).deleteFrom('family_device_keys').where('guardian_id', '=', token.account_id).execute();
+    await scoped(trx, appId)
+      .updateTable('refresh_tokens')
+      .set({ revoked_at: now })
+      .where('revoked_at', 'is', null)
+      .where('child_id', 'in', (eb) => eb.selectFrom('children').select('id').where('guardian_id', '=', token.account_id!))
+      .execute();
     return { accountId: token.account_id, email: token.email };
   });
 }
