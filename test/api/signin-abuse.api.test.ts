@@ -523,6 +523,14 @@ for (const stack of await stacks()) {
         for (let i = 0; i < 8; i++) answers.push((await post('/auth/password/forgot', { email: target })).status);
         assert.deepEqual(answers, Array(8).fill(202));
         assert.equal(mailTo(t, target).length, 5);
+        // Past the budget nothing is written either; each mailed request stored one code row, bound to
+        // no account here (an unknown address does the same database work as a known one).
+        const rows = await db().selectFrom('email_tokens').select(['purpose', 'account_id']).where('email', '=', target).execute();
+        assert.deepEqual(rows, Array(5).fill({ purpose: 'reset_password', account_id: null }));
+        const { account } = await newGuardian();
+        for (let i = 0; i < 8; i++) await post('/auth/password/forgot', { email: account.email });
+        const known = await db().selectFrom('email_tokens').select('account_id').where('email', '=', account.email).execute();
+        assert.equal(known.length, 5, 'a known address: five codes, no more');
       });
     });
   });

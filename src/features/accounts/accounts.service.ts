@@ -212,17 +212,25 @@ export class AccountsService {
    * one a mail saying no account uses it (so both send exactly one mail).
    */
   async forgotPassword(appId: string, email: string): Promise<MailAccepted> {
+    const accepted: MailAccepted = { status: 'accepted', message: 'Check your email: if the address can be used, we sent it a message with what to do next.' };
     const existing = await findAccountByEmail(this.#db.db, appId, email);
+    const to = existing?.email ?? email;
+    // The per-address mail budget first: past it nothing is stored or sent,
+    // on either path, so a flood of requests writes no rows.
+    if (!(await this.#mailAllowed(appId, to))) return accepted;
     const token = randomBytes(32).toString('base64url');
+    // A code row for an unknown address too (bound to no account, so it
+    // resets nothing): both paths do the same database work, and the time
+    // of the answer does not tell whether the address has an account.
+    await insertEmailToken(this.#db.db, appId, {
+      hash: digest(token),
+      purpose: 'reset_password',
+      email: to,
+      ...(existing ? { accountId: existing.id } : {}),
+      expiresAt: new Date(this.#now().getTime() + RESET_PASSWORD_TTL_SECONDS * 1000),
+    });
     if (existing) {
-      await insertEmailToken(this.#db.db, appId, {
-        hash: digest(token),
-        purpose: 'reset_password',
-        email: existing.email,
-        accountId: existing.id,
-        expiresAt: new Date(this.#now().getTime() + RESET_PASSWORD_TTL_SECONDS * 1000),
-      });
-      await this.#mail(appId, existing.email, 'Reset your password', [
+      await this.#deliver(appId, to, 'Reset your password', [
         `Someone (maybe you) asked to reset the password of your ${appId} account.`,
         `Set a new one within ${RESET_PASSWORD_TTL_SECONDS / 60} minutes with this code (it works once):`,
         '',
@@ -232,12 +240,12 @@ export class AccountsService {
         'If it was not you, ignore this message: your password stays as it is.',
       ]);
     } else {
-      await this.#mail(appId, email, 'Password reset requested', [
+      await this.#deliver(appId, to, 'Password reset requested', [
         `Someone (maybe you) asked to reset the password of a ${appId} account for this address, but no account uses it.`,
         'If you have an account, it may be under another address. If it was not you, ignore this message.',
       ]);
     }
-    return { status: 'accepted', message: 'Check your email: if the address can be used, we sent it a message with what to do next.' };
+    return accepted;
   }
 
   /**
@@ -262,8 +270,15 @@ export class AccountsService {
 
   /** Sends one mail unless the address had its share this hour (then nothing is sent, silently: the answer never says). */
   async #mail(appId: string, to: string, subject: string, lines: string[]): Promise<void> {
-    const decision = await this.#limiter.consume(MAIL_PER_ADDRESS_RULE, `${appId}:${to}`);
-    if (!decision.allowed) return;
+    if (await this.#mailAllowed(appId, to)) await this.#deliver(appId, to, subject, lines);
+  }
+
+  /** Takes one mail from the address's hourly budget; false when it is spent (then nothing is sent). */
+  async #mailAllowed(appId: string, to: string): Promise<boolean> {
+    return (await this.#limiter.consume(MAIL_PER_ADDRESS_RULE, `${appId}:${to}`)).allowed;
+  }
+
+  async #deliver(appId: string, to: string, subject: string, lines: string[]): Promise<void> {
     await this.#mailer.send({ to, subject: `${subject} (${appId})`, text: `${lines.join('\n')}\n` });
   }
 
