@@ -144,7 +144,7 @@ export async function call<T>(base: string, method: 'GET' | 'POST', pathname: st
 
 /**
  * Signs up as a new user does against a server on embedded mail: register
- * (202), read the code from the outbox under `dataDir`, verify it (201).
+ * (202), read the code from the outbox under `dataDir`, verify it with the password (201).
  */
 export async function signUpOverHttp(base: string, dataDir: string, appId: string, credentials: { email: string; password: string }, role: 'guardian' | 'teacher'): Promise<void> {
   const headers = { 'content-type': 'application/json', 'x-app-id': appId };
@@ -153,7 +153,7 @@ export async function signUpOverHttp(base: string, dataDir: string, appId: strin
   const mail = listOutbox(outboxDir(dataDir), { to: credentials.email }).at(-1);
   const code = mail && /^ {2}([A-Za-z0-9_-]{43})$/m.exec(mail.text)?.[1];
   if (!code) throw new Error(`no verification code in the outbox for ${credentials.email}`);
-  const verified = await fetch(`${base}/auth/email/verify`, { method: 'POST', headers, body: JSON.stringify({ token: code }) });
+  const verified = await fetch(`${base}/auth/email/verify`, { method: 'POST', headers, body: JSON.stringify({ token: code, password: credentials.password }) });
   if (verified.status !== 201) throw new Error(`verify → ${verified.status}: ${await verified.text()}`);
 }
 

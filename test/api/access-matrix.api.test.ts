@@ -71,7 +71,7 @@ for (const stack of await stacks()) {
       'POST /auth/email/verify': async () => {
         const email = `${unique('verify')}@example.com`;
         await t.container.accounts.requestRegistration('alpha', { email, password: PASSWORD, role: 'guardian' });
-        return { body: { token: codeIn(mailTo(t, email).at(-1)) } };
+        return { body: { token: codeIn(mailTo(t, email).at(-1)), password: PASSWORD } };
       },
       'POST /auth/password/forgot': async () => ({ body: { email: 'ann@example.com' } }),
       'POST /auth/password/reset': async () => {

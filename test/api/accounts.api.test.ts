@@ -42,7 +42,7 @@ for (const stack of await stacks()) {
       assert.equal((await login('new.parent@example.com')).res.status, 401, 'no account before the address is verified');
       const [mail] = mailTo(t, 'new.parent@example.com');
       assert.match(mail!.subject, /Confirm your email address/);
-      const verified = await post('/auth/email/verify', { token: codeIn(mail) });
+      const verified = await post('/auth/email/verify', { token: codeIn(mail), password: PASSWORD });
       assert.equal(verified.status, 201);
       const account = (await verified.json()) as { id: string; email: string; role: string };
       assert.deepEqual({ email: account.email, role: account.role }, { email: 'new.parent@example.com', role: 'guardian' });
@@ -79,7 +79,7 @@ for (const stack of await stacks()) {
       assert.equal(inBeta.status, 202);
       const betaMail = mailTo(t, 'parent@example.com').at(-1)!;
       assert.match(betaMail.subject, /Confirm your email address \(beta\)/);
-      assert.equal((await post('/auth/email/verify', { token: codeIn(betaMail) }, 'beta')).status, 201);
+      assert.equal((await post('/auth/email/verify', { token: codeIn(betaMail), password: PASSWORD }, 'beta')).status, 201);
       // In alpha the address has an account: same answer as for a new one, and the owner is told instead.
       const dup = await post('/auth/register', { email: 'parent@example.com', password: PASSWORD, role: 'teacher' });
       assert.equal(dup.status, 202);

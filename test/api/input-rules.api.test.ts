@@ -55,10 +55,10 @@ for (const stack of await stacks()) {
       return { status: res.status, body: (await res.json()) as ErrorJson & { results: Result[] } & Record<string, unknown> };
     };
     const post = (path: string, body: unknown, token: string) => call(path, { method: 'POST', token, body: JSON.stringify(body) });
-    /** Confirms a registration with the emailed code, then signs in: the login's status. */
+    /** Confirms a registration with the emailed code and its password, then signs in: the login's status. */
     const verifyAndLogin = async (email: string, password: string) => {
       const headers = { 'x-app-id': 'alpha' };
-      const verified = await call('/auth/email/verify', { method: 'POST', headers, body: JSON.stringify({ token: codeIn(mailTo(t, email).at(-1)) }) });
+      const verified = await call('/auth/email/verify', { method: 'POST', headers, body: JSON.stringify({ token: codeIn(mailTo(t, email).at(-1)), password }) });
       assert.equal(verified.status, 201);
       return call('/auth/login', { method: 'POST', headers, body: JSON.stringify({ email, password }) });
     };

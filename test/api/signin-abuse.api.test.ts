@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { pinDelaySeconds } from '../../src/domain/pin-policy.ts';
+import { MAIL_PER_ADDRESS_RULE } from '../../src/features/accounts/accounts.service.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { codeIn, mailTo } from '../support/mail.ts';
@@ -419,22 +420,70 @@ for (const stack of await stacks()) {
         assert.equal((await post('/auth/login', { email: fresh, password: PASSWORD })).status, 401, 'an unverified address cannot sign in');
       });
 
-      it('someone who registers another person’s address first cannot keep it: only the mailbox owner’s code creates the account, with their password', async () => {
+      it('someone who registers another person’s address first cannot keep it, even when the owner follows the first mail', async () => {
         const victim = `${unique('victim')}@example.com`;
+        // The attacker registers the victim's address with their own password, then the victim registers it.
         assert.equal((await register(victim, 'attacker password 1')).status, 202);
         assert.equal((await register(victim, 'the victim password')).status, 202);
         const [attackerMail, victimMail] = mailTo(t, victim);
-        // The victim follows the second mail (their own registration).
-        const verified = await post('/auth/email/verify', { token: codeIn(victimMail) });
+        assert.equal(attackerMail!.subject, victimMail!.subject, 'the two mails look alike');
+        // The victim follows the FIRST mail (the attacker's registration): no account, the answer of an unknown code.
+        const first = await post('/auth/email/verify', { token: codeIn(attackerMail), password: 'the victim password' });
+        assert.equal(first.status, 400);
+        assert.equal((await errorOf(first)).code, 'invalid_email_token');
+        assert.deepEqual(await accountRows(victim), [], 'no account with the attacker’s password');
+        // Their own (the newest) code creates the account with their password.
+        const verified = await post('/auth/email/verify', { token: codeIn(victimMail), password: 'the victim password' });
         assert.equal(verified.status, 201);
+        const [stored] = await accountRows(victim);
+        assert.ok(stored && (await t.container.accounts.passwords.verify('the victim password', stored.password_hash!)), 'the account has the victim’s password');
         assert.equal((await post('/auth/login', { email: victim, password: 'the victim password' })).status, 200);
         assert.equal((await post('/auth/login', { email: victim, password: 'attacker password 1' })).status, 401);
-        const pending = await db().selectFrom('email_tokens').select('used_at').where('email', '=', victim).execute();
-        assert.ok(pending.length === 2 && pending.every((r) => r.used_at !== null), 'both registrations are spent once one completed');
-        const late = await post('/auth/email/verify', { token: codeIn(attackerMail) });
-        assert.equal(late.status, 400, 'the other pending registration is void');
+        const pending = await db().selectFrom('email_tokens').select('used_at').where('email', '=', victim).where('purpose', '=', 'verify_email').execute();
+        assert.ok(pending.every((r) => r.used_at !== null), 'no registration of the address is pending once one completed');
+        const late = await post('/auth/email/verify', { token: codeIn(attackerMail), password: 'attacker password 1' });
+        assert.equal(late.status, 400, 'the attacker’s registration is void');
         assert.equal((await errorOf(late)).code, 'invalid_email_token');
         assert.equal((await accountRows(victim)).length, 1);
+      });
+
+      it('a code sent with another password than the registration’s answers like an unknown code and stays usable', async () => {
+        const email = `${unique('wrong')}@example.com`;
+        await register(email);
+        const code = codeIn(mailTo(t, email).at(-1));
+        const wrong = await post('/auth/email/verify', { token: code, password: 'not the registered one' });
+        const unknown = await post('/auth/email/verify', { token: randomBytes(32).toString('base64url'), password: PASSWORD });
+        assert.equal(wrong.status, 400);
+        assert.deepEqual([...wrong.headers.keys()].sort(), [...unknown.headers.keys()].sort());
+        assert.deepEqual(await comparable(wrong), await comparable(unknown));
+        assert.equal((await errorOf(await post('/auth/email/verify', { token: code, password: 'not the registered one' }))).code, 'invalid_email_token');
+        assert.deepEqual(await accountRows(email), []);
+        const [row] = await db().selectFrom('email_tokens').select('used_at').where('email', '=', email).execute();
+        assert.equal(row?.used_at, null, 'the code is not spent');
+        assert.equal((await post('/auth/email/verify', { token: code, password: PASSWORD })).status, 201, 'the registered password still completes it');
+        assert.equal((await post('/auth/login', { email, password: PASSWORD })).status, 200);
+      });
+
+      it('a newer registration of an address replaces the pending one: only the newest code works', async () => {
+        const email = `${unique('twice')}@example.com`;
+        await register(email);
+        await register(email);
+        const [older, newer] = mailTo(t, email);
+        const rows = await db().selectFrom('email_tokens').select('token_hash').where('email', '=', email).execute();
+        assert.equal(rows.length, 1, 'one pending registration per address');
+        const stale = await post('/auth/email/verify', { token: codeIn(older), password: PASSWORD });
+        assert.equal(stale.status, 400, 'the older code stops working, even with the right password');
+        assert.equal((await errorOf(stale)).code, 'invalid_email_token');
+        assert.deepEqual(await accountRows(email), []);
+        assert.equal((await post('/auth/email/verify', { token: codeIn(newer), password: PASSWORD })).status, 201);
+      });
+
+      it('a registration whose mail is held back (the address had its mails this hour) does not void the code already mailed', async () => {
+        const email = `${unique('impatient')}@example.com`;
+        for (let i = 0; i < MAIL_PER_ADDRESS_RULE.points + 1; i++) assert.equal((await register(email)).status, 202);
+        const mails = mailTo(t, email);
+        assert.equal(mails.length, MAIL_PER_ADDRESS_RULE.points, 'the last registration sent no mail');
+        assert.equal((await post('/auth/email/verify', { token: codeIn(mails.at(-1)), password: PASSWORD })).status, 201, 'the last mailed code still works');
       });
 
       it('verification codes are single use, expire after a day and are stored only as digests', async (ctx) => {
@@ -448,7 +497,7 @@ for (const stack of await stacks()) {
         assert.notEqual(rows[0]!.token_hash, code);
         assert.ok(rows[0]!.password_hash?.startsWith('scrypt$'), 'the chosen password waits hashed');
         ctx.mock.timers.tick(24 * 3600_000 + 1000);
-        const expired = await post('/auth/email/verify', { token: code });
+        const expired = await post('/auth/email/verify', { token: code, password: PASSWORD });
         assert.equal(expired.status, 400);
         assert.equal((await errorOf(expired)).code, 'invalid_email_token');
         assert.deepEqual(await accountRows(email), []);
@@ -457,8 +506,8 @@ for (const stack of await stacks()) {
         const kept = await db().selectFrom('email_tokens').select('token_hash').where('email', '=', email).execute();
         assert.equal(kept.length, 1, 'the registration expired over a day ago is deleted (with its password hash)');
         const again = codeIn(mailTo(t, email).at(-1));
-        assert.equal((await post('/auth/email/verify', { token: again })).status, 201);
-        assert.equal((await post('/auth/email/verify', { token: again })).status, 400, 'single use');
+        assert.equal((await post('/auth/email/verify', { token: again, password: PASSWORD })).status, 201);
+        assert.equal((await post('/auth/email/verify', { token: again, password: PASSWORD })).status, 400, 'single use');
       });
 
       it('forgot-password answers the same for known and unknown addresses; the code resets once, within 30 minutes, and signs every session out', async (ctx) => {

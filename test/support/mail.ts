@@ -18,14 +18,14 @@ export function codeIn(message: StoredMail | undefined): string {
 
 /**
  * Signs up over HTTP as a new user does: register (202), read the code from
- * the outbox, verify it (201). Returns the created account.
+ * the outbox, verify it with the password (201). Returns the created account.
  */
 export async function signUp(t: TestApp, appId: string, email: string, password: string, role: 'guardian' | 'teacher'): Promise<{ id: string; email: string; role: string }> {
   const headers = { 'x-app-id': appId, 'content-type': 'application/json' };
   const reg = await t.request('/auth/register', { method: 'POST', headers, body: JSON.stringify({ email, password, role }) });
   if (reg.status !== 202) throw new Error(`register answered ${reg.status}: ${await reg.text()}`);
   const code = codeIn(mailTo(t, email).at(-1));
-  const verified = await t.request('/auth/email/verify', { method: 'POST', headers, body: JSON.stringify({ token: code }) });
+  const verified = await t.request('/auth/email/verify', { method: 'POST', headers, body: JSON.stringify({ token: code, password }) });
   if (verified.status !== 201) throw new Error(`verify answered ${verified.status}: ${await verified.text()}`);
   return (await verified.json()) as { id: string; email: string; role: string };
 }

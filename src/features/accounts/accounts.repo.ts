@@ -113,39 +113,89 @@ export type EmailTokenPurpose = 'verify_email' | 'reset_password';
 export async function insertEmailToken(
   db: Kysely<Tables>,
   appId: string,
-  token: { hash: string; purpose: EmailTokenPurpose; email: string; accountId?: string; role?: AccountRow['role']; passwordHash?: string; expiresAt: Date },
+  token: {
+    hash: string;
+    purpose: EmailTokenPurpose;
+    email: string;
+    accountId?: string;
+    role?: AccountRow['role'];
+    passwordHash?: string;
+    expiresAt: Date;
+    /** Deletes the address's other pending registrations first, so only this code works (verification tokens only). */
+    supersede?: boolean;
+  },
 ): Promise<void> {
   // Least kept: codes (and the password hashes of registrations nobody
   // verified) go a day after they expired; the day keeps "used or expired"
   // answers meaningful for a while. Indexed, so this costs little per mail.
   await scoped(db, appId).deleteFrom('email_tokens').where('expires_at', '<', new Date(Date.now() - 86_400_000)).execute();
-  await scoped(db, appId)
-    .insertInto('email_tokens')
-    .values({
-      token_hash: token.hash,
-      purpose: token.purpose,
-      email: token.email,
-      account_id: token.accountId ?? null,
-      role: token.role ?? null,
-      password_hash: token.passwordHash ?? null,
-      expires_at: token.expiresAt,
-    })
-    .execute();
+  await db.transaction().execute(async (trx) => {
+    if (token.supersede && token.purpose === 'verify_email') {
+      // A newer registration of the address replaces the pending ones: only
+      // the newest code works, so an older mail (maybe someone else's
+      // registration of this address) cannot be followed by mistake.
+      await scoped(trx, appId).deleteFrom('email_tokens').where('email', '=', token.email).where('purpose', '=', 'verify_email').where('used_at', 'is', null).execute();
+    }
+    await scoped(trx, appId)
+      .insertInto('email_tokens')
+      .values({
+        token_hash: token.hash,
+        purpose: token.purpose,
+        email: token.email,
+        account_id: token.accountId ?? null,
+        role: token.role ?? null,
+        password_hash: token.passwordHash ?? null,
+        expires_at: token.expiresAt,
+      })
+      .execute();
+  });
+}
+
+/**
+ * The registration a verification token completes, while it is pending
+ * (unused, unexpired): the address, role and hash of the password chosen at
+ * sign-up. Undefined otherwise.
+ */
+export async function findPendingRegistration(
+  db: Kysely<Tables>,
+  appId: string,
+  hash: string,
+  now: Date,
+): Promise<{ email: string; role: AccountRow['role']; passwordHash: string } | undefined> {
+  const row = await scoped(db, appId)
+    .selectFrom('email_tokens')
+    .select(['email', 'role', 'password_hash'])
+    .where('token_hash', '=', hash)
+    .where('purpose', '=', 'verify_email')
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  if (!row?.role || !row.password_hash) return undefined;
+  return { email: row.email, role: row.role as AccountRow['role'], passwordHash: row.password_hash };
 }
 
 /**
  * Completes a registration: marks the verification token used and creates
- * the account it describes, in one transaction. Undefined when the token is
+ * the account it describes, in one transaction. `passwordHash` is the hash
+ * the caller checked the password against ({@link findPendingRegistration}):
+ * only that registration is completed. Undefined when the token is
  * unknown, used, expired, or the address got an account meanwhile (then
  * the token is spent all the same).
  */
-export async function completeRegistration(db: Kysely<Tables>, appId: string, hash: string, now: Date): Promise<{ id: string; email: string; role: AccountRow['role'] } | undefined> {
+export async function completeRegistration(
+  db: Kysely<Tables>,
+  appId: string,
+  hash: string,
+  passwordHash: string,
+  now: Date,
+): Promise<{ id: string; email: string; role: AccountRow['role'] } | undefined> {
   return db.transaction().execute(async (trx) => {
     const token = await scoped(trx, appId)
       .updateTable('email_tokens')
       .set({ used_at: now })
       .where('token_hash', '=', hash)
       .where('purpose', '=', 'verify_email')
+      .where('password_hash', '=', passwordHash)
       .where('used_at', 'is', null)
       .where('expires_at', '>', now)
       .returning(['email', 'role', 'password_hash'])

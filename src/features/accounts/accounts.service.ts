@@ -11,6 +11,7 @@ import type { TokenService } from '../auth/tokens.ts';
 import {
   completeRegistration,
   findAccountByEmail,
+  findPendingRegistration,
   insertEmailToken,
   resetPasswordWithToken,
   findAccountRole,
@@ -153,7 +154,9 @@ export class AccountsService {
    * code in case it was the owner. Both paths hash the password, store
    * one token and send one mail, so they also take about the same time.
    * The account exists only once the address is verified, so signing in
-   * needs a verified address by construction.
+   * needs a verified address by construction. A new registration of an
+   * address replaces its pending ones (only the newest code works), unless
+   * its mail is held back by the per-address mail limit.
    */
   async requestRegistration(appId: string, input: { email: string; password: string; role: 'guardian' | 'teacher' }): Promise<MailAccepted> {
     const passwordHash = await this.#passwords.hash(input.password);
@@ -179,6 +182,9 @@ export class AccountsService {
         'If it was not you, you can ignore this message.',
       ]);
     } else {
+      // Decided first: a registration whose mail is held back (the address
+      // had its share this hour) must not void the code already mailed.
+      const mailed = await this.#mailAllowed(appId, input.email);
       await insertEmailToken(this.#db.db, appId, {
         hash: digest(token),
         purpose: 'verify_email',
@@ -186,8 +192,9 @@ export class AccountsService {
         role: input.role,
         passwordHash,
         expiresAt: new Date(now.getTime() + VERIFY_EMAIL_TTL_SECONDS * 1000),
+        supersede: mailed,
       });
-      await this.#mail(appId, input.email, 'Confirm your email address', [
+      if (mailed) await this.#deliver(appId, input.email, 'Confirm your email address', [
         `Welcome to ${appId}. To finish creating your account, confirm this address within ${VERIFY_EMAIL_TTL_SECONDS / 3600} hours with this code:`,
         '',
         `  ${token}`,
@@ -199,9 +206,23 @@ export class AccountsService {
     return { status: 'accepted', message: 'Check your email: we sent a message to this address with what to do next.' };
   }
 
-  /** Completes a registration with the code from the verification mail: the account exists from now on. */
-  async verifyEmail(appId: string, token: string): Promise<{ id: string; email: string; role: AccountRow['role'] }> {
-    const account = await completeRegistration(this.#db.db, appId, digest(token), this.#now());
+  /**
+   * Completes a registration with the code from the verification mail and
+   * the password chosen at sign-up: the account exists from now on. A
+   * password that does not match the registration answers like an unknown
+   * code and leaves the code usable, so whoever registered someone else's
+   * address cannot have the owner complete it by following the wrong mail.
+   */
+  async verifyEmail(appId: string, token: string, password: string): Promise<{ id: string; email: string; role: AccountRow['role'] }> {
+    const hash = digest(token);
+    const now = this.#now();
+    const pending = await findPendingRegistration(this.#db.db, appId, hash, now);
+    if (!pending) {
+      await this.#passwords.verifyAgainstNothing(password);
+      throw INVALID_EMAIL_TOKEN();
+    }
+    if (!(await this.#passwords.verify(password, pending.passwordHash))) throw INVALID_EMAIL_TOKEN();
+    const account = await completeRegistration(this.#db.db, appId, hash, pending.passwordHash, now);
     if (!account) throw INVALID_EMAIL_TOKEN();
     return account;
   }

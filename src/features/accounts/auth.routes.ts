@@ -59,7 +59,10 @@ const EmailCode = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be the code from
 const Accepted = z
   .object({ status: z.literal('accepted'), message: z.string() })
   .openapi('MailAccepted', { description: 'The same answer whether or not the address has an account' });
-const VerifyBody = z.object({ token: EmailCode }).strict().openapi('VerifyEmail');
+const VerifyBody = z
+  .object({ token: EmailCode, password: Password.openapi({ description: 'The password chosen at registration: the code creates the account only with it' }) })
+  .strict()
+  .openapi('VerifyEmail');
 const ForgotBody = z.object({ email: Email.openapi({ example: 'parent@example.com' }) }).strict().openapi('ForgotPassword');
 const ResetBody = z.object({ token: EmailCode, password: Password }).strict().openapi('ResetPassword');
 
@@ -81,7 +84,10 @@ const verifyEmail = createRoute({
   method: 'post',
   path: '/auth/email/verify',
   tags,
-  summary: 'Confirm the address with the code from the sign-up email; the account exists from then on',
+  summary: 'Confirm the address with the code from the sign-up email and the password chosen at sign-up; the account exists from then on',
+  description:
+    'A password other than the one registered answers 400 `invalid_email_token`, exactly like an unknown code, and leaves the code usable. ' +
+    'Only the newest registration of an address has a working code; the first one verified voids the rest.',
   request: { headers: appHeader, body: body(VerifyBody) },
   responses: { 201: json(Account, 'Account created'), ...errorResponses(400, 404, 413, 415, 429) },
 });
@@ -195,7 +201,10 @@ export function authRoutes(deps: {
 
   app.openapi(register, async (c) => c.json(await accounts.requestRegistration(appOf(c), c.req.valid('json')), 202));
 
-  app.openapi(verifyEmail, async (c) => c.json(await accounts.verifyEmail(appOf(c), c.req.valid('json').token), 201));
+  app.openapi(verifyEmail, async (c) => {
+    const input = c.req.valid('json');
+    return c.json(await accounts.verifyEmail(appOf(c), input.token, input.password), 201);
+  });
 
   app.openapi(forgotPassword, async (c) => c.json(await accounts.forgotPassword(appOf(c), c.req.valid('json').email), 202));
 
