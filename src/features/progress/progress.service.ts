@@ -182,7 +182,13 @@ export class ProgressService {
     this.#writeConcurrency = deps.writeConcurrency ?? 1;
     this.#apps = deps.apps;
     this.#lessons = deps.lessons;
-    this.#keys = new LRUCache<string, ItemKey>({ max: 50_000, ttl: deps.itemKeyTtlMs ?? ITEM_KEY_TTL_MS, ...(deps.perf ? { perf: deps.perf } : {}) });
+    this.#keys = new LRUCache<string, ItemKey>({
+      max: 50_000,
+      ttl: deps.itemKeyTtlMs ?? ITEM_KEY_TTL_MS,
+      // lru-cache reuses its last clock reading until a 1 ms timer fires; a
+      // test clock moves without timers running, so read it every time.
+      ...(deps.perf ? { perf: deps.perf, ttlResolution: 0 } : {}),
+    });
     deps.lessons?.onContentChange((app) => this.#keyEpochs.set(app, (this.#keyEpochs.get(app) ?? 0) + 1));
     this.#db = deps.db;
     this.#children = deps.children;
