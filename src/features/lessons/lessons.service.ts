@@ -58,8 +58,8 @@ export const MAX_PENDING_LESSONS_PER_APP = 1000;
 const REPLAY_RETRY_MS = 1000;
 
 interface PendingInvalidation {
-  /** Lessons to write through or tombstone again. */
-  lessonIds: Set<string>;
+  /** Lessons to write through or tombstone again, each with the {@link version} of its last failure. */
+  lessonIds: Map<string, number>;
   /** Too many ids to remember: every lesson of the app may be stale in the cache. */
   allLessons: boolean;
   /** Bumped on every failure recorded, so a replay only clears what it replayed. */
@@ -149,9 +149,9 @@ export class LessonsService {
 
   #recordFailure(appId: string, lessonIds: readonly string[]): void {
     let p = this.#pending.get(appId);
-    if (!p) this.#pending.set(appId, (p = { lessonIds: new Set(), allLessons: false, version: 0 }));
+    if (!p) this.#pending.set(appId, (p = { lessonIds: new Map(), allLessons: false, version: 0 }));
     p.version++;
-    if (!p.allLessons) for (const id of lessonIds) p.lessonIds.add(id);
+    if (!p.allLessons) for (const id of lessonIds) p.lessonIds.set(id, p.version);
     if (p.lessonIds.size > MAX_PENDING_LESSONS_PER_APP) {
       p.allLessons = true;
       p.lessonIds.clear();
@@ -171,7 +171,7 @@ export class LessonsService {
       try {
         for (const [appId, p] of [...this.#pending]) {
           const version = p.version;
-          const ids = [...p.lessonIds];
+          const ids = [...p.lessonIds.keys()];
           const all = p.allLessons;
           try {
             await this.#startCatalogGeneration(appId);
@@ -182,7 +182,8 @@ export class LessonsService {
           }
           if (all) this.#distrustLessonsUntil.set(appId, Date.now() + LESSON_CACHE_TTL_SECONDS * 1000);
           if (p.version === version) this.#pending.delete(appId);
-          else for (const id of ids) p.lessonIds.delete(id);
+          // A write that failed again meanwhile keeps its lesson pending (its version is newer).
+          else for (const id of ids) if ((p.lessonIds.get(id) ?? Infinity) <= version) p.lessonIds.delete(id);
           this.#log.warn({ appId, lessons: all ? 'all' : ids.length }, 'cache invalidations replayed after the cache came back');
         }
       } finally {
