@@ -45,6 +45,8 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
   let app: ReturnType<typeof createHttpApp>;
   let token: string;
   let startMs: number;
+  let config: ReturnType<typeof loadConfig>;
+  let signingKey: Awaited<ReturnType<typeof importSigningKey>>;
   const prefix = `kidslearn-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
   const warnings: string[] = [];
 
@@ -85,7 +87,7 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     proxy = await startFaultProxy(REDIS_URL);
     // Unreachable from the first connection attempt on.
     proxy.set('reset');
-    const config = loadConfig(
+    config = loadConfig(
       {
         KIDSLEARN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'kidslearn-fault-')),
         SEED_DEMO_APPS: 'false',
@@ -111,7 +113,8 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
       }),
     });
     const started = performance.now();
-    container = await createContainer(config, { database, logger, signingKey: await importSigningKey(await generatePrivateJwk()) });
+    signingKey = await importSigningKey(await generatePrivateJwk());
+    container = await createContainer(config, { database, logger, signingKey });
     startMs = performance.now() - started;
     app = createHttpApp(container);
     await createFixtureApp(container, APP);
@@ -288,6 +291,23 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     const childId = (await container.children.create(guardian, { nickname: 'Mia', grade: 1 })).id;
     const { accessToken: child } = await container.children.startDeviceSession(guardian, childId);
     let n = 0;
+    // A second process on the same database and Redis, which never sees the write fail.
+    const other = await createContainer(config, { database, logger: createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), signingKey, skipMigrations: true });
+    const otherApp = createHttpApp(other);
+    tc.after(async () => {
+      // Not other.close(): that would close the shared database.
+      await other.cache.close();
+      await other.rateLimiter.close();
+    });
+    const answerIn = (a: ReturnType<typeof createHttpApp>) =>
+      Promise.resolve(
+        a.request('/api/progress', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${child}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ answers: [{ childId, itemId, response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: `unpub-${++n}` }] }),
+        }),
+      );
+    const lessonIn = (a: ReturnType<typeof createHttpApp>) => Promise.resolve(a.request(`/api/lessons/${lessonId}`, { headers: { authorization: `Bearer ${token}` } }));
     const answer = () =>
       request('/api/progress', {
         method: 'POST',
@@ -312,6 +332,9 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     const first = await answer();
     assert.equal(first.status, 200, await first.text());
     assert.equal((await answer()).status, 200);
+    assert.equal((await lessonIn(otherApp)).headers.get('x-cache'), 'HIT', 'the other process reads the shared cache');
+    assert.equal((await answerIn(otherApp)).status, 200);
+    assert.equal((await answerIn(otherApp)).status, 200); // its answer key is now copied in that process
 
     proxy.set('reset');
     try {
@@ -344,6 +367,12 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     assert.equal(res.status, 404, text);
     assert.equal((JSON.parse(text) as ErrorJson).error.code, 'item_not_found');
     assert.ok(!text.includes('correctAnswer'), text);
+    // The other process, which never saw the write fail: the replay reached it through Redis.
+    assert.equal((await lessonIn(otherApp)).status, 404, 'the other process still serves the unpublished lesson');
+    const otherAnswer = await answerIn(otherApp);
+    const otherText = await otherAnswer.text();
+    assert.equal(otherAnswer.status, 404, otherText);
+    assert.ok(!otherText.includes('correctAnswer'), otherText);
     const raw = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
       assert.equal(await raw.get(`${prefix}lesson:${APP}:${lessonId}`), '\u0000gone', 'Redis holds the tombstone, for every process');
