@@ -332,7 +332,7 @@ function failingCache(): Cache & { calls: number } {
     failing.calls++;
     throw new Error('cache is down (test)');
   };
-  const failing = { kind: 'redis' as const, calls: 0, get: fail, set: fail, add: fail, delete: fail, ping: fail, close: async () => {} };
+  const failing = { kind: 'redis' as const, calls: 0, get: fail, set: fail, add: fail, delete: fail, ping: fail, onReady: () => () => {}, close: async () => {} };
   return failing;
 }
 

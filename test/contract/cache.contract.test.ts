@@ -65,6 +65,12 @@ for (const backend of await cacheBackends()) {
       }
     });
 
+    it('onReady returns a function that removes the listener', () => {
+      const off = cache.onReady(() => {});
+      assert.equal(typeof off, 'function');
+      off();
+    });
+
     if (backend.name === 'redis') {
       it('opens while Redis is unreachable, and then every call fails at once while disconnected and ping says cache_unavailable', async () => {
         const started = performance.now();
@@ -91,6 +97,12 @@ for (const backend of await cacheBackends()) {
       it('after a stall, fails fast until Redis answers again, then serves again', async () => {
         const proxy = await startFaultProxy(url!);
         const stalled = await openRedisCache({ url: proxy.wrap(url!), keyPrefix: prefix!, timeoutMs: 200 });
+        let readyCalls = 0;
+        let readyAt = 0;
+        const offReady = stalled.onReady(() => {
+          readyCalls++;
+          readyAt = performance.now();
+        });
         try {
           await stalled.set('stall', 'before', 60);
           proxy.set('blackhole');
@@ -111,7 +123,12 @@ for (const backend of await cacheBackends()) {
           }
           assert.equal(value, 'before');
           await stalled.ping(1000);
+          // Callers replay what failed meanwhile from this hook: it must fire on the reconnect, before commands succeed again.
+          assert.equal(readyCalls, 1, 'onReady fires once on the reconnect');
+          assert.ok(readyAt > t1);
+          offReady();
         } finally {
+          offReady();
           await stalled.close();
           await proxy.close();
         }

@@ -45,6 +45,8 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
   let app: ReturnType<typeof createHttpApp>;
   let token: string;
   let startMs: number;
+  let config: ReturnType<typeof loadConfig>;
+  let signingKey: Awaited<ReturnType<typeof importSigningKey>>;
   const prefix = `kidslearn-test:${process.pid}:${randomBytes(4).toString('hex')}:`;
   const warnings: string[] = [];
 
@@ -68,6 +70,12 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
+  /** Waits until the lessons service has replayed the invalidations that failed while Redis was down. */
+  const replayed = async (withinMs: number) => {
+    const deadline = performance.now() + withinMs;
+    while (container.lessons.hasPendingInvalidations(APP) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(container.lessons.hasPendingInvalidations(APP), false, 'the invalidations were replayed once Redis was back');
+  };
   const login = (password: string, ip: string) =>
     request('/auth/login', {
       method: 'POST',
@@ -79,7 +87,7 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     proxy = await startFaultProxy(REDIS_URL);
     // Unreachable from the first connection attempt on.
     proxy.set('reset');
-    const config = loadConfig(
+    config = loadConfig(
       {
         KIDSLEARN_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'kidslearn-fault-')),
         SEED_DEMO_APPS: 'false',
@@ -105,7 +113,8 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
       }),
     });
     const started = performance.now();
-    container = await createContainer(config, { database, logger, signingKey: await importSigningKey(await generatePrivateJwk()) });
+    signingKey = await importSigningKey(await generatePrivateJwk());
+    container = await createContainer(config, { database, logger, signingKey });
     startMs = performance.now() - started;
     app = createHttpApp(container);
     await createFixtureApp(container, APP);
@@ -152,6 +161,7 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
       add: async () => false,
       delete: async () => {},
       ping: async () => {},
+      onReady: () => () => {},
       close: async () => {},
     };
     const control: TestApp = await createTestApp({ database, cache: missing, signingKey: undefined });
@@ -208,6 +218,8 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     assert.equal(h.status, 200);
     assert.equal(h.body.status, 'ok');
     assert.equal(h.body.cache.status, 'up');
+    // The lessons written at start (cache down) are invalidated again on reconnect; until then reads skip the cache.
+    await replayed(2000);
     await readLesson();
     const hit = await readLesson();
     assert.equal(hit.status, 200);
@@ -268,5 +280,104 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     }
     const h = await cacheBack(4000);
     assert.equal(h.body.status, 'ok');
+  });
+
+  it('a lesson unpublished while Redis is down is gone once Redis is back: lesson 404, not in the catalogue, its items not answerable (the failed invalidation is replayed)', async (tc) => {
+    const lessonId = `${APP}-only`;
+    const itemId = `${lessonId}-q1`;
+    const admin = await container.tokens.issue({ sub: 'admin-1', app: APP, role: 'admin' }, 900);
+    const ben = await container.accounts.register(APP, { email: 'ben@example.com', password: 'correct horse battery', role: 'guardian' });
+    const guardian = { sub: ben.id, app: APP, role: 'guardian' as const, exp: Math.floor(Date.now() / 1000) + 3600 };
+    const childId = (await container.children.create(guardian, { nickname: 'Mia', grade: 1 })).id;
+    const { accessToken: child } = await container.children.startDeviceSession(guardian, childId);
+    let n = 0;
+    // A second process on the same database and Redis, which never sees the write fail.
+    const other = await createContainer(config, { database, logger: createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), signingKey, skipMigrations: true });
+    const otherApp = createHttpApp(other);
+    tc.after(async () => {
+      // Not other.close(): that would close the shared database.
+      await other.cache.close();
+      await other.rateLimiter.close();
+    });
+    const answerIn = (a: ReturnType<typeof createHttpApp>) =>
+      Promise.resolve(
+        a.request('/api/progress', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${child}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ answers: [{ childId, itemId, response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: `unpub-${++n}` }] }),
+        }),
+      );
+    const lessonIn = (a: ReturnType<typeof createHttpApp>) => Promise.resolve(a.request(`/api/lessons/${lessonId}`, { headers: { authorization: `Bearer ${token}` } }));
+    const answer = () =>
+      request('/api/progress', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${child}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ answers: [{ childId, itemId, response: 5, durationMs: 3000, answeredAt: new Date().toISOString(), clientEventId: `unpub-${++n}` }] }),
+      });
+    const lesson = () => request(`/api/lessons/${lessonId}`, { headers: { authorization: `Bearer ${token}` } });
+    const catalogue = async () => {
+      const res = await request('/api/lessons?limit=50', { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      return { cache: res.headers.get('x-cache'), ids: ((await res.json()) as { items: { id: string }[] }).items.map((l) => l.id) };
+    };
+
+    // Warm every cache: the lesson and the catalogue in Redis, the answer key in this process.
+    assert.equal((await cacheBack(4000)).body.cache.status, 'up');
+    await lesson();
+    assert.equal((await lesson()).headers.get('x-cache'), 'HIT');
+    await catalogue();
+    const warm = await catalogue();
+    assert.equal(warm.cache, 'HIT');
+    assert.ok(warm.ids.includes(lessonId));
+    const first = await answer();
+    assert.equal(first.status, 200, await first.text());
+    assert.equal((await answer()).status, 200);
+    assert.equal((await lessonIn(otherApp)).headers.get('x-cache'), 'HIT', 'the other process reads the shared cache');
+    assert.equal((await answerIn(otherApp)).status, 200);
+    assert.equal((await answerIn(otherApp)).status, 200); // its answer key is now copied in that process
+
+    proxy.set('reset');
+    try {
+      const { id: _id, ...authored } = await container.lessons.getForAdmin(APP, lessonId);
+      const put = await request(`/admin/lessons/${lessonId}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ...authored, published: false }),
+      });
+      assert.equal(put.status, 200, 'the write succeeds: the database is fine');
+      assert.ok(container.lessons.hasPendingInvalidations(APP), 'the failed invalidation is remembered');
+      assert.ok(warnings.some((l) => l.includes('cache invalidation failed')));
+      assert.equal((await lesson()).status, 404, 'this process serves the database while Redis is down');
+    } finally {
+      proxy.set('pass');
+    }
+    const started = performance.now();
+    assert.equal((await cacheBack(4000)).body.cache.status, 'up');
+    // The replay runs on reconnect; allow it a moment, well under any TTL.
+    await replayed(3000);
+    tc.diagnostic(`invalidation replayed ${Math.round(performance.now() - started)} ms after Redis came back`);
+
+    const read = await lesson();
+    assert.equal(read.status, 404);
+    assert.equal(((await read.json()) as ErrorJson).error.code, 'lesson_not_found');
+    const after = await catalogue();
+    assert.ok(!after.ids.includes(lessonId), `the catalogue still lists ${lessonId} (${after.cache})`);
+    const res = await answer();
+    const text = await res.text();
+    assert.equal(res.status, 404, text);
+    assert.equal((JSON.parse(text) as ErrorJson).error.code, 'item_not_found');
+    assert.ok(!text.includes('correctAnswer'), text);
+    // The other process, which never saw the write fail: the replay reached it through Redis.
+    assert.equal((await lessonIn(otherApp)).status, 404, 'the other process still serves the unpublished lesson');
+    const otherAnswer = await answerIn(otherApp);
+    const otherText = await otherAnswer.text();
+    assert.equal(otherAnswer.status, 404, otherText);
+    assert.ok(!otherText.includes('correctAnswer'), otherText);
+    const raw = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      assert.equal(await raw.get(`${prefix}lesson:${APP}:${lessonId}`), '\u0000gone', 'Redis holds the tombstone, for every process');
+    } finally {
+      raw.disconnect();
+    }
   });
 });

@@ -13,5 +13,12 @@ export interface Cache {
   delete(...keys: string[]): Promise<void>;
   /** Resolves when the cache answers within `timeoutMs`. */
   ping(timeoutMs: number): Promise<void>;
+  /**
+   * Calls `listener` each time the cache becomes usable again after it was
+   * not (Redis: every reconnect), so callers can replay writes that failed
+   * meanwhile. The in-process cache never fails and never calls it. Returns
+   * a function that removes the listener.
+   */
+  onReady(listener: () => void): () => void;
   close(): Promise<void>;
 }

@@ -21,6 +21,10 @@ export function createMemoryCache(options: { maxEntries: number }): Cache {
       for (const k of keys) lru.delete(k);
     },
     async ping() {},
+    // Never unavailable, so never "ready again".
+    onReady() {
+      return () => {};
+    },
     async close() {
       lru.clear();
     },

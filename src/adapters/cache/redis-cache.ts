@@ -44,6 +44,22 @@ export async function openRedisCache(options: { url: string; keyPrefix: string; 
       connected();
       await withTimeout(redis.ping(), timeoutMs, () => new AppError('unavailable', 'cache_unavailable', 'Cache did not answer in time'));
     },
+    onReady(listener) {
+      // ioredis emits 'ready' after every (re)connection's handshake, when
+      // commands are accepted again. A listener that throws must not reach
+      // the client's event loop.
+      const onReady = () => {
+        try {
+          listener();
+        } catch {
+          // The listener reports its own failures.
+        }
+      };
+      redis.on('ready', onReady);
+      return () => {
+        redis.off('ready', onReady);
+      };
+    },
     async close() {
       await closeRedisConnection(redis, options.timeoutMs);
     },

@@ -46,6 +46,26 @@ const CATALOG_GENERATION_TTL_SECONDS = 7 * 24 * 3600;
 const catalogPageKey = (appId: string, generation: string, q: LessonQuery) =>
   `lessons:${appId}:${generation}:${q.subject ?? ''}:${q.grade ?? ''}:${q.page}:${q.limit}`;
 
+/**
+ * Invalidations the cache refused (it was down when a write committed),
+ * kept per app until they are replayed. At most this many lesson ids are
+ * remembered per app; past that, the replay only starts a new catalogue
+ * generation and this process stops trusting cached lessons of the app for
+ * one lesson TTL (see {@link LessonsService}).
+ */
+export const MAX_PENDING_LESSONS_PER_APP = 1000;
+/** Replays attempted from the read path at most this often (the reconnect hook is the main trigger). */
+const REPLAY_RETRY_MS = 1000;
+
+interface PendingInvalidation {
+  /** Lessons to write through or tombstone again, each with the {@link version} of its last failure. */
+  lessonIds: Map<string, number>;
+  /** Too many ids to remember: every lesson of the app may be stale in the cache. */
+  allLessons: boolean;
+  /** Bumped on every failure recorded, so a replay only clears what it replayed. */
+  version: number;
+}
+
 /** A page of the lesson catalogue. */
 export interface LessonPage {
   items: LessonSummary[];
@@ -58,6 +78,16 @@ export interface LessonPage {
  * Use cases of the lessons API: catalogue, cached lesson reads, and admin
  * writes that invalidate the cache right after they commit. A cache that
  * fails is treated as a miss; the database stays the source of truth.
+ *
+ * An invalidation that fails (the cache is down when the write commits) is
+ * not dropped: it is remembered per app and replayed when the cache reports
+ * it is ready again (and, as a fallback, from the next read of that app, at
+ * most once a second). Until the replay has succeeded, this process reads
+ * that app's lessons, catalogue and content generation from the database
+ * only, so what it serves never predates the write. Other processes (which
+ * did not see the failure) may serve the old cached copies until this
+ * process's replay runs, i.e. for about as long as Redis takes to be seen
+ * back (at most a few seconds after it is).
  */
 export class LessonsService {
   readonly #db: Database;
@@ -69,6 +99,14 @@ export class LessonsService {
   readonly #lessonMisses: { inc(): void };
   readonly #catalogHits: { inc(): void };
   readonly #catalogMisses: { inc(): void };
+  /** Failed invalidations per app, replayed by {@link LessonsService.#replay}. */
+  readonly #pending = new Map<string, PendingInvalidation>();
+  /** Apps whose cached lessons this process ignores until the time given (after too many failed invalidations to remember). */
+  readonly #distrustLessonsUntil = new Map<string, number>();
+  #replaying: Promise<void> | undefined;
+  #replayAgain = false;
+  #lastReplayAttempt = 0;
+  readonly #contentListeners = new Set<(appId: string) => void>();
 
   constructor(deps: { db: Database; cache: Cache; logger: Logger; metrics: Metrics }) {
     this.#db = deps.db;
@@ -79,11 +117,97 @@ export class LessonsService {
     this.#lessonMisses = deps.metrics.cacheLookups('lesson', 'miss');
     this.#catalogHits = deps.metrics.cacheLookups('catalog', 'hit');
     this.#catalogMisses = deps.metrics.cacheLookups('catalog', 'miss');
+    this.#cache.onReady(() => void this.#replay());
+  }
+
+  /**
+   * Calls `listener` with the app after every committed lesson write in this
+   * process, whether or not the cache could be told: for process-local
+   * copies of lesson content (the answer keys in the progress service).
+   */
+  onContentChange(listener: (appId: string) => void): () => void {
+    this.#contentListeners.add(listener);
+    return () => this.#contentListeners.delete(listener);
+  }
+
+  /** Whether invalidations of the app failed and are not replayed yet (then the cache is not trusted for it). */
+  hasPendingInvalidations(appId: string): boolean {
+    return this.#pending.has(appId);
+  }
+
+  /** Replays every failed invalidation now; resolves when done (a failing cache leaves them pending). */
+  replayPendingInvalidations(): Promise<void> {
+    return this.#replay();
+  }
+
+  /** True when the app's cache entries may predate a committed write: read the database, write nothing. */
+  #bypass(appId: string): boolean {
+    if (!this.#pending.has(appId)) return false;
+    if (Date.now() - this.#lastReplayAttempt >= REPLAY_RETRY_MS) void this.#replay();
+    return true;
+  }
+
+  #recordFailure(appId: string, lessonIds: readonly string[]): void {
+    let p = this.#pending.get(appId);
+    if (!p) this.#pending.set(appId, (p = { lessonIds: new Map(), allLessons: false, version: 0 }));
+    p.version++;
+    if (!p.allLessons) for (const id of lessonIds) p.lessonIds.set(id, p.version);
+    if (p.lessonIds.size > MAX_PENDING_LESSONS_PER_APP) {
+      p.allLessons = true;
+      p.lessonIds.clear();
+    }
+  }
+
+  /** One replay at a time; each app's entry is removed only if nothing failed for it meanwhile. */
+  #replay(): Promise<void> {
+    if (this.#replaying) {
+      // The one in flight may have started before the cache came back: run once more after it.
+      this.#replayAgain = true;
+      return this.#replaying;
+    }
+    if (this.#pending.size === 0) return Promise.resolve();
+    this.#lastReplayAttempt = Date.now();
+    this.#replaying = (async () => {
+      try {
+        for (const [appId, p] of [...this.#pending]) {
+          const version = p.version;
+          const ids = [...p.lessonIds.keys()];
+          const all = p.allLessons;
+          try {
+            await this.#startCatalogGeneration(appId);
+            for (const id of ids) await this.#refreshLesson(appId, id);
+          } catch (error) {
+            this.#cacheWarn(error, 'replaying cache invalidations failed; will retry');
+            continue;
+          }
+          if (all) this.#distrustLessonsUntil.set(appId, Date.now() + LESSON_CACHE_TTL_SECONDS * 1000);
+          if (p.version === version) this.#pending.delete(appId);
+          // A write that failed again meanwhile keeps its lesson pending (its version is newer).
+          else for (const id of ids) if ((p.lessonIds.get(id) ?? Infinity) <= version) p.lessonIds.delete(id);
+          this.#log.warn({ appId, lessons: all ? 'all' : ids.length }, 'cache invalidations replayed after the cache came back');
+        }
+      } finally {
+        this.#replaying = undefined;
+        if (this.#replayAgain) {
+          this.#replayAgain = false;
+          void this.#replay();
+        }
+      }
+    })();
+    return this.#replaying;
+  }
+
+  #lessonsDistrusted(appId: string): boolean {
+    const until = this.#distrustLessonsUntil.get(appId);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.#distrustLessonsUntil.delete(appId);
+    return false;
   }
 
   /** Published lessons of one app, as JSON ready to send, and whether it came from the cache. */
   async list(appId: string, q: LessonQuery): Promise<{ json: string; cache: 'HIT' | 'MISS' }> {
-    const generation = await this.#catalogGeneration(appId);
+    const generation = this.#bypass(appId) ? undefined : await this.#catalogGeneration(appId);
     const key = generation === undefined ? undefined : catalogPageKey(appId, generation, q);
     if (key !== undefined) {
       const cached = await this.#cacheGet(key);
@@ -108,11 +232,13 @@ export class LessonsService {
    * run by operators, not during lessons.
    */
   async afterBulkWrite(appId: string, lessonIds: readonly string[]): Promise<void> {
+    this.#notifyContentChange(appId);
     try {
       await this.#startCatalogGeneration(appId);
       for (let i = 0; i < lessonIds.length; i += 500) await this.#cache.delete(...lessonIds.slice(i, i + 500).map((id) => lessonCacheKey(appId, id)));
     } catch (error) {
-      this.#log.error({ err: error, appId }, 'cache invalidation after bulk write failed');
+      this.#recordFailure(appId, lessonIds);
+      this.#log.error({ err: error, appId }, 'cache invalidation after bulk write failed; replayed when the cache is back');
     }
   }
 
@@ -128,6 +254,7 @@ export class LessonsService {
    * cache is unavailable: copy nothing then.
    */
   contentGeneration(appId: string): Promise<string | undefined> {
+    if (this.#bypass(appId)) return Promise.resolve(undefined);
     return this.#catalogGeneration(appId);
   }
 
@@ -148,10 +275,13 @@ export class LessonsService {
     const key = lessonCacheKey(appId, lessonId);
     // Read inline rather than through #cacheGet: one async layer less on the hottest read.
     let cached: string | undefined;
-    try {
-      cached = await this.#cache.get(key);
-    } catch (error) {
-      this.#cacheWarn(error, 'cache read failed; using the database');
+    const bypass = this.#bypass(appId) || this.#lessonsDistrusted(appId);
+    if (!bypass) {
+      try {
+        cached = await this.#cache.get(key);
+      } catch (error) {
+        this.#cacheWarn(error, 'cache read failed; using the database');
+      }
     }
     if (cached !== undefined && cached !== TOMBSTONE) {
       this.#lessonHits.inc();
@@ -161,7 +291,7 @@ export class LessonsService {
     const found = await findLesson(this.#db.db, appId, lessonId);
     if (!found || !found.lesson.published) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
     const json = JSON.stringify(toDetail(found.lesson, found.items));
-    await this.#cacheAdd(key, json, LESSON_CACHE_TTL_SECONDS);
+    if (!bypass) await this.#cacheAdd(key, json, LESSON_CACHE_TTL_SECONDS);
     return { json, cache: 'MISS' };
   }
 
@@ -213,15 +343,32 @@ export class LessonsService {
 
   /** After a committed write: new catalogue generation; cache the lesson as now stored, or a tombstone if it is not public. */
   async #refreshCache(appId: string, lessonId: string): Promise<void> {
-    const key = lessonCacheKey(appId, lessonId);
+    this.#notifyContentChange(appId);
     try {
       await this.#startCatalogGeneration(appId);
-      const found = await findLesson(this.#db.db, appId, lessonId);
-      if (found?.lesson.published) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
-      else await this.#cache.set(key, TOMBSTONE, TOMBSTONE_TTL_SECONDS);
+      await this.#refreshLesson(appId, lessonId);
     } catch (error) {
-      // The write is committed; a stale entry expires within the TTL. Loud, not fatal.
-      this.#log.error({ err: error, appId, lessonId }, 'cache invalidation failed');
+      // The write is committed; remembered and replayed once the cache answers. Loud, not fatal.
+      this.#recordFailure(appId, [lessonId]);
+      this.#log.error({ err: error, appId, lessonId }, 'cache invalidation failed; replayed when the cache is back');
+    }
+  }
+
+  /** Caches the lesson as now stored, or a tombstone if it is not public. */
+  async #refreshLesson(appId: string, lessonId: string): Promise<void> {
+    const key = lessonCacheKey(appId, lessonId);
+    const found = await findLesson(this.#db.db, appId, lessonId);
+    if (found?.lesson.published) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
+    else await this.#cache.set(key, TOMBSTONE, TOMBSTONE_TTL_SECONDS);
+  }
+
+  #notifyContentChange(appId: string): void {
+    for (const listener of this.#contentListeners) {
+      try {
+        listener(appId);
+      } catch (error) {
+        this.#log.error({ err: error, appId }, 'lesson content listener failed');
+      }
     }
   }
 

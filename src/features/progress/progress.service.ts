@@ -99,6 +99,13 @@ const UNIQUE_VIOLATION = '23505';
 /** Answers one merged write statement carries at most (a single batch of up to 200 always fits). */
 const MAX_ANSWERS_PER_STATEMENT = 1000;
 
+/**
+ * How long this process reuses an item's answer key. Lesson writes in this
+ * process drop the copies at once; a write in another process is seen at
+ * the latest after this (sooner once its generation bump reaches Redis).
+ */
+export const ITEM_KEY_TTL_MS = 30_000;
+
 /** Attempts of one answer write before giving up with 503 (each attempt that fails lost a race to another write). */
 const MAX_WRITE_ATTEMPTS = 8;
 
@@ -132,8 +139,10 @@ export class ProgressService {
   readonly #models: ModelStore;
   readonly #apps: AppsService;
   readonly #lessons: LessonsService | undefined;
-  /** Answer keys by app, content generation and item id (see {@link ProgressService.#itemKeys}). */
-  readonly #keys = new LRUCache<string, ItemKey>({ max: 50_000 });
+  /** Answer keys by app, local epoch, content generation and item id (see {@link ProgressService.#itemKeys}). */
+  readonly #keys: LRUCache<string, ItemKey>;
+  /** Per app, bumped by every lesson write in this process: keys cached before it are unreachable at once. */
+  readonly #keyEpochs = new Map<string, number>();
   readonly #perChild = new KeyedSerial();
   /** Group commit of answer writes, per app (each app's tables are its own). */
   readonly #batchers = new Map<string, WriteBatcher<AnswerWrite & BatchableWrite>>();
@@ -155,10 +164,32 @@ export class ProgressService {
    * `writeConcurrency`: answer-write statements in flight at once per app;
    * writes arriving meanwhile wait and go together in the next one.
    */
-  constructor(deps: { db: Database; children: ChildrenService; masteryThreshold: number; models: ModelStore; apps: AppsService; lessons?: LessonsService; writeConcurrency?: number }) {
+  /**
+   * `itemKeyTtlMs`: how long an answer key is reused at most (default
+   * {@link ITEM_KEY_TTL_MS}); `perf`: its clock, for tests.
+   */
+  constructor(deps: {
+    db: Database;
+    children: ChildrenService;
+    masteryThreshold: number;
+    models: ModelStore;
+    apps: AppsService;
+    lessons?: LessonsService;
+    writeConcurrency?: number;
+    itemKeyTtlMs?: number;
+    perf?: { now(): number };
+  }) {
     this.#writeConcurrency = deps.writeConcurrency ?? 1;
     this.#apps = deps.apps;
     this.#lessons = deps.lessons;
+    this.#keys = new LRUCache<string, ItemKey>({
+      max: 50_000,
+      ttl: deps.itemKeyTtlMs ?? ITEM_KEY_TTL_MS,
+      // lru-cache reuses its last clock reading until a 1 ms timer fires; a
+      // test clock moves without timers running, so read it every time.
+      ...(deps.perf ? { perf: deps.perf, ttlResolution: 0 } : {}),
+    });
+    deps.lessons?.onContentChange((app) => this.#keyEpochs.set(app, (this.#keyEpochs.get(app) ?? 0) + 1));
     this.#db = deps.db;
     this.#children = deps.children;
     this.#masteryThreshold = deps.masteryThreshold;
@@ -427,23 +458,29 @@ export class ProgressService {
   /**
    * Answer keys of the items, from a process-local copy keyed by the app's
    * content generation (which every lesson write replaces, in every process
-   * with Redis), so grading never uses a key older than the last write and
-   * most answers need no item query.
+   * with Redis) and by a local epoch (which every lesson write in this
+   * process replaces, even when Redis could not be told), so most answers
+   * need no item query. A copy lives at most {@link ITEM_KEY_TTL_MS}: a write
+   * in another process whose generation bump failed (Redis down) is seen
+   * here within that bound, or sooner when its replay bumps the generation.
    */
   async #itemKeys(app: string, ids: string[]): Promise<Map<string, ItemKey>> {
+    // Epoch first: a write committing while the items are read below moves
+    // it on, so what was read cannot be stored where later reads look.
+    const epoch = this.#keyEpochs.get(app) ?? 0;
     const generation = await this.#lessons?.contentGeneration(app);
     if (generation === undefined) return findItems(this.#db.db, app, ids);
     const found = new Map<string, ItemKey>();
     const missing: string[] = [];
     for (const id of ids) {
-      const hit = this.#keys.get(`${app}:${generation}:${id}`);
+      const hit = this.#keys.get(`${app}:${epoch}:${generation}:${id}`);
       if (hit) found.set(id, hit);
       else missing.push(id);
     }
     if (missing.length) {
       for (const [id, item] of await findItems(this.#db.db, app, missing)) {
         found.set(id, item);
-        this.#keys.set(`${app}:${generation}:${id}`, item);
+        this.#keys.set(`${app}:${epoch}:${generation}:${id}`, item);
       }
     }
     return found;
