@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Principal } from '../../src/domain/principal.ts';
 import { TIME_ZONE_NAMES } from '../../src/domain/time-zones.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { answerMaker } from '../support/answers.ts';
 import { codeIn, mailTo } from '../support/mail.ts';
 import { stacks } from '../support/servers.ts';
 
@@ -28,15 +29,7 @@ for (const stack of await stacks()) {
     let adminToken: string;
     let n = 0;
 
-    const answer = (overrides: Record<string, unknown> = {}) => ({
-      childId,
-      itemId: 'alpha-only-q1',
-      response: 5,
-      durationMs: 4000,
-      answeredAt: new Date(Date.now() - 60_000).toISOString(),
-      clientEventId: `ir-${++n}`,
-      ...overrides,
-    });
+    const answer = answerMaker('ir', () => childId);
     const lesson = (overrides: Record<string, unknown> = {}) => ({
       id: `new-${++n}`,
       subject: 'math',

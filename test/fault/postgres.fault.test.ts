@@ -7,7 +7,7 @@ import type { Database } from '../../src/adapters/db/database.ts';
 import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { signUp } from '../support/mail.ts';
+import { guardianWithChild } from '../support/mail.ts';
 import { createThrowawayDatabase, databaseBackends, POSTGRES_URL } from '../support/servers.ts';
 
 /**
@@ -82,13 +82,7 @@ describe('PostgreSQL faults between the app and the database', { skip: postgres.
     database = await openPostgresDatabase({ url: proxy.wrap(db.url), poolSize: 4, connectTimeoutMs: CONNECT_TIMEOUT_MS, statementTimeoutMs: STATEMENT_TIMEOUT_MS });
     t = await createTestApp({ database, cache: createMemoryCache({ maxEntries: 100 }) });
     await createFixtureApp(t.container, APP);
-    const headers = { 'x-app-id': APP };
-    await signUp(t, APP, 'ann@example.com', PASSWORD, 'guardian');
-    const login = await t.request('/auth/login', { method: 'POST', headers, body: JSON.stringify({ email: 'ann@example.com', password: PASSWORD }) });
-    guardian = ((await login.json()) as { accessToken: string }).accessToken;
-    const created = await t.request('/api/children', { method: 'POST', token: guardian, body: JSON.stringify({ nickname: 'Mia', grade: 1 }) });
-    assert.equal(created.status, 201);
-    childId = ((await created.json()) as { id: string }).id;
+    ({ guardian, childId } = await guardianWithChild(t, APP, 'ann@example.com', PASSWORD, 'Mia'));
   });
 
   after(async () => {

@@ -11,7 +11,7 @@ import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { generatePrivateJwk, importSigningKey } from '../../src/features/auth/signing-keys.ts';
 import { createFixtureApp, createTestApp } from '../support/app-fixture.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
-import { signUp } from '../support/mail.ts';
+import { guardianWithChild } from '../support/mail.ts';
 import { cacheBackends, createThrowawayDatabase, databaseBackends, REDIS_URL } from '../support/servers.ts';
 
 /**
@@ -78,13 +78,7 @@ describe('the real server process under database and Redis faults', { skip: post
     const t = await createTestApp({ database: direct, cache: createMemoryCache({ maxEntries: 100 }), signingKey: await importSigningKey(jwk) });
     try {
       await createFixtureApp(t.container, APP);
-      const headers = { 'x-app-id': APP };
-      await signUp(t, APP, 'ann@example.com', PASSWORD, 'guardian');
-      const login = await t.request('/auth/login', { method: 'POST', headers, body: JSON.stringify({ email: 'ann@example.com', password: PASSWORD }) });
-      guardian = ((await login.json()) as { accessToken: string }).accessToken;
-      const created = await t.request('/api/children', { method: 'POST', token: guardian, body: JSON.stringify({ nickname: 'Mia', grade: 1 }) });
-      assert.equal(created.status, 201);
-      childId = ((await created.json()) as { id: string }).id;
+      ({ guardian, childId } = await guardianWithChild(t, APP, 'ann@example.com', PASSWORD, 'Mia'));
     } finally {
       await t.container.close();
     }

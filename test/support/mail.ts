@@ -29,3 +29,17 @@ export async function signUp(t: TestApp, appId: string, email: string, password:
   if (verified.status !== 201) throw new Error(`verify answered ${verified.status}: ${await verified.text()}`);
   return (await verified.json()) as { id: string; email: string; role: string };
 }
+
+/**
+ * A guardian signed up over HTTP (as {@link signUp}) and signed in, with one
+ * child created through the API: the guardian's access token and the child's id.
+ */
+export async function guardianWithChild(t: TestApp, appId: string, email: string, password: string, nickname: string): Promise<{ guardian: string; childId: string }> {
+  await signUp(t, appId, email, password, 'guardian');
+  const login = await t.request('/auth/login', { method: 'POST', headers: { 'x-app-id': appId }, body: JSON.stringify({ email, password }) });
+  if (login.status !== 200) throw new Error(`login answered ${login.status}: ${await login.text()}`);
+  const guardian = ((await login.json()) as { accessToken: string }).accessToken;
+  const created = await t.request('/api/children', { method: 'POST', token: guardian, body: JSON.stringify({ nickname, grade: 1 }) });
+  if (created.status !== 201) throw new Error(`creating the child answered ${created.status}: ${await created.text()}`);
+  return { guardian, childId: ((await created.json()) as { id: string }).id };
+}
