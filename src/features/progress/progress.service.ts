@@ -1,7 +1,7 @@
 import type { Database } from '../../adapters/db/database.ts';
 import { authorize, notFoundFor } from '../../domain/access-policy.ts';
 import { isCorrect } from '../../domain/curriculum.ts';
-import { AppError } from '../../domain/errors.ts';
+import { AppError, isForeignKeyViolation } from '../../domain/errors.ts';
 import { applyAnswer, newConceptState, viewOf, type ConceptState, type ConceptView } from '../../domain/learner/concept-state.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
@@ -92,8 +92,7 @@ export interface AnswerResult {
   concept: ConceptView & { conceptId: string };
 }
 
-/** PostgreSQL's SQLSTATEs for a foreign-key violation and a unique violation. */
-const FOREIGN_KEY_VIOLATION = '23503';
+/** PostgreSQL's SQLSTATE for a unique violation. */
 const UNIQUE_VIOLATION = '23505';
 
 /** Answers one merged write statement carries at most (a single batch of up to 200 always fits). */
@@ -235,7 +234,7 @@ export class ProgressService {
         () => this.#write(app, rows, model, reveal, items),
       );
     } catch (error) {
-      if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) throw notFoundFor('child');
+      if (isForeignKeyViolation(error)) throw notFoundFor('child');
       throw error;
     }
   }
