@@ -76,6 +76,8 @@ export const PracticeItem = z
     choices: z.array(Choice).min(2).max(8).optional(),
     answer: AnswerKey,
     difficulty: Difficulty,
+    /** A picture or sound the question needs, one of the lesson's `media` ids. */
+    mediaId: ResourceId.optional(),
   })
   .superRefine((item, ctx) => {
     for (const issue of practiceItemProblems(item)) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
@@ -92,6 +94,7 @@ export const PublicPracticeItem = z
     prompt: z.string(),
     choices: z.array(Choice).optional(),
     difficulty: z.number(),
+    mediaId: z.string().optional(),
   })
   .openapi('PracticeItem');
 export type PublicPracticeItem = z.infer<typeof PublicPracticeItem>;
@@ -191,7 +194,7 @@ export function practiceItemProblems(item: Pick<PracticeItem, 'type' | 'choices'
 }
 
 /** Cross-field checks on a lesson: unique item ids, media blocks that reference listed media, items on lesson concepts. */
-export function lessonProblems(lesson: Pick<LessonInput, 'items' | 'blocks' | 'media' | 'conceptIds'>): Problem[] {
+export function lessonProblems(lesson: { items: readonly Pick<PracticeItem, 'id' | 'conceptId' | 'mediaId'>[]; blocks: readonly ContentBlock[]; media: readonly MediaRef[]; conceptIds: readonly string[] }): Problem[] {
   const problems: Problem[] = [];
   const itemIds = new Set<string>();
   lesson.items.forEach((item, i) => {
@@ -202,6 +205,11 @@ export function lessonProblems(lesson: Pick<LessonInput, 'items' | 'blocks' | 'm
     }
   });
   const mediaIds = new Set(lesson.media.map((m) => m.id));
+  lesson.items.forEach((item, i) => {
+    if (item.mediaId !== undefined && !mediaIds.has(item.mediaId)) {
+      problems.push({ path: ['items', i, 'mediaId'], message: `no media with id "${item.mediaId}"` });
+    }
+  });
   lesson.blocks.forEach((block, i) => {
     if (block.type === 'media' && !mediaIds.has(block.mediaId)) {
       problems.push({ path: ['blocks', i, 'mediaId'], message: `no media with id "${block.mediaId}"` });
@@ -220,6 +228,7 @@ export function toPublicItem(item: PracticeItem): PublicPracticeItem {
     difficulty: item.difficulty,
   };
   if (item.choices) out.choices = item.choices;
+  if (item.mediaId !== undefined) out.mediaId = item.mediaId;
   return out;
 }
 

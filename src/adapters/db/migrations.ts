@@ -1,6 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { tenantSchema } from '../../domain/tenancy.ts';
 import type { Tables } from './tables.ts';
+import { itemContentHash } from '../../domain/content-pack.ts';
+import type { PracticeItem } from '../../domain/curriculum.ts';
 
 /**
  * One numbered series of migrations for the control schema (`kidslearn`) and
@@ -349,7 +351,74 @@ export const tenantMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 9,
+    name: 'content packs, teaching order and stable item identity',
+    async up(trx, s) {
+      await runAll(trx, [
+        // The packs imported into this app; rank orders them (first imported first).
+        `create table ${s}.content_packs (
+           id text primary key,
+           rank integer not null unique,
+           version text not null,
+           title text not null,
+           description text,
+           language text not null,
+           license text not null,
+           authors jsonb not null,
+           imported_at timestamptz not null default now()
+         )`,
+        `create table ${s}.content_units (
+           id text primary key,
+           pack_id text not null references ${s}.content_packs(id) on delete cascade,
+           position integer not null,
+           title text not null,
+           description text
+         )`,
+        `create index content_units_pack on ${s}.content_units (pack_id, position)`,
+        // pack_id null: authored over the admin API. retired_at: gone from its
+        // pack (or deleted) after it was used; kept so history still resolves.
+        `alter table ${s}.concepts add column pack_id text references ${s}.content_packs(id)`,
+        `alter table ${s}.concepts add column retired_at timestamptz`,
+        `alter table ${s}.lessons add column pack_id text references ${s}.content_packs(id)`,
+        `alter table ${s}.lessons add column unit_id text`,
+        // Place in the pack's teaching sequence (0-based across all its units).
+        `alter table ${s}.lessons add column position integer`,
+        `alter table ${s}.lessons add column retired_at timestamptz`,
+        // content_hash: SHA-256 of what the child is asked and what counts as
+        // right; released_at: first time the item was in a published lesson
+        // (from then on its question never changes under its id).
+        `alter table ${s}.practice_items add column content_hash text`,
+        `alter table ${s}.practice_items add column media_id text`,
+        `alter table ${s}.practice_items add column released_at timestamptz`,
+        `alter table ${s}.practice_items add column retired_at timestamptz`,
+        // Retired items keep their old position: positions are unique among live items only.
+        `alter table ${s}.practice_items drop constraint practice_items_lesson_id_position_key`,
+        `create index practice_items_lesson on ${s}.practice_items (lesson_id, position)`,
+        `update ${s}.practice_items i set released_at = l.updated_at from ${s}.lessons l where l.id = i.lesson_id and l.published`,
+      ]);
+      // Hashes are computed here rather than in SQL so that they are exactly the ones imports compute.
+      const rows = await sql<{ id: string; concept_id: string; type: string; prompt: string; choices: unknown; answer: unknown }>`
+        select id, concept_id, type, prompt, choices, answer from ${sql.table(`${unquote(s)}.practice_items`)}`.execute(trx);
+      for (const r of rows.rows) {
+        const hash = itemContentHash({
+          conceptId: r.concept_id,
+          type: r.type as PracticeItem['type'],
+          prompt: r.prompt,
+          choices: (r.choices ?? undefined) as PracticeItem['choices'],
+          answer: r.answer as PracticeItem['answer'],
+        });
+        await sql`update ${sql.table(`${unquote(s)}.practice_items`)} set content_hash = ${hash} where id = ${r.id}`.execute(trx);
+      }
+      await run(trx, `alter table ${s}.practice_items alter column content_hash set not null`);
+    },
+  },
 ];
+
+/** `"app_x"` → `app_x` (tenant migrations get the schema quoted). */
+function unquote(schema: string): string {
+  return schema.replace(/^"|"$/g, '');
+}
 
 /** Key of the advisory lock every migration and app creation takes. */
 const MIGRATION_LOCK = 4_242_001;

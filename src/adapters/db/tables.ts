@@ -11,6 +11,28 @@ export interface ConceptsTable {
   grade: number;
   name: string;
   description: string;
+  pack_id: ColumnType<string | null, string | null | undefined, string | null>;
+  retired_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface ContentPacksTable {
+  id: string;
+  rank: number;
+  version: string;
+  title: string;
+  description: string | null;
+  language: string;
+  license: string;
+  authors: ColumnType<unknown, string, string>;
+  imported_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+export interface ContentUnitsTable {
+  id: string;
+  pack_id: string;
+  position: number;
+  title: string;
+  description: string | null;
 }
 
 export interface ConceptPrerequisitesTable {
@@ -31,6 +53,10 @@ export interface LessonsTable {
   published: boolean;
   created_at: ColumnType<Date, never, never>;
   updated_at: ColumnType<Date, Date | undefined, Date>;
+  pack_id: ColumnType<string | null, string | null | undefined, string | null>;
+  unit_id: ColumnType<string | null, string | null | undefined, string | null>;
+  position: ColumnType<number | null, number | null | undefined, number | null>;
+  retired_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface PracticeItemsTable {
@@ -43,6 +69,10 @@ export interface PracticeItemsTable {
   choices: ColumnType<unknown, string | null, string | null>;
   answer: ColumnType<unknown, string, string>;
   difficulty: number;
+  content_hash: string;
+  media_id: ColumnType<string | null, string | null | undefined, string | null>;
+  released_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  retired_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface AccountsTable {
@@ -216,6 +246,8 @@ export interface TrustedDevicesTable {
 
 export interface Tables {
   concepts: ConceptsTable;
+  content_packs: ContentPacksTable;
+  content_units: ContentUnitsTable;
   concept_prerequisites: ConceptPrerequisitesTable;
   lessons: LessonsTable;
   practice_items: PracticeItemsTable;

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
+import { itemContentHash } from '../../domain/content-pack.ts';
 import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, MediaRef, NewLessonInput, PracticeItem } from '../../domain/curriculum.ts';
 
 /**
@@ -149,6 +150,8 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
       choices: item.choices ? JSON.stringify(item.choices) : null,
       answer: JSON.stringify(item.answer),
       difficulty: item.difficulty,
+      content_hash: itemContentHash(item),
+      media_id: item.mediaId ?? null,
     }));
     await scoped(trx, appId).insertInto('practice_items').values(chunk).execute();
   }
