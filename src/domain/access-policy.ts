@@ -21,6 +21,8 @@ export const FUNCTION_ROLES = {
   'admin.area': ['admin'],
   'lessons.read': ['guardian', 'child', 'teacher', 'admin'],
   'lessons.author': ['admin'],
+  /** Import, export and list content packs; resolve any item ever stored. */
+  'content.manage': ['admin'],
   'children.list': ['guardian', 'child', 'admin'],
   'children.create': ['guardian'],
   'child.read': ['guardian', 'child', 'admin'],

@@ -139,6 +139,10 @@ export const LessonSummary = z
     summary: z.string(),
     conceptIds: z.array(z.string()),
     estimatedMinutes: z.number().int(),
+    unit: z
+      .object({ id: z.string(), title: z.string() })
+      .nullable()
+      .openapi({ description: 'The unit of the content pack that teaches this lesson; null for lessons authored outside packs' }),
   })
   .openapi('LessonSummary');
 export type LessonSummary = z.infer<typeof LessonSummary>;

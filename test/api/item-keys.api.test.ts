@@ -69,11 +69,17 @@ describe('answer keys cached by the progress service', () => {
   });
 
   it('drops it at once when the lesson is written through the lessons service in this process', async () => {
-    assert.equal(await answer(6), true); // cached
+    // Keys never change under a released id any more (see content identity), so the write that must
+    // reach the copy at once is an unpublish: the key is still cached when it happens.
+    await setKeyBehindTheServicesBack(5);
+    assert.equal(await answer(6), true, 'the copy cached by the last test is used');
     const { id: _id, ...lesson } = await t.container.lessons.getForAdmin('alpha', 'alpha-only');
-    const items = lesson.items.map((i) => (i.id === 'alpha-only-q1' ? { ...i, answer: { type: 'numeric' as const, value: 7, tolerance: 0 } } : i));
-    await t.container.lessons.update('alpha', 'alpha-only', { ...lesson, items });
-    assert.equal(await answer(7), true);
-    assert.equal(await answer(6), false);
+    await t.container.lessons.update('alpha', 'alpha-only', { ...lesson, published: false });
+    try {
+      await assert.rejects(answer(5), (e: unknown) => (e as { code?: string }).code === 'item_not_found');
+    } finally {
+      await t.container.lessons.update('alpha', 'alpha-only', lesson);
+    }
+    assert.equal(await answer(5), true, 'published again: graded with the stored key');
   });
 });

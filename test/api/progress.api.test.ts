@@ -280,18 +280,21 @@ for (const stack of await stacks()) {
       assert.equal(stored.rows[0]!.n, kids.length * 2 + 1);
     });
 
-    it('grades with an answer key changed a moment ago', async () => {
+    it('refuses at once an item whose lesson was unpublished a moment ago, and refuses to change a released question', async () => {
       const { id: _id, ...lesson } = await t.container.lessons.getForAdmin('alpha', 'alpha-only');
-      const items = lesson.items.map((item, k) => (k === 0 ? { ...item, answer: { type: 'numeric' as const, value: 6, tolerance: 0 } } : item));
-      assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, true, 'old key, and now in the process-local copy');
-      await t.container.lessons.update('alpha', 'alpha-only', { ...lesson, items });
+      assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, true, 'graded, and now in the process-local copy');
+      await t.container.lessons.update('alpha', 'alpha-only', { ...lesson, published: false });
       try {
-        assert.equal((await post(answer({ response: 6 }))).body.results[0]!.correct, true, 'the new key at once');
-        assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, false);
+        const refused = await post(answer({ response: 5 }));
+        assert.equal(refused.status, 404);
       } finally {
-        await t.container.lessons.update('alpha', 'alpha-only', lesson); // other tests grade against the fixture's key
+        await t.container.lessons.update('alpha', 'alpha-only', lesson);
       }
+      const items = lesson.items.map((item, k) => (k === 0 ? { ...item, answer: { type: 'numeric' as const, value: 6, tolerance: 0 } } : item));
+      await assert.rejects(t.container.lessons.update('alpha', 'alpha-only', { ...lesson, items }), (e: unknown) => (e as { code?: string }).code === 'item_changed');
+      assert.equal((await post(answer({ response: 5 }))).body.results[0]!.correct, true, 'still graded with the key children saw');
     });
+
   });
 }
 

@@ -118,21 +118,40 @@ for (const backend of await databaseBackends()) {
       assert.deepEqual(graded.items.map((l) => l.id), ['shared-lesson']);
     });
 
-    it('rewrites a lesson’s item list and deletes lessons with their items', async () => {
+    it('rewrites a lesson’s item list keeping released items (retired, not deleted) and retires a deleted lesson that children saw', async () => {
       const app = await freshApp();
       const other = await freshApp();
       const pack = fixturePack(app);
       const lesson = { ...pack.lessons[0]!, title: 'changed', items: pack.lessons[0]!.items.slice(0, 1) };
+      const items = () =>
+        database.db.withSchema(`app_${app}`).selectFrom('practice_items').select(['id', 'retired_at', 'released_at']).where('lesson_id', '=', lesson.id).orderBy('id').execute();
       await database.db.transaction().execute((trx) => writeLesson(trx, app, lesson));
       const found = await findLesson(database.db, app, lesson.id);
       assert.equal(found?.lesson.title, 'changed');
-      assert.equal(found?.items.length, 1);
+      assert.deepEqual(found?.items.map((i) => i.id), [lesson.items[0]!.id], 'only the live item is served');
+      const kept = await items();
+      assert.equal(kept.length, 3, 'items that left a published lesson are kept for the answers that point at them');
+      assert.deepEqual(kept.map((i) => i.retired_at !== null), [false, true, true]);
+      assert.ok(kept.every((i) => i.released_at !== null));
       assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, app, lesson.id)), true);
       assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, app, lesson.id)), false);
-      const orphans = await database.db.withSchema(`app_${app}`).selectFrom('practice_items').select('id').where('lesson_id', '=', lesson.id).execute();
-      assert.deepEqual(orphans, []);
+      assert.equal((await findLesson(database.db, app, lesson.id))?.retired, true);
+      assert.ok((await items()).every((i) => i.retired_at !== null), 'the deleted lesson and its items are retired');
       // The other app's copy is untouched.
       assert.equal((await findLesson(database.db, other, lesson.id))?.items.length, 3);
+    });
+
+    it('deletes for real what children never saw: items of a draft and a draft lesson', async () => {
+      const app = await freshApp();
+      const draft = { ...renamed(fixturePack(app).lessons[0]!, 'draft-only'), published: false };
+      const rows = () => database.db.withSchema(`app_${app}`).selectFrom('practice_items').select('id').where('lesson_id', '=', 'draft-only').execute();
+      await database.db.transaction().execute((trx) => writeLesson(trx, app, draft));
+      assert.equal((await rows()).length, draft.items.length);
+      await database.db.transaction().execute((trx) => writeLesson(trx, app, { ...draft, items: draft.items.slice(0, 1) }));
+      assert.equal((await rows()).length, 1, 'unreleased items that left the draft are gone');
+      assert.equal(await database.db.transaction().execute((trx) => deleteLesson(trx, app, 'draft-only')), true);
+      assert.equal(await findLesson(database.db, app, 'draft-only'), undefined);
+      assert.deepEqual(await rows(), []);
     });
 
     it('rolls a failed transaction back completely', async () => {

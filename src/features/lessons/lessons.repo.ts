@@ -1,6 +1,6 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
-import type { Tables } from '../../adapters/db/tables.ts';
+import type { PracticeItemsTable, Tables } from '../../adapters/db/tables.ts';
 import { itemContentHash } from '../../domain/content-pack.ts';
 import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, MediaRef, NewLessonInput, PracticeItem } from '../../domain/curriculum.ts';
 
@@ -14,21 +14,34 @@ import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, M
 export interface LessonQuery {
   subject?: string | undefined;
   grade?: number | undefined;
+  /** `teaching` (default): the packs' teaching sequence; `grade`: grade, subject, id. */
+  order?: 'teaching' | 'grade' | undefined;
   page: number;
   limit: number;
 }
 
-/** Published lessons in a stable order (grade, subject, id) with the total count. */
+/**
+ * Published, live lessons with the total count. In teaching order: packs in
+ * the order they were first imported, each pack's lessons in its sequence,
+ * then lessons authored outside packs; ties and `order=grade` by grade,
+ * subject and id.
+ */
 export async function listPublishedLessons(db: Kysely<Tables>, appId: string, q: LessonQuery): Promise<{ items: LessonSummary[]; total: number }> {
-  let base = scoped(db, appId).selectFrom('lessons').where('published', '=', true);
-  if (q.subject !== undefined) base = base.where('subject', '=', q.subject);
-  if (q.grade !== undefined) base = base.where('grade', '=', q.grade);
-  const rows = await base
-    .select(['id', 'subject', 'grade', 'title', 'summary', 'concept_ids', 'estimated_minutes'])
-    .select(sql<number>`(count(*) over ())::int`.as('total'))
-    .orderBy('grade')
-    .orderBy('subject')
-    .orderBy('id')
+  let base = scoped(db, appId).selectFrom('lessons as l').where('l.published', '=', true).where('l.retired_at', 'is', null);
+  if (q.subject !== undefined) base = base.where('l.subject', '=', q.subject);
+  if (q.grade !== undefined) base = base.where('l.grade', '=', q.grade);
+  let listing = base
+    .leftJoin('content_packs as p', 'p.id', 'l.pack_id')
+    .leftJoin('content_units as u', 'u.id', 'l.unit_id')
+    .select(['l.id', 'l.subject', 'l.grade', 'l.title', 'l.summary', 'l.concept_ids', 'l.estimated_minutes', 'l.unit_id', 'u.title as unit_title'])
+    .select(sql<number>`(count(*) over ())::int`.as('total'));
+  if ((q.order ?? 'teaching') === 'teaching') {
+    listing = listing.orderBy(sql`p.rank asc nulls last`).orderBy(sql`l.position asc nulls last`);
+  }
+  const rows = await listing
+    .orderBy('l.grade')
+    .orderBy('l.subject')
+    .orderBy('l.id')
     .limit(q.limit)
     .offset((q.page - 1) * q.limit)
     .execute();
@@ -48,21 +61,30 @@ export async function listPublishedLessons(db: Kysely<Tables>, appId: string, q:
       summary: r.summary,
       conceptIds: r.concept_ids,
       estimatedMinutes: r.estimated_minutes,
+      unit: r.unit_id !== null && r.unit_title !== null ? { id: r.unit_id, title: r.unit_title } : null,
     })),
   };
 }
 
-/** A lesson with its items (answer keys included: callers decide what leaves the server). */
-export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: string): Promise<{ lesson: Lesson; items: PracticeItem[] } | undefined> {
-  const row = await scoped(db, appId).selectFrom('lessons').selectAll().where('id', '=', lessonId).executeTakeFirst();
+/** A lesson with its live items (answer keys included: callers decide what leaves the server); `retired` lessons are gone from their pack. */
+export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: string): Promise<{ lesson: Lesson; items: PracticeItem[]; retired: boolean } | undefined> {
+  const row = await scoped(db, appId)
+    .selectFrom('lessons as l')
+    .leftJoin('content_units as u', 'u.id', 'l.unit_id')
+    .selectAll('l')
+    .select('u.title as unit_title')
+    .where('l.id', '=', lessonId)
+    .executeTakeFirst();
   if (!row) return undefined;
   const items = await scoped(db, appId)
     .selectFrom('practice_items')
     .selectAll()
     .where('lesson_id', '=', lessonId)
+    .where('retired_at', 'is', null)
     .orderBy('position')
     .execute();
   return {
+    retired: row.retired_at !== null,
     lesson: {
       id: row.id,
       subject: row.subject,
@@ -75,19 +97,46 @@ export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: st
       estimatedMinutes: row.estimated_minutes,
       published: row.published,
       updatedAt: row.updated_at.toISOString(),
+      unit: row.unit_id !== null && row.unit_title !== null ? { id: row.unit_id, title: row.unit_title } : null,
     },
-    items: items.map((i) => {
-      const item: PracticeItem = {
-        id: i.id,
-        conceptId: i.concept_id,
-        type: i.type as PracticeItem['type'],
-        prompt: i.prompt,
-        answer: i.answer as AnswerKey,
-        difficulty: Number(i.difficulty),
-      };
-      if (i.choices !== null) item.choices = i.choices as Choice[];
-      return item;
-    }),
+    items: items.map(toPracticeItem),
+  };
+}
+
+type ItemRow = Selectable<PracticeItemsTable>;
+
+function toPracticeItem(i: ItemRow): PracticeItem {
+  const item: PracticeItem = {
+    id: i.id,
+    conceptId: i.concept_id,
+    type: i.type as PracticeItem['type'],
+    prompt: i.prompt,
+    answer: i.answer as AnswerKey,
+    difficulty: Number(i.difficulty),
+  };
+  if (i.choices !== null) item.choices = i.choices as Choice[];
+  if (i.media_id !== null) item.mediaId = i.media_id;
+  return item;
+}
+
+/** An item as stored, live or retired, with its identity facts: answers keep resolving after it left its lesson. */
+export interface StoredItemRecord {
+  item: PracticeItem;
+  lessonId: string;
+  contentHash: string;
+  releasedAt: string | null;
+  retiredAt: string | null;
+}
+
+export async function findItemRecord(db: Kysely<Tables>, appId: string, itemId: string): Promise<StoredItemRecord | undefined> {
+  const row = await scoped(db, appId).selectFrom('practice_items').selectAll().where('id', '=', itemId).executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    item: toPracticeItem(row),
+    lessonId: row.lesson_id,
+    contentHash: row.content_hash,
+    releasedAt: row.released_at?.toISOString() ?? null,
+    retiredAt: row.retired_at?.toISOString() ?? null,
   };
 }
 
@@ -112,14 +161,39 @@ export async function itemsOwnedElsewhere(trx: Transaction<Tables>, appId: strin
   return rows.map((r) => r.id);
 }
 
-/** Whether a lesson with this id exists (published or not). */
-export async function lessonExists(db: Kysely<Tables> | Transaction<Tables>, appId: string, lessonId: string): Promise<boolean> {
-  const row = await scoped(db, appId).selectFrom('lessons').select('id').where('id', '=', lessonId).executeTakeFirst();
-  return row !== undefined;
+/** Whether a lesson with this id exists, and whether it is retired (gone from its pack or deleted after use). */
+export async function lessonState(db: Kysely<Tables> | Transaction<Tables>, appId: string, lessonId: string): Promise<'live' | 'retired' | undefined> {
+  const row = await scoped(db, appId).selectFrom('lessons').select('retired_at').where('id', '=', lessonId).forUpdate().executeTakeFirst();
+  if (!row) return undefined;
+  return row.retired_at === null ? 'live' : 'retired';
 }
 
-/** Inserts or replaces a lesson and its whole item list inside the caller's transaction. */
+/** Released items whose question `lesson` would change under the same id (see {@link writeLesson}). */
+export async function changedReleasedItems(trx: Transaction<Tables>, appId: string, lesson: NewLessonInput): Promise<{ id: string; index: number }[]> {
+  if (lesson.items.length === 0) return [];
+  const rows = await scoped(trx, appId)
+    .selectFrom('practice_items')
+    .select(['id', 'content_hash'])
+    .where('id', 'in', lesson.items.map((i) => i.id))
+    .where('released_at', 'is not', null)
+    .execute();
+  const stored = new Map(rows.map((r) => [r.id, r.content_hash]));
+  return lesson.items.flatMap((item, index) => {
+    const hash = stored.get(item.id);
+    return hash !== undefined && hash !== itemContentHash(item) ? [{ id: item.id, index }] : [];
+  });
+}
+
+/**
+ * Inserts or replaces a lesson and its whole item list inside the caller's
+ * transaction, keeping item identity: items are upserted by id; items that
+ * left the lesson are retired when they were ever released (answers may
+ * point at them) and deleted otherwise; items of a published lesson are
+ * marked released. Callers refuse changed released items first
+ * ({@link changedReleasedItems}). A retired lesson written again is live again.
+ */
 export async function writeLesson(trx: Transaction<Tables>, appId: string, lesson: NewLessonInput): Promise<void> {
+  const now = new Date();
   const values = {
     id: lesson.id,
     subject: lesson.subject,
@@ -135,10 +209,16 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
   await scoped(trx, appId)
     .insertInto('lessons')
     .values(values)
-    .onConflict((oc) => oc.column('id').doUpdateSet({ ...values, updated_at: new Date() }))
+    .onConflict((oc) => oc.column('id').doUpdateSet({ ...values, retired_at: null, updated_at: now }))
     .execute();
-  await scoped(trx, appId).deleteFrom('practice_items').where('lesson_id', '=', lesson.id).execute();
-  // Multi-row inserts in chunks keep statements small and PGlite fast.
+  const keep = lesson.items.map((i) => i.id);
+  let gone = scoped(trx, appId).deleteFrom('practice_items').where('lesson_id', '=', lesson.id).where('released_at', 'is', null);
+  if (keep.length) gone = gone.where('id', 'not in', keep);
+  await gone.execute();
+  let retire = scoped(trx, appId).updateTable('practice_items').set({ retired_at: now }).where('lesson_id', '=', lesson.id).where('retired_at', 'is', null);
+  if (keep.length) retire = retire.where('id', 'not in', keep);
+  await retire.execute();
+  // Multi-row upserts in chunks keep statements small and PGlite fast.
   for (let start = 0; start < lesson.items.length; start += 100) {
     const chunk = lesson.items.slice(start, start + 100).map((item, i) => ({
       id: item.id,
@@ -152,15 +232,56 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
       difficulty: item.difficulty,
       content_hash: itemContentHash(item),
       media_id: item.mediaId ?? null,
+      released_at: lesson.published ? now : null,
+      retired_at: null,
     }));
-    await scoped(trx, appId).insertInto('practice_items').values(chunk).execute();
+    await scoped(trx, appId)
+      .insertInto('practice_items')
+      .values(chunk)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({
+          lesson_id: eb.ref('excluded.lesson_id'),
+          position: eb.ref('excluded.position'),
+          concept_id: eb.ref('excluded.concept_id'),
+          type: eb.ref('excluded.type'),
+          prompt: eb.ref('excluded.prompt'),
+          choices: eb.ref('excluded.choices'),
+          answer: eb.ref('excluded.answer'),
+          difficulty: eb.ref('excluded.difficulty'),
+          content_hash: eb.ref('excluded.content_hash'),
+          media_id: eb.ref('excluded.media_id'),
+          released_at: sql`coalesce(${sql.ref('practice_items.released_at')}, ${sql.ref('excluded.released_at')})`,
+          retired_at: null,
+        })),
+      )
+      .execute();
   }
 }
 
-/** Deletes a lesson (its items go with it). Returns whether it existed. */
+/**
+ * Deletes a lesson. One with released items is retired instead (it and its
+ * items stop being served; answers keep resolving). Returns whether a live
+ * lesson existed.
+ */
 export async function deleteLesson(trx: Transaction<Tables>, appId: string, lessonId: string): Promise<boolean> {
-  const res = await scoped(trx, appId).deleteFrom('lessons').where('id', '=', lessonId).executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+  const state = await lessonState(trx, appId, lessonId);
+  if (state !== 'live') return false;
+  const released = await scoped(trx, appId)
+    .selectFrom('practice_items')
+    .select('id')
+    .where('lesson_id', '=', lessonId)
+    .where('released_at', 'is not', null)
+    .limit(1)
+    .executeTakeFirst();
+  if (!released) {
+    await scoped(trx, appId).deleteFrom('lessons').where('id', '=', lessonId).execute();
+    return true;
+  }
+  const now = new Date();
+  await scoped(trx, appId).deleteFrom('practice_items').where('lesson_id', '=', lessonId).where('released_at', 'is', null).execute();
+  await scoped(trx, appId).updateTable('practice_items').set({ retired_at: now }).where('lesson_id', '=', lessonId).where('retired_at', 'is', null).execute();
+  await scoped(trx, appId).updateTable('lessons').set({ retired_at: now, updated_at: now }).where('id', '=', lessonId).execute();
+  return true;
 }
 
 /** Inserts or updates concepts and replaces their prerequisite edges (seeding and curriculum import). */

@@ -24,6 +24,10 @@ const ListQuery = z.object({
     .transform((v) => (v.toUpperCase() === 'K' ? 0 : Number(v)))
     .optional()
     .openapi({ description: 'K or 0–8 (0 = kindergarten)', example: '2' }),
+  order: z
+    .enum(['teaching', 'grade'])
+    .default('teaching')
+    .openapi({ description: '`teaching` (default): the curriculum’s teaching order, prerequisites first; `grade`: by grade, subject and id', example: 'teaching' }),
   page: z.coerce.number().int('must be a whole number').min(1).max(1_000_000).default(1).openapi({ example: 1 }),
   limit: z.coerce.number().int('must be a whole number').min(1).max(50).default(20).openapi({ example: 20 }),
 });
@@ -42,7 +46,7 @@ const listLessons = createRoute({
   security,
   request: { query: ListQuery },
   responses: {
-    200: { ...json(LessonPage, 'A page of lessons in a stable order (grade, subject, id); cached until the next lesson write'), headers: z.object({ 'X-Cache': z.enum(['HIT', 'MISS']) }) },
+    200: { ...json(LessonPage, 'A page of lessons in teaching order (packs in import order, each in its sequence; then lessons authored outside packs by grade, subject, id) or, with `order=grade`, by grade, subject and id; cached until the next lesson write'), headers: z.object({ 'X-Cache': z.enum(['HIT', 'MISS']) }) },
     ...errorResponses(400, 401, 404),
   },
 });

@@ -10,8 +10,11 @@ import {
   deleteLesson,
   findLesson,
   itemsOwnedElsewhere,
-  lessonExists,
+  changedReleasedItems,
+  findItemRecord,
+  lessonState,
   listPublishedLessons,
+  type StoredItemRecord,
   missingConcepts,
   writeLesson,
   type LessonQuery,
@@ -44,7 +47,7 @@ export const lessonCacheKey = (appId: string, lessonId: string) => `lesson:${app
 const catalogGenerationKey = (appId: string) => `lessons-gen:${appId}`;
 const CATALOG_GENERATION_TTL_SECONDS = 7 * 24 * 3600;
 const catalogPageKey = (appId: string, generation: string, q: LessonQuery) =>
-  `lessons:${appId}:${generation}:${q.subject ?? ''}:${q.grade ?? ''}:${q.page}:${q.limit}`;
+  `lessons:${appId}:${generation}:${q.subject ?? ''}:${q.grade ?? ''}:${q.order ?? 'teaching'}:${q.page}:${q.limit}`;
 
 /**
  * Invalidations the cache refused (it was down when a write committed),
@@ -242,6 +245,23 @@ export class LessonsService {
     }
   }
 
+  /**
+   * Call after a content import committed: a new catalogue generation, and
+   * every lesson the import wrote or retired is written through to the cache
+   * (or tombstoned), in every process sharing the cache. Failures are
+   * remembered and replayed like those of admin writes.
+   */
+  async afterContentImport(appId: string, lessonIds: readonly string[]): Promise<void> {
+    this.#notifyContentChange(appId);
+    try {
+      await this.#startCatalogGeneration(appId);
+      for (const id of lessonIds) await this.#refreshLesson(appId, id);
+    } catch (error) {
+      this.#recordFailure(appId, lessonIds);
+      this.#log.error({ err: error, appId }, 'cache invalidation after a content import failed; replayed when the cache is back');
+    }
+  }
+
   /** Makes every cached catalogue page of the app unreachable. */
   #startCatalogGeneration(appId: string): Promise<void> {
     return this.#cache.set(catalogGenerationKey(appId), randomUUID(), CATALOG_GENERATION_TTL_SECONDS);
@@ -289,7 +309,7 @@ export class LessonsService {
     }
     this.#lessonMisses.inc();
     const found = await findLesson(this.#db.db, appId, lessonId);
-    if (!found || !found.lesson.published) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
+    if (!found || !found.lesson.published || found.retired) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
     const json = JSON.stringify(toDetail(found.lesson, found.items));
     if (!bypass) await this.#cacheAdd(key, json, LESSON_CACHE_TTL_SECONDS);
     return { json, cache: 'MISS' };
@@ -298,9 +318,16 @@ export class LessonsService {
   /** A lesson as authored, with answer keys, for admins (never cached). */
   async getForAdmin(appId: string, lessonId: string): Promise<NewLessonInput> {
     const found = await findLesson(this.#db.db, appId, lessonId);
-    if (!found) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
-    const { updatedAt: _u, ...lesson } = found.lesson;
+    if (!found || found.retired) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
+    const { updatedAt: _u, unit: _unit, ...lesson } = found.lesson;
     return { ...lesson, items: found.items };
+  }
+
+  /** Any item ever stored, live or retired, with its content hash: what an answer's `itemId` pointed at. */
+  async itemRecord(appId: string, itemId: string): Promise<StoredItemRecord> {
+    const found = await findItemRecord(this.#db.db, appId, itemId);
+    if (!found) throw notFound('item_not_found', `No practice item "${itemId}"`);
+    return found;
   }
 
   /** Creates a lesson; 409 `lesson_exists` if the id is taken. */
@@ -325,9 +352,10 @@ export class LessonsService {
 
   async #write(appId: string, lesson: NewLessonInput, mode: 'create' | 'update'): Promise<void> {
     await this.#db.db.transaction().execute(async (trx) => {
-      const exists = await lessonExists(trx, appId, lesson.id);
-      if (mode === 'create' && exists) throw new AppError('conflict', 'lesson_exists', `Lesson "${lesson.id}" already exists`);
-      if (mode === 'update' && !exists) throw notFound('lesson_not_found', `Lesson "${lesson.id}" not found`);
+      // A retired lesson (deleted after use) may be created again under its id; it is not there to update.
+      const state = await lessonState(trx, appId, lesson.id);
+      if (mode === 'create' && state === 'live') throw new AppError('conflict', 'lesson_exists', `Lesson "${lesson.id}" already exists`);
+      if (mode === 'update' && state !== 'live') throw notFound('lesson_not_found', `Lesson "${lesson.id}" not found`);
       const missing = await missingConcepts(trx, appId, lesson.conceptIds);
       if (missing.length) {
         throw new AppError('invalid', 'unknown_concept', `Unknown concept ids: ${missing.join(', ')}`, { details: { conceptIds: missing } });
@@ -335,6 +363,15 @@ export class LessonsService {
       const taken = await itemsOwnedElsewhere(trx, appId, lesson.id, lesson.items.map((i) => i.id));
       if (taken.length) {
         throw new AppError('conflict', 'item_id_taken', `Item ids already used by another lesson: ${taken.join(', ')}`, { details: { itemIds: taken } });
+      }
+      const changed = await changedReleasedItems(trx, appId, lesson);
+      if (changed.length) {
+        throw new AppError(
+          'conflict',
+          'item_changed',
+          `Items ${changed.map((c) => `"${c.id}"`).join(', ')} would ask a different question under an id that children have already seen; answers point at the stored question, so give the changed question a new id`,
+          { details: changed.map((c) => ({ field: `items.${c.index}.id`, itemId: c.id })) },
+        );
       }
       await writeLesson(trx, appId, lesson);
     });
@@ -358,7 +395,7 @@ export class LessonsService {
   async #refreshLesson(appId: string, lessonId: string): Promise<void> {
     const key = lessonCacheKey(appId, lessonId);
     const found = await findLesson(this.#db.db, appId, lessonId);
-    if (found?.lesson.published) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
+    if (found?.lesson.published && !found.retired) await this.#cache.set(key, JSON.stringify(toDetail(found.lesson, found.items)), LESSON_CACHE_TTL_SECONDS);
     else await this.#cache.set(key, TOMBSTONE, TOMBSTONE_TTL_SECONDS);
   }
 

@@ -9,18 +9,25 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 /** The methods that carry a request body; {@link bodyRules} is mounted for these only. */
 export const BODY_METHODS = ['POST', 'PUT', 'PATCH'];
 
-const limit = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => {
-    throw new AppError('too_large', 'payload_too_large', `Request body exceeds ${MAX_BODY_BYTES} bytes`);
-  },
-});
+/** Routes that take whole content packs: a curriculum of a few hundred lessons is a few MiB of JSON. */
+export const LARGE_BODY_BYTES = 16 * 1024 * 1024;
+const LARGE_BODY_PATHS = new Set(['/admin/content/import']);
+
+const limitTo = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AppError('too_large', 'payload_too_large', `Request body exceeds ${maxSize} bytes`);
+    },
+  });
+const limit = limitTo(MAX_BODY_BYTES);
+const largeLimit = limitTo(LARGE_BODY_BYTES);
 
 /**
  * 415 `unsupported_media_type` when a request carries a body that is not
- * JSON; 413 `payload_too_large` for bodies over 1 MiB (checked while
- * streaming, not only by Content-Length). Mounted for {@link BODY_METHODS}
- * only, so reads never pay for it.
+ * JSON; 413 `payload_too_large` for bodies over 1 MiB (16 MiB for content
+ * pack imports; checked while streaming, not only by Content-Length).
+ * Mounted for {@link BODY_METHODS} only, so reads never pay for it.
  */
 export const bodyRules = createMiddleware<AppEnv>(async (c, next) => {
   const length = c.req.header('content-length');
@@ -29,5 +36,5 @@ export const bodyRules = createMiddleware<AppEnv>(async (c, next) => {
   if (hasBody && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new AppError('unsupported_media_type', 'unsupported_media_type', 'Request body must be application/json');
   }
-  return limit(c, next);
+  return (LARGE_BODY_PATHS.has(c.req.path) ? largeLimit : limit)(c, next);
 });
