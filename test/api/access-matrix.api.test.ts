@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, fixturePack, type TestApp } from '../support/app-fixture.ts';
 import { codeIn, mailTo } from '../support/mail.ts';
+import { testPack } from '../support/content-pack.ts';
+import { ContentPack } from '../../src/domain/content-pack.ts';
 import { stacks } from '../support/servers.ts';
 
 /**
@@ -103,6 +105,10 @@ for (const stack of await stacks()) {
         await t.container.lessons.create('alpha', { ...lesson, id, items: [] });
         return { params: { lessonId: id } };
       },
+      'POST /admin/content/import': async () => ({ body: testPack('matrix') }),
+      'GET /admin/content/packs': async () => ({}),
+      'GET /admin/content/packs/{packId}': async () => ({ params: { packId: 'alphapack' } }),
+      'GET /admin/items/{itemId}': async () => ({ params: { itemId: 'alpha-only-q1' } }),
       'GET /api/children': async () => ({}),
       'POST /api/children': async () => ({ body: { nickname: 'New', grade: 1 } }),
       'GET /api/children/{childId}': async () => ({ params: { childId } }),
@@ -145,6 +151,7 @@ for (const stack of await stacks()) {
       await createFixtureApp(t.container, 'alpha');
       await createFixtureApp(t.container, 'beta');
       const c = t.container;
+      await c.content.importPack('alpha', ContentPack.parse(testPack('alphapack')));
       const exp = Math.floor(Date.now() / 1000) + 3600;
       const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: PASSWORD, role: 'guardian' });
       const tess = await c.accounts.register('alpha', { email: 'tess@example.com', password: PASSWORD, role: 'teacher' });

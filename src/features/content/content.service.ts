@@ -2,7 +2,7 @@ import type { Database } from '../../adapters/db/database.ts';
 import { topologicalOrder } from '../../domain/curriculum.ts';
 import { planImport, reportCounts, type ChangeReport, type StoredContent } from '../../domain/content-import-plan.ts';
 import { CONTENT_PACK_FORMAT, packProblems, type ContentPack, type PackMetadata, type PackProblem } from '../../domain/content-pack.ts';
-import { AppError, notFound } from '../../domain/errors.ts';
+import { AppError } from '../../domain/errors.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { LessonsService } from '../lessons/lessons.service.ts';
 import { applyImportPlan, loadStoredContent, lockAppContent } from './content.repo.ts';
@@ -128,7 +128,7 @@ function flatten(counts: ReturnType<typeof reportCounts>): Record<string, number
 /** Builds the pack `packId` from an app's stored content. */
 export function buildPack(stored: StoredContent, packId: string): ContentPack {
   const meta = stored.packs.find((p) => p.id === packId);
-  if (!meta) throw notFound('pack_not_found', `No content pack "${packId}" in this app`);
+  if (!meta) throw new AppError('not_found', 'pack_not_found', `No content pack "${packId}" in this app`);
   const { rank: _rank, ...pack } = meta;
   const concepts = stored.concepts.filter((c) => c.packId === packId && !c.retired);
   const byId = new Map(concepts.map((c) => [c.id, c]));
