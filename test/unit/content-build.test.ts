@@ -93,3 +93,15 @@ describe('npm run content:build', () => {
     assert.deepEqual(math.units.map((u) => u.id), ['kindergarten', 'grade-1', 'grade-2', 'grade-3', 'grade-4', 'grade-5']);
   });
 });
+
+describe('scripts/build-content.ts --check', () => {
+  it('exits 0 on the committed packs', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { join } = await import('node:path');
+    const root = join(import.meta.dirname, '..', '..');
+    const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build-content.ts'), '--check'], { cwd: root });
+    assert.match(stdout, /mathkids\.json: up to date/);
+    assert.match(stdout, /wordkids\.json: up to date/);
+  });
+});
