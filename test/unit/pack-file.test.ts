@@ -118,7 +118,7 @@ const CASES: Case[] = [
     mutate: (p) => delete p.units[0].lessons[0].estimatedMinutes,
     path: 'units.0.lessons.0.estimatedMinutes',
     needle: (f) => ({ needle: f === 'json' ? '{' : 'id: la', after: q(f, 'lessons') }),
-    message: /number/,
+    message: /^missing required field "estimatedMinutes" \(number\)$/,
   },
   {
     name: 'an unknown field (reported at the key)',
@@ -259,6 +259,13 @@ describe('pack files: findings with file, line, column and path', () => {
     const r = parsePackText(text, { file: 'x.json', format: 'json' });
     assert.equal(r.errors.length, 1);
     assert.equal(r.errors[0]?.line, text.split('\n').length);
+  });
+
+  it('an empty file is one error', () => {
+    for (const format of ['yaml', 'json'] as const) {
+      const r = parsePackText(format === 'json' ? 'null' : '', { file: 'x', format });
+      assert.deepEqual(r.errors.map(formatFinding), ['x:1:1 the pack is empty']);
+    }
   });
 
   it('reports every problem, not only the first', () => {

@@ -126,24 +126,38 @@ interface Checked {
 
 /** Schema first; the whole-pack checks only on a schema-valid pack. */
 function check(data: unknown): Checked {
+  if (data === null || data === undefined) return { errors: [{ path: [], message: 'the pack is empty' }], warnings: [] };
   const parsed = ContentPack.safeParse(data);
-  if (!parsed.success) return { errors: parsed.error.issues.flatMap(issueProblems), warnings: [] };
+  if (!parsed.success) return { errors: parsed.error.issues.flatMap((issue) => issueProblems(issue, data)), warnings: [] };
   const { errors, warnings } = packProblems(parsed.data);
   return errors.length === 0 ? { pack: parsed.data, errors, warnings } : { errors, warnings };
 }
 
-/** A Zod issue as problems with paths; an unknown key is reported at the key itself. */
-function issueProblems(issue: z.core.$ZodIssue): PackProblem[] {
+/** A Zod issue as problems with paths; an unknown key is reported at the key itself, a missing one by name. */
+function issueProblems(issue: z.core.$ZodIssue, data: unknown): PackProblem[] {
   const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  if (issue.code === 'invalid_type' && path.length > 0 && valueAt(data, path) === undefined) {
+    return [{ path, message: `missing required field "${String(path.at(-1))}" (${issue.expected})` }];
+  }
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key): KeyProblem => ({ path: [...path, key], message: `unknown field "${key}"`, atKey: true }));
   }
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // A discriminated union names the branch; report the closest branch's own issues when there is one.
     const best = [...issue.errors].sort((a, b) => a.length - b.length)[0];
-    if (best && best.length > 0 && best.length <= 3) return best.flatMap((i) => issueProblems({ ...i, path: [...path, ...i.path] }));
+    if (best && best.length > 0 && best.length <= 3) return best.flatMap((i) => issueProblems({ ...i, path: [...path, ...i.path] }, data));
   }
   return [{ path, message: issue.message }];
+}
+
+/** The value at a path into parsed data, or undefined when there is none. */
+function valueAt(data: unknown, path: readonly (string | number)[]): unknown {
+  let value = data;
+  for (const segment of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, segment)) return undefined;
+    value = (value as Record<string | number, unknown>)[segment];
+  }
+  return value;
 }
 
 interface Located {
