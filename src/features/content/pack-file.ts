@@ -101,7 +101,7 @@ export function parsePackText(text: string, options: { file: string; format: Pac
  * no line folding). Keys come in the schema's order and defaults are filled
  * in, so a pack always serialises the same and reading it back gives an
  * equal pack. YAML starts with the `yaml-language-server` schema comment when
- * the pack names its `$schema`.
+ * the pack names its `$schema`. Throws (a ZodError) on a pack the schema refuses.
  */
 export function serializePack(pack: ContentPack | ContentPackInput, format: PackFormat): string {
   const canonical = ContentPack.parse(pack);
