@@ -15,7 +15,7 @@ import { CsvError, parseAnswersCsv } from '../features/model-eval/csv.ts';
 import { evaluate, formatEvaluation } from '../features/model-eval/evaluate.ts';
 import { listOutbox } from '../adapters/mail/outbox-mailer.ts';
 import { createLogger } from '../observability/logger.ts';
-import { DEMO_APPS, seedPack } from '../seed/seed-demo-apps.ts';
+import { DEMO_APPS, seedDemoApp } from '../seed/seed-demo-apps.ts';
 import { createContainer, type Container } from '../wiring/container.ts';
 
 const USAGE = `Usage: npm run -s kidslearn -- <command>
@@ -156,9 +156,9 @@ export async function runCli(argv: string[], config: Config, io: CliIo = default
       return withContainer(config, async (c) => {
         const lines: string[] = [];
         for (const demo of demos) {
-          if (!(await c.apps.find(demo.id))) await c.apps.create(demo.id, demo.name);
-          const n = await seedPack(c, demo.id, demo.build());
-          lines.push(`${demo.id}: ${n.concepts} concepts, ${n.lessons} lessons, ${n.items} practice items`);
+          const r = await seedDemoApp(c, demo.id);
+          const live = (k: keyof typeof r.counts) => r.counts[k].added + r.counts[k].changed + r.counts[k].restored + r.counts[k].unchanged;
+          lines.push(`${demo.id}: ${live('concepts')} concepts, ${live('lessons')} lessons, ${live('items')} practice items`);
         }
         return lines.join('\n');
       });

@@ -4,7 +4,7 @@ import { AppError } from '../domain/errors.ts';
 import { authRoutes } from '../features/accounts/auth.routes.ts';
 import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
-import { contentRoutes } from '../features/content/content.routes.ts';
+import { contentRoutes, contentSchemaRoutes } from '../features/content/content.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
@@ -82,6 +82,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   );
   app.route('/', lessonsRoutes(container.lessons));
   app.route('/', contentRoutes(container.content, container.lessons));
+  app.route('/', contentSchemaRoutes());
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
   app.route('/', docsRoutes());

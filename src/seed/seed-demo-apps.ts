@@ -1,20 +1,16 @@
 import type { Container } from '../wiring/container.ts';
 import { countConcepts, writeConcepts, writeLesson } from '../features/lessons/lessons.repo.ts';
 import { topologicalOrder } from '../domain/curriculum.ts';
-import { buildMathkidsPack } from './mathkids.ts';
-import { buildWordkidsPack } from './wordkids.ts';
+import type { ImportResult } from '../features/content/content.service.ts';
+import { DEMO_APPS, loadDemoPack } from './demo-packs.ts';
 import type { CurriculumPack } from './pack.ts';
 
-/** The demo apps every fresh install gets. */
-export const DEMO_APPS: { id: string; name: string; build: () => CurriculumPack }[] = [
-  { id: 'mathkids', name: 'Math Kids', build: buildMathkidsPack },
-  { id: 'wordkids', name: 'Word Kids', build: buildWordkidsPack },
-];
+export { DEMO_APPS } from './demo-packs.ts';
 
 /**
- * Writes a curriculum pack into an app in one transaction. Idempotent: ids
- * are deterministic and every write is an upsert, so running it twice leaves
- * the same rows.
+ * Writes a curriculum (concepts and lessons, no pack) into an app in one
+ * transaction, as content authored over the admin API would be. Test
+ * fixtures use it; apps get their content from packs ({@link seedDemoApp}).
  */
 export async function seedPack(container: Container, appId: string, pack: CurriculumPack): Promise<{ concepts: number; lessons: number; items: number }> {
   const byId = new Map(pack.concepts.map((c) => [c.id, c]));
@@ -27,18 +23,25 @@ export async function seedPack(container: Container, appId: string, pack: Curric
   return { concepts: pack.concepts.length, lessons: pack.lessons.length, items: pack.lessons.reduce((n, l) => n + l.items.length, 0) };
 }
 
+/** Creates a demo app if it is missing and imports its committed pack (idempotent: a second run reports everything unchanged). */
+export async function seedDemoApp(container: Container, appId: string, onProgress?: (done: number, total: number) => void): Promise<ImportResult> {
+  const demo = DEMO_APPS.find((d) => d.id === appId);
+  if (!demo) throw new Error(`unknown demo app "${appId}"`);
+  if (!(await container.apps.find(demo.id))) await container.apps.create(demo.id, demo.name);
+  return container.content.importPack(demo.id, await loadDemoPack(demo.id), onProgress ? { onProgress } : {});
+}
+
 /**
- * Creates and seeds the demo apps that do not exist yet (or exist without any
- * curriculum, e.g. after an interrupted first start). Seeded apps are left
+ * Creates and fills the demo apps that do not exist yet (or exist without any
+ * curriculum, e.g. after an interrupted first start). Filled apps are left
  * alone so that edits made through the admin API survive restarts.
  */
 export async function seedDemoAppsOnFirstStart(container: Container): Promise<string[]> {
   const created: string[] = [];
   for (const demo of DEMO_APPS) {
-    if (!(await container.apps.find(demo.id))) await container.apps.create(demo.id, demo.name);
-    else if ((await countConcepts(container.database.db, demo.id)) > 0) continue;
-    const counts = await seedPack(container, demo.id, demo.build());
-    container.logger.info({ app: demo.id, ...counts }, 'demo app seeded');
+    if ((await container.apps.find(demo.id)) && (await countConcepts(container.database.db, demo.id)) > 0) continue;
+    const result = await seedDemoApp(container, demo.id);
+    container.logger.info({ app: demo.id, pack: result.pack.id, concepts: result.counts.concepts.added, lessons: result.counts.lessons.added, items: result.counts.items.added }, 'demo app filled from its content pack');
     created.push(demo.id);
   }
   return created;

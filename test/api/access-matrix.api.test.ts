@@ -107,6 +107,7 @@ for (const stack of await stacks()) {
       },
       'POST /admin/content/import': async () => ({ body: testPack('matrix') }),
       'GET /admin/content/packs': async () => ({}),
+      'GET /schemas/content-pack.json': async () => ({}),
       'GET /admin/content/packs/{packId}': async () => ({ params: { packId: 'alphapack' } }),
       'GET /admin/items/{itemId}': async () => ({ params: { itemId: 'alpha-only-q1' } }),
       'GET /api/children': async () => ({}),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { openRedisCache } from '../../src/adapters/cache/redis-cache.ts';
 import { createHttpApp } from '../../src/http/app.ts';
@@ -195,6 +196,13 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 409);
       assert.match(res.body.error!.details.map((d) => d.message).join('\n'), /lesson "tiny-count" belongs to pack "tiny"/);
       assert.equal(((await get('/admin/content/packs', admin)).body.items as unknown[]).length, 1);
+    });
+
+    it('publishes the JSON Schema of packs, the same as the committed file', async () => {
+      const res = await t.request('/schemas/content-pack.json');
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/schema+json');
+      assert.equal(await res.text(), readFileSync(new URL('../../schemas/content-pack.json', import.meta.url), 'utf8'));
     });
 
     it('is for admins only', async () => {

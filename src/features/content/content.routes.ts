@@ -11,6 +11,7 @@ import { raises } from '../../http/openapi.ts';
 import { validationHook } from '../../http/validation.ts';
 import type { LessonsService } from '../lessons/lessons.service.ts';
 import type { ContentService } from './content.service.ts';
+import { contentPackJsonSchemaText } from './json-schema.ts';
 
 const security = [{ bearerAuth: [] }];
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -122,6 +123,24 @@ function appOf(c: { get(key: 'principal'): Principal | undefined }): string {
   if (!principal) throw new AppError('internal', 'principal_missing', 'Request reached a handler without a caller');
   authorize(principal, 'content.manage');
   return principal.app;
+}
+
+const packSchema = createRoute({
+  method: 'get',
+  path: '/schemas/content-pack.json',
+  tags: ['content'],
+  summary: 'The JSON Schema of content packs (public), for editors that check a pack while someone types',
+  description: 'Generated from the same Zod schema the import uses. It checks a pack’s shape; `kidslearn content validate` also checks ids, prerequisites, teaching order and answer keys.',
+  responses: { 200: { description: 'JSON Schema (draft 2020-12)', content: { 'application/schema+json': { schema: z.object({}).passthrough() } } } },
+});
+
+/** `GET /schemas/content-pack.json`: public, built once. */
+export function contentSchemaRoutes(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  const text = contentPackJsonSchemaText();
+  app.openAPIRegistry.registerPath(packSchema);
+  app.get(packSchema.path, (c) => c.body(text, 200, { 'content-type': 'application/schema+json', 'cache-control': 'public, max-age=3600' }));
+  return app;
 }
 
 /** Content packs over the admin API: import, list, export; and item history. */

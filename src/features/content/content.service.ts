@@ -60,6 +60,7 @@ export class ContentService {
     }
     const dryRun = options.dryRun ?? false;
     let touchedLessons: string[] = [];
+    let imported = false;
     const result = await this.#db.db.transaction().execute(async (trx) => {
       await lockAppContent(trx, appId);
       const plan = planImport(pack, await loadStoredContent(trx, appId));
@@ -75,11 +76,13 @@ export class ContentService {
       if (!dryRun && changed) {
         const total = plan.concepts.length + plan.lessons.length + plan.lessons.reduce((n, l) => n + l.items.length, 0);
         await applyImportPlan(trx, appId, pack.pack, plan, (done) => options.onProgress?.(done, total));
-        touchedLessons = [...plan.lessons.map((l) => l.id), ...plan.retireLessons];
+        // Added lessons cannot be cached anywhere yet; the others may be, in any process.
+        touchedLessons = [...plan.report.lessons.changed, ...plan.report.lessons.restored, ...plan.report.lessons.retired];
+        imported = true;
       }
       return { pack: { id: pack.pack.id, version: pack.pack.version, title: pack.pack.title }, dryRun, changed, counts, report: plan.report, warnings };
     });
-    if (touchedLessons.length) {
+    if (imported) {
       // After the commit: every process drops its cached copies (catalogue generation, lesson entries, answer keys).
       await this.#lessons.afterContentImport(appId, touchedLessons);
       this.#log.info({ appId, pack: pack.pack.id, version: pack.pack.version, ...flatten(result.counts) }, 'content pack imported');
