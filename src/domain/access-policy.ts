@@ -21,6 +21,9 @@ export const FUNCTION_ROLES = {
   'admin.area': ['admin'],
   'lessons.read': ['guardian', 'child', 'teacher', 'admin'],
   'lessons.author': ['admin'],
+  /** `GET /api/concepts`: the app's concept graph. */
+  'concepts.read': ['guardian', 'child', 'teacher', 'admin'],
+  'concepts.author': ['admin'],
   'children.list': ['guardian', 'child', 'admin'],
   'children.create': ['guardian'],
   'child.read': ['guardian', 'child', 'admin'],

@@ -14,6 +14,7 @@ import { AppsService } from '../features/apps/apps.service.ts';
 import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../features/auth/signing-keys.ts';
 import { TokenService } from '../features/auth/tokens.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
+import { ConceptsService } from '../features/concepts/concepts.service.ts';
 import type { RateLimiter, RateLimitRule } from '../adapters/rate-limit/rate-limiter.ts';
 import { createMemoryRateLimiter } from '../adapters/rate-limit/memory-rate-limiter.ts';
 import { openRedisRateLimiter } from '../adapters/rate-limit/redis-rate-limiter.ts';
@@ -41,6 +42,8 @@ export interface Container {
   verifyToken(token: string): Promise<Principal>;
   apps: AppsService;
   lessons: LessonsService;
+  /** The concept graph: read by every role, written by admins. */
+  concepts: ConceptsService;
   accounts: AccountsService;
   children: ChildrenService;
   classrooms: ClassroomsService;
@@ -88,6 +91,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
     const apps = new AppsService(database);
     const lessons = new LessonsService({ db: database, cache, logger, metrics });
+    const concepts = new ConceptsService({ db: database });
     const passwords = new PasswordHasher(config.auth.scrypt);
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     mailer = overrides.mailer ?? openMailer(config);
@@ -145,6 +149,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       verifyToken,
       apps,
       lessons,
+      concepts,
       accounts,
       children,
       classrooms,
