@@ -53,6 +53,8 @@ for (const stack of await stacks()) {
       await t.container.classrooms.respond(guardian, inviteCode, id, 'accept');
       return id;
     };
+    const freshConcept = async () =>
+      (await t.container.concepts.create('alpha', { id: unique('alpha-concept'), subject: 'math', grade: 1, name: 'Fresh', description: '', prerequisites: ['counting'] })).id;
     const freshRefreshToken = async () => (await t.container.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).refreshToken;
 
     /** How to call each operation: path parameters and body, built fresh where the call destroys something. */
@@ -103,6 +105,11 @@ for (const stack of await stacks()) {
         await t.container.lessons.create('alpha', { ...lesson, id, items: [] });
         return { params: { lessonId: id } };
       },
+      'GET /api/concepts': async () => ({}),
+      'POST /admin/concepts': async () => ({ body: { id: unique('concept'), subject: 'math', grade: 1, name: 'Made here', prerequisites: ['counting'] } }),
+      // A fresh concept of alpha each time (beta has none of that id): replaced, or deleted.
+      'PUT /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() }, body: { subject: 'math', grade: 2, name: 'Changed', prerequisites: ['adding'] } }),
+      'DELETE /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() } }),
       'GET /api/children': async () => ({}),
       'POST /api/children': async () => ({ body: { nickname: 'New', grade: 1 } }),
       'GET /api/children/{childId}': async () => ({ params: { childId } }),

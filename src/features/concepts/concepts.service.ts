@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Database } from '../../adapters/db/database.ts';
 import { checkConceptWrite, dependentsOf, learningOrder, type ConceptInput, type ConceptView, type NewConceptInput } from '../../domain/concept-graph.ts';
 import type { Concept } from '../../domain/curriculum.ts';
-import { AppError, notFound } from '../../domain/errors.ts';
+import { AppError } from '../../domain/errors.ts';
 import {
   conceptHasHistory,
   deleteConcept,
@@ -139,7 +139,7 @@ export class ConceptsService {
 
 /** Throws unless the row is a live concept authored over the API. */
 function editable(row: ConceptRow | undefined, conceptId: string): void {
-  if (!row || row.retired) throw notFound('concept_not_found', `Concept "${conceptId}" not found`);
+  if (!row || row.retired) throw new AppError('not_found', 'concept_not_found', `Concept "${conceptId}" not found`);
   if (row.packId !== null) {
     throw new AppError('conflict', 'concept_in_pack', `Concept "${conceptId}" belongs to content pack "${row.packId}": change it in the pack and import that again`, {
       details: { packId: row.packId },
