@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { scoped } from '../../src/adapters/db/scoped.ts';
+import { decide } from '../../src/domain/access-policy.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { stacks } from '../support/servers.ts';
@@ -212,6 +213,15 @@ for (const stack of await stacks()) {
         const retiredUse = await refusal(await send('DELETE', '/admin/concepts/old-skill'), 409, 'concept_in_use');
         assert.deepEqual(retiredUse.details, { lessonIds: ['old-lesson'] });
 
+        // Items count on their own: a lesson whose concept list no longer names the concept (as after
+        // a pack import that retired the item) still holds answers' items on it.
+        assert.equal((await send('POST', '/admin/concepts', concept('item-only'))).status, 201);
+        assert.equal((await send('POST', '/admin/lessons', { ...lessonBody('mixed', ['counting', 'item-only']), published: false })).status, 201);
+        await scoped(t.container.database.db, 'alpha').updateTable('lessons').set({ concept_ids: ['counting'] }).where('id', '=', 'mixed').execute();
+        await scoped(t.container.database.db, 'alpha').updateTable('practice_items').set({ retired_at: new Date() }).where('id', '=', 'mixed-q1').execute();
+        const itemUse = await refusal(await send('DELETE', '/admin/concepts/item-only'), 409, 'concept_in_use');
+        assert.deepEqual(itemUse.details, { lessonIds: ['mixed'] });
+
         assert.equal((await send('POST', '/admin/concepts', concept('base'))).status, 201);
         assert.equal((await send('POST', '/admin/concepts', concept('derived-b', { prerequisites: ['base'] }))).status, 201);
         assert.equal((await send('POST', '/admin/concepts', concept('derived-a', { prerequisites: ['base', 'counting'] }))).status, 201);
@@ -220,7 +230,7 @@ for (const stack of await stacks()) {
         assert.match(needed.message, /derived-a, derived-b/);
 
         const now = await graph();
-        for (const id of ['counting', 'adding', 'reading', 'old-skill', 'base', 'derived-a', 'derived-b']) assert.ok(now.some((c) => c.id === id), id);
+        for (const id of ['counting', 'adding', 'reading', 'old-skill', 'item-only', 'base', 'derived-a', 'derived-b']) assert.ok(now.some((c) => c.id === id), id);
         assert.deepEqual(now.filter((c) => before.some((b) => b.id === c.id)), before);
         // Once nothing needs it, it goes.
         for (const id of ['derived-a', 'derived-b', 'base']) assert.equal((await send('DELETE', `/admin/concepts/${id}`)).status, 204, id);
@@ -286,6 +296,11 @@ for (const stack of await stacks()) {
       });
 
       it('is for admins only, and writes only the caller’s app', async () => {
+        // /admin/* already stops other roles; the function itself is admin-only too.
+        for (const role of ['guardian', 'child', 'teacher'] as const) {
+          assert.equal(decide({ sub: 'x', app: 'alpha', role, exp: 0 }, 'concepts.author'), 'forbidden', role);
+          assert.equal(decide({ sub: 'x', app: 'alpha', role, exp: 0 }, 'concepts.read'), 'allow', role);
+        }
         for (const role of ['guardian', 'child', 'teacher'] as const) {
           await refusal(await send('POST', '/admin/concepts', concept('nope'), roles[role]), 403, 'forbidden');
           await refusal(await send('PUT', '/admin/concepts/adding', replacement, roles[role]), 403, 'forbidden');
