@@ -19,11 +19,11 @@ import type { Principal, Role } from './principal.ts';
 export const FUNCTION_ROLES = {
   /** The whole `/admin/*` route group. */
   'admin.area': ['admin'],
-  'lessons.read': ['guardian', 'child', 'teacher', 'admin'],
-  'lessons.author': ['admin'],
   /** `GET /api/concepts`: the app's concept graph. */
   'concepts.read': ['guardian', 'child', 'teacher', 'admin'],
   'concepts.author': ['admin'],
+  'lessons.read': ['guardian', 'child', 'teacher', 'admin'],
+  'lessons.author': ['admin'],
   'children.list': ['guardian', 'child', 'admin'],
   'children.create': ['guardian'],
   'child.read': ['guardian', 'child', 'admin'],

@@ -216,7 +216,7 @@ export const ConceptView = z
     name: z.string(),
     description: z.string(),
     prerequisites: z.array(z.string()).openapi({ description: 'Concepts to learn first (sorted ids); every one is in the graph too' }),
-    lessonIds: z.array(z.string()).openapi({ description: 'Published lessons that teach it, in catalogue order (grade, subject, id)' }),
+    lessonIds: z.array(z.string()).openapi({ description: 'Published lessons that teach it, ordered by grade, subject, id' }),
     packId: z.string().nullable().openapi({ description: 'The content pack it comes from; null when authored over the admin API (only those can be changed there)' }),
   })
   .openapi('Concept');

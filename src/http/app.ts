@@ -80,8 +80,8 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       clientOf: (c) => clientIp(c, config.trustProxy),
     }),
   );
-  app.route('/', lessonsRoutes(container.lessons));
   app.route('/', conceptsRoutes(container.concepts));
+  app.route('/', lessonsRoutes(container.lessons));
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
   app.route('/', docsRoutes());

@@ -11,10 +11,10 @@ import { openPgliteDatabase } from '../adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../adapters/db/postgres.ts';
 import type { Config } from '../config/config.ts';
 import { AppsService } from '../features/apps/apps.service.ts';
+import { ConceptsService } from '../features/concepts/concepts.service.ts';
 import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../features/auth/signing-keys.ts';
 import { TokenService } from '../features/auth/tokens.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
-import { ConceptsService } from '../features/concepts/concepts.service.ts';
 import type { RateLimiter, RateLimitRule } from '../adapters/rate-limit/rate-limiter.ts';
 import { createMemoryRateLimiter } from '../adapters/rate-limit/memory-rate-limiter.ts';
 import { openRedisRateLimiter } from '../adapters/rate-limit/redis-rate-limiter.ts';
@@ -41,9 +41,9 @@ export interface Container {
   /** Verifies any accepted bearer token: the server's own, or the external OIDC issuer's when configured. */
   verifyToken(token: string): Promise<Principal>;
   apps: AppsService;
-  lessons: LessonsService;
   /** The concept graph: read by every role, written by admins. */
   concepts: ConceptsService;
+  lessons: LessonsService;
   accounts: AccountsService;
   children: ChildrenService;
   classrooms: ClassroomsService;
@@ -90,8 +90,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const metrics = createMetrics(() => database.poolStats());
     const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
     const apps = new AppsService(database);
-    const lessons = new LessonsService({ db: database, cache, logger, metrics });
     const concepts = new ConceptsService({ db: database });
+    const lessons = new LessonsService({ db: database, cache, logger, metrics });
     const passwords = new PasswordHasher(config.auth.scrypt);
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
     mailer = overrides.mailer ?? openMailer(config);
@@ -148,8 +148,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       tokens,
       verifyToken,
       apps,
-      lessons,
       concepts,
+      lessons,
       accounts,
       children,
       classrooms,

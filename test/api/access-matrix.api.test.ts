@@ -87,6 +87,11 @@ for (const stack of await stacks()) {
       'POST /auth/pin': async () => ({ body: { childId, pin: PIN, deviceKey: (await t.container.children.createDeviceKey(guardian)).deviceKey } }),
       'POST /api/family/device-key': async () => ({}),
       'DELETE /api/family/device-key': async () => ({}),
+      'GET /api/concepts': async () => ({}),
+      'POST /admin/concepts': async () => ({ body: { id: unique('concept'), subject: 'math', grade: 1, name: 'Made here', prerequisites: ['counting'] } }),
+      // A fresh concept of alpha each time (beta has none of that id): replaced, or deleted.
+      'PUT /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() }, body: { subject: 'math', grade: 2, name: 'Changed', prerequisites: ['adding'] } }),
+      'DELETE /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() } }),
       'GET /api/lessons': async () => ({}),
       'GET /api/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
       'GET /admin/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
@@ -105,11 +110,6 @@ for (const stack of await stacks()) {
         await t.container.lessons.create('alpha', { ...lesson, id, items: [] });
         return { params: { lessonId: id } };
       },
-      'GET /api/concepts': async () => ({}),
-      'POST /admin/concepts': async () => ({ body: { id: unique('concept'), subject: 'math', grade: 1, name: 'Made here', prerequisites: ['counting'] } }),
-      // A fresh concept of alpha each time (beta has none of that id): replaced, or deleted.
-      'PUT /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() }, body: { subject: 'math', grade: 2, name: 'Changed', prerequisites: ['adding'] } }),
-      'DELETE /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() } }),
       'GET /api/children': async () => ({}),
       'POST /api/children': async () => ({ body: { nickname: 'New', grade: 1 } }),
       'GET /api/children/{childId}': async () => ({ params: { childId } }),

@@ -24,18 +24,16 @@ export interface ConceptRow {
   retired: boolean;
 }
 
-/** First key of the advisory locks on concept graphs (the second is the app's hash). */
-const CONCEPT_GRAPH_LOCK = 4_242_010;
-
 /**
  * Serialises writes to one app's concept graph until the transaction ends:
  * two writes that each keep the graph acyclic can close a cycle together
  * (a needs b; b needs a), so every check-then-write of the graph holds this.
- * Anything else that writes concepts or their edges (imports) should take it
- * too. Reads do not wait for it.
+ * It is the very lock content-pack imports take (`lockAppContent` in
+ * features/content: the same key), so an import and an API write of
+ * concepts cannot interleave either. Reads do not wait for it.
  */
 export async function lockConceptGraph(trx: Transaction<Tables>, appId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${sql.lit(CONCEPT_GRAPH_LOCK)}, hashtext(${appId}))`.execute(trx);
+  await sql`select pg_advisory_xact_lock(hashtext(${`kidslearn-content:${appId}`}))`.execute(trx);
 }
 
 /** Live (non-retired) concepts with their live prerequisites, in no particular order. */
@@ -70,7 +68,7 @@ export async function listLiveConcepts(db: Db, appId: string): Promise<StoredCon
   }));
 }
 
-/** Published, non-retired lessons by concept id, each list in catalogue order (grade, subject, id). */
+/** Published, non-retired lessons by concept id, each list ordered by grade, subject, id. */
 export async function publishedLessonsByConcept(db: Db, appId: string, conceptIds?: readonly string[]): Promise<Map<string, string[]>> {
   let q = scoped(db, appId)
     .selectFrom('lessons')
