@@ -19,6 +19,9 @@ import type { Principal, Role } from './principal.ts';
 export const FUNCTION_ROLES = {
   /** The whole `/admin/*` route group. */
   'admin.area': ['admin'],
+  /** `GET /api/concepts`: the app's concept graph. */
+  'concepts.read': ['guardian', 'child', 'teacher', 'admin'],
+  'concepts.author': ['admin'],
   'lessons.read': ['guardian', 'child', 'teacher', 'admin'],
   'lessons.author': ['admin'],
   /** Import, export and list content packs; resolve any item ever stored. */

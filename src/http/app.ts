@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { AppError } from '../domain/errors.ts';
 import { authRoutes } from '../features/accounts/auth.routes.ts';
+import { conceptsRoutes } from '../features/concepts/concepts.routes.ts';
 import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
 import { contentRoutes, contentSchemaRoutes } from '../features/content/content.routes.ts';
@@ -80,6 +81,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       clientOf: (c) => clientIp(c, config.trustProxy),
     }),
   );
+  app.route('/', conceptsRoutes(container.concepts));
   app.route('/', lessonsRoutes(container.lessons));
   app.route('/', contentRoutes(container.content, container.lessons));
   app.route('/', contentSchemaRoutes());

@@ -11,6 +11,7 @@ import { openPgliteDatabase } from '../adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../adapters/db/postgres.ts';
 import type { Config } from '../config/config.ts';
 import { AppsService } from '../features/apps/apps.service.ts';
+import { ConceptsService } from '../features/concepts/concepts.service.ts';
 import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../features/auth/signing-keys.ts';
 import { TokenService } from '../features/auth/tokens.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
@@ -41,6 +42,8 @@ export interface Container {
   /** Verifies any accepted bearer token: the server's own, or the external OIDC issuer's when configured. */
   verifyToken(token: string): Promise<Principal>;
   apps: AppsService;
+  /** The concept graph: read by every role, written by admins. */
+  concepts: ConceptsService;
   lessons: LessonsService;
   content: ContentService;
   accounts: AccountsService;
@@ -89,6 +92,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const metrics = createMetrics(() => database.poolStats());
     const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
     const apps = new AppsService(database);
+    const concepts = new ConceptsService({ db: database });
     const lessons = new LessonsService({ db: database, cache, logger, metrics });
     const content = new ContentService({ db: database, lessons, logger });
     const passwords = new PasswordHasher(config.auth.scrypt);
@@ -147,6 +151,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       tokens,
       verifyToken,
       apps,
+      concepts,
       lessons,
       content,
       accounts,

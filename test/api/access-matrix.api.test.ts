@@ -55,6 +55,8 @@ for (const stack of await stacks()) {
       await t.container.classrooms.respond(guardian, inviteCode, id, 'accept');
       return id;
     };
+    const freshConcept = async () =>
+      (await t.container.concepts.create('alpha', { id: unique('alpha-concept'), subject: 'math', grade: 1, name: 'Fresh', description: '', prerequisites: ['counting'] })).id;
     const freshRefreshToken = async () => (await t.container.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).refreshToken;
 
     /** How to call each operation: path parameters and body, built fresh where the call destroys something. */
@@ -87,6 +89,11 @@ for (const stack of await stacks()) {
       'POST /auth/pin': async () => ({ body: { childId, pin: PIN, deviceKey: (await t.container.children.createDeviceKey(guardian)).deviceKey } }),
       'POST /api/family/device-key': async () => ({}),
       'DELETE /api/family/device-key': async () => ({}),
+      'GET /api/concepts': async () => ({}),
+      'POST /admin/concepts': async () => ({ body: { id: unique('concept'), subject: 'math', grade: 1, name: 'Made here', prerequisites: ['counting'] } }),
+      // A fresh concept of alpha each time (beta has none of that id): replaced, or deleted.
+      'PUT /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() }, body: { subject: 'math', grade: 2, name: 'Changed', prerequisites: ['adding'] } }),
+      'DELETE /admin/concepts/{conceptId}': async () => ({ params: { conceptId: await freshConcept() } }),
       'GET /api/lessons': async () => ({}),
       'GET /api/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
       'GET /admin/lessons/{lessonId}': async () => ({ params: { lessonId: 'alpha-only' } }),
