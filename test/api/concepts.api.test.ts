@@ -205,22 +205,27 @@ for (const stack of await stacks()) {
         assert.deepEqual(inUse.details, { lessonIds: ['alpha-only', 'draft', 'shared-lesson'] });
         assert.match(inUse.message, /alpha-only, draft, shared-lesson/);
 
-        // A retired lesson still counts: its items stay reachable from answers.
+        // Only retired lessons or items name it (children saw them): it is retired with them, not deleted.
+        const retiredAt = async (id: string) =>
+          (await scoped(t.container.database.db, 'alpha').selectFrom('concepts').select('retired_at').where('id', '=', id).executeTakeFirst())?.retired_at;
         assert.equal((await send('POST', '/admin/concepts', concept('old-skill'))).status, 201);
         assert.equal((await send('POST', '/admin/lessons', lessonBody('old-lesson', ['old-skill']))).status, 201);
-        await scoped(t.container.database.db, 'alpha').updateTable('lessons').set({ retired_at: new Date() }).where('id', '=', 'old-lesson').execute();
+        assert.equal((await send('DELETE', '/admin/lessons/old-lesson')).status, 204, 'a published lesson is retired, not deleted');
         assert.deepEqual((await graph()).find((c) => c.id === 'old-skill')?.lessonIds, [], 'a retired lesson does not teach it');
-        const retiredUse = await refusal(await send('DELETE', '/admin/concepts/old-skill'), 409, 'concept_in_use');
-        assert.deepEqual(retiredUse.details, { lessonIds: ['old-lesson'] });
+        assert.equal((await send('DELETE', '/admin/concepts/old-skill')).status, 204);
+        assert.ok((await retiredAt('old-skill')) instanceof Date, 'kept, retired: the retired lesson’s items still point at it');
+        assert.equal((await graph()).find((c) => c.id === 'old-skill'), undefined);
 
         // Items count on their own: a lesson whose concept list no longer names the concept (as after
         // a pack import that retired the item) still holds answers' items on it.
         assert.equal((await send('POST', '/admin/concepts', concept('item-only'))).status, 201);
         assert.equal((await send('POST', '/admin/lessons', { ...lessonBody('mixed', ['counting', 'item-only']), published: false })).status, 201);
         await scoped(t.container.database.db, 'alpha').updateTable('lessons').set({ concept_ids: ['counting'] }).where('id', '=', 'mixed').execute();
-        await scoped(t.container.database.db, 'alpha').updateTable('practice_items').set({ retired_at: new Date() }).where('id', '=', 'mixed-q1').execute();
         const itemUse = await refusal(await send('DELETE', '/admin/concepts/item-only'), 409, 'concept_in_use');
-        assert.deepEqual(itemUse.details, { lessonIds: ['mixed'] });
+        assert.deepEqual(itemUse.details, { lessonIds: ['mixed'] }, 'a live item of a live lesson practises it');
+        await scoped(t.container.database.db, 'alpha').updateTable('practice_items').set({ retired_at: new Date() }).where('id', '=', 'mixed-q1').execute();
+        assert.equal((await send('DELETE', '/admin/concepts/item-only')).status, 204);
+        assert.ok((await retiredAt('item-only')) instanceof Date);
 
         assert.equal((await send('POST', '/admin/concepts', concept('base'))).status, 201);
         assert.equal((await send('POST', '/admin/concepts', concept('derived-b', { prerequisites: ['base'] }))).status, 201);
@@ -230,7 +235,7 @@ for (const stack of await stacks()) {
         assert.match(needed.message, /derived-a, derived-b/);
 
         const now = await graph();
-        for (const id of ['counting', 'adding', 'reading', 'old-skill', 'item-only', 'base', 'derived-a', 'derived-b']) assert.ok(now.some((c) => c.id === id), id);
+        for (const id of ['counting', 'adding', 'reading', 'base', 'derived-a', 'derived-b']) assert.ok(now.some((c) => c.id === id), id);
         assert.deepEqual(now.filter((c) => before.some((b) => b.id === c.id)), before);
         // Once nothing needs it, it goes.
         for (const id of ['derived-a', 'derived-b', 'base']) assert.equal((await send('DELETE', `/admin/concepts/${id}`)).status, 204, id);

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
+import { lockAppContent } from '../content/content.repo.ts';
 import type { Concept } from '../../domain/curriculum.ts';
 
 /**
@@ -32,9 +33,7 @@ export interface ConceptRow {
  * features/content: the same key), so an import and an API write of
  * concepts cannot interleave either. Reads do not wait for it.
  */
-export async function lockConceptGraph(trx: Transaction<Tables>, appId: string): Promise<void> {
-  await sql`select pg_advisory_xact_lock(hashtext(${`kidslearn-content:${appId}`}))`.execute(trx);
-}
+export const lockConceptGraph = lockAppContent;
 
 /** Live (non-retired) concepts with their live prerequisites, in no particular order. */
 export async function listLiveConcepts(db: Db, appId: string): Promise<StoredConcept[]> {
@@ -127,18 +126,34 @@ async function insertEdges(trx: Transaction<Tables>, appId: string, id: string, 
 }
 
 /**
- * Lessons that use the concept, retired or not: they list it in
- * `concept_ids`, or one of their items (retired or not) practises it.
- * Sorted ids.
+ * Who uses the concept: `live` lists (sorted) the live lessons that name it
+ * in `concept_ids` or have a live item practising it; `retired` says whether
+ * retired lessons or items still name it (then it can only be retired too,
+ * so that history keeps resolving).
  */
-export async function lessonsUsingConcept(db: Db, appId: string, id: string): Promise<string[]> {
+export async function lessonsUsingConcept(db: Db, appId: string, id: string): Promise<{ live: string[]; retired: boolean }> {
   const listed = await scoped(db, appId)
     .selectFrom('lessons')
-    .select('id')
+    .select(['id', 'retired_at'])
     .where(sql<boolean>`concept_ids @> array[${id}]::text[]`)
     .execute();
-  const practised = await scoped(db, appId).selectFrom('practice_items').select('lesson_id').distinct().where('concept_id', '=', id).execute();
-  return [...new Set([...listed.map((r) => r.id), ...practised.map((r) => r.lesson_id)])].sort();
+  const practised = await scoped(db, appId)
+    .selectFrom('practice_items as i')
+    .innerJoin('lessons as l', 'l.id', 'i.lesson_id')
+    .select(['i.lesson_id', 'i.retired_at as item_retired', 'l.retired_at as lesson_retired'])
+    .where('i.concept_id', '=', id)
+    .execute();
+  const live = new Set<string>();
+  let retired = false;
+  for (const l of listed) {
+    if (l.retired_at === null) live.add(l.id);
+    else retired = true;
+  }
+  for (const p of practised) {
+    if (p.item_retired === null && p.lesson_retired === null) live.add(p.lesson_id);
+    else retired = true;
+  }
+  return { live: [...live].sort(), retired };
 }
 
 /** Whether any child's answers or learner state point at the concept (then it is retired, not deleted). */

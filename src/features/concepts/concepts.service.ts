@@ -89,15 +89,17 @@ export class ConceptsService {
   }
 
   /**
-   * Removes a concept no lesson uses and no live concept needs. One that
-   * children have answered on is retired (hidden, kept for their history);
-   * any other is deleted outright.
+   * Removes a concept no live lesson uses and no live concept needs. One
+   * that children have answered on, or that retired lessons or items still
+   * name, is retired (hidden, kept for their history); any other is deleted
+   * outright.
    */
   async remove(appId: string, conceptId: string): Promise<{ retired: boolean }> {
     return this.#db.db.transaction().execute(async (trx) => {
       await lockConceptGraph(trx, appId);
       editable(await findConceptRow(trx, appId, conceptId), conceptId);
-      const lessons = await lessonsUsingConcept(trx, appId, conceptId);
+      const users = await lessonsUsingConcept(trx, appId, conceptId);
+      const lessons = users.live;
       if (lessons.length) {
         throw new AppError('conflict', 'concept_in_use', `Concept "${conceptId}" is used by lessons: ${lessons.join(', ')}`, { details: { lessonIds: lessons } });
       }
@@ -107,7 +109,8 @@ export class ConceptsService {
           details: { conceptIds: dependents },
         });
       }
-      if (await conceptHasHistory(trx, appId, conceptId)) {
+      // Retired lessons or items (children saw them) and recorded answers keep naming it: hide it, keep the row.
+      if (users.retired || (await conceptHasHistory(trx, appId, conceptId))) {
         await retireConcept(trx, appId, conceptId);
         return { retired: true };
       }

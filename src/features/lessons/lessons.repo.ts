@@ -144,7 +144,8 @@ export async function findItemRecord(db: Kysely<Tables>, appId: string, itemId: 
 export async function missingConcepts(db: Kysely<Tables> | Transaction<Tables>, appId: string, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   const unique = [...new Set(ids)];
-  const rows = await scoped(db, appId).selectFrom('concepts').select('id').where('id', 'in', unique).execute();
+  // Retired concepts are hidden: a new lesson cannot build on them.
+  const rows = await scoped(db, appId).selectFrom('concepts').select('id').where('id', 'in', unique).where('retired_at', 'is', null).execute();
   const found = new Set(rows.map((r) => r.id));
   return unique.filter((id) => !found.has(id));
 }

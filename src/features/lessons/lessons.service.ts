@@ -3,6 +3,7 @@ import type { Cache } from '../../adapters/cache/cache.ts';
 import type { Database } from '../../adapters/db/database.ts';
 import { toPublicItem, type LessonDetail, type LessonInput, type LessonSummary, type NewLessonInput, type PracticeItem, type Lesson } from '../../domain/curriculum.ts';
 import { AppError, notFound } from '../../domain/errors.ts';
+import { lockAppContent } from '../content/content.repo.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { throttledLog } from '../../observability/throttle.ts';
@@ -352,6 +353,9 @@ export class LessonsService {
 
   async #write(appId: string, lesson: NewLessonInput, mode: 'create' | 'update'): Promise<void> {
     await this.#db.db.transaction().execute(async (trx) => {
+      // The app's content lock (imports and concept writes take it too): a concept cannot be
+      // deleted or retired between the check below and this lesson's commit.
+      await lockAppContent(trx, appId);
       // A retired lesson (deleted after use) may be created again under its id; it is not there to update.
       const state = await lessonState(trx, appId, lesson.id);
       if (mode === 'create' && state === 'live') throw new AppError('conflict', 'lesson_exists', `Lesson "${lesson.id}" already exists`);
