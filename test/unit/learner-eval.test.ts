@@ -159,6 +159,7 @@ describe('cli: model eval', () => {
     assert.match(r.stderr, /bad\.csv: line 3: correct must be/);
     const usage = await cli(['model', 'eval', '--train', trainFile]);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /usage: model eval --train/);
+    assert.match(usage.stderr, /^kidslearn: required option '--test <file>' not specified\nusage: kidslearn model eval --train <file> --test <file> \[--json\]\n/);
+    assert.equal(usage.stdout, '');
   });
 });
