@@ -92,17 +92,28 @@ export function buildProgram(ctx: CliContext, output: Output): Command {
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: false, sortSubcommands: false, commandUsage: (cmd) => synopsis(cmd), subcommandTerm: (cmd) => [cmd.name(), ...argumentTerms(cmd), ...(cmd.commands.length ? ['<command>'] : [])].join(' ') } satisfies Partial<Help>)
     .hook('preAction', (_root, action) => {
-      const extra = action.args.slice(action.registeredArguments.length);
-      if (extra.length) {
-        const takes = action.registeredArguments.length
-          ? `it takes ${action.registeredArguments.map((a) => `<${a.name()}>`).join(' ')}`
-          : 'it takes no arguments';
-        throw usageError(`${commandPath(action)}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((a) => `"${a}"`).join(' ')} (${takes})\nusage: ${synopsis(action)}\n(see kidslearn ${commandPath(action)} --help)`);
-      }
+      const extra = extraArguments(action);
+      if (extra) throw extra;
     });
   for (const register of COMMAND_GROUPS) register(program, ctx);
   program.addHelpText('after', () => overview(program));
   return program;
+}
+
+/**
+ * The error for words after a command's last argument (`apps create foo bar`),
+ * or undefined. `cmd.args` is what commander parsed for the command: its
+ * operands, then from the first unknown option on, everything else.
+ */
+function extraArguments(cmd: Command): CliError | undefined {
+  if (cmd.commands.length) return undefined;
+  const firstOption = cmd.args.findIndex((a) => a.startsWith('-'));
+  const extra = cmd.args.slice(0, firstOption < 0 ? cmd.args.length : firstOption).slice(cmd.registeredArguments.length);
+  if (!extra.length) return undefined;
+  const takes = cmd.registeredArguments.length ? `it takes ${argumentTerms(cmd).join(' ')}` : 'it takes no arguments';
+  return usageError(
+    `${commandPath(cmd)}: unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((a) => `"${a}"`).join(' ')} (${takes})\nusage: ${synopsis(cmd)}\n(see kidslearn ${commandPath(cmd)} --help)`,
+  );
 }
 
 /** The command that `argv` names (as deep as its words go), to point a usage error at its help. */
@@ -154,7 +165,8 @@ export async function runCli(argv: readonly string[], config: Config | (() => Co
       const group = commandNamed(program, argv);
       throw usageError(`${commandPath(group)}: missing command (one of ${group.commands.map((c) => c.name()).join(', ')})\n\n${errOut.join('').trimEnd()}`);
     }
-    throw usageError(usageMessage(program, argv, error));
+    // Commander checks required options before the number of arguments; an extra word is the likelier slip.
+    throw extraArguments(commandNamed(program, argv)) ?? usageError(usageMessage(program, argv, error));
   }
   return out.join('\n');
 }
