@@ -37,7 +37,7 @@ describe('kidslearn migrate on a PostgreSQL server without the database', { skip
     assert.equal(await exists(), false);
     const first = await runCliProcess(['migrate'], env);
     assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout.trim(), new RegExp(`^created database ${name}\\napplied ${controlMigrations.length} migrations?:\\n  control: 1 app registry, 2 [^\\n]+$`), 'it created the database and applied every migration, naming them');
+    assert.match(first.stdout.trim(), new RegExp(`^created database ${name}\\napplied ${controlMigrations.length} migrations?:\\n  control: 1 app registry; 2 [^\\n]+$`), 'it created the database and applied every migration, naming them');
     assert.equal(await exists(), true);
     const client = new pg.Client({ connectionString: url.toString() });
     await client.connect();

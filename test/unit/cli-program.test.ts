@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { controlMigrations, type AppliedMigration } from '../../src/adapters/db/migrations.ts';
+import { controlMigrations, tenantMigrations, type AppliedMigration } from '../../src/adapters/db/migrations.ts';
 import { describeMigrations } from '../../src/cli/commands/migrate.ts';
 import { execCli, startProgress, type CliIo } from '../../src/cli/main.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
@@ -169,10 +169,27 @@ describe('cli: migrate', () => {
     const first = await kidslearn(['migrate'], config);
     assert.equal(first.code, 0, first.stderr);
     const n = controlMigrations.length;
-    assert.equal(first.stdout, `applied ${n} migration${n === 1 ? '' : 's'}:\n  control: ${controlMigrations.map((m) => `${m.version} ${m.name}`).join(', ')}\n`);
+    assert.equal(first.stdout, `applied ${n} migration${n === 1 ? '' : 's'}:\n  control: ${controlMigrations.map((m) => `${m.version} ${m.name}`).join('; ')}\n`);
     const second = await kidslearn(['migrate'], config);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, 'migrations are up to date (nothing to apply)\n');
+  });
+
+  it("migrates the schema of an app registered without one, naming the app's migrations", async () => {
+    const config = tempConfig('kidslearn-cli-migrate-app-');
+    // A registry row whose schema was never made (as after a restore of the control schema alone).
+    const c = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+    try {
+      await sql`insert into kidslearn.apps (id, name) values ('beta', 'Beta')`.execute(c.database.db);
+    } finally {
+      await c.close();
+    }
+    const r = await kidslearn(['migrate'], config);
+    assert.equal(r.code, 0, r.stderr);
+    const n = tenantMigrations.length;
+    assert.equal(r.stdout, `applied ${n} migrations:\n  app:beta: ${tenantMigrations.map((m) => `${m.version} ${m.name}`).join('; ')}\n`);
+    const apps = await kidslearn(['apps', 'settings', 'beta'], config);
+    assert.equal(apps.code, 0, apps.stderr);
   });
 
   it('groups what it applied by scope, in the order applied', () => {
@@ -182,7 +199,7 @@ describe('cli: migrate', () => {
       { scope: 'app:alpha', version: 9, name: 'nine' },
       { scope: 'app:beta', version: 9, name: 'nine' },
     ];
-    assert.equal(describeMigrations(applied), 'applied 4 migrations:\n  control: 3 c three\n  app:alpha: 8 eight, 9 nine\n  app:beta: 9 nine');
+    assert.equal(describeMigrations(applied), 'applied 4 migrations:\n  control: 3 c three\n  app:alpha: 8 eight; 9 nine\n  app:beta: 9 nine');
     assert.equal(describeMigrations(applied.slice(0, 1)), 'applied 1 migration:\n  control: 3 c three');
   });
 });

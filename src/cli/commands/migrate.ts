@@ -3,13 +3,13 @@ import { createDatabaseIfMissing } from '../../adapters/db/create-database.ts';
 import { applyMigrations, type AppliedMigration } from '../../adapters/db/migrations.ts';
 import { withContainer, type CliContext } from '../shared.ts';
 
-/** `applied 3 migrations` and one line per scope: `  app:mathkids: 8 media ids, 9 content packs`. */
+/** `applied 3 migrations:` and one line per scope, `  app:mathkids: 8 trusted devices for password sign-in; 9 content packs, ...` (names may hold commas). */
 export function describeMigrations(applied: readonly AppliedMigration[]): string {
   if (!applied.length) return 'migrations are up to date (nothing to apply)';
   const byScope = new Map<string, AppliedMigration[]>();
   for (const m of applied) byScope.set(m.scope, [...(byScope.get(m.scope) ?? []), m]);
   const lines = [`applied ${applied.length} migration${applied.length === 1 ? '' : 's'}:`];
-  for (const [scope, ms] of byScope) lines.push(`  ${scope}: ${ms.map((m) => `${m.version} ${m.name}`).join(', ')}`);
+  for (const [scope, ms] of byScope) lines.push(`  ${scope}: ${ms.map((m) => `${m.version} ${m.name}`).join('; ')}`);
   return lines.join('\n');
 }
 
