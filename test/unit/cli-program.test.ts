@@ -12,6 +12,8 @@ import { execCli, startProgress, type CliIo } from '../../src/cli/main.ts';
 import { loadConfig, type Config } from '../../src/config/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createContainer } from '../../src/wiring/container.ts';
+import type { Principal } from '../../src/domain/principal.ts';
+import { createFixtureApp } from '../support/app-fixture.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -213,6 +215,38 @@ describe('cli: model fit', () => {
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, 'kidslearn: app mathkids has no answers yet: nothing to fit (no model version saved)\n');
     assert.equal(await modelVersions(config, 'mathkids'), 0);
+  });
+
+  it('fits an app with answers: a new version, the numbers printed, the progress drawn on a terminal', async () => {
+    const config = tempConfig('kidslearn-cli-fit-answers-');
+    const c = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+    try {
+      await createFixtureApp(c, 'alpha');
+      const ann = await c.accounts.register('alpha', { email: 'fit@example.com', password: 'correct horse battery', role: 'guardian' });
+      const guardian: Principal = { sub: ann.id, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
+      let clock = Date.now() - 3600_000;
+      for (let k = 0; k < 3; k++) {
+        const child = (await c.children.create(guardian, { nickname: `K${k}`, grade: 1 })).id;
+        const answers = Array.from({ length: 4 }, (_, i) => ({
+          childId: child,
+          itemId: 'alpha-only-q1',
+          response: i >= 2 ? 5 : 4,
+          durationMs: 5000,
+          answeredAt: new Date((clock += 1000)),
+          clientEventId: `fit-${k}-${i}`,
+        }));
+        await c.progress.record({ sub: child, app: 'alpha', role: 'child', exp: guardian.exp }, answers);
+      }
+    } finally {
+      await c.close();
+    }
+    const terminal = fakeTerminal();
+    const r = await kidslearn(['model', 'fit', '--app', 'alpha'], config, { progressStream: terminal });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^app alpha: model version 1 from 12 answers; 0 of 1 concepts fitted on their own/);
+    assert.match(terminal.text(), /model fit: reading answers \[=+\] 100% 3\/3 children/);
+    assert.match(terminal.text(), /model fit: fitting \[=+\] 100% 1\/1/);
+    assert.equal(await modelVersions(config, 'alpha'), 1);
   });
 });
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { CsvError, parseAnswersCsv } from '../../features/model-eval/csv.ts';
 import { evaluate, formatEvaluation } from '../../features/model-eval/evaluate.ts';
-import { startProgress } from '../progress.ts';
+import { startProgress, type Progress } from '../progress.ts';
 import { failure, messageOf, parseAppId, withContainer, type CliContext } from '../shared.ts';
 
 export function register(program: Command, ctx: CliContext): void {
@@ -17,17 +17,27 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(
         await withContainer(ctx, async (c) => {
           await c.apps.require(appId);
-          const progress = startProgress('model fit: reading answers', 0, { stream: ctx.io.progressStream, unit: 'children' });
+          // Reading is counted in children; the fit itself is one step, shown once everything is read.
+          const stream = ctx.io.progressStream;
+          let reading: Progress | undefined;
+          let fitting: Progress | undefined;
           let fit: Awaited<ReturnType<typeof c.models.fit>>;
           try {
             fit = await c.models.fit(appId, {
               onProgress: (read, children) => {
-                progress.setTotal(children);
-                progress.update(read);
+                reading ??= startProgress('model fit: reading answers', children, { stream, unit: 'children' });
+                reading.setTotal(children);
+                reading.update(read);
+                if (read >= children) {
+                  reading.done();
+                  fitting = startProgress('model fit: fitting', 1, { stream });
+                }
               },
             });
+            fitting?.tick();
           } finally {
-            progress.done();
+            reading?.done();
+            fitting?.done();
           }
           return `app ${appId}: model version ${fit.version} from ${fit.answers} answers; ${fit.fittedConcepts} of ${fit.concepts} concepts fitted on their own (the rest use the app-wide fit); the API uses it within 30 s`;
         }),
