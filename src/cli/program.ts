@@ -90,7 +90,12 @@ export function buildProgram(ctx: CliContext, output: Output): Command {
     // Extra arguments are refused in a preAction hook, which can name them.
     .allowExcessArguments(true)
     .showSuggestionAfterError(true)
-    .configureHelp({ showGlobalOptions: false, sortSubcommands: false, commandUsage: (cmd) => synopsis(cmd), subcommandTerm: (cmd) => [cmd.name(), ...argumentTerms(cmd), ...(cmd.commands.length ? ['<command>'] : [])].join(' ') } satisfies Partial<Help>)
+    .configureHelp({
+      sortSubcommands: false,
+      // `Usage: kidslearn apps create <id> --name <name>` rather than commander's `[options] <id>`.
+      commandUsage: (cmd) => synopsis(cmd),
+      subcommandTerm: (cmd) => [cmd.name(), ...argumentTerms(cmd), ...(cmd.commands.length ? ['<command>'] : [])].join(' '),
+    } satisfies Partial<Help>)
     .hook('preAction', (_root, action) => {
       const extra = extraArguments(action);
       if (extra) throw extra;
