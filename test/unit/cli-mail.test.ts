@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { createOutboxMailer, outboxDir } from '../../src/adapters/mail/outbox-mailer.ts';
-import { runCli } from '../../src/cli/main.ts';
+import { runCli, type CliError } from '../../src/cli/main.ts';
 import { loadConfig } from '../../src/config/config.ts';
 
 describe('cli: mail list', () => {
@@ -25,7 +25,7 @@ describe('cli: mail list', () => {
     assert.ok(ann.includes('AAAA') && !ann.includes('BBBB'));
     const last = await runCli(['mail', 'list', '--last', '1'], config);
     assert.ok(last.includes('BBBB') && !last.includes('AAAA'));
-    await assert.rejects(runCli(['mail', 'list', '--last', '0'], config), /usage: mail list/);
+    await assert.rejects(runCli(['mail', 'list', '--last', '0'], config), (e: CliError) => e.exitCode === 2 && /'--last <n>' argument '0' is invalid\. expected a whole number of 1 or more\.\nusage: kidslearn mail list/.test(e.message));
   });
 
   it('refuses when mail goes to an SMTP server instead', async () => {

@@ -90,6 +90,14 @@ describe('learner: answer CSV', () => {
     ]);
   });
 
+  it('keeps CRLF and CR inside quoted fields, in a CRLF file', () => {
+    const text = 'student,skill,correct,item\r\nu1,"two\r\nlines",1,"a\rb"\r\nu2,plain,0,\r\n';
+    assert.deepEqual(parseAnswersCsv(text), [
+      { student: 'u1', skill: 'two\r\nlines', correct: true, item: 'a\rb' },
+      { student: 'u2', skill: 'plain', correct: false },
+    ]);
+  });
+
   it('round-trips what the simulator writes', () => {
     const rows = test.slice(0, 50);
     assert.deepEqual(parseAnswersCsv(answersToCsv(rows)), rows);
@@ -115,6 +123,12 @@ describe('learner: answer CSV', () => {
     assert.match(lineOf('student,skill,correct\na,"b,1\n').message, /line 2: unterminated quoted field/);
     assert.match(lineOf('student,skill,correct\na,"b"x,1\n').message, /line 2: unexpected character after a closing quote/);
     assert.match(lineOf('').message, /line 1: empty file/);
+    // Records that span lines (CRLF inside quotes) and blank lines before the bad one: the line where it starts.
+    assert.deepEqual(lineOf('student,skill,correct\r\na,"b\r\nc\r\nd",1\r\n\r\n\r\na,b,1\r\nx,"y\r\nz",maybe\r\n'), {
+      line: 8,
+      message: 'line 8: correct must be 0, 1, true or false (got "maybe")',
+    });
+    assert.match(lineOf('student,skill,correct\na,"b\r\nc",1\na,b"c,1\n').message, /^line 4: quote inside an unquoted field$/);
   });
 });
 
@@ -159,6 +173,7 @@ describe('cli: model eval', () => {
     assert.match(r.stderr, /bad\.csv: line 3: correct must be/);
     const usage = await cli(['model', 'eval', '--train', trainFile]);
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /usage: model eval --train/);
+    assert.match(usage.stderr, /^kidslearn: required option '--test <file>' not specified\nusage: kidslearn model eval --train <file> --test <file> \[--json\]\n/);
+    assert.equal(usage.stdout, '');
   });
 });

@@ -442,21 +442,33 @@ async function ensureControlTables(trx: Transaction<Tables>): Promise<void> {
   );
 }
 
-async function applyPending(trx: Transaction<Tables>, scope: string, schema: string, migrations: Migration[]): Promise<number> {
+/** One migration that a run applied. */
+export interface AppliedMigration {
+  /** `control` or `app:<id>`. */
+  scope: string;
+  version: number;
+  name: string;
+}
+
+async function applyPending(trx: Transaction<Tables>, scope: string, schema: string, migrations: Migration[]): Promise<AppliedMigration[]> {
   const rows = await trx.selectFrom('kidslearn.schema_migrations').select('version').where('scope', '=', scope).execute();
   const applied = new Set(rows.map((r) => r.version));
-  let count = 0;
+  const done: AppliedMigration[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (applied.has(m.version)) continue;
     await m.up(trx, schema);
     await trx.insertInto('kidslearn.schema_migrations').values({ scope, version: m.version, name: m.name }).execute();
-    count++;
+    done.push({ scope, version: m.version, name: m.name });
   }
-  return count;
+  return done;
 }
 
 /** Creates (if needed) and migrates one app's schema inside the caller's locked transaction. */
 export async function migrateTenantSchema(trx: Transaction<Tables>, appId: string): Promise<number> {
+  return (await migrateTenant(trx, appId)).length;
+}
+
+async function migrateTenant(trx: Transaction<Tables>, appId: string): Promise<AppliedMigration[]> {
   const schema = tenantSchema(appId);
   await run(trx, `create schema if not exists "${schema}"`);
   return applyPending(trx, `app:${appId}`, `"${schema}"`, tenantMigrations);
@@ -468,12 +480,20 @@ export async function migrateTenantSchema(trx: Transaction<Tables>, appId: strin
  * neither fail nor apply a migration twice. Returns how many ran.
  */
 export async function migrateAll(db: Kysely<Tables>): Promise<number> {
+  return (await applyMigrations(db)).length;
+}
+
+/**
+ * {@link migrateAll}, returning which migrations ran (control first, then the
+ * apps by id, each in version order); empty when everything was up to date.
+ */
+export async function applyMigrations(db: Kysely<Tables>): Promise<AppliedMigration[]> {
   return db.transaction().execute(async (trx) => {
     await lockMigrations(trx);
     await ensureControlTables(trx);
-    let count = await applyPending(trx, 'control', 'kidslearn', controlMigrations);
+    const done = await applyPending(trx, 'control', 'kidslearn', controlMigrations);
     const apps = await trx.selectFrom('kidslearn.apps').select('id').orderBy('id').execute();
-    for (const app of apps) count += await migrateTenantSchema(trx, app.id);
-    return count;
+    for (const app of apps) done.push(...(await migrateTenant(trx, app.id)));
+    return done;
   });
 }

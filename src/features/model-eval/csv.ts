@@ -3,8 +3,11 @@
  * Required columns `student,skill,correct` (correct is 0/1 or true/false),
  * optional `item` and `timestamp`; other columns are ignored. Rows are taken
  * to be in chronological order per student. Fields may be quoted as in
- * RFC 4180 ("a ""b"", c"), including line breaks inside quotes.
+ * RFC 4180 ("a ""b"", c"), including line breaks (LF or CRLF, kept as they
+ * are) inside quotes. Parsing is csv-parse's; this module maps its records
+ * and errors to rows and to messages naming the line where the record starts.
  */
+import { CsvError as ParseError, parse } from 'csv-parse/sync';
 import type { LearnerRow } from '../../domain/learner/model.ts';
 
 export interface AnswerCsvRow extends LearnerRow {
@@ -13,88 +16,44 @@ export interface AnswerCsvRow extends LearnerRow {
 
 export class CsvError extends Error {
   readonly line: number;
-  constructor(line: number, message: string) {
-    super(`line ${line}: ${message}`);
+  constructor(line: number, message: string, options?: { cause?: unknown }) {
+    super(`line ${line}: ${message}`, options);
     this.name = 'CsvError';
     this.line = line;
   }
 }
 
-/** Splits one record that contains quotes (RFC 4180). */
-function splitQuoted(record: string, line: number): string[] {
-  const fields: string[] = [];
-  let i = 0;
-  const n = record.length;
-  for (;;) {
-    if (record.charCodeAt(i) === 34 /* " */) {
-      let value = '';
-      let from = i + 1;
-      for (;;) {
-        const q = record.indexOf('"', from);
-        if (q < 0) throw new CsvError(line, 'unterminated quoted field');
-        value += record.slice(from, q);
-        if (record.charCodeAt(q + 1) === 34) {
-          value += '"';
-          from = q + 2;
-          continue;
-        }
-        i = q + 1;
-        break;
-      }
-      fields.push(value);
-      if (i === n) return fields;
-      if (record.charCodeAt(i) !== 44 /* , */) throw new CsvError(line, 'unexpected character after a closing quote');
-      i++;
-    } else {
-      const comma = record.indexOf(',', i);
-      const end = comma < 0 ? n : comma;
-      const value = record.slice(i, end);
-      if (value.includes('"')) throw new CsvError(line, 'quote inside an unquoted field');
-      fields.push(value);
-      if (comma < 0) return fields;
-      i = comma + 1;
-    }
+const LF = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Line numbers of byte offsets, asked for in increasing order (one pass over
+ * the file however many records it has).
+ */
+class LineCounter {
+  readonly #bytes: Buffer;
+  #pos = 0;
+  #line = 1;
+  constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+  /** The line of the first byte at or after `offset` that is not a line break (where the next record starts). */
+  nextRecordLine(offset: number): number {
+    const b = this.#bytes;
+    let at = offset;
+    while (at < b.length && (b[at] === LF || b[at] === CR)) at++;
+    at = Math.min(at, b.length);
+    for (; this.#pos < at; this.#pos++) if (b[this.#pos] === LF) this.#line++;
+    return this.#line;
   }
 }
 
-function countQuotes(s: string): number {
-  let c = 0;
-  for (let i = s.indexOf('"'); i >= 0; i = s.indexOf('"', i + 1)) c++;
-  return c;
-}
-
-/** Calls `onRecord(fields, line)` for each non-blank record; `line` is where the record starts (1-based). */
-function forEachRecord(text: string, onRecord: (fields: string[], line: number) => void): void {
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let lineNo = 0;
-  const nextLine = (): string | undefined => {
-    if (pos >= text.length) return undefined;
-    let nl = text.indexOf('\n', pos);
-    if (nl < 0) nl = text.length;
-    let line = text.slice(pos, nl);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    pos = nl + 1;
-    lineNo++;
-    return line;
-  };
-  for (let line = nextLine(); line !== undefined; line = nextLine()) {
-    if (line === '') continue;
-    const start = lineNo;
-    if (!line.includes('"')) {
-      onRecord(line.split(','), start);
-      continue;
-    }
-    let record = line;
-    let quotes = countQuotes(line);
-    while (quotes % 2 === 1) {
-      const more = nextLine();
-      if (more === undefined) throw new CsvError(start, 'unterminated quoted field');
-      record += `\n${more}`;
-      quotes += countQuotes(more);
-    }
-    onRecord(splitQuoted(record, start), start);
-  }
-}
+/** csv-parse's error codes, in this module's words. */
+const PARSE_ERRORS: Record<string, string> = {
+  CSV_QUOTE_NOT_CLOSED: 'unterminated quoted field',
+  CSV_INVALID_CLOSING_QUOTE: 'unexpected character after a closing quote',
+  INVALID_OPENING_QUOTE: 'quote inside an unquoted field',
+};
 
 function parseCorrect(value: string, line: number): boolean {
   switch (value.trim().toLowerCase()) {
@@ -109,32 +68,68 @@ function parseCorrect(value: string, line: number): boolean {
   }
 }
 
-/** Parses an answer CSV; throws CsvError naming the line of the first bad row. */
+interface Columns {
+  student: number;
+  skill: number;
+  correct: number;
+  item: number;
+  timestamp: number;
+  count: number;
+}
+
+function headerColumns(fields: readonly string[], line: number): Columns {
+  const names = fields.map((f) => f.trim().toLowerCase());
+  const at = (name: string) => names.indexOf(name);
+  const missing = ['student', 'skill', 'correct'].filter((c) => at(c) < 0);
+  if (missing.length) throw new CsvError(line, `header lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (need student,skill,correct)`);
+  return { student: at('student'), skill: at('skill'), correct: at('correct'), item: at('item'), timestamp: at('timestamp'), count: names.length };
+}
+
+function toRow(fields: readonly string[], columns: Columns, line: number): AnswerCsvRow {
+  if (fields.length !== columns.count) throw new CsvError(line, `expected ${columns.count} fields as in the header, got ${fields.length}`);
+  const student = fields[columns.student]!.trim();
+  const skill = fields[columns.skill]!.trim();
+  if (!student) throw new CsvError(line, 'student is empty');
+  if (!skill) throw new CsvError(line, 'skill is empty');
+  const row: AnswerCsvRow = { student, skill, correct: parseCorrect(fields[columns.correct]!, line) };
+  if (columns.item >= 0) {
+    const item = fields[columns.item]!.trim();
+    if (item) row.item = item;
+  }
+  if (columns.timestamp >= 0) row.timestamp = fields[columns.timestamp]!.trim();
+  return row;
+}
+
+/** Parses an answer CSV; throws CsvError naming the line where the first bad record starts. */
 export function parseAnswersCsv(text: string): AnswerCsvRow[] {
+  const bytes = Buffer.from(text, 'utf8');
+  const lines = new LineCounter(bytes);
   const rows: AnswerCsvRow[] = [];
-  let columns: { student: number; skill: number; correct: number; item: number; timestamp: number; count: number } | undefined;
-  forEachRecord(text, (fields, line) => {
-    if (!columns) {
-      const names = fields.map((f) => f.trim().toLowerCase());
-      const at = (name: string) => names.indexOf(name);
-      const missing = ['student', 'skill', 'correct'].filter((c) => at(c) < 0);
-      if (missing.length) throw new CsvError(line, `header lacks required column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (need student,skill,correct)`);
-      columns = { student: at('student'), skill: at('skill'), correct: at('correct'), item: at('item'), timestamp: at('timestamp'), count: names.length };
-      return;
+  let columns: Columns | undefined;
+  // Where the record being parsed starts: just after the previous one (csv-parse's `bytes`), past blank lines.
+  let recordEnd = 0;
+  try {
+    parse(bytes, {
+      bom: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      // Both, even mixed in one file (csv-parse would otherwise keep to the first one it sees).
+      record_delimiter: ['\r\n', '\n'],
+      on_record: (record, context) => {
+        const line = lines.nextRecordLine(recordEnd);
+        recordEnd = context.bytes;
+        if (!columns) columns = headerColumns(record, line);
+        else rows.push(toRow(record, columns, line));
+        return null;
+      },
+    });
+  } catch (error) {
+    if (error instanceof CsvError) throw error;
+    if (error instanceof ParseError) {
+      throw new CsvError(lines.nextRecordLine(recordEnd), PARSE_ERRORS[error.code] ?? error.message, { cause: error });
     }
-    if (fields.length !== columns.count) throw new CsvError(line, `expected ${columns.count} fields as in the header, got ${fields.length}`);
-    const student = fields[columns.student]!.trim();
-    const skill = fields[columns.skill]!.trim();
-    if (!student) throw new CsvError(line, 'student is empty');
-    if (!skill) throw new CsvError(line, 'skill is empty');
-    const row: AnswerCsvRow = { student, skill, correct: parseCorrect(fields[columns.correct]!, line) };
-    if (columns.item >= 0) {
-      const item = fields[columns.item]!.trim();
-      if (item) row.item = item;
-    }
-    if (columns.timestamp >= 0) row.timestamp = fields[columns.timestamp]!.trim();
-    rows.push(row);
-  });
+    throw error;
+  }
   if (!columns) throw new CsvError(1, 'empty file: expected a header row student,skill,correct');
   return rows;
 }

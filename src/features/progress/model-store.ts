@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Database } from '../../adapters/db/database.ts';
+import { AppError } from '../../domain/errors.ts';
 import { scoped } from '../../adapters/db/scoped.ts';
 import { DEFAULT_BKT_PARAMS, predict, type BktParams } from '../../domain/learner/bkt.ts';
 import { bktParamsFor } from '../../domain/learner/bkt-fit.ts';
@@ -63,11 +64,22 @@ export class ModelStore {
    * with item eases) from every stored answer of the app, in the order each
    * child gave them, and saves it as a new version. Answers are read a page
    * of children at a time (no statement grows with the app), and ids repeated
-   * across rows share one string.
+   * across rows share one string. Refuses (AppError `no_answers`, nothing
+   * saved) when the app has no answers.
    */
-  async fit(appId: string, options: { childrenPerPage?: number } = {}): Promise<{ version: number; answers: number; concepts: number; fittedConcepts: number }> {
+  async fit(
+    appId: string,
+    options: {
+      childrenPerPage?: number;
+      /** Called after each page of children is read, with the children read so far and how many there are. */
+      onProgress?: (childrenRead: number, children: number) => void;
+    } = {},
+  ): Promise<{ version: number; answers: number; concepts: number; fittedConcepts: number }> {
     const perPage = options.childrenPerPage ?? 500;
     const db = scoped(this.#db.db, appId);
+    const onProgress = options.onProgress;
+    const total = onProgress ? Number((await db.selectFrom('children').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n) : 0;
+    let read = 0;
     const interned = new Map<string, string>();
     const intern = (s: string) => interned.get(s) ?? (interned.set(s, s), s);
     const rows: LearnerRow[] = [];
@@ -88,7 +100,11 @@ export class ModelStore {
         .orderBy('id')
         .execute();
       for (const r of page) rows.push({ student: intern(r.child_id), skill: intern(r.concept_id), item: intern(r.item_id), correct: r.correct });
+      read += children.length;
+      onProgress?.(read, Math.max(total, read));
     }
+    // A model fitted on nothing is the defaults under a version number: refuse rather than save it.
+    if (rows.length === 0) throw new AppError('conflict', 'no_answers', `app ${appId} has no answers yet: nothing to fit (no model version saved)`);
     const params = fitModel(rows);
     const concepts = new Set(rows.map((r) => r.skill));
     const fittedConcepts = [...concepts].filter((c) => params.bkt.skills[c] !== params.bkt.global).length;
