@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startServer } from '../support/server-process.ts';
 import { listOutbox } from '../../src/adapters/mail/outbox-mailer.ts';
 import { runCliProcess } from '../support/cli.ts';
 import { codeIn } from '../support/mail.ts';
@@ -20,27 +21,6 @@ import { codeIn } from '../support/mail.ts';
 const PACK = 'content/packs/shapes.yaml';
 const PASSWORD = 'correct horse battery';
 
-async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--liftoff-only', 'src/runtimes/node-server.ts'], { env: { ...env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      output += d.toString();
-      const m = /running at (http:\/\/localhost:\d+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, url };
-}
 
 describe('end to end: a new app filled from a content pack and over the API', () => {
   let env: NodeJS.ProcessEnv;

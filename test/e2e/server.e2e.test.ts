@@ -1,37 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { startServer } from '../support/server-process.ts';
 import { createThrowawayDatabase, databaseBackends, cacheBackends, REDIS_URL } from '../support/servers.ts';
 
 const run = promisify(execFile);
 const NODE = process.execPath;
 
-/** Starts `src/runtimes/node-server.ts` exactly as `npm start` does (`exec node --liftoff-only …`) and waits for its URL. */
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(NODE, ['--liftoff-only', 'src/runtimes/node-server.ts'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      output += d.toString();
-      const m = /running at (http:\/\/localhost:\d+)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
-    });
-  });
-  return { child, url, output: () => output };
-}
 
 async function cli(args: string[], env: Record<string, string>): Promise<string> {
   const { stdout } = await run(NODE, ['src/cli/main.ts', ...args], { env: { ...process.env, ...env } });

@@ -1,16 +1,13 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { authorize, type AccessFunction } from '../../domain/access-policy.ts';
+import { GradeFilter, callerApp, json, security } from '../../http/route-helpers.ts';
 import { ConceptInput, ConceptView, NewConceptInput } from '../../domain/concept-graph.ts';
 import { ResourceId, Subject } from '../../domain/curriculum.ts';
-import { AppError } from '../../domain/errors.ts';
-import type { Principal } from '../../domain/principal.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { raises } from '../../http/openapi.ts';
 import { validationHook } from '../../http/validation.ts';
 import type { ConceptsService } from './concepts.service.ts';
 
-const security = [{ bearerAuth: [] }];
 
 const ConceptIdParam = z.object({
   conceptId: ResourceId.openapi({ param: { name: 'conceptId', in: 'path' }, example: 'adding-within-10' }),
@@ -19,19 +16,13 @@ const ConceptIdParam = z.object({
 /** The same filters, with the same rules, as `GET /api/lessons`. */
 const GraphQuery = z.object({
   subject: Subject.optional().openapi({ example: 'math' }),
-  grade: z
-    .string()
-    .regex(/^(?:[Kk]|[0-8])$/, 'must be K or a whole number from 0 to 8')
-    .transform((v) => (v.toUpperCase() === 'K' ? 0 : Number(v)))
-    .optional()
-    .openapi({ description: 'K or 0–8 (0 = kindergarten)', example: '2' }),
+  grade: GradeFilter,
 });
 
 const ConceptGraph = z
   .object({ items: z.array(ConceptView).openapi({ description: 'Every concept after all its prerequisites; ties by grade, subject, id' }) })
   .openapi('ConceptGraph');
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const graphErrors = { unknown_concept: 'invalid', prerequisite_cycle: 'invalid' } as const;
 
@@ -83,28 +74,20 @@ const deleteConcept = createRoute({
   responses: { 204: { description: 'Removed' }, ...errorResponses(400, 401, 403, 404, 409) },
 });
 
-/** The caller's app, after the access policy lets its role use `fn`. */
-function appOf(c: { get(key: 'principal'): Principal | undefined }, fn: AccessFunction): string {
-  const principal = c.get('principal');
-  if (!principal) throw new AppError('internal', 'principal_missing', 'Request reached a handler without a caller');
-  authorize(principal, fn);
-  return principal.app;
-}
-
 /** The concepts API: the graph under `/api`, authoring under `/admin`. */
 export function conceptsRoutes(concepts: ConceptsService): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-  app.openapi(listConcepts, async (c) => c.json(await concepts.list(appOf(c, 'concepts.read'), c.req.valid('query')), 200));
+  app.openapi(listConcepts, async (c) => c.json(await concepts.list(callerApp(c, 'concepts.read'), c.req.valid('query')), 200));
 
-  app.openapi(createConcept, async (c) => c.json(await concepts.create(appOf(c, 'concepts.author'), c.req.valid('json')), 201));
+  app.openapi(createConcept, async (c) => c.json(await concepts.create(callerApp(c, 'concepts.author'), c.req.valid('json')), 201));
 
   app.openapi(updateConcept, async (c) =>
-    c.json(await concepts.update(appOf(c, 'concepts.author'), c.req.valid('param').conceptId, c.req.valid('json')), 200),
+    c.json(await concepts.update(callerApp(c, 'concepts.author'), c.req.valid('param').conceptId, c.req.valid('json')), 200),
   );
 
   app.openapi(deleteConcept, async (c) => {
-    await concepts.remove(appOf(c, 'concepts.author'), c.req.valid('param').conceptId);
+    await concepts.remove(callerApp(c, 'concepts.author'), c.req.valid('param').conceptId);
     return c.body(null, 204);
   });
 

@@ -4,6 +4,7 @@ import type { Tables } from '../../adapters/db/tables.ts';
 import type { AnswerKey, Choice, ContentBlock, MediaRef } from '../../domain/curriculum.ts';
 import type { ImportPlan, StoredContent } from '../../domain/content-import-plan.ts';
 import type { PackAuthor, PackMetadata } from '../../domain/content-pack.ts';
+import { itemRow, upsertItems } from '../lessons/lessons.repo.ts';
 
 /** SQL for content packs: reading an app's whole curriculum and writing an import plan. */
 
@@ -222,45 +223,7 @@ export async function applyImportPlan(trx: Transaction<Tables>, appId: string, m
   // Items leave before the planned ones are written, so positions are never taken twice among live items.
   for (const chunk of chunks(plan.deleteItems)) await s().deleteFrom('practice_items').where('id', 'in', chunk).execute();
   for (const chunk of chunks(plan.retireItems)) await s().updateTable('practice_items').set({ retired_at: now }).where('id', 'in', chunk).execute();
-  const rows = plan.lessons.flatMap((l) =>
-    l.items.map((item, position) => ({
-      id: item.id,
-      lesson_id: l.id,
-      position,
-      concept_id: item.conceptId,
-      type: item.type,
-      prompt: item.prompt,
-      choices: item.choices ? JSON.stringify(item.choices) : null,
-      answer: JSON.stringify(item.answer),
-      difficulty: item.difficulty,
-      content_hash: item.contentHash,
-      media_id: item.mediaId ?? null,
-      released_at: l.published ? now : null,
-      retired_at: null,
-    })),
-  );
-  for (const chunk of chunks(rows)) {
-    await s()
-      .insertInto('practice_items')
-      .values(chunk)
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet((eb) => ({
-          lesson_id: eb.ref('excluded.lesson_id'),
-          position: eb.ref('excluded.position'),
-          concept_id: eb.ref('excluded.concept_id'),
-          type: eb.ref('excluded.type'),
-          prompt: eb.ref('excluded.prompt'),
-          choices: eb.ref('excluded.choices'),
-          answer: eb.ref('excluded.answer'),
-          difficulty: eb.ref('excluded.difficulty'),
-          content_hash: eb.ref('excluded.content_hash'),
-          media_id: eb.ref('excluded.media_id'),
-          // Once released, always released: the question is fixed under its id from then on.
-          released_at: sql`coalesce(${sql.ref('practice_items.released_at')}, ${sql.ref('excluded.released_at')})`,
-          retired_at: null,
-        })),
-      )
-      .execute();
-    step(chunk.length);
-  }
+  // Content hashes were computed by the plan; itemRow computes the same from the same fields.
+  const rows = plan.lessons.flatMap((l) => l.items.map((item, position) => itemRow(item, l.id, position, l.published, now)));
+  await upsertItems(trx, appId, rows, step);
 }

@@ -1,10 +1,8 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { authorize } from '../../domain/access-policy.ts';
+import { callerApp, json, security } from '../../http/route-helpers.ts';
 import { ContentPack, PackMetadata } from '../../domain/content-pack.ts';
 import { CHANGES } from '../../domain/content-import-plan.ts';
 import { AnswerKey, Choice, ItemType, ResourceId } from '../../domain/curriculum.ts';
-import { AppError } from '../../domain/errors.ts';
-import type { Principal } from '../../domain/principal.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
 import { raises } from '../../http/openapi.ts';
@@ -13,8 +11,6 @@ import type { LessonsService } from '../lessons/lessons.service.ts';
 import type { ContentService } from './content.service.ts';
 import { contentPackJsonSchemaText } from './json-schema.ts';
 
-const security = [{ bearerAuth: [] }];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const ids = z.array(z.string());
 const changeLists = z.object(Object.fromEntries(CHANGES.map((c) => [c, ids])) as Record<(typeof CHANGES)[number], typeof ids>);
@@ -118,13 +114,6 @@ const getItem = createRoute({
   ...raises({ item_not_found: 'not_found' }),
 });
 
-function appOf(c: { get(key: 'principal'): Principal | undefined }): string {
-  const principal = c.get('principal');
-  if (!principal) throw new AppError('internal', 'principal_missing', 'Request reached a handler without a caller');
-  authorize(principal, 'content.manage');
-  return principal.app;
-}
-
 const packSchema = createRoute({
   method: 'get',
   path: '/schemas/content-pack.json',
@@ -148,16 +137,16 @@ export function contentRoutes(content: ContentService, lessons: LessonsService):
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(importPack, async (c) => {
-    const result = await content.importPack(appOf(c), c.req.valid('json'), { dryRun: c.req.valid('query').dryRun });
+    const result = await content.importPack(callerApp(c, 'content.manage'), c.req.valid('json'), { dryRun: c.req.valid('query').dryRun });
     return c.json(result, 200);
   });
 
-  app.openapi(listPacks, async (c) => c.json({ items: await content.listPacks(appOf(c)) }, 200));
+  app.openapi(listPacks, async (c) => c.json({ items: await content.listPacks(callerApp(c, 'content.manage')) }, 200));
 
-  app.openapi(exportPack, async (c) => c.json(await content.exportPack(appOf(c), c.req.valid('param').packId), 200));
+  app.openapi(exportPack, async (c) => c.json(await content.exportPack(callerApp(c, 'content.manage'), c.req.valid('param').packId), 200));
 
   app.openapi(getItem, async (c) => {
-    const record = await lessons.itemRecord(appOf(c), c.req.valid('param').itemId);
+    const record = await lessons.itemRecord(callerApp(c, 'content.manage'), c.req.valid('param').itemId);
     return c.json({ ...record.item, lessonId: record.lessonId, contentHash: record.contentHash, releasedAt: record.releasedAt, retiredAt: record.retiredAt }, 200);
   });
 

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { PracticeItemsTable, Tables } from '../../adapters/db/tables.ts';
 import { itemContentHash } from '../../domain/content-pack.ts';
@@ -219,23 +219,37 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
   let retire = scoped(trx, appId).updateTable('practice_items').set({ retired_at: now }).where('lesson_id', '=', lesson.id).where('retired_at', 'is', null);
   if (keep.length) retire = retire.where('id', 'not in', keep);
   await retire.execute();
-  // Multi-row upserts in chunks keep statements small and PGlite fast.
-  for (let start = 0; start < lesson.items.length; start += 100) {
-    const chunk = lesson.items.slice(start, start + 100).map((item, i) => ({
-      id: item.id,
-      lesson_id: lesson.id,
-      position: start + i,
-      concept_id: item.conceptId,
-      type: item.type,
-      prompt: item.prompt,
-      choices: item.choices ? JSON.stringify(item.choices) : null,
-      answer: JSON.stringify(item.answer),
-      difficulty: item.difficulty,
-      content_hash: itemContentHash(item),
-      media_id: item.mediaId ?? null,
-      released_at: lesson.published ? now : null,
-      retired_at: null,
-    }));
+  await upsertItems(trx, appId, lesson.items.map((item, position) => itemRow(item, lesson.id, position, lesson.published, now)));
+}
+
+/** The row of a live item at `position` of a lesson; `published`: the lesson is published, so the item is released now. */
+export function itemRow(item: PracticeItem, lessonId: string, position: number, published: boolean, now: Date): Insertable<PracticeItemsTable> {
+  return {
+    id: item.id,
+    lesson_id: lessonId,
+    position,
+    concept_id: item.conceptId,
+    type: item.type,
+    prompt: item.prompt,
+    choices: item.choices ? JSON.stringify(item.choices) : null,
+    answer: JSON.stringify(item.answer),
+    difficulty: item.difficulty,
+    content_hash: itemContentHash(item),
+    media_id: item.mediaId ?? null,
+    released_at: published ? now : null,
+    retired_at: null,
+  };
+}
+
+/**
+ * Inserts or updates items by id, live again; once released, an item stays
+ * released (the question is fixed under its id from then on). Multi-row
+ * statements of 200 keep statements small and PGlite fast. `onChunk` gets
+ * the number of rows of each statement (progress bars).
+ */
+export async function upsertItems(trx: Transaction<Tables>, appId: string, rows: readonly Insertable<PracticeItemsTable>[], onChunk: (rows: number) => void = () => {}): Promise<void> {
+  for (let start = 0; start < rows.length; start += 200) {
+    const chunk = rows.slice(start, start + 200);
     await scoped(trx, appId)
       .insertInto('practice_items')
       .values(chunk)
@@ -256,6 +270,7 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
         })),
       )
       .execute();
+    onChunk(chunk.length);
   }
 }
 

@@ -1,7 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
-import { authorize, type AccessFunction } from '../../domain/access-policy.ts';
-import { AppError } from '../../domain/errors.ts';
-import type { Principal } from '../../domain/principal.ts';
+import { GradeFilter, callerApp, json, security } from '../../http/route-helpers.ts';
 import { LessonDetail, LessonInput, LessonSummary, NewLessonInput, ResourceId, Subject } from '../../domain/curriculum.ts';
 import { RESOURCE_ID_PATTERN } from '../../domain/input-rules.ts';
 import type { AppEnv } from '../../http/context.ts';
@@ -10,7 +8,6 @@ import { sendJson } from '../../http/send.ts';
 import { validated, validationHook } from '../../http/validation.ts';
 import type { LessonsService } from './lessons.service.ts';
 
-const security = [{ bearerAuth: [] }];
 
 const LessonIdParam = z.object({
   lessonId: ResourceId.openapi({ param: { name: 'lessonId', in: 'path' }, example: 'add-within-10-1' }),
@@ -18,12 +15,7 @@ const LessonIdParam = z.object({
 
 const ListQuery = z.object({
   subject: Subject.optional().openapi({ example: 'math' }),
-  grade: z
-    .string()
-    .regex(/^(?:[Kk]|[0-8])$/, 'must be K or a whole number from 0 to 8')
-    .transform((v) => (v.toUpperCase() === 'K' ? 0 : Number(v)))
-    .optional()
-    .openapi({ description: 'K or 0–8 (0 = kindergarten)', example: '2' }),
+  grade: GradeFilter,
   order: z
     .enum(['teaching', 'grade'])
     .default('teaching')
@@ -36,7 +28,6 @@ const LessonPage = z
   .object({ items: z.array(LessonSummary), page: z.number().int(), limit: z.number().int(), total: z.number().int() })
   .openapi('LessonPage');
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const listLessons = createRoute({
   method: 'get',
@@ -108,20 +99,12 @@ const deleteLesson = createRoute({
   responses: { 204: { description: 'Deleted' }, ...errorResponses(400, 401, 403, 404) },
 });
 
-/** The caller's app, after the access policy lets its role use `fn`. */
-function appOf(c: { get(key: 'principal'): Principal | undefined }, fn: AccessFunction): string {
-  const principal = c.get('principal');
-  if (!principal) throw new AppError('internal', 'principal_missing', 'Request reached a handler without a caller');
-  authorize(principal, fn);
-  return principal.app;
-}
-
 /** The lessons API: catalogue and cached reads under `/api`, authoring under `/admin`. */
 export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.openapi(listLessons, async (c) => {
-    const { json: body, cache } = await lessons.list(appOf(c, 'lessons.read'), c.req.valid('query'));
+    const { json: body, cache } = await lessons.list(callerApp(c, 'lessons.read'), c.req.valid('query'));
     return sendJson(c, body, 200, { 'x-cache': cache }, cache === 'HIT') as never;
   });
 
@@ -133,20 +116,20 @@ export function lessonsRoutes(lessons: LessonsService): OpenAPIHono<AppEnv> {
   app.get(getLesson.path.replace(/\/\{(.+?)\}/g, '/:$1'), async (c) => {
     const given = c.req.param('lessonId')!;
     const lessonId = RESOURCE_ID_PATTERN.test(given) ? given : validated(LessonIdParam, { lessonId: given }, 'param').lessonId;
-    const { json: body, cache } = await lessons.getPublished(appOf(c, 'lessons.read'), lessonId);
+    const { json: body, cache } = await lessons.getPublished(callerApp(c, 'lessons.read'), lessonId);
     return sendJson(c, body, 200, { 'x-cache': cache }, cache === 'HIT');
   });
 
-  app.openapi(adminGetLesson, async (c) => c.json(await lessons.getForAdmin(appOf(c, 'lessons.author'), c.req.valid('param').lessonId), 200));
+  app.openapi(adminGetLesson, async (c) => c.json(await lessons.getForAdmin(callerApp(c, 'lessons.author'), c.req.valid('param').lessonId), 200));
 
-  app.openapi(createLesson, async (c) => c.json(await lessons.create(appOf(c, 'lessons.author'), c.req.valid('json')), 201));
+  app.openapi(createLesson, async (c) => c.json(await lessons.create(callerApp(c, 'lessons.author'), c.req.valid('json')), 201));
 
   app.openapi(updateLesson, async (c) =>
-    c.json(await lessons.update(appOf(c, 'lessons.author'), c.req.valid('param').lessonId, c.req.valid('json')), 200),
+    c.json(await lessons.update(callerApp(c, 'lessons.author'), c.req.valid('param').lessonId, c.req.valid('json')), 200),
   );
 
   app.openapi(deleteLesson, async (c) => {
-    await lessons.remove(appOf(c, 'lessons.author'), c.req.valid('param').lessonId);
+    await lessons.remove(callerApp(c, 'lessons.author'), c.req.valid('param').lessonId);
     return c.body(null, 204);
   });
 

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono, z } from '@hono/zod-openapi';
+import { json, security } from '../../http/route-helpers.ts';
 import { ResourceId } from '../../domain/curriculum.ts';
 import { clientId, instant, safeText, timeZone } from '../../domain/input-rules.ts';
 import { AppError } from '../../domain/errors.ts';
@@ -12,8 +13,6 @@ import type { ProgressService } from './progress.service.ts';
 /** Largest batch an offline app may sync at once. */
 export const MAX_BATCH = 200;
 
-const security = [{ bearerAuth: [] }];
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const Answer = z
   .object({
