@@ -1,10 +1,10 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
-import type { AnswerKey, Choice, ContentBlock, MediaRef } from '../../domain/curriculum.ts';
+import type { ContentBlock, MediaRef } from '../../domain/curriculum.ts';
 import type { ImportPlan, StoredContent } from '../../domain/content-import-plan.ts';
 import type { PackAuthor, PackMetadata } from '../../domain/content-pack.ts';
-import { itemRow, upsertItems } from '../lessons/lessons.repo.ts';
+import { itemRow, toPracticeItem, upsertItems } from '../lessons/lessons.repo.ts';
 
 /** SQL for content packs: reading an app's whole curriculum and writing an import plan. */
 
@@ -82,24 +82,14 @@ export async function loadStoredContent(db: Db, appId: string): Promise<StoredCo
       position: l.position,
       retired: l.retired_at !== null,
     })),
-    items: items.map((i) => {
-      const item: StoredContent['items'][number] = {
-        id: i.id,
-        lessonId: i.lesson_id,
-        position: i.position,
-        conceptId: i.concept_id,
-        type: i.type as StoredContent['items'][number]['type'],
-        prompt: i.prompt,
-        answer: i.answer as AnswerKey,
-        difficulty: Number(i.difficulty),
-        contentHash: i.content_hash,
-        released: i.released_at !== null,
-        retired: i.retired_at !== null,
-      };
-      if (i.choices !== null) item.choices = i.choices as Choice[];
-      if (i.media_id !== null) item.mediaId = i.media_id;
-      return item;
-    }),
+    items: items.map((i) => ({
+      ...toPracticeItem(i),
+      lessonId: i.lesson_id,
+      position: i.position,
+      contentHash: i.content_hash,
+      released: i.released_at !== null,
+      retired: i.retired_at !== null,
+    })),
   };
 }
 

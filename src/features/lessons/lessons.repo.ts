@@ -105,7 +105,8 @@ export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: st
 
 type ItemRow = Selectable<PracticeItemsTable>;
 
-function toPracticeItem(i: ItemRow): PracticeItem {
+/** A stored item row as a practice item (answer key included). */
+export function toPracticeItem(i: ItemRow): PracticeItem {
   const item: PracticeItem = {
     id: i.id,
     conceptId: i.concept_id,
