@@ -244,6 +244,15 @@ describe('pack files: findings with file, line, column and path', () => {
     assertAt(r.errors[0] as PackFinding, positionOf(text, 'title: Other'), /duplicate|unique/i);
   });
 
+  it('json: a duplicate key is an error too (JSON.parse would keep the last one silently); the fast path skips the check', () => {
+    const text = toText(basePack(), 'json').replace('"title": "Tiny",', '"title": "Tiny",\n    "title": "Other",');
+    const r = parsePackText(text, { file: 'x.json', format: 'json' });
+    assert.equal(r.pack, undefined);
+    assert.equal(r.errors.length, 1);
+    assertAt(r.errors[0] as PackFinding, positionOf(text, '"title": "Other"'), /duplicate|unique/i);
+    assert.equal(parsePackText(text, { file: 'x.json', format: 'json', fast: true }).pack?.pack.title, 'Other');
+  });
+
   it('json: a syntax error (missing comma) at its line and column', () => {
     const text = toText(basePack(), 'json').replace('"title": "Tiny",', '"title": "Tiny"');
     const r = parsePackText(text, { file: 'x.json', format: 'json' });

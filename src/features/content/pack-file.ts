@@ -15,8 +15,9 @@ import type { ContentPackInput, PackProblem } from '../../domain/content-pack.ts
  * YAML goes through the `yaml` package's document API, which keeps the
  * source range of every node, so a path such as
  * `units.0.lessons.2.items.1.answer.choiceId` maps back to a line and a
- * column. JSON takes a fast path (`JSON.parse`) and is parsed again with
- * positions (JSON is YAML 1.2) only when there is something to report.
+ * column. JSON is read with `JSON.parse` and again with positions (JSON is
+ * YAML 1.2), which also refuses duplicate keys; `fast` skips the second
+ * parse for a pack with nothing to report.
  */
 
 export type PackFormat = 'json' | 'yaml';
@@ -49,7 +50,7 @@ export function formatFinding(f: PackFinding): string {
 }
 
 /** Reads, parses and validates a pack file (`.json`, `.yaml` or `.yml`). An unreadable file is one error, not an exception. */
-export async function readPackFile(file: string): Promise<PackReadResult> {
+export async function readPackFile(file: string, options: { fast?: boolean } = {}): Promise<PackReadResult> {
   const format = packFormatOf(file);
   if (format === undefined) return failure(file, 'a content pack file must end in .json, .yaml or .yml');
   let text: string;
@@ -58,11 +59,16 @@ export async function readPackFile(file: string): Promise<PackReadResult> {
   } catch (error) {
     return failure(file, `cannot read the file: ${(error as Error).message}`);
   }
-  return parsePackText(text, { file, format });
+  return parsePackText(text, { file, format, ...options });
 }
 
-/** Parses and validates a pack held in a string; `file` only names it in findings. */
-export function parsePackText(text: string, options: { file: string; format: PackFormat }): PackReadResult {
+/**
+ * Parses and validates a pack held in a string; `file` only names it in
+ * findings. `fast`: a JSON pack that passes every check is not parsed a
+ * second time for positions and duplicate keys (for packs the tests already
+ * read strictly, such as the committed demo packs on first start).
+ */
+export function parsePackText(text: string, options: { file: string; format: PackFormat; fast?: boolean }): PackReadResult {
   const { file, format } = options;
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (format === 'json') {
@@ -73,9 +79,14 @@ export function parsePackText(text: string, options: { file: string; format: Pac
       return { errors: [jsonSyntaxFinding(file, text, error as Error)], warnings: [] };
     }
     const checked = check(data);
-    if (checked.errors.length === 0 && checked.warnings.length === 0) return { pack: checked.pack, errors: [], warnings: [] };
-    // Something to report: parse again, this time keeping where each value is.
+    if (options.fast && checked.errors.length === 0 && checked.warnings.length === 0) return { pack: checked.pack, errors: [], warnings: [] };
+    // Parse again keeping where each value is: to place findings, and because JSON.parse keeps
+    // the last of two equal keys without a word (two "prompt"s in one item), which the YAML
+    // parser refuses.
     const located = locate(text);
+    if (located.doc.errors.length > 0) {
+      return { errors: located.doc.errors.map((e) => ({ file, ...located.at(e.pos[0]), path: '', message: yamlMessage(e.message) })), warnings: [] };
+    }
     return place(file, checked, located);
   }
   const located = locate(text);
