@@ -193,7 +193,7 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
       packId,
       unitId: unit.id,
       position,
-      items: packItems(lesson).map((item) => ({ ...item, contentHash: itemContentHash(item) })),
+      items: packItems(lesson).map((item) => ({ ...item, contentHash: itemContentHash(item, lesson.media) })),
     };
     let itemsChanged = false;
     planned.items.forEach((item, k) => {

@@ -315,10 +315,13 @@ export function canonicalJson(value: unknown): string {
 
 /**
  * The content hash of an item: SHA-256 over the canonical JSON of what the
- * child is asked and what counts as right. Two items with the same hash are
- * the same question.
+ * child is asked and what counts as right, including the picture or sound
+ * it shows (kind and URL, resolved from the lesson's `media`: the same
+ * prompt with another picture is another question). Two items with the same
+ * hash are the same question.
  */
-export function itemContentHash(item: ItemIdentity): string {
+export function itemContentHash(item: ItemIdentity, lessonMedia: readonly Pick<MediaRef, 'id' | 'kind' | 'url'>[] = []): string {
+  const media = item.mediaId === undefined ? undefined : lessonMedia.find((m) => m.id === item.mediaId);
   const identity = {
     conceptId: item.conceptId,
     type: item.type,
@@ -326,6 +329,7 @@ export function itemContentHash(item: ItemIdentity): string {
     choices: item.choices ?? null,
     answer: item.answer,
     mediaId: item.mediaId ?? null,
+    media: media ? { kind: media.kind, url: media.url } : null,
   };
   return `sha256:${createHash('sha256').update(canonicalJson(identity)).digest('hex')}`;
 }

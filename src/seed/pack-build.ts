@@ -186,5 +186,5 @@ export function withStableIds(generated: ContentPack, committed: ContentPack | u
 }
 
 function hashOf(lesson: PackLesson, item: PackItem): string {
-  return itemContentHash({ ...item, conceptId: itemConceptId(lesson, item) ?? '' });
+  return itemContentHash({ ...item, conceptId: itemConceptId(lesson, item) ?? '' }, lesson.media);
 }

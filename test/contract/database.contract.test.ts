@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { PREPARED, type Database } from '../../src/adapters/db/database.ts';
 import type { NewLessonInput } from '../../src/domain/curriculum.ts';
 import { migrateAll, tenantMigrations } from '../../src/adapters/db/migrations.ts';
+import { itemContentHash } from '../../src/domain/content-pack.ts';
 import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { findApp, insertApp, listApps } from '../../src/features/apps/apps.repo.ts';
 import {
@@ -68,6 +69,35 @@ for (const backend of await databaseBackends()) {
       } finally {
         await empty.dispose();
       }
+    });
+
+    it('migration 9 upgrades existing content: hashes as imports compute them, answered items released even in an unpublished lesson, exact difficulties', async () => {
+      const schema = '"app_upgrade9"';
+      await database.db.transaction().execute(async (trx) => {
+        await sql.raw(`create schema ${schema}`).execute(trx);
+        for (const m of tenantMigrations.filter((m) => m.version < 9)) await m.up(trx, schema);
+        const q = (text: string) => sql.raw(text).execute(trx);
+        await q(`insert into ${schema}.concepts (id, subject, grade, name) values ('adding', 'math', 1, 'Adding')`);
+        await q(`insert into ${schema}.lessons (id, subject, grade, title, summary, blocks, concept_ids, estimated_minutes, published)
+                 values ('was-public', 'math', 1, 'Unpublished after use', '', '[]', '{adding}', 5, false),
+                        ('public', 'math', 1, 'Published', '', '[]', '{adding}', 5, true)`);
+        await q(`insert into ${schema}.practice_items (id, lesson_id, position, concept_id, type, prompt, answer, difficulty)
+                 values ('answered', 'was-public', 0, 'adding', 'numeric', 'What is 2 + 3?', '{"type":"numeric","value":5,"tolerance":0}', 0.5),
+                        ('never-seen', 'was-public', 1, 'adding', 'numeric', 'What is 2 + 4?', '{"type":"numeric","value":6,"tolerance":0}', 0),
+                        ('shown', 'public', 0, 'adding', 'numeric', 'What is 1 + 1?', '{"type":"numeric","value":2,"tolerance":0}', 0)`);
+        await q(`insert into ${schema}.accounts (id, email, role, password_hash) values ('g1', 'g@example.com', 'guardian', 'x')`);
+        await q(`insert into ${schema}.children (id, guardian_id, nickname, grade, avatar, settings) values ('c1', 'g1', 'Mia', 1, 'fox', '{}')`);
+        await q(`insert into ${schema}.answers (child_id, client_event_id, item_id, lesson_id, concept_id, response, correct, duration_ms, answered_at)
+                 values ('c1', 'e1', 'answered', 'was-public', 'adding', '5', true, 3000, now())`);
+        await tenantMigrations.find((m) => m.version === 9)!.up(trx, schema);
+        await q(`update ${schema}.practice_items set difficulty = 0.123456789 where id = 'never-seen'`);
+      });
+      const rows = await sql<{ id: string; content_hash: string; released: boolean; difficulty: number }>`
+        select id, content_hash, released_at is not null as released, difficulty from app_upgrade9.practice_items order by id`.execute(database.db);
+      const byId = new Map(rows.rows.map((r) => [r.id, r]));
+      assert.deepEqual(rows.rows.map((r) => [r.id, r.released]), [['answered', true], ['never-seen', false], ['shown', true]]);
+      assert.equal(byId.get('answered')!.content_hash, itemContentHash({ conceptId: 'adding', type: 'numeric', prompt: 'What is 2 + 3?', answer: { type: 'numeric', value: 5, tolerance: 0 } }));
+      assert.equal(Number(byId.get('never-seen')!.difficulty), 0.123456789);
     });
 
     it('creates an app with its own migrated schema, atomically and once', async () => {

@@ -395,20 +395,32 @@ export const tenantMigrations: Migration[] = [
         // Retired items keep their old position: positions are unique among live items only.
         `alter table ${s}.practice_items drop constraint practice_items_lesson_id_position_key`,
         `create index practice_items_lesson on ${s}.practice_items (lesson_id, position)`,
+        // Released: in a published lesson now, or answered at some time (a lesson unpublished after
+        // children answered it still holds the questions they were asked).
         `update ${s}.practice_items i set released_at = l.updated_at from ${s}.lessons l where l.id = i.lesson_id and l.published`,
+        `update ${s}.practice_items i set released_at = a.first from (select item_id, min(received_at) as first from ${s}.answers group by item_id) a
+           where a.item_id = i.id and (i.released_at is null or i.released_at > a.first)`,
+        // Difficulty was a 4-byte real: 0.123456789 came back as 0.12345679, so an unchanged pack
+        // looked changed on every import. Double precision keeps what was written.
+        `alter table ${s}.practice_items alter column difficulty type double precision`,
       ]);
       // Hashes are computed here rather than in SQL so that they are exactly the ones imports compute.
       const rows = await sql<{ id: string; concept_id: string; type: string; prompt: string; choices: unknown; answer: unknown }>`
         select id, concept_id, type, prompt, choices, answer from ${sql.table(`${unquote(s)}.practice_items`)}`.execute(trx);
-      for (const r of rows.rows) {
-        const hash = itemContentHash({
+      // Items had no media before this migration, so no lesson media enters their hashes.
+      const hashes = rows.rows.map((r) => ({
+        id: r.id,
+        hash: itemContentHash({
           conceptId: r.concept_id,
           type: r.type as PracticeItem['type'],
           prompt: r.prompt,
           choices: (r.choices ?? undefined) as PracticeItem['choices'],
           answer: r.answer as PracticeItem['answer'],
-        });
-        await sql`update ${sql.table(`${unquote(s)}.practice_items`)} set content_hash = ${hash} where id = ${r.id}`.execute(trx);
+        }),
+      }));
+      for (let start = 0; start < hashes.length; start += 500) {
+        const values = sql.join(hashes.slice(start, start + 500).map((h) => sql`(${h.id}, ${h.hash})`));
+        await sql`update ${sql.table(`${unquote(s)}.practice_items`)} t set content_hash = v.hash from (values ${values}) as v(id, hash) where t.id = v.id`.execute(trx);
       }
       await run(trx, `alter table ${s}.practice_items alter column content_hash set not null`);
     },

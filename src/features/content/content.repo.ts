@@ -214,6 +214,6 @@ export async function applyImportPlan(trx: Transaction<Tables>, appId: string, m
   for (const chunk of chunks(plan.deleteItems)) await s().deleteFrom('practice_items').where('id', 'in', chunk).execute();
   for (const chunk of chunks(plan.retireItems)) await s().updateTable('practice_items').set({ retired_at: now }).where('id', 'in', chunk).execute();
   // Content hashes were computed by the plan; itemRow computes the same from the same fields.
-  const rows = plan.lessons.flatMap((l) => l.items.map((item, position) => itemRow(item, l.id, position, l.published, now)));
+  const rows = plan.lessons.flatMap((l) => l.items.map((item, position) => itemRow(item, l, position, now)));
   await upsertItems(trx, appId, rows, step);
 }

@@ -182,7 +182,7 @@ export async function changedReleasedItems(trx: Transaction<Tables>, appId: stri
   const stored = new Map(rows.map((r) => [r.id, r.content_hash]));
   return lesson.items.flatMap((item, index) => {
     const hash = stored.get(item.id);
-    return hash !== undefined && hash !== itemContentHash(item) ? [{ id: item.id, index }] : [];
+    return hash !== undefined && hash !== itemContentHash(item, lesson.media) ? [{ id: item.id, index }] : [];
   });
 }
 
@@ -220,14 +220,14 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
   let retire = scoped(trx, appId).updateTable('practice_items').set({ retired_at: now }).where('lesson_id', '=', lesson.id).where('retired_at', 'is', null);
   if (keep.length) retire = retire.where('id', 'not in', keep);
   await retire.execute();
-  await upsertItems(trx, appId, lesson.items.map((item, position) => itemRow(item, lesson.id, position, lesson.published, now)));
+  await upsertItems(trx, appId, lesson.items.map((item, position) => itemRow(item, lesson, position, now)));
 }
 
-/** The row of a live item at `position` of a lesson; `published`: the lesson is published, so the item is released now. */
-export function itemRow(item: PracticeItem, lessonId: string, position: number, published: boolean, now: Date): Insertable<PracticeItemsTable> {
+/** The row of a live item at `position` of a lesson; items of a published lesson are released now (if not before). */
+export function itemRow(item: PracticeItem, lesson: Pick<NewLessonInput, 'id' | 'published' | 'media'>, position: number, now: Date): Insertable<PracticeItemsTable> {
   return {
     id: item.id,
-    lesson_id: lessonId,
+    lesson_id: lesson.id,
     position,
     concept_id: item.conceptId,
     type: item.type,
@@ -235,9 +235,9 @@ export function itemRow(item: PracticeItem, lessonId: string, position: number, 
     choices: item.choices ? JSON.stringify(item.choices) : null,
     answer: JSON.stringify(item.answer),
     difficulty: item.difficulty,
-    content_hash: itemContentHash(item),
+    content_hash: itemContentHash(item, lesson.media),
     media_id: item.mediaId ?? null,
-    released_at: published ? now : null,
+    released_at: lesson.published ? now : null,
     retired_at: null,
   };
 }
