@@ -91,6 +91,13 @@ export interface ImportPlan {
   retireConcepts: string[];
   deleteUnits: string[];
   retireLessons: string[];
+  /** Lessons that left the pack before children could see them (never published, no released item). */
+  deleteLessons: string[];
+  /** Unchanged units and lessons whose position moved only because others were added or removed. */
+  repositionUnits: { id: string; position: number }[];
+  repositionLessons: { id: string; position: number }[];
+  /** Lessons not written whose cached detail is stale after the import (items moved out, unit renamed). */
+  refreshLessons: string[];
   /** Released items that left the pack. */
   retireItems: string[];
   /** Never-released items that left the pack. */
@@ -146,6 +153,11 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
   // Units.
   const unitsById = new Map(stored.units.map((u) => [u.id, u]));
   const units: StoredUnit[] = [];
+  const repositionUnits: { id: string; position: number }[] = [];
+  const unitRanks = survivorRanks(
+    stored.units.filter((u) => u.packId === packId).sort((a, b) => a.position - b.position).map((u) => u.id),
+    pack.units.map((u) => u.id),
+  );
   pack.units.forEach((u, i) => {
     const old = unitsById.get(u.id);
     if (old && old.packId !== packId) {
@@ -153,9 +165,11 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
       return;
     }
     const wanted: StoredUnit = { id: u.id, packId, position: i, title: u.title, description: u.description ?? null };
-    const change: Change = !old ? 'added' : same(old, wanted) ? 'unchanged' : 'changed';
+    const sameOrder = unitRanks.before.get(u.id) === unitRanks.after.get(u.id);
+    const change: Change = !old ? 'added' : sameOrder && same({ ...old, position: i }, wanted) ? 'unchanged' : 'changed';
     report.units[change].push(u.id);
     if (change !== 'unchanged') units.push(wanted);
+    else if (old!.position !== i) repositionUnits.push({ id: u.id, position: i });
   });
   const packUnitIds = new Set(pack.units.map((u) => u.id));
   const deleteUnits = stored.units.filter((u) => u.packId === packId && !packUnitIds.has(u.id)).map((u) => u.id);
@@ -171,8 +185,16 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
     itemsByLesson.set(item.lessonId, list);
   }
   const lessons: PlannedLesson[] = [];
+  const repositionLessons: { id: string; position: number }[] = [];
+  /** Lessons outside the plan whose cached detail changes: items moved out of them, units renamed. */
+  const refreshLessons = new Set<string>();
   const packItemIds = new Set<string>();
-  for (const { lesson, unit, unitIndex, lessonIndex, position } of lessonsInOrder(pack)) {
+  const ordered = lessonsInOrder(pack);
+  const lessonRanks = survivorRanks(
+    stored.lessons.filter((l) => l.packId === packId && !l.retired).sort((a, b) => (a.position ?? 0) - (b.position ?? 0)).map((l) => l.id),
+    ordered.map((o) => o.lesson.id),
+  );
+  for (const { lesson, unit, unitIndex, lessonIndex, position } of ordered) {
     const at = ['units', unitIndex, 'lessons', lessonIndex];
     const old = lessonsById.get(lesson.id);
     if (old && ownedElsewhere(old.packId)) {
@@ -206,6 +228,7 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
         return;
       }
       const owner = lessonsById.get(was.lessonId);
+      if (was.lessonId !== lesson.id) refreshLessons.add(was.lessonId);
       if (was.lessonId !== lesson.id && owner && ownedElsewhere(owner.packId)) {
         conflicts.push({ path: itemAt, message: `item "${item.id}" belongs to lesson "${was.lessonId}" of pack "${owner.packId}"; use another id` });
         return;
@@ -232,18 +255,25 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
       ? 'added'
       : old.retired
         ? 'restored'
-        : itemsChanged || !sameLesson(old, planned)
+        : itemsChanged || !sameLesson(old, planned) || lessonRanks.before.get(lesson.id) !== lessonRanks.after.get(lesson.id)
           ? 'changed'
           : 'unchanged';
     report.lessons[change].push(lesson.id);
     if (change !== 'unchanged') lessons.push(planned);
+    else if (old!.position !== position) repositionLessons.push({ id: lesson.id, position });
   }
+  const changedUnits = new Set(report.units.changed);
+  for (const l of stored.lessons) if (!l.retired && l.unitId !== null && changedUnits.has(l.unitId)) refreshLessons.add(l.id);
   const packLessonIds = new Set(lessons.map((l) => l.id).concat(report.lessons.unchanged));
-  const retireLessons = stored.lessons.filter((l) => l.packId === packId && !l.retired && !packLessonIds.has(l.id)).map((l) => l.id);
-  report.lessons.retired.push(...retireLessons);
+  // Lessons that left the pack: retired when children could have seen them, deleted otherwise.
+  const leaving = stored.lessons.filter((l) => l.packId === packId && !l.retired && !packLessonIds.has(l.id));
+  const seen = (l: StoredLesson) => l.published || (itemsByLesson.get(l.id) ?? []).some((i) => i.released);
+  const retireLessons = leaving.filter(seen).map((l) => l.id);
+  const deleteLessons = leaving.filter((l) => !seen(l)).map((l) => l.id);
+  report.lessons.retired.push(...retireLessons, ...deleteLessons);
 
   // Items that left the pack: those of the pack's lessons (kept or retired) that the pack no longer lists.
-  const lessonsOfPack = new Set([...packLessonIds, ...retireLessons]);
+  const lessonsOfPack = new Set([...packLessonIds, ...retireLessons, ...deleteLessons]);
   const retireItems: string[] = [];
   const deleteItems: string[] = [];
   for (const item of stored.items) {
@@ -264,9 +294,25 @@ export function planImport(pack: ContentPack, stored: StoredContent): ImportPlan
     retireConcepts,
     deleteUnits,
     retireLessons,
+    deleteLessons,
+    repositionUnits,
+    repositionLessons,
+    refreshLessons: [...refreshLessons].filter((id) => !lessons.some((l) => l.id === id)),
     retireItems,
     deleteItems,
   };
+}
+
+/**
+ * Where each id that is both stored and wanted sits among those ids, before
+ * and after: equal ranks mean the teaching order of the survivors is the
+ * same, even when additions or removals shifted absolute positions.
+ */
+function survivorRanks(storedOrder: readonly string[], wantedOrder: readonly string[]): { before: Map<string, number>; after: Map<string, number> } {
+  const wanted = new Set(wantedOrder);
+  const kept = storedOrder.filter((id) => wanted.has(id));
+  const keptSet = new Set(kept);
+  return { before: new Map(kept.map((id, i) => [id, i])), after: new Map(wantedOrder.filter((id) => keptSet.has(id)).map((id, i) => [id, i])) };
 }
 
 function sameConcept(a: Concept, b: Concept): boolean {
@@ -279,9 +325,10 @@ function sameConcept(a: Concept, b: Concept): boolean {
   );
 }
 
+/** Same fields, position aside (the order is compared through ranks). */
 function sameLesson(old: StoredLesson, planned: PlannedLesson): boolean {
-  const { items: _items, ...fields } = planned;
-  const { retired: _retired, ...stored } = old;
+  const { items: _items, position: _p, ...fields } = planned;
+  const { retired: _retired, position: _q, ...stored } = old;
   return same(stored, fields);
 }
 

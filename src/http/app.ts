@@ -14,7 +14,7 @@ import { errorResponse } from './errors.ts';
 import { appFromHeader, authenticate, requireFunction } from './middleware/auth.ts';
 import { rateLimit } from './middleware/rate-limit.ts';
 import { clientIp } from './request-headers.ts';
-import { BODY_METHODS, bodyRules } from './middleware/body-rules.ts';
+import { BODY_METHODS, bodyRules, LARGE_BODY_ROUTES, largeBodyLimit } from './middleware/body-rules.ts';
 import { observe } from './middleware/observe.ts';
 import { responseHeaders } from './middleware/response-headers.ts';
 import { docsRoutes } from './docs.ts';
@@ -68,6 +68,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   // Admin tokens are held to the same per-caller rate as any other: a leaked
   // or scripted admin token must not get unlimited writes.
   app.use('/admin/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known), requireFunction('admin.area'));
+  for (const path of LARGE_BODY_ROUTES) app.use(path, largeBodyLimit);
 
   app.route('/', systemRoutes({ database: container.database, cache: container.cache, version: config.version, metrics, apps }));
   app.route(

@@ -128,7 +128,9 @@ for (const stack of await stacks()) {
       const ok = await importPack(renamed, '?dryRun=true');
       assert.equal(ok.status, 200);
       assert.deepEqual([ok.body.dryRun, ok.body.report.items.added, ok.body.report.items.retired], [true, ['tiny-count-1b'], ['tiny-count-1']]);
-      assert.deepEqual(((await get('/api/lessons/tiny-count')).body.items as { id: string }[]).map((i) => i.id), ['tiny-count-1', 'tiny-count-2'], 'a dry run writes nothing');
+      const live = await sql<{ id: string }>`select id from ${sql.table(`app_${APP}.practice_items`)} where lesson_id = 'tiny-count' and retired_at is null order by position`.execute(t.container.database.db);
+      assert.deepEqual(live.rows.map((r) => r.id), ['tiny-count-1', 'tiny-count-2'], 'a dry run writes nothing');
+      assert.equal((await get('/admin/items/tiny-count-1b', admin)).status, 404);
     });
 
     it('retires what leaves the pack: not served, still graded, still resolvable; and restores it when it comes back', async () => {
@@ -139,7 +141,7 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.deepEqual(res.body.report.items.retired.sort(), ['tiny-count-1', 'tiny-read-1']);
       assert.deepEqual(res.body.report.lessons.retired, ['tiny-read']);
-      assert.deepEqual(res.body.report.lessons.changed, ['tiny-count', 'tiny-add-more'], 'one lost an item, the other moved up in the sequence');
+      assert.deepEqual(res.body.report.lessons.changed, ['tiny-count'], 'it lost an item; tiny-add-more only moved up because tiny-read left: same order, unchanged');
       assert.equal((await get('/api/lessons/tiny-read')).status, 404);
       assert.deepEqual(((await get('/api/lessons')).body.items as { id: string }[]).map((l) => l.id), ['tiny-count', 'tiny-add', 'tiny-add-more']);
       assert.deepEqual(((await get('/api/lessons/tiny-count')).body.items as { id: string }[]).map((i) => i.id), ['tiny-count-2']);
@@ -196,6 +198,93 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 409);
       assert.match(res.body.error!.details.map((d) => d.message).join('\n'), /lesson "tiny-count" belongs to pack "tiny"/);
       assert.equal(((await get('/admin/content/packs', admin)).body.items as unknown[]).length, 1);
+    });
+
+    it('refuses a released question whose picture changed under its id', async () => {
+      const pack = testPack();
+      pack.units[0]!.lessons[0]!.media![0]!.url = 'https://example.org/five-apples.png';
+      const res = await importPack(pack);
+      assert.equal(res.status, 409);
+      assert.match(res.body.error!.details.map((d) => `${d.path}: ${d.message}`).join('\n'), /units\.0\.lessons\.0\.items\.0\.id: item "tiny-count-1" is a different question/);
+      const alt = testPack();
+      alt.units[0]!.lessons[0]!.media![0]!.alt = 'Three red apples on a table';
+      const ok = await importPack(alt);
+      assert.equal(ok.status, 200, 'the alt text describes the picture; it is not the question');
+      assert.deepEqual(ok.body.report.items.changed, []);
+      assert.equal((await importPack(testPack())).status, 200);
+    });
+
+    it('keeps every process’s lesson detail fresh when a unit is renamed or an item moves out of a lesson', async () => {
+      await get('/api/lessons/tiny-count');
+      const renamed = testPack();
+      renamed.units[0]!.title = 'Numbers to ten';
+      const res = await importPack(renamed);
+      assert.deepEqual([res.body.report.units.changed, res.body.report.lessons.changed], [['tiny-numbers'], []]);
+      assert.deepEqual((await get('/api/lessons/tiny-count')).body.unit, { id: 'tiny-numbers', title: 'Numbers to ten' });
+      assert.equal((await importPack(testPack())).status, 200);
+
+      // An item authored over the API is taken into a pack lesson: the lesson it left is served without it at once.
+      const lesson = { id: 'api-lesson', subject: 'math', grade: 1, title: 'API lesson', summary: '', blocks: [], conceptIds: ['tiny-adding'], estimatedMinutes: 3, published: true, items: [
+        { id: 'api-1', conceptId: 'tiny-adding', type: 'numeric', prompt: 'What is 9 + 1?', answer: { type: 'numeric', value: 10, tolerance: 0 }, difficulty: 0 },
+        { id: 'api-2', conceptId: 'tiny-adding', type: 'numeric', prompt: 'What is 9 + 2?', answer: { type: 'numeric', value: 11, tolerance: 0 }, difficulty: 0 },
+      ] };
+      assert.equal((await t.request('/admin/lessons', { method: 'POST', token: admin, body: JSON.stringify(lesson) })).status, 201);
+      assert.deepEqual(((await get('/api/lessons/api-lesson')).body.items as { id: string }[]).map((i) => i.id), ['api-1', 'api-2']);
+      const taking = testPack();
+      taking.units[0]!.lessons[1]!.items!.push({ ...lesson.items[1]!, conceptId: undefined } as never);
+      const moved = await importPack(taking);
+      assert.equal(moved.status, 200, JSON.stringify(moved.body));
+      assert.deepEqual(moved.body.report.items.changed, ['api-2']);
+      assert.deepEqual(((await get('/api/lessons/api-lesson')).body.items as { id: string }[]).map((i) => i.id), ['api-1']);
+    });
+
+    it('keeps item identity and the pack whole under admin edits: foreign concepts refused on pack lessons, a revived lesson leaves its pack, exports after a delete import unchanged', async () => {
+      const base = testPack('ed');
+      base.units[0]!.lessons[1]!.items![0]!.difficulty = 0.123456789;
+      assert.equal((await importPack(base)).status, 200);
+      const again = await importPack(base);
+      assert.equal(again.body.changed, false, 'a difficulty with many digits comes back exactly');
+
+      const { id: _id, ...lesson } = (await get('/admin/lessons/ed-add', admin)).body as Record<string, unknown> & { conceptIds: string[] };
+      const put = await t.request('/admin/lessons/ed-add', { method: 'PUT', token: admin, body: JSON.stringify({ ...lesson, conceptIds: [...lesson.conceptIds, 'tiny-reading'] }) });
+      assert.equal(put.status, 409);
+      assert.equal(((await put.json()) as { error: { code: string } }).error.code, 'concept_outside_pack');
+
+      assert.equal((await t.request('/admin/lessons/ed-read', { method: 'DELETE', token: admin })).status, 204);
+      const exported = await get('/admin/content/packs/ed', admin);
+      const reimport = await importPack(exported.body);
+      assert.equal(reimport.status, 200, JSON.stringify(reimport.body));
+      assert.equal(reimport.body.changed, false, JSON.stringify(reimport.body.counts));
+
+      // Created anew over the API, the retired lesson is no longer the pack's: importing the pack again leaves it alone.
+      const revived = { id: 'ed-read', subject: 'reading', grade: 1, title: 'Reading, by the school', summary: '', blocks: [], conceptIds: ['ed-reading'], estimatedMinutes: 4, published: true, items: [] };
+      assert.equal((await t.request('/admin/lessons', { method: 'POST', token: admin, body: JSON.stringify(revived) })).status, 201);
+      const after = await importPack(exported.body, '?dryRun=true');
+      assert.deepEqual([after.body.changed, after.body.report.lessons.retired], [false, []]);
+      const packs = (await get('/admin/content/packs', admin)).body.items as { id: string; lessons: number }[];
+      assert.equal(packs.find((p) => p.id === 'ed')!.lessons, 3);
+    });
+
+    it('deletes, rather than retires, a draft lesson that leaves its pack before anyone saw it', async () => {
+      const pack = testPack('dr');
+      pack.units[1]!.lessons[0]!.published = false;
+      assert.equal((await importPack(pack)).status, 200);
+      pack.units[1]!.lessons.splice(0, 1);
+      const res = await importPack(pack);
+      assert.deepEqual(res.body.report.lessons.retired, ['dr-read']);
+      const rows = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(`app_${APP}.lessons`)} where id = 'dr-read'`.execute(t.container.database.db);
+      assert.equal(rows.rows[0]!.n, 0);
+      assert.equal((await get('/admin/items/dr-read-1', admin)).status, 404);
+    });
+
+    it('reads an import body of up to 16 MiB only from an admin: anonymous callers are turned away first', async () => {
+      const big = 'x'.repeat(17 * 1024 * 1024);
+      const anonymous = await t.request('/admin/content/import', { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+      assert.equal(anonymous.status, 401);
+      const tooBig = await t.request('/admin/content/import', { method: 'POST', token: admin, body: big });
+      assert.equal(tooBig.status, 413);
+      const elsewhere = await t.request('/admin/lessons', { method: 'POST', token: admin, body: 'x'.repeat(2 * 1024 * 1024) });
+      assert.equal(elsewhere.status, 413, 'other routes keep 1 MiB');
     });
 
     it('publishes the JSON Schema of packs, the same as the committed file', async () => {

@@ -147,8 +147,9 @@ describe('end to end: a new app filled from a content pack and over the API', ()
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /content_conflict/);
     assert.match(refused.stderr, /item "shapes-q1" is a different question .*give the changed question a new id/);
-    const packs = await cli(['content', 'export', '--app', 'myschool', '--format', 'yaml']);
-    assert.ok(packs.stdout.includes('prompt: What is the name of this shape?'), 'the stored question is unchanged');
+    const packs = await cli(['content', 'export', '--app', 'myschool', '--format', 'json']);
+    const items = (JSON.parse(packs.stdout) as { units: { lessons: { items: { id: string; prompt: string }[] }[] }[] }).units.flatMap((u) => u.lessons.flatMap((l) => l.items));
+    assert.equal(items.find((i) => i.id === 'shapes-q1')?.prompt, 'What is the name of this shape?', 'the stored question is unchanged');
     const usage = await cli(['content', 'import', '--app', 'myschool']);
     assert.equal(usage.code, 2, 'a missing pack argument is a usage error');
   });

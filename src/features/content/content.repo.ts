@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
+import { tenantSchema } from '../../domain/tenancy.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
 import type { ContentBlock, MediaRef } from '../../domain/curriculum.ts';
 import type { ImportPlan, StoredContent } from '../../domain/content-import-plan.ts';
@@ -209,6 +210,10 @@ export async function applyImportPlan(trx: Transaction<Tables>, appId: string, m
   for (const chunk of chunks(plan.retireLessons)) {
     await s().updateTable('lessons').set({ retired_at: now, updated_at: now }).where('id', 'in', chunk).execute();
   }
+  // Never seen by children: gone for good, with their (unreleased) items.
+  for (const chunk of chunks(plan.deleteLessons)) await s().deleteFrom('lessons').where('id', 'in', chunk).execute();
+  await reposition(trx, appId, 'content_units', plan.repositionUnits);
+  await reposition(trx, appId, 'lessons', plan.repositionLessons);
 
   // Items leave before the planned ones are written, so positions are never taken twice among live items.
   for (const chunk of chunks(plan.deleteItems)) await s().deleteFrom('practice_items').where('id', 'in', chunk).execute();
@@ -216,4 +221,12 @@ export async function applyImportPlan(trx: Transaction<Tables>, appId: string, m
   // Content hashes were computed by the plan; itemRow computes the same from the same fields.
   const rows = plan.lessons.flatMap((l) => l.items.map((item, position) => itemRow(item, l, position, now)));
   await upsertItems(trx, appId, rows, step);
+}
+
+/** Sets new positions on rows whose place moved only because others came or went. */
+async function reposition(trx: Transaction<Tables>, appId: string, table: 'lessons' | 'content_units', rows: readonly { id: string; position: number }[]): Promise<void> {
+  for (const chunk of chunks(rows, 500)) {
+    const values = sql.join(chunk.map((r) => sql`(${r.id}, ${r.position}::int)`));
+    await sql`update ${sql.table(`${tenantSchema(appId)}.${table}`)} t set position = v.position from (values ${values}) as v(id, position) where t.id = v.id`.execute(trx);
+  }
 }

@@ -73,11 +73,12 @@ export class ContentService {
       const changed =
         plan.packChanged ||
         Object.values(counts).some((c) => c.added + c.changed + c.restored + c.retired > 0);
-      if (!dryRun && changed) {
+      const moves = plan.repositionLessons.length + plan.repositionUnits.length;
+      if (!dryRun && (changed || moves > 0)) {
         const total = plan.concepts.length + plan.lessons.length + plan.lessons.reduce((n, l) => n + l.items.length, 0);
         await applyImportPlan(trx, appId, pack.pack, plan, (done) => options.onProgress?.(done, total));
         // Added lessons cannot be cached anywhere yet; the others may be, in any process.
-        touchedLessons = [...plan.report.lessons.changed, ...plan.report.lessons.restored, ...plan.report.lessons.retired];
+        touchedLessons = [...plan.report.lessons.changed, ...plan.report.lessons.restored, ...plan.report.lessons.retired, ...plan.refreshLessons];
         imported = true;
       }
       return { pack: { id: pack.pack.id, version: pack.pack.version, title: pack.pack.title }, dryRun, changed, counts, report: plan.report, warnings };

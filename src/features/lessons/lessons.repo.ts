@@ -170,6 +170,25 @@ export async function lessonState(db: Kysely<Tables> | Transaction<Tables>, appI
   return row.retired_at === null ? 'live' : 'retired';
 }
 
+/** The content pack a lesson belongs to (null: authored over the API, or no such lesson). */
+export async function lessonPack(trx: Transaction<Tables>, appId: string, lessonId: string): Promise<string | null> {
+  const row = await scoped(trx, appId).selectFrom('lessons').select('pack_id').where('id', '=', lessonId).executeTakeFirst();
+  return row?.pack_id ?? null;
+}
+
+/** Makes a lesson authored outside packs again (a retired pack lesson created anew over the admin API). */
+export async function detachFromPack(trx: Transaction<Tables>, appId: string, lessonId: string): Promise<void> {
+  await scoped(trx, appId).updateTable('lessons').set({ pack_id: null, unit_id: null, position: null }).where('id', '=', lessonId).execute();
+}
+
+/** Which of `conceptIds` are not concepts of pack `packId`. */
+export async function conceptsOutsidePack(trx: Transaction<Tables>, appId: string, packId: string, conceptIds: readonly string[]): Promise<string[]> {
+  if (conceptIds.length === 0) return [];
+  const rows = await scoped(trx, appId).selectFrom('concepts').select('id').where('id', 'in', [...conceptIds]).where('pack_id', '=', packId).execute();
+  const inPack = new Set(rows.map((r) => r.id));
+  return conceptIds.filter((id) => !inPack.has(id));
+}
+
 /** Released items whose question `lesson` would change under the same id (see {@link writeLesson}). */
 export async function changedReleasedItems(trx: Transaction<Tables>, appId: string, lesson: NewLessonInput): Promise<{ id: string; index: number }[]> {
   if (lesson.items.length === 0) return [];

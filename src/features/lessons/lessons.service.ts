@@ -12,6 +12,9 @@ import {
   findLesson,
   itemsOwnedElsewhere,
   changedReleasedItems,
+  conceptsOutsidePack,
+  detachFromPack,
+  lessonPack,
   findItemRecord,
   lessonState,
   listPublishedLessons,
@@ -346,7 +349,10 @@ export class LessonsService {
 
   /** Deletes a lesson and its items; 404 if it does not exist. */
   async remove(appId: string, lessonId: string): Promise<void> {
-    const deleted = await this.#db.db.transaction().execute((trx) => deleteLesson(trx, appId, lessonId));
+    const deleted = await this.#db.db.transaction().execute(async (trx) => {
+      await lockAppContent(trx, appId);
+      return deleteLesson(trx, appId, lessonId);
+    });
     if (!deleted) throw notFound('lesson_not_found', `Lesson "${lessonId}" not found`);
     await this.#refreshCache(appId, lessonId);
   }
@@ -363,6 +369,19 @@ export class LessonsService {
       const missing = await missingConcepts(trx, appId, lesson.conceptIds);
       if (missing.length) {
         throw new AppError('invalid', 'unknown_concept', `Unknown concept ids: ${missing.join(', ')}`, { details: { conceptIds: missing } });
+      }
+      if (state === 'retired') {
+        // Created anew over the API: no longer part of the pack it left (the next import would retire it again).
+        await detachFromPack(trx, appId, lesson.id);
+      } else if (state === 'live') {
+        // A pack lesson edited here stays in its pack, so it may only use the pack's concepts (its export must import).
+        const pack = await lessonPack(trx, appId, lesson.id);
+        const outside = pack === null ? [] : await conceptsOutsidePack(trx, appId, pack, lesson.conceptIds);
+        if (outside.length) {
+          throw new AppError('conflict', 'concept_outside_pack', `Lesson "${lesson.id}" belongs to content pack "${pack}", whose concepts do not include ${outside.join(', ')}; add them to the pack, or author a separate lesson`, {
+            details: { packId: pack, conceptIds: outside },
+          });
+        }
       }
       const taken = await itemsOwnedElsewhere(trx, appId, lesson.id, lesson.items.map((i) => i.id));
       if (taken.length) {

@@ -36,5 +36,13 @@ export const bodyRules = createMiddleware<AppEnv>(async (c, next) => {
   if (hasBody && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new AppError('unsupported_media_type', 'unsupported_media_type', 'Request body must be application/json');
   }
-  return (LARGE_BODY_PATHS.has(c.req.path) ? largeLimit : limit)(c, next);
+  // Large bodies are limited by {@link largeBodyLimit}, mounted after authentication: an
+  // anonymous caller must not make the server buffer 16 MiB before being turned away.
+  if (LARGE_BODY_PATHS.has(c.req.path)) return next();
+  return limit(c, next);
 });
+
+/** The 16 MiB limit of content-pack imports; mount it after the admin check of their path. */
+export const largeBodyLimit = createMiddleware<AppEnv>(async (c, next) => largeLimit(c, next));
+/** The paths {@link largeBodyLimit} must be mounted on. */
+export const LARGE_BODY_ROUTES = [...LARGE_BODY_PATHS];
