@@ -38,6 +38,8 @@ export const FUNCTION_ROLES = {
   'family.devicekey.manage': ['guardian'],
   'child.progress.read': ['guardian', 'child', 'teacher', 'admin'],
   'child.progress.write': ['child', 'guardian'],
+  /** The adaptive engine's analysis of a child's history (what is known now, due, next, struggling). */
+  'child.analysis.read': ['guardian', 'child', 'teacher', 'admin'],
   /** `GET /api/progress`: the caller's own children, classrooms or self. */
   'progress.summary': ['guardian', 'child', 'teacher'],
   'classrooms.list': ['guardian', 'teacher', 'admin'],
@@ -81,9 +83,9 @@ export type Decision = 'allow' | 'forbidden' | 'not_found';
  * progress only. Teachers see profiles through the classroom roster, which
  * holds nickname, grade and avatar and nothing else.
  */
-const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read']);
+const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read']);
 /** Functions a child may use on itself. */
-const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write']);
+const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read']);
 /** Functions a guardian may use on a classroom one of their children is in. */
 const GUARDIAN_CLASSROOM_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['classroom.read', 'classroom.member.remove']);
 

@@ -6,6 +6,7 @@ import { conceptsRoutes } from '../features/concepts/concepts.routes.ts';
 import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
 import { contentRoutes, contentSchemaRoutes } from '../features/content/content.routes.ts';
+import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
@@ -88,6 +89,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', contentSchemaRoutes());
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
+  app.route('/', adaptiveRoutes(container.analysis));
   app.route('/', docsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

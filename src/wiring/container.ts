@@ -16,6 +16,7 @@ import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../featur
 import { TokenService } from '../features/auth/tokens.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
 import { ContentService } from '../features/content/content.service.ts';
+import { AnalysisService } from '../features/adaptive/analysis.service.ts';
 import type { RateLimiter, RateLimitRule } from '../adapters/rate-limit/rate-limiter.ts';
 import { createMemoryRateLimiter } from '../adapters/rate-limit/memory-rate-limiter.ts';
 import { openRedisRateLimiter } from '../adapters/rate-limit/redis-rate-limiter.ts';
@@ -45,6 +46,7 @@ export interface Container {
   /** The concept graph: read by every role, written by admins. */
   concepts: ConceptsService;
   lessons: LessonsService;
+  analysis: AnalysisService;
   content: ContentService;
   accounts: AccountsService;
   children: ChildrenService;
@@ -116,6 +118,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
+    const analysis = new AnalysisService({ db: database, children, masteryThreshold: config.masteryThreshold });
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
     const verifyExternal = async (token: string) => {
@@ -158,6 +161,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       children,
       classrooms,
       progress,
+      analysis,
       models,
       rateLimiter,
       rateLimits,

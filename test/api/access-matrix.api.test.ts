@@ -150,6 +150,7 @@ for (const stack of await stacks()) {
         body: { childId, secondsSpent: 300, score: 0.8, completedAt: new Date().toISOString(), clientEventId: unique('done') },
       }),
       'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
+      'GET /api/adaptive/children/{childId}/analysis': async () => ({ params: { childId } }),
     };
 
     before(async () => {

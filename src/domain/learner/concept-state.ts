@@ -36,7 +36,14 @@ export interface ConceptView {
   accuracy: number | null;
   pKnown: number;
   pCorrectNext: number;
+  /** Known now: learned, and recall not yet under the review target (see {@link viewOf}). */
   mastered: boolean;
+  /** P(known) reached the mastery threshold (mastered once), whether or not recall has decayed since. */
+  learned: boolean;
+  /** FSRS probability of recalling the concept now. */
+  recall: number;
+  /** Learned, but recall has fallen under the target: practise it again. */
+  reviewDue: boolean;
   nextReviewAt: string;
 }
 
@@ -68,6 +75,16 @@ const fromStored = (s: StoredCard): Card => ({
   state: s.state,
   ...(s.last_review ? { last_review: new Date(s.last_review) } : { last_review: undefined }),
 }) as Card;
+
+/**
+ * FSRS probability that the child recalls the concept now (1 right after a
+ * review, falling with time at a rate set by the card's stability). Reviews
+ * are scheduled for when it falls to the target retention, 0.9.
+ */
+export function recallNow(state: Pick<ConceptState, 'fsrs'>, now: Date): number {
+  if (!state.fsrs.last_review) return 0;
+  return scheduler.get_retrievability(fromStored(state.fsrs), now, false);
+}
 
 /** The state before any answer. */
 export function newConceptState(params: BktParams = DEFAULT_BKT_PARAMS, now: Date = new Date()): ConceptState {
@@ -102,16 +119,25 @@ export function applyAnswer(state: ConceptState, params: BktParams, answer: { co
 
 /**
  * What the API shows for a state. `pCorrectNext` comes from the full model
- * when the caller has one; plain BKT otherwise.
+ * when the caller has one; plain BKT otherwise. `mastered` means known now:
+ * P(known) at the threshold and the FSRS review date not yet passed (recall
+ * still at or above 0.9); a concept learned once whose recall has decayed is
+ * `learned` and `reviewDue`, not `mastered`.
  */
-export function viewOf(state: ConceptState, params: BktParams, masteryThreshold: number = DEFAULT_MASTERY_THRESHOLD, pCorrectNext?: number): ConceptView {
+export function viewOf(state: ConceptState, params: BktParams, masteryThreshold: number = DEFAULT_MASTERY_THRESHOLD, pCorrectNext?: number, now: Date = new Date()): ConceptView {
+  const learned = state.pKnown >= masteryThreshold;
+  // Due exactly when recall has fallen to FSRS's target retention (0.9): the review date has passed.
+  const due = now.getTime() >= new Date(state.fsrs.due).getTime();
   return {
     attempts: state.attempts,
     correct: state.correct,
     accuracy: state.attempts ? state.correct / state.attempts : null,
     pKnown: round(state.pKnown),
     pCorrectNext: round(pCorrectNext ?? predict({ pKnown: state.pKnown }, params)),
-    mastered: state.pKnown >= masteryThreshold,
+    mastered: learned && !due,
+    learned,
+    recall: round(recallNow(state, now)),
+    reviewDue: learned && due,
     nextReviewAt: state.fsrs.due,
   };
 }

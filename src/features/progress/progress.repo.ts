@@ -102,6 +102,18 @@ export async function statesOfChild(db: Db, appId: string, childId: string): Pro
   return rows.map((r) => ({ conceptId: r.concept_id, name: r.name, state: toState(r) }));
 }
 
+/** A child's newest answers with their concepts, newest first: recent errors and time on task. */
+export async function recentConceptAnswers(db: Db, appId: string, childId: string, limit: number): Promise<{ conceptId: string; answeredAt: Date; correct: boolean; durationMs: number }[]> {
+  const rows = await scoped(db, appId)
+    .selectFrom('answers')
+    .select(['concept_id', 'answered_at', 'correct', 'duration_ms'])
+    .where('child_id', '=', childId)
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ conceptId: r.concept_id, answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms }));
+}
+
 /** The facts of a child's newest answers that sessions are built from, newest first. */
 export async function recentAnswerFacts(db: Db, appId: string, childId: string, limit: number): Promise<{ answeredAt: Date; correct: boolean; durationMs: number; lessonId: string }[]> {
   const rows = await scoped(db, appId)
@@ -172,6 +184,7 @@ export interface SummaryFacts {
   nickname: string;
   secondsThisWeek: number;
   conceptsMastered: number;
+  conceptsDueForReview: number;
   lessonsCompleted: number;
   lastActivity: Date | null;
   /** Distinct calendar days (in the summary's time zone) with any activity in the last 60 days, newest first. */
@@ -187,6 +200,7 @@ export async function summaryFacts(db: Db, appId: string, childIds: readonly str
     lesson_seconds: number;
     answer_ms: number;
     mastered: number;
+    review_due: number;
     lessons: number;
     last_activity: Date | null;
     days: string[] | null;
@@ -199,7 +213,9 @@ export async function summaryFacts(db: Db, appId: string, childIds: readonly str
                 where a.child_id = ch.id and a.answered_at >= ${weekStart}
                   and not exists (select 1 from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc
                                   where lc.child_id = ch.id and lc.lesson_id = a.lesson_id and lc.completed_at >= ${weekStart})), 0)::float8 as answer_ms,
-      (select count(*) from ${sql.table(`${schemaOf(appId)}.concept_states`)} s where s.child_id = ch.id and s.p_known >= ${masteryThreshold})::int as mastered,
+      -- known now: learned, and the FSRS review date (when recall falls to 0.9) not passed yet
+      (select count(*) from ${sql.table(`${schemaOf(appId)}.concept_states`)} s where s.child_id = ch.id and s.p_known >= ${masteryThreshold} and s.next_review_at > now())::int as mastered,
+      (select count(*) from ${sql.table(`${schemaOf(appId)}.concept_states`)} s where s.child_id = ch.id and s.p_known >= ${masteryThreshold} and s.next_review_at <= now())::int as review_due,
       (select count(distinct lesson_id) from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id)::int as lessons,
       greatest((select max(answered_at) from ${sql.table(`${schemaOf(appId)}.answers`)} a where a.child_id = ch.id),
                (select max(completed_at) from ${sql.table(`${schemaOf(appId)}.lesson_completions`)} lc where lc.child_id = ch.id)) as last_activity,
@@ -216,6 +232,7 @@ export async function summaryFacts(db: Db, appId: string, childIds: readonly str
     nickname: r.nickname,
     secondsThisWeek: Math.round(Number(r.lesson_seconds) + Number(r.answer_ms) / 1000),
     conceptsMastered: r.mastered,
+    conceptsDueForReview: r.review_due,
     lessonsCompleted: r.lessons,
     lastActivity: r.last_activity ? new Date(r.last_activity) : null,
     activeDays: r.days ?? [],

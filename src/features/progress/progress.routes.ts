@@ -37,7 +37,10 @@ const ConceptView = z.object({
   accuracy: z.number().nullable(),
   pKnown: z.number(),
   pCorrectNext: z.number(),
-  mastered: z.boolean(),
+  mastered: z.boolean().openapi({ description: 'Known now: P(known) reached the mastery threshold and recall has not fallen under 0.9 since (the review date has not passed)' }),
+  learned: z.boolean().openapi({ description: 'P(known) reached the mastery threshold at some point (mastered once), whether or not recall has decayed since' }),
+  recall: z.number().openapi({ description: 'FSRS probability of recalling the concept now' }),
+  reviewDue: z.boolean().openapi({ description: 'Learned, but recall has fallen under 0.9: due for review' }),
   nextReviewAt: z.string(),
 });
 const AnswerResult = z
@@ -151,7 +154,8 @@ const ChildSummary = z
     nickname: z.string(),
     minutesThisWeek: z.number().int(),
     streakDays: z.number().int(),
-    conceptsMastered: z.number().int(),
+    conceptsMastered: z.number().int().openapi({ description: 'Concepts known now (learned and not yet due for review)' }),
+    conceptsDueForReview: z.number().int().openapi({ description: 'Concepts learned once whose recall has fallen under 0.9' }),
     lessonsCompleted: z.number().int(),
     lastActivityAt: z.string().nullable(),
   })

@@ -52,6 +52,7 @@ export interface ChildSummary {
   minutesThisWeek: number;
   streakDays: number;
   conceptsMastered: number;
+  conceptsDueForReview: number;
   lessonsCompleted: number;
   lastActivityAt: string | null;
 }
@@ -414,6 +415,7 @@ export class ProgressService {
         minutesThisWeek: Math.round(f.secondsThisWeek / 60),
         streakDays: streakDays(f.activeDays, now, timeZone),
         conceptsMastered: f.conceptsMastered,
+        conceptsDueForReview: f.conceptsDueForReview,
         lessonsCompleted: f.lessonsCompleted,
         lastActivityAt: f.lastActivity?.toISOString() ?? null,
       }));
@@ -486,7 +488,7 @@ export class ProgressService {
   }
 
   #view(model: ActiveModel, totals: { answers: number; correct: number }, state: ConceptState, conceptId: string): ConceptView {
-    return viewOf(state, model.paramsFor(conceptId), this.#masteryThreshold, model.predictNext(totals, state, conceptId));
+    return viewOf(state, model.paramsFor(conceptId), this.#masteryThreshold, model.predictNext(totals, state, conceptId), new Date());
   }
 
   /** The child's answers, newest first, a page at a time. */
