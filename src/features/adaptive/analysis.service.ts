@@ -3,7 +3,7 @@ import { analyse, type Analysis } from '../../domain/learner/analysis.ts';
 import type { Principal } from '../../domain/principal.ts';
 import { listLiveConcepts } from '../concepts/concepts.repo.ts';
 import type { ChildrenService } from '../families/children.service.ts';
-import { recentConceptAnswers, statesOfChild } from '../progress/progress.repo.ts';
+import { recentAnswerFacts, statesOfChild } from '../progress/progress.repo.ts';
 
 /** How many of the child's newest answers the analysis reads (recent errors, pace). */
 export const RECENT_ANSWERS = 200;
@@ -40,7 +40,7 @@ export class AnalysisService {
     const [concepts, states, recent] = await Promise.all([
       listLiveConcepts(db, principal.app),
       statesOfChild(db, principal.app, childId),
-      recentConceptAnswers(db, principal.app, childId, RECENT_ANSWERS),
+      recentAnswerFacts(db, principal.app, childId, RECENT_ANSWERS),
     ]);
     const analysis = analyse(
       concepts.map((c) => ({ id: c.id, name: c.name, prerequisites: c.prerequisites })),

@@ -102,28 +102,16 @@ export async function statesOfChild(db: Db, appId: string, childId: string): Pro
   return rows.map((r) => ({ conceptId: r.concept_id, name: r.name, state: toState(r) }));
 }
 
-/** A child's newest answers with their concepts, newest first: recent errors and time on task. */
-export async function recentConceptAnswers(db: Db, appId: string, childId: string, limit: number): Promise<{ conceptId: string; answeredAt: Date; correct: boolean; durationMs: number }[]> {
+/** The facts of a child's newest answers, newest first: sessions are built from them, and the analysis reads recent errors and time on task. */
+export async function recentAnswerFacts(db: Db, appId: string, childId: string, limit: number): Promise<{ answeredAt: Date; correct: boolean; durationMs: number; lessonId: string; conceptId: string }[]> {
   const rows = await scoped(db, appId)
     .selectFrom('answers')
-    .select(['concept_id', 'answered_at', 'correct', 'duration_ms'])
+    .select(['answered_at', 'correct', 'duration_ms', 'lesson_id', 'concept_id'])
     .where('child_id', '=', childId)
     .orderBy('id', 'desc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ conceptId: r.concept_id, answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms }));
-}
-
-/** The facts of a child's newest answers that sessions are built from, newest first. */
-export async function recentAnswerFacts(db: Db, appId: string, childId: string, limit: number): Promise<{ answeredAt: Date; correct: boolean; durationMs: number; lessonId: string }[]> {
-  const rows = await scoped(db, appId)
-    .selectFrom('answers')
-    .select(['answered_at', 'correct', 'duration_ms', 'lesson_id'])
-    .where('child_id', '=', childId)
-    .orderBy('id', 'desc')
-    .limit(limit)
-    .execute();
-  return rows.map((r) => ({ answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms, lessonId: r.lesson_id }));
+  return rows.map((r) => ({ answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms, lessonId: r.lesson_id, conceptId: r.concept_id }));
 }
 
 /** A child's completed lessons, newest first, with the lesson's title (null once the lesson is gone), and the number of distinct lessons completed. */
