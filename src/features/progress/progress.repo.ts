@@ -103,15 +103,15 @@ export async function statesOfChild(db: Db, appId: string, childId: string): Pro
 }
 
 /** The facts of a child's newest answers, newest first: sessions are built from them, and the analysis reads recent errors and time on task. */
-export async function recentAnswerFacts(db: Db, appId: string, childId: string, limit: number): Promise<{ answeredAt: Date; correct: boolean; durationMs: number; lessonId: string; conceptId: string }[]> {
+export async function recentAnswerFacts(db: Db, appId: string, childId: string, limit: number): Promise<{ answeredAt: Date; correct: boolean; durationMs: number; lessonId: string; conceptId: string; itemId: string }[]> {
   const rows = await scoped(db, appId)
     .selectFrom('answers')
-    .select(['answered_at', 'correct', 'duration_ms', 'lesson_id', 'concept_id'])
+    .select(['answered_at', 'correct', 'duration_ms', 'lesson_id', 'concept_id', 'item_id'])
     .where('child_id', '=', childId)
     .orderBy('id', 'desc')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms, lessonId: r.lesson_id, conceptId: r.concept_id }));
+  return rows.map((r) => ({ answeredAt: r.answered_at, correct: r.correct, durationMs: r.duration_ms, lessonId: r.lesson_id, conceptId: r.concept_id, itemId: r.item_id }));
 }
 
 /** A child's completed lessons, newest first, with the lesson's title (null once the lesson is gone), and the number of distinct lessons completed. */
