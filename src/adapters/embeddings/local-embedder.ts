@@ -81,9 +81,18 @@ function embedOne(text: string, v: WordVectors, weights: Float32Array): Float32A
     const base = row * d;
     for (let i = 0; i < d; i++) acc[i]! += w * v.data[base + i]!;
   }
+  // The word vectors have no component along the removed direction, up to
+  // int8 rounding; project it out exactly so the no-known-word vector below
+  // is orthogonal to every text, not just nearly.
+  const u = v.removedDirection;
+  let along = 0;
+  for (let i = 0; i < d; i++) along += acc[i]! * u[i]!;
   let sum = 0;
-  for (let i = 0; i < d; i++) sum += acc[i]! * acc[i]!;
-  if (known === 0 || !(sum > 0)) return Float32Array.from(v.removedDirection);
+  for (let i = 0; i < d; i++) {
+    acc[i]! -= along * u[i]!;
+    sum += acc[i]! * acc[i]!;
+  }
+  if (known === 0 || !(sum > 0)) return Float32Array.from(u);
   const inv = 1 / Math.sqrt(sum);
   const out = new Float32Array(d);
   for (let i = 0; i < d; i++) out[i] = acc[i]! * inv;
