@@ -109,7 +109,7 @@ describe('local embedder: nearest lessons of the committed packs', () => {
     reading: ['words that rhyme', 'spell the plural of mouse', 'letters and the sounds they make', 'words with opposite meanings', 'clap the beats in a word', 'put words in ABC order', 'words that mean the same', 'join two words with an apostrophe'],
   };
 
-  it('precision@5 of the query’s subject is at least 0.8 for math and for reading queries (reading is 19% of the lessons)', async () => {
+  it('precision@5 of the query’s subject is at least 0.8 for math and for reading queries (reading is 19% of the lessons)', async (t) => {
     const share = (s: string) => lessons.filter((l) => l.subject === s).length / lessons.length;
     assert.ok(share('reading') < 0.25, 'the reading queries cannot pass by base rate');
     for (const [subject, queries] of Object.entries(QUERIES)) {
@@ -121,6 +121,7 @@ describe('local embedder: nearest lessons of the committed packs', () => {
         misses.push(...top.filter((l) => l.subject !== subject).map((l) => `${q} → ${l.id}`));
       }
       const precision = hits / (queries.length * 5);
+      t.diagnostic(`${subject}: precision@5 ${precision.toFixed(3)} over ${queries.length} queries`);
       assert.ok(precision >= 0.8, `${subject}: precision@5 ${precision.toFixed(2)}; misses: ${misses.join('; ')}`);
     }
   });
