@@ -301,6 +301,21 @@ describe('bedrock embedder under faults (aws-sdk-client-mock)', () => {
     }
   });
 
+  it('retries a connection that got no answer, but not missing credentials', async () => {
+    const titan = mockedTitan();
+    try {
+      const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      titan.mock.on(InvokeModelCommand).rejectsOnce(reset).callsFake(titan.answer);
+      const embedder = createBedrockEmbedder({ client: titan.client, dimensions: 256, timeoutMs: 500, retry: FAST_RETRY });
+      assert.equal((await embedder.embed(['x']))[0]!.length, 256);
+      titan.mock.reset();
+      titan.mock.on(InvokeModelCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
+      await assert.rejects(embedder.embed(['x']), unavailable('rejected', (d) => assert.equal(d.attempts, 1)));
+    } finally {
+      titan.mock.restore();
+    }
+  });
+
   it('refuses an answer without a vector of the asked size', async () => {
     const titan = mockedTitan();
     try {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { dot, type Embedder } from '../../src/adapters/embeddings/embedder.ts';
 import { createLocalEmbedder, numberWords, tokenize } from '../../src/adapters/embeddings/local-embedder.ts';
+import { cacheFileName } from '../../src/adapters/embeddings/word-vectors.ts';
 import { readPackFile } from '../../src/features/content/pack-file.ts';
 import { TEST_EMBEDDINGS_CACHE } from '../support/embeddings.ts';
 
@@ -140,6 +142,36 @@ describe('local embedder: nearest lessons of the committed packs', () => {
     for (const [q, expected] of cases) {
       const [top] = await nearest(q, 1);
       assert.match(top!.id, expected, `"${q}" → ${top!.id}`);
+    }
+  });
+});
+
+describe('local embedder: the word-vector cache', () => {
+  const probe = ['Add two numbers with a total of up to 10.', 'Which word rhymes with cat?'];
+
+  it('rebuilds a damaged cache file from the package, giving the same vectors', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-embed-cache-'));
+    try {
+      const file = path.join(dir, cacheFileName());
+      writeFileSync(file, 'KLWV1\nnot a cache');
+      const vectors = await createLocalEmbedder({ cacheDir: dir }).embed(probe);
+      assert.deepEqual(vectors, await createLocalEmbedder({ cacheDir: TEST_EMBEDDINGS_CACHE }).embed(probe));
+      assert.ok(statSync(file).size > 30_000_000, 'the damaged file was replaced by a whole cache');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('still embeds when the cache cannot be written (read-only data dir)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-embed-cache-'));
+    try {
+      const blocked = path.join(dir, 'a-file');
+      writeFileSync(blocked, '');
+      const vectors = await createLocalEmbedder({ cacheDir: path.join(blocked, 'cache') }).embed(probe);
+      assert.deepEqual(vectors, await createLocalEmbedder({ cacheDir: TEST_EMBEDDINGS_CACHE }).embed(probe));
+      assert.deepEqual(readdirSync(dir), ['a-file'], 'no temporary file left behind');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

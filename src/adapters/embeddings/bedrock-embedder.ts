@@ -109,8 +109,11 @@ function classify(error: unknown): AttemptError {
   const name = e?.name ?? 'Error';
   const status = e?.$metadata?.httpStatusCode;
   const throttled = name === 'ThrottlingException' || status === 429;
-  const retryable = throttled || RETRYABLE.has(name) || (status !== undefined && status >= 500) || Boolean(e?.$retryable);
-  return new AttemptError(throttled ? 'rate_limited' : retryable ? 'server_error' : status === undefined && !name.endsWith('Exception') ? 'unreachable' : 'rejected', `Bedrock answered ${name}`, {
+  // No HTTP status and not a service exception: the request never got an answer (refused, reset, DNS).
+  const unreachable = status === undefined && !name.endsWith('Exception') && name !== 'CredentialsProviderError';
+  const serverSide = RETRYABLE.has(name) || (status !== undefined && status >= 500) || Boolean(e?.$retryable);
+  const retryable = throttled || serverSide || unreachable;
+  return new AttemptError(throttled ? 'rate_limited' : serverSide ? 'server_error' : unreachable ? 'unreachable' : 'rejected', `Bedrock answered ${name}`, {
     retryable,
     ...(status === undefined ? {} : { status }),
     cause: error,

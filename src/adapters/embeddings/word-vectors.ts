@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -67,25 +67,40 @@ function packageDir(): { dir: string; version: string } {
   return { dir: path.dirname(pkgJson), version };
 }
 
+/** The cache file's name for the installed package version and this algorithm (a new name whenever either changes). */
+export function cacheFileName(): string {
+  return `wink-sg100-${packageDir().version}-${ALGORITHM}.bin`;
+}
+
 async function loadOrBuild(cacheDir: string): Promise<WordVectors> {
   const { dir, version } = packageDir();
-  const file = path.join(cacheDir, `wink-sg100-${version}-${ALGORITHM}.bin`);
+  const file = path.join(cacheDir, cacheFileName());
   if (existsSync(file)) {
     const cached = readCache(file);
     if (cached) return cached;
   }
-  const built = await buildFromPackage(path.join(dir, `${PACKAGE}.json`), version);
-  mkdirSync(cacheDir, { recursive: true });
+  const { vectors, words } = await buildFromPackage(path.join(dir, `${PACKAGE}.json`), version);
   // Written under a unique name, then renamed: concurrent builders (two test
   // processes, API and engine) each write a whole file; the last rename wins.
+  // A cache that cannot be written (read-only data dir) costs the build at
+  // every start, not the embedder.
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, encodeCache(built));
-  renameSync(tmp, file);
-  return built;
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeFileSync(tmp, encodeCache(vectors, words));
+    renameSync(tmp, file);
+  } catch {
+    try {
+      rmSync(tmp, { force: true });
+    } catch {
+      // The directory itself is unusable: nothing was written.
+    }
+  }
+  return vectors;
 }
 
 /** Streams the package's JSON once; keeps words that contain a letter. */
-async function buildFromPackage(jsonFile: string, sourceVersion: string): Promise<WordVectors> {
+async function buildFromPackage(jsonFile: string, sourceVersion: string): Promise<{ vectors: WordVectors; words: string[] }> {
   const decoder = new StringDecoder('utf8');
   let buffer = '';
   let inVectors = false;
@@ -143,7 +158,7 @@ async function buildFromPackage(jsonFile: string, sourceVersion: string): Promis
 }
 
 /** All-but-the-top (mean and 1 dominant direction removed), then int8 quantisation per row. */
-function postProcess(words: string[], rank: Uint32Array, raw: Float32Array, dimension: number, vocabularySize: number, sourceVersion: string): WordVectors {
+function postProcess(words: string[], rank: Uint32Array, raw: Float32Array, dimension: number, vocabularySize: number, sourceVersion: string): { vectors: WordVectors; words: string[] } {
   const n = words.length;
   const top: number[] = [];
   for (let r = 0; r < n; r++) if (rank[r]! < TOP_FOR_STATISTICS) top.push(r);
@@ -198,11 +213,10 @@ function postProcess(words: string[], rank: Uint32Array, raw: Float32Array, dime
   }
   const index = new Map<string, number>();
   for (let r = 0; r < n; r++) if (!index.has(words[r]!)) index.set(words[r]!, r);
-  return { dimension, index, rank, scale, data, vocabularySize, removedDirection: Float32Array.from(u), sourceVersion, words } as WordVectors & { words: string[] };
+  return { vectors: { dimension, index, rank, scale, data, vocabularySize, removedDirection: Float32Array.from(u), sourceVersion }, words };
 }
 
-function encodeCache(v: WordVectors): Buffer {
-  const words = (v as WordVectors & { words: string[] }).words;
+function encodeCache(v: WordVectors, words: string[]): Buffer {
   const header = Buffer.from(JSON.stringify({ dimension: v.dimension, count: words.length, vocabularySize: v.vocabularySize, sourceVersion: v.sourceVersion, algorithm: ALGORITHM }));
   const wordBytes = Buffer.from(words.join('\n'));
   // Zero bytes after the words so the arrays start at a multiple of 4 and can be read in place.
