@@ -106,10 +106,18 @@ const EnvSchema = z.object({
     .refine((v) => parseRoleMap(v) !== undefined, 'a list like guardians=guardian,teachers=teacher,admins=admin (roles: guardian, teacher, admin)'),
   OIDC_APP_CLAIM: z.string().min(1).default('custom:app'),
   OIDC_DEFAULT_APP: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z][a-z0-9_]{1,30}$/, 'an app id').optional()),
+  EMBEDDINGS_PROVIDER: z.enum(['local', 'openai', 'bedrock']).default('local'),
+  EMBEDDINGS_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['http:', 'https:']).optional()),
+  EMBEDDINGS_MODEL: z.preprocess(emptyToUndefined, z.string().trim().min(1).max(200).optional()),
+  EMBEDDINGS_API_KEY: z.preprocess(emptyToUndefined, z.string().trim().min(1).optional()),
+  EMBEDDINGS_DIMENSIONS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(16384).optional()),
+  EMBEDDINGS_TIMEOUT_MS: intFrom(10000, 100, 120000),
+  BEDROCK_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
+  EMBEDDINGS_BEDROCK_MODEL: z.string().trim().min(1).max(200).default('amazon.titan-embed-text-v2:0'),
 });
 
 /** Variables whose value is never repeated in an error message. */
-const SECRET_VARIABLES = new Set(['SMTP_URL']);
+const SECRET_VARIABLES = new Set(['SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL']);
 
 /** Parses `group=role,group=role`; children never sign in through an external provider. */
 function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
@@ -178,6 +186,16 @@ export interface Config {
         defaultApp: string | undefined;
       }
     | undefined;
+  /**
+   * Which embedder turns curriculum text into vectors (see
+   * adapters/embeddings): `local` word vectors (default, offline; cache of
+   * the prepared vectors under the data dir), an OpenAI-compatible server,
+   * or Bedrock Titan v2.
+   */
+  embeddings:
+    | { provider: 'local'; cacheDir: string }
+    | { provider: 'openai'; url: string; model: string; apiKey: string | undefined; dimensions: number | undefined; timeoutMs: number }
+    | { provider: 'bedrock'; region: string | undefined; model: string; dimensions: 256 | 512 | 1024; timeoutMs: number };
 }
 
 /** Raised for an invalid environment; its message is the one line we print. */
@@ -209,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   }
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
+  const embeddings = embeddingsConfig(e, dataDir);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -256,7 +275,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
           defaultApp: e.OIDC_DEFAULT_APP,
         }
       : undefined,
+    embeddings,
   };
+}
+
+/** The embeddings section: checks what each provider needs (a URL and model for `openai`, a Titan v2 size for `bedrock`). */
+function embeddingsConfig(e: z.infer<typeof EnvSchema>, dataDir: string): Config['embeddings'] {
+  switch (e.EMBEDDINGS_PROVIDER) {
+    case 'local':
+      return { provider: 'local', cacheDir: path.join(dataDir, 'cache', 'embeddings') };
+    case 'openai':
+      if (!e.EMBEDDINGS_URL) throw new ConfigError('Invalid EMBEDDINGS_URL: expected the base URL of an OpenAI-compatible server (e.g. http://127.0.0.1:11434 for Ollama) when EMBEDDINGS_PROVIDER=openai');
+      if (!e.EMBEDDINGS_MODEL) throw new ConfigError('Invalid EMBEDDINGS_MODEL: expected the embedding model name (e.g. nomic-embed-text) when EMBEDDINGS_PROVIDER=openai');
+      return { provider: 'openai', url: e.EMBEDDINGS_URL, model: e.EMBEDDINGS_MODEL, apiKey: e.EMBEDDINGS_API_KEY, dimensions: e.EMBEDDINGS_DIMENSIONS, timeoutMs: e.EMBEDDINGS_TIMEOUT_MS };
+    case 'bedrock': {
+      const dimensions = e.EMBEDDINGS_DIMENSIONS ?? 1024;
+      if (dimensions !== 256 && dimensions !== 512 && dimensions !== 1024) throw new ConfigError(`Invalid EMBEDDINGS_DIMENSIONS="${dimensions}": expected 256, 512 or 1024 (Titan Text Embeddings v2) when EMBEDDINGS_PROVIDER=bedrock`);
+      return { provider: 'bedrock', region: e.BEDROCK_REGION, model: e.EMBEDDINGS_BEDROCK_MODEL, dimensions, timeoutMs: e.EMBEDDINGS_TIMEOUT_MS };
+    }
+  }
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

@@ -50,6 +50,31 @@ describe('loadConfig', () => {
     assert.throws(() => load({ SMTP_URL: 'ftp://user:hunter2@mail.example' }), (e: Error) => !e.message.includes('hunter2'));
   });
 
+  it('embeds locally by default, caching the prepared word vectors under the data dir', () => {
+    assert.deepEqual(load({ KIDSLEARN_DATA_DIR: '/tmp/kl' }).embeddings, { provider: 'local', cacheDir: '/tmp/kl/cache/embeddings' });
+  });
+
+  it('takes an OpenAI-compatible embeddings server with URL and model (both required), key, dimension and timeout', () => {
+    assert.deepEqual(load({ EMBEDDINGS_PROVIDER: 'openai', EMBEDDINGS_URL: 'http://127.0.0.1:11434', EMBEDDINGS_MODEL: 'nomic-embed-text', EMBEDDINGS_API_KEY: 'sk-1', EMBEDDINGS_TIMEOUT_MS: '2500' }).embeddings, {
+      provider: 'openai',
+      url: 'http://127.0.0.1:11434',
+      model: 'nomic-embed-text',
+      apiKey: 'sk-1',
+      dimensions: undefined,
+      timeoutMs: 2500,
+    });
+    assert.throws(() => load({ EMBEDDINGS_PROVIDER: 'openai', EMBEDDINGS_MODEL: 'm' }), /^ConfigError: Invalid EMBEDDINGS_URL/);
+    assert.throws(() => load({ EMBEDDINGS_PROVIDER: 'openai', EMBEDDINGS_URL: 'http://x' }), /^ConfigError: Invalid EMBEDDINGS_MODEL/);
+    assert.throws(() => load({ EMBEDDINGS_PROVIDER: 'openai', EMBEDDINGS_URL: 'ftp://secret@x', EMBEDDINGS_MODEL: 'm' }), (e: Error) => e.message.startsWith('Invalid EMBEDDINGS_URL: expected') && !e.message.includes('secret'));
+  });
+
+  it('takes Bedrock Titan v2 with its region and one of its three sizes', () => {
+    assert.deepEqual(load({ EMBEDDINGS_PROVIDER: 'bedrock', BEDROCK_REGION: 'eu-west-1' }).embeddings, { provider: 'bedrock', region: 'eu-west-1', model: 'amazon.titan-embed-text-v2:0', dimensions: 1024, timeoutMs: 10000 });
+    assert.equal(load({ EMBEDDINGS_PROVIDER: 'bedrock', EMBEDDINGS_DIMENSIONS: '256' }).embeddings.provider, 'bedrock');
+    assert.throws(() => load({ EMBEDDINGS_PROVIDER: 'bedrock', EMBEDDINGS_DIMENSIONS: '300' }), /expected 256, 512 or 1024/);
+    assert.throws(() => load({ EMBEDDINGS_PROVIDER: 'vertex' }), /^ConfigError: Invalid EMBEDDINGS_PROVIDER="vertex": expected one of local, openai, bedrock$/);
+  });
+
   it('treats empty URLs as unset', () => {
     assert.equal(load({ DATABASE_URL: '', REDIS_URL: ' ' }).database.kind, 'pglite');
   });
