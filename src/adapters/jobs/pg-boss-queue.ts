@@ -281,10 +281,16 @@ function toRecord(row: JobRow): JobRecord {
   };
 }
 
-/** pg-boss stores a thrown Error serialised ({name, message, stack}) and anything else as `{value}`. */
+/**
+ * pg-boss stores a thrown Error serialised ({name, message, stack}) and
+ * anything else as `{value}`: its own shutdown reason as a string, and the
+ * maintenance pass's expiry as `{value: {message: 'job timed out'}}`.
+ */
 function errorMessage(output: { value?: unknown; message?: unknown }): string {
   if (typeof output.message === 'string') return output.message;
   if (typeof output.value === 'string') return output.value;
+  const inner = output.value as { message?: unknown } | null | undefined;
+  if (typeof inner?.message === 'string') return inner.message;
   return JSON.stringify(output);
 }
 
