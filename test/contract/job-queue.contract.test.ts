@@ -10,7 +10,9 @@ import type { Database } from '../../src/adapters/db/database.ts';
 import type { JobQueue, JobRecord, JobState, SendOptions } from '../../src/adapters/jobs/job-queue.ts';
 import { openJobQueue } from '../../src/adapters/jobs/pg-boss-queue.ts';
 import { createEffectTables, writeEffect } from '../support/job-effects.ts';
-import { databaseBackends } from '../support/servers.ts';
+import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
+import { createThrowawayDatabase, databaseBackends } from '../support/servers.ts';
 
 /**
  * The job-queue port's contract, on embedded PGlite and on a throwaway
@@ -259,6 +261,27 @@ for (const backend of await databaseBackends()) {
       assert.match(released.error ?? '', /shut down/);
     });
 
+    it("a job sent while the application holds a transaction is not rolled back with it (PGlite shares one session)", async () => {
+      const name = fresh('tx');
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let began!: () => void;
+      const inTransaction = new Promise<void>((resolve) => (began = resolve));
+      const transaction = database.db.transaction().execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        began();
+        await held;
+        throw new Error('rolled back');
+      });
+      await inTransaction;
+      const sending = queue.send(name, { n: 1 }, ONCE);
+      await sleep(300);
+      release();
+      await assert.rejects(transaction, /rolled back/);
+      const id = await sending;
+      assert.equal((await queue.get(id))?.state, 'created', 'the job outlived the rollback');
+    });
+
     it('health is ok while the database answers', async () => {
       assert.deepEqual(await queue.health(), { ok: true });
     });
@@ -304,6 +327,38 @@ for (const backend of await databaseBackends()) {
     );
   });
 }
+
+describe('job queue on PostgreSQL under faults', { skip: (await databaseBackends())[1]!.skip }, () => {
+  it('a silent database costs a call at most its timeout (503 queue_unavailable), and the queue recovers', async () => {
+    const db = await createThrowawayDatabase();
+    const proxy = await startFaultProxy(db.url);
+    const database = await openPostgresDatabase({ url: db.url, poolSize: 1, connectTimeoutMs: 2000, statementTimeoutMs: 5000 });
+    const queue = await openJobQueue({ database, databaseUrl: proxy.wrap(db.url), timeoutMs: 1000, pollingIntervalSeconds: 0.5, maintenanceIntervalSeconds: 1 });
+    try {
+      const name = fresh('fault');
+      await queue.send(name, {}, ONCE);
+      proxy.set('blackhole');
+      const t0 = performance.now();
+      await assert.rejects(queue.send(name, {}, ONCE), { code: 'queue_unavailable' });
+      assert.ok(performance.now() - t0 < 1800, `bounded: ${performance.now() - t0} ms`);
+      assert.equal((await queue.health()).ok, false);
+      proxy.set('pass');
+      const deadline = Date.now() + 15_000;
+      while (!(await queue.health()).ok) {
+        assert.ok(Date.now() < deadline, 'the queue answers again once the network does');
+        await sleep(250);
+      }
+      const id = await queue.send(name, { after: 'recovery' }, ONCE);
+      assert.equal((await queue.get(id))?.state, 'created');
+    } finally {
+      proxy.set('pass');
+      await queue.stop({ graceful: false, timeoutMs: 1000 });
+      await database.close();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+});
 
 /** Starts test/support/job-worker.ts under this Node (24) in a process of its own. */
 function spawnWorker(url: string, queue: string): ChildProcess {

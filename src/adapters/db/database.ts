@@ -22,10 +22,11 @@ export interface Database {
   /**
    * Embedded only: the one PGlite session, for another library that speaks
    * SQL to the same database (the job queue). `run` holds the connection
-   * lock Kysely's queries take, so the library's statements never land
-   * inside a request's open transaction; waiting for it is bounded like any
-   * query. Absent on the server adapter: there, such a library opens its
-   * own pool from the URL.
+   * lock Kysely's queries take, so the library's statements are serialised
+   * with the application's (a multi-statement block and its rollback run
+   * with nothing in between) and waiting for it is bounded like any query.
+   * Absent on the server adapter: there, such a library opens its own pool
+   * from the URL.
    */
   readonly embedded?: EmbeddedSession;
 }

@@ -84,6 +84,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: timeoutMs,
       options: `-c statement_timeout=${Math.max(timeoutMs, 1000)}`,
+      // Not in pg-boss's types but passed on to pg.Pool: the client-side bound for a silent network,
+      // which statement_timeout (enforced by the server) cannot catch.
+      ...({ query_timeout: Math.max(timeoutMs, 1000) + 1000 } as object),
     });
   }
   // An `error` event without a listener would throw out of pg-boss's timers and end the process.
@@ -213,9 +216,12 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
  * pg-boss's database interface over the embedded session. Each statement
  * (pg-boss sends multi-statement blocks such as `BEGIN; …; COMMIT` as one
  * text without parameters, which only `exec` runs) holds the connection
- * lock, and a failed block is rolled back before the lock is released, so
- * neither an aborted transaction nor a half-run block is ever seen by the
- * application's queries. LISTEN/NOTIFY is not offered: workers poll.
+ * lock the application's queries take, so waiting behind a long request is
+ * bounded like theirs, and a failed block is rolled back before the lock is
+ * released: no application query ever lands in a transaction pg-boss left
+ * aborted. (A request's own transactions are safe from pg-boss either way:
+ * Kysely runs them in PGlite's exclusive transaction mode.) LISTEN/NOTIFY
+ * is not offered: workers poll.
  */
 function embeddedDb(session: EmbeddedSession): Db {
   return {
