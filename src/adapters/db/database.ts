@@ -1,3 +1,4 @@
+import type { PGlite } from '@electric-sql/pglite';
 import type { Kysely } from 'kysely';
 import { AppError } from '../../domain/errors.ts';
 import type { Tables } from './tables.ts';
@@ -18,6 +19,22 @@ export interface Database {
   poolStats(): { total: number; idle: number; waiting: number };
   /** Closes all connections; pending queries are allowed to finish first. */
   close(): Promise<void>;
+  /**
+   * Embedded only: the one PGlite session, for another library that speaks
+   * SQL to the same database (the job queue). `run` holds the connection
+   * lock Kysely's queries take, so the library's statements are serialised
+   * with the application's (a multi-statement block and its rollback run
+   * with nothing in between) and waiting for it is bounded like any query.
+   * Absent on the server adapter: there, such a library opens its own pool
+   * from the URL.
+   */
+  readonly embedded?: EmbeddedSession;
+}
+
+/** Exclusive use of the embedded database's single connection. */
+export interface EmbeddedSession {
+  /** Runs `fn` holding the connection; rejects with `database_unavailable` if it is not free within the acquire timeout. */
+  run<T>(fn: (pglite: PGlite) => Promise<T>): Promise<T>;
 }
 
 /**

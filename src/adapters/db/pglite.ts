@@ -47,6 +47,16 @@ export async function openPgliteDatabase(options: { dataDir: string | null; acqu
       await withTimeout(sql`select 1`.execute(db), timeoutMs, () => databaseUnavailable('Database did not answer in time'));
     },
     poolStats: () => ({ total: 1, idle: lock.held ? 0 : 1, waiting: lock.waiting }),
+    embedded: {
+      async run(fn) {
+        await lock.acquire(options.acquireTimeoutMs);
+        try {
+          return await fn(pglite);
+        } finally {
+          lock.release();
+        }
+      },
+    },
     async close() {
       try {
         await db.destroy();
