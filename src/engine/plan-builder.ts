@@ -1,13 +1,10 @@
 import { sql } from 'kysely';
 import type { Database } from '../adapters/db/database.ts';
 import { scoped } from '../adapters/db/scoped.ts';
-import { analyse } from '../domain/learner/analysis.ts';
 import { planLesson, type CatalogueLesson, type Plan, type PlanRequest } from '../domain/learner/planner.ts';
 import { SESSION_GAP_MS } from '../domain/progress-summary.ts';
-import { listLiveConcepts } from '../features/concepts/concepts.repo.ts';
 import type { ModelStore } from '../features/progress/model-store.ts';
-import { recentAnswerFacts, statesOfChild } from '../features/progress/progress.repo.ts';
-import { RECENT_ANSWERS } from '../features/adaptive/analysis.service.ts';
+import { analyseChild } from '../features/adaptive/analysis.service.ts';
 
 /** What a plan was computed from, stored with it so that it can be replayed and explained. */
 export interface PlanInputsRecord {
@@ -37,22 +34,11 @@ export class PlanBuilder {
   }
 
   async build(appId: string, childId: string, request: PlanRequest, now: Date = new Date()): Promise<{ plan: Plan; inputs: PlanInputsRecord }> {
-    const db = this.#db.db;
-    const [concepts, states, recent, catalogue, model] = await Promise.all([
-      listLiveConcepts(db, appId),
-      statesOfChild(db, appId, childId),
-      recentAnswerFacts(db, appId, childId, RECENT_ANSWERS),
+    const [{ analysis, states, stateOf, recent }, catalogue, model] = await Promise.all([
+      analyseChild(this.#db, appId, childId, this.#masteryThreshold, now),
       teachingCatalogue(this.#db, appId),
       this.#models.active(appId),
     ]);
-    const stateOf = new Map(states.map((s) => [s.conceptId, s.state]));
-    const analysis = analyse(
-      concepts.map((c) => ({ id: c.id, name: c.name, prerequisites: c.prerequisites })),
-      stateOf,
-      recent,
-      now,
-      { masteryThreshold: this.#masteryThreshold },
-    );
     const totals = states.reduce((t, s) => ({ answers: t.answers + s.state.attempts, correct: t.correct + s.state.correct }), { answers: 0, correct: 0 });
     const plan = planLesson({
       analysis,

@@ -36,19 +36,30 @@ export class AnalysisService {
   async analyse(principal: Principal, childId: string, now: Date = new Date()): Promise<ChildAnalysis> {
     await this.#children.authorizeChild(principal, 'child.analysis.read', childId);
     await this.#children.audit(principal, [childId], 'read child learning analysis');
-    const db = this.#db.db;
-    const [concepts, states, recent] = await Promise.all([
-      listLiveConcepts(db, principal.app),
-      statesOfChild(db, principal.app, childId),
-      recentAnswerFacts(db, principal.app, childId, RECENT_ANSWERS),
-    ]);
-    const analysis = analyse(
-      concepts.map((c) => ({ id: c.id, name: c.name, prerequisites: c.prerequisites })),
-      new Map(states.map((s) => [s.conceptId, s.state])),
-      recent,
-      now,
-      { masteryThreshold: this.#masteryThreshold },
-    );
+    const { analysis } = await analyseChild(this.#db, principal.app, childId, this.#masteryThreshold, now);
     return { childId, generatedAt: now.toISOString(), masteryThreshold: this.#masteryThreshold, reviewTarget: 0.9, ...analysis };
   }
+}
+
+/**
+ * Loads what the analysis needs (the app's live concept graph, the child's
+ * states and newest answers) and runs it. The engine's plan builder uses the
+ * states and answers too.
+ */
+export async function analyseChild(database: Database, appId: string, childId: string, masteryThreshold: number, now: Date) {
+  const db = database.db;
+  const [concepts, states, recent] = await Promise.all([
+    listLiveConcepts(db, appId),
+    statesOfChild(db, appId, childId),
+    recentAnswerFacts(db, appId, childId, RECENT_ANSWERS),
+  ]);
+  const stateOf = new Map(states.map((s) => [s.conceptId, s.state]));
+  const analysis = analyse(
+    concepts.map((c) => ({ id: c.id, name: c.name, prerequisites: c.prerequisites })),
+    stateOf,
+    recent,
+    now,
+    { masteryThreshold },
+  );
+  return { analysis, states, stateOf, recent };
 }
