@@ -162,38 +162,27 @@ class MinHeap<T> {
   }
 }
 
-/**
- * Body of `PUT /admin/concepts/{conceptId}`: the same field rules as a
- * content pack's concept ({@link PackConcept}), without the id (the path
- * names it), and each prerequisite listed once.
- */
-export const ConceptInput = z
-  .strictObject({
-    subject: PackConcept.shape.subject,
-    grade: PackConcept.shape.grade,
-    name: PackConcept.shape.name,
-    description: PackConcept.shape.description,
-    prerequisites: z.array(ResourceId).max(20).default([]).describe('Ids of live concepts of the app to learn before this one'),
-  })
-  .superRefine((c, ctx) => {
-    for (const issue of duplicatePrerequisites(c.prerequisites)) ctx.addIssue({ code: 'custom', ...issue });
-  })
-  .openapi('ConceptInput');
+/** The fields of a concept written over the API: the same rules as a content pack's concept ({@link PackConcept}). */
+const conceptFields = {
+  subject: PackConcept.shape.subject,
+  grade: PackConcept.shape.grade,
+  name: PackConcept.shape.name,
+  description: PackConcept.shape.description,
+  prerequisites: z.array(ResourceId).max(20).default([]).describe('Ids of live concepts of the app to learn before this one'),
+};
+
+const uniquePrerequisites = (c: { prerequisites: string[] }, ctx: z.RefinementCtx) => {
+  for (const issue of duplicatePrerequisites(c.prerequisites)) ctx.addIssue({ code: 'custom', ...issue });
+};
+
+/** Body of `PUT /admin/concepts/{conceptId}`: the concept without its id (the path names it), each prerequisite listed once. */
+export const ConceptInput = z.strictObject(conceptFields).superRefine(uniquePrerequisites).openapi('ConceptInput');
 export type ConceptInput = z.infer<typeof ConceptInput>;
 
 /** Body of `POST /admin/concepts`: a concept input plus its new id. */
 export const NewConceptInput = z
-  .strictObject({
-    id: PackConcept.shape.id,
-    subject: PackConcept.shape.subject,
-    grade: PackConcept.shape.grade,
-    name: PackConcept.shape.name,
-    description: PackConcept.shape.description,
-    prerequisites: z.array(ResourceId).max(20).default([]).describe('Ids of live concepts of the app to learn before this one'),
-  })
-  .superRefine((c, ctx) => {
-    for (const issue of duplicatePrerequisites(c.prerequisites)) ctx.addIssue({ code: 'custom', ...issue });
-  })
+  .strictObject({ id: PackConcept.shape.id, ...conceptFields })
+  .superRefine(uniquePrerequisites)
   .openapi('NewConceptInput');
 export type NewConceptInput = z.infer<typeof NewConceptInput>;
 

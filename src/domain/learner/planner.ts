@@ -219,7 +219,7 @@ export function planLesson(inputs: PlanInputs): Plan {
   // 3b. Looking ahead: with time left and the frontier's items used, the next concepts of the
   // teaching order whose prerequisites are learned or worked on earlier in this plan.
   const planned = () => new Set(activities.filter((a) => a.kind !== 'challenge').map((a) => a.conceptId));
-  const lookahead = concepts(analysis)
+  const lookahead = analysis.concepts
     .filter((f) => inFocus(f.conceptId) && itemsOf.has(f.conceptId) && f.status !== 'mastered' && f.status !== 'review_due')
     .sort((a, b) => (order.get(a.conceptId) ?? Infinity) - (order.get(b.conceptId) ?? Infinity) || a.conceptId.localeCompare(b.conceptId));
   for (let changed = true; changed && left() >= 1 / pace; ) {
@@ -270,10 +270,6 @@ export function planLesson(inputs: PlanInputs): Plan {
   }
 
   return { minutes: round2(spent), activities };
-}
-
-function concepts(analysis: Analysis): ConceptFinding[] {
-  return analysis.concepts;
 }
 
 function daysSince(iso: string, inputs: PlanInputs): string {

@@ -2,10 +2,9 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
 import type { Tables } from '../../adapters/db/tables.ts';
-import type { ContentBlock, MediaRef } from '../../domain/curriculum.ts';
 import type { ImportPlan, StoredContent } from '../../domain/content-import-plan.ts';
 import type { PackAuthor, PackMetadata } from '../../domain/content-pack.ts';
-import { itemRow, toPracticeItem, upsertItems } from '../lessons/lessons.repo.ts';
+import { itemRow, lessonFields, toPracticeItem, upsertItems } from '../lessons/lessons.repo.ts';
 
 /** SQL for content packs: reading an app's whole curriculum and writing an import plan. */
 
@@ -68,16 +67,7 @@ export async function loadStoredContent(db: Db, appId: string): Promise<StoredCo
     })),
     units: units.map((u) => ({ id: u.id, packId: u.pack_id, position: u.position, title: u.title, description: u.description })),
     lessons: lessons.map((l) => ({
-      id: l.id,
-      subject: l.subject,
-      grade: l.grade,
-      title: l.title,
-      summary: l.summary,
-      blocks: l.blocks as ContentBlock[],
-      conceptIds: l.concept_ids,
-      media: l.media as MediaRef[],
-      estimatedMinutes: l.estimated_minutes,
-      published: l.published,
+      ...lessonFields(l),
       packId: l.pack_id,
       unitId: l.unit_id,
       position: l.position,

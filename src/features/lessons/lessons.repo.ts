@@ -1,6 +1,6 @@
 import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { scoped } from '../../adapters/db/scoped.ts';
-import type { PracticeItemsTable, Tables } from '../../adapters/db/tables.ts';
+import type { LessonsTable, PracticeItemsTable, Tables } from '../../adapters/db/tables.ts';
 import { itemContentHash } from '../../domain/content-pack.ts';
 import type { AnswerKey, Choice, Concept, ContentBlock, Lesson, LessonSummary, MediaRef, NewLessonInput, PracticeItem } from '../../domain/curriculum.ts';
 
@@ -86,16 +86,7 @@ export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: st
   return {
     retired: row.retired_at !== null,
     lesson: {
-      id: row.id,
-      subject: row.subject,
-      grade: row.grade,
-      title: row.title,
-      summary: row.summary,
-      blocks: row.blocks as ContentBlock[],
-      conceptIds: row.concept_ids,
-      media: row.media as MediaRef[],
-      estimatedMinutes: row.estimated_minutes,
-      published: row.published,
+      ...lessonFields(row),
       updatedAt: row.updated_at.toISOString(),
       unit: row.unit_id !== null && row.unit_title !== null ? { id: row.unit_id, title: row.unit_title } : null,
     },
@@ -104,6 +95,22 @@ export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: st
 }
 
 type ItemRow = Selectable<PracticeItemsTable>;
+
+/** A stored lesson row's authored fields (without its items). */
+export function lessonFields(row: Selectable<LessonsTable>): Omit<NewLessonInput, 'items'> {
+  return {
+    id: row.id,
+    subject: row.subject,
+    grade: row.grade,
+    title: row.title,
+    summary: row.summary,
+    blocks: row.blocks as ContentBlock[],
+    conceptIds: row.concept_ids,
+    media: row.media as MediaRef[],
+    estimatedMinutes: row.estimated_minutes,
+    published: row.published,
+  };
+}
 
 /** A stored item row as a practice item (answer key included). */
 export function toPracticeItem(i: ItemRow): PracticeItem {
