@@ -75,6 +75,10 @@ const EnvSchema = z.object({
     .default('true')
     .transform((v) => v === 'true' || v === '1'),
   SHUTDOWN_TIMEOUT_MS: intFrom(10000, 0, 120000),
+  ENGINE_MODE: z.preprocess(emptyToUndefined, z.enum(['inline', 'separate']).optional()),
+  ENGINE_PORT: intFrom(3001, 0, 65535),
+  ENGINE_CONCURRENCY: intFrom(2, 1, 64),
+  JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
   ACCESS_TOKEN_TTL: ttl('15m', 60, 15 * 60),
   REFRESH_TOKEN_TTL: ttl('30d', 60 * 60, 365 * 86400),
   PASSWORD_SCRYPT_LOG_N: intFrom(14, 12, 20),
@@ -163,6 +167,14 @@ export interface Config {
   jwt: { issuer: string; privateKeyJwk: string | undefined; previousPublicJwks: string | undefined };
   seedDemoApps: boolean;
   shutdownTimeoutMs: number;
+  /**
+   * The adaptive engine's job worker: `inline` runs it inside `npm start`
+   * (the default on embedded PGlite), `separate` leaves it to `npm run
+   * engine` (the default with a PostgreSQL server). `port` is the engine's
+   * own /health and /metrics server; `concurrency` plan jobs at once per
+   * process; `queueTimeoutMs` bounds every call to the job queue.
+   */
+  engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; queueTimeoutMs: number };
   version: string;
   auth: {
     accessTtlSeconds: number;
@@ -250,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS },
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
     version: packageVersion(),
     auth: {
       accessTtlSeconds: e.ACCESS_TOKEN_TTL,

@@ -3,6 +3,8 @@ import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
+import type { JobQueue } from '../adapters/jobs/job-queue.ts';
+import { openJobQueue } from '../adapters/jobs/pg-boss-queue.ts';
 import type { Mailer } from '../adapters/mail/mailer.ts';
 import { createOutboxMailer } from '../adapters/mail/outbox-mailer.ts';
 import { createSmtpMailer } from '../adapters/mail/smtp-mailer.ts';
@@ -57,6 +59,13 @@ export interface Container {
   rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
   /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
   mailer: Mailer;
+  /**
+   * The durable job queue (pg-boss on the same database), opened on first
+   * use: most processes (the CLI, many tests) never need it, and creating
+   * its schema on a fresh embedded database takes seconds. A failed open is
+   * not remembered, so the next call tries again (503 `queue_unavailable`).
+   */
+  jobQueue(): Promise<JobQueue>;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -144,6 +153,17 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       signInPerDevice: { name: 'signin-device', points: config.rateLimits.authPerMinute, windowSeconds: 15 * 60 },
       apiPerToken: { name: 'api-token', points: config.rateLimits.apiPerMinute, windowSeconds: 60 },
     };
+    let queue: Promise<JobQueue> | undefined;
+    const jobQueue = () => {
+      queue ??= openJobQueue({
+        database,
+        databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+        timeoutMs: config.engine.queueTimeoutMs,
+        onError: (error) => logger.warn({ err: error }, 'job queue: background error'),
+      });
+      queue.catch(() => (queue = undefined));
+      return queue;
+    };
     let closed: Promise<void> | undefined;
     return {
       config,
@@ -166,11 +186,14 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       rateLimiter,
       rateLimits,
       mailer,
+      jobQueue,
       close() {
         const c = cache!;
         const r = rateLimiter!;
         const m = mailer!;
-        closed ??= Promise.allSettled([database.close(), c.close(), r.close(), m.close()]).then(() => undefined);
+        // The queue first: it shares the embedded database's session and must stop before it closes.
+        const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
+        closed ??= stopQueue.then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close()])).then(() => undefined);
         return closed;
       },
     };

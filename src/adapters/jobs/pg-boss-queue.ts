@@ -112,6 +112,8 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   };
   const sql = async (text: string, values: unknown[]) => (await boss.getDb().executeSql(text, values)).rows as JobRow[];
   const polling = Math.max(0.5, options.pollingIntervalSeconds ?? 2);
+  /** This process's workers per queue, woken when a job is sent here. */
+  const local = new Map<string, Set<string>>();
   let stopped = false;
   const open = () => {
     if (stopped) throw queueUnavailable('The job queue is stopped');
@@ -135,6 +137,10 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
             retryBackoff: o.retryBackoff,
             expireInSeconds: o.expireInSeconds,
           });
+          // A worker of this queue in this process (the engine inline in `npm start`)
+          // starts on it now instead of at its next poll: plans are ready in
+          // milliseconds, not after up to a polling interval.
+          for (const workId of local.get(queue) ?? []) boss.notifyWorker(workId);
           // null: a job with this id exists already (the idempotency key was used before).
           return sent ?? id;
         })(),
@@ -149,8 +155,13 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
         // Always an object, so pg-boss stores it as is and `get` finds it under `value`.
         return { value: value ?? null };
       });
+      const ids = local.get(queue) ?? new Set<string>();
+      local.set(queue, ids.add(workId));
       const worker: Worker = {
-        stop: () => boss.offWork(queue, { id: workId, wait: true }),
+        stop: () => {
+          ids.delete(workId);
+          return boss.offWork(queue, { id: workId, wait: true });
+        },
       };
       return worker;
     },

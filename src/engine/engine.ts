@@ -1,0 +1,50 @@
+import type { JobHandler, JobQueue, Worker } from '../adapters/jobs/job-queue.ts';
+import type { Container } from '../wiring/container.ts';
+
+/**
+ * One kind of engine job: the queue it is sent to and the handler that runs
+ * it, made from the container (so it uses the same adapters as the API).
+ */
+export interface EngineJobKind {
+  queue: string;
+  handler(container: Container): JobHandler;
+}
+
+/** The engine's work, in the order its workers start. Each feature adds its kind here. */
+export const ENGINE_JOB_KINDS: EngineJobKind[] = [];
+
+/** A running engine: its workers take jobs until `stop`. */
+export interface RunningEngine {
+  readonly queue: JobQueue;
+  /**
+   * Stops taking jobs and waits up to `timeoutMs` for running ones to
+   * finish. Whatever still runs then is released when the container closes
+   * the queue (its attempt fails and it is retried by another worker).
+   */
+  stop(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Starts the engine's workers in this process: `npm run engine`, or inside
+ * `npm start` when `ENGINE_MODE=inline`. Jobs of every kind in
+ * {@link ENGINE_JOB_KINDS}, `concurrency` of each at a time.
+ */
+export async function startEngine(container: Container, options: { concurrency: number; kinds?: readonly EngineJobKind[] }): Promise<RunningEngine> {
+  const queue = await container.jobQueue();
+  const workers: Worker[] = [];
+  try {
+    for (const kind of options.kinds ?? ENGINE_JOB_KINDS) workers.push(await queue.work(kind.queue, { concurrency: options.concurrency }, kind.handler(container)));
+  } catch (error) {
+    await Promise.allSettled(workers.map((w) => w.stop()));
+    throw error;
+  }
+  return {
+    queue,
+    async stop(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([Promise.allSettled(workers.map((w) => w.stop())), waited]);
+      clearTimeout(timer);
+    },
+  };
+}
