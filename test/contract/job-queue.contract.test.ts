@@ -282,6 +282,42 @@ for (const backend of await databaseBackends()) {
       assert.equal((await queue.get(id))?.state, 'created', 'the job outlived the rollback');
     });
 
+    it('counts stored jobs per queue and state', async () => {
+      const name = fresh('counts');
+      const ids = await Promise.all([1, 2, 3].map((n) => queue.send(name, { n }, ONCE)));
+      const worker = await queue.work<{ n: number }>(name, { concurrency: 1 }, async (job) => {
+        if (job.data.n === 3) throw new Error('no');
+        return 'ok';
+      });
+      await until(queue, ids[0]!, ['completed']);
+      await until(queue, ids[1]!, ['completed']);
+      await until(queue, ids[2]!, ['failed']);
+      await worker.stop();
+      await queue.send(name, { n: 4 }, ONCE);
+      const mine = (await queue.counts()).filter((c) => c.queue === name);
+      assert.deepEqual(
+        mine.map((c) => [c.state, c.count]).sort(),
+        [
+          ['completed', 2],
+          ['created', 1],
+          ['failed', 1],
+        ],
+      );
+    });
+
+    it('a job sent in the process that works its queue starts at once, not at the next poll', async () => {
+      // Polling every 60 s: without the wake-up the job would wait for the next poll, well past the deadline below.
+      const slow = await openJobQueue({ database, ...(opened.url ? { databaseUrl: opened.url } : {}), ...FAST, pollingIntervalSeconds: 60 });
+      others.push(slow);
+      const name = fresh('wake');
+      const worker = await slow.work(name, { concurrency: 1 }, async () => 'ok');
+      await sleep(1500); // the worker's first poll has found nothing; it now sleeps for a minute
+      const id = await slow.send(name, {}, ONCE);
+      const done = await until(slow, id, ['completed'], 20_000);
+      await worker.stop();
+      assert.equal(done.output, 'ok');
+    });
+
     it('health is ok while the database answers', async () => {
       assert.deepEqual(await queue.health(), { ok: true });
     });

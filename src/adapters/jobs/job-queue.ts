@@ -37,6 +37,9 @@ export interface JobQueue {
   /** Stored jobs, newest first, optionally of one queue and/or one state. */
   list(filter: ListFilter): Promise<JobRecord[]>;
 
+  /** How many stored jobs each queue has in each state (for metrics and `engine jobs`). */
+  counts(): Promise<JobCount[]>;
+
   /**
    * Requeues a `failed` job with one more attempt (an operator's "try
    * again"). Resolves false when there is no failed job with that id.
@@ -138,6 +141,13 @@ export interface JobRecord {
   finishedAt: Date | null;
   /** Not run before this time (the backoff of the next retry). */
   runAfter: Date;
+}
+
+/** One row of `counts`. */
+export interface JobCount {
+  queue: string;
+  state: JobState;
+  count: number;
 }
 
 /** Which jobs `list` returns. */

@@ -188,6 +188,16 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
       return rows.map(toRecord);
     },
 
+    async counts() {
+      open();
+      const rows = (await bounded('counts', sql(`select name, state::text as state, count(*)::int as count from ${schema}.job group by name, state order by name, state`, []))) as unknown as {
+        name: string;
+        state: JobState;
+        count: number;
+      }[];
+      return rows.map((r) => ({ queue: r.name, state: r.state, count: Number(r.count) }));
+    },
+
     async retry(jobId) {
       open();
       if (!UUID.test(jobId)) return false;
