@@ -1,5 +1,6 @@
 import type { JobHandler, JobQueue, Worker } from '../adapters/jobs/job-queue.ts';
 import type { Container } from '../wiring/container.ts';
+import { registerJobMetrics } from './engine-metrics.ts';
 
 /**
  * One kind of engine job: the queue it is sent to and the handler that runs
@@ -31,9 +32,25 @@ export interface RunningEngine {
  */
 export async function startEngine(container: Container, options: { concurrency: number; kinds?: readonly EngineJobKind[] }): Promise<RunningEngine> {
   const queue = await container.jobQueue();
+  const counter = registerJobMetrics(container.metrics.registry, queue);
   const workers: Worker[] = [];
   try {
-    for (const kind of options.kinds ?? ENGINE_JOB_KINDS) workers.push(await queue.work(kind.queue, { concurrency: options.concurrency }, kind.handler(container)));
+    for (const kind of options.kinds ?? ENGINE_JOB_KINDS) {
+      const handler = kind.handler(container);
+      const counted: JobHandler = async (job) => {
+        counter.started(job.queue, job.attempt);
+        try {
+          const output = await handler(job);
+          counter.finished(job.queue, 'completed');
+          return output;
+        } catch (error) {
+          counter.finished(job.queue, 'failed');
+          container.logger.warn({ err: error, queue: job.queue, jobId: job.id, attempt: job.attempt }, 'engine: job attempt failed');
+          throw error;
+        }
+      };
+      workers.push(await queue.work(kind.queue, { concurrency: options.concurrency }, counted));
+    }
   } catch (error) {
     await Promise.allSettled(workers.map((w) => w.stop()));
     throw error;

@@ -1,25 +1,18 @@
-import { serve, type ServerType } from '@hono/node-server';
-import { ConfigError, loadConfig } from '../config/config.ts';
+import { startEngine, type RunningEngine } from '../engine/engine.ts';
 import { createHttpApp } from '../http/app.ts';
 import { flushLogger } from '../observability/logger.ts';
 import { seedDemoAppsOnFirstStart } from '../seed/seed-demo-apps.ts';
 import { createContainer } from '../wiring/container.ts';
+import { closeServer, exitOnStartFailure, listen, loadConfigOrExit, onStopSignal } from './process-lifecycle.ts';
 
 /**
  * `npm start`: the whole backend in one process on the configured adapters
- * (embedded PGlite and in-process cache by default).
+ * (embedded PGlite and in-process cache by default). With
+ * `ENGINE_MODE=inline` (the default on PGlite) the adaptive engine's job
+ * worker runs here too; with `separate` it is `npm run engine`'s.
  */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const container = await createContainer(config);
   // No reopen after seeding: seeding grows RSS by ~25 MB, and a reopen held
   // two PGlite instances at once. The ~600 MB that once looked like seeding's
@@ -27,50 +20,28 @@ async function main(): Promise<void> {
   // `npm start` avoids with --liftoff-only (docs/performance.md).
   if (config.seedDemoApps) await seedDemoAppsOnFirstStart(container);
   const { logger } = container;
-  const app = createHttpApp(container);
-
-  const server: ServerType = await new Promise((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s));
-    s.once('error', reject);
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const engine: RunningEngine | undefined = config.engine.mode === 'inline' ? await startEngine(container, { concurrency: config.engine.concurrency }) : undefined;
+  const { server, port } = await listen(createHttpApp(container).fetch, config.port, config.host);
   const url = `http://localhost:${port}`;
-  logger.info({ url, database: container.database.kind, cache: container.cache.kind, version: config.version }, 'kidslearn listening');
+  logger.info({ url, database: container.database.kind, cache: container.cache.kind, engine: config.engine.mode, version: config.version }, 'kidslearn listening');
   flushLogger(logger);
   process.stderr.write(
-    `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind})\n` +
+    `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind}, engine: ${engine ? 'inline' : 'separate process (npm run engine)'})\n` +
       `  API docs:  ${url}/docs\n` +
       `  Get a token (another terminal):  npm run -s kidslearn -- token --app mathkids --role guardian\n` +
       `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n` +
       `  Stop:      Ctrl-C here, or SIGTERM to this process (pid ${process.pid}); in-flight requests finish first\n\n`,
   );
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  onStopSignal(async (signal) => {
     logger.info({ signal }, 'shutting down: draining in-flight requests');
-    const forced = setTimeout(() => {
-      logger.warn('drain timeout reached; closing remaining connections');
-      if ('closeAllConnections' in server) server.closeAllConnections();
-    }, config.shutdownTimeoutMs);
-    forced.unref();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      if ('closeIdleConnections' in server) server.closeIdleConnections();
-    });
-    clearTimeout(forced);
+    // Requests and running plan jobs share the one shutdown timeout.
+    await Promise.all([closeServer(server, config.shutdownTimeoutMs, () => logger.warn('drain timeout reached; closing remaining connections')), engine?.stop(config.shutdownTimeoutMs)]);
     await container.close();
     logger.info('stopped');
     flushLogger(logger);
     process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
 }
 
-main().catch((error: unknown) => {
-  console.error(`kidslearn failed to start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+main().catch(exitOnStartFailure('kidslearn'));

@@ -55,7 +55,7 @@ const appInfo = createRoute({
   },
 });
 
-async function probe(fn: () => Promise<void>): Promise<{ up: boolean; latencyMs: number }> {
+export async function probe(fn: () => Promise<void>): Promise<{ up: boolean; latencyMs: number }> {
   const start = performance.now();
   try {
     await fn();
