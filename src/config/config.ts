@@ -78,6 +78,7 @@ const EnvSchema = z.object({
   ENGINE_MODE: z.preprocess(emptyToUndefined, z.enum(['inline', 'separate']).optional()),
   ENGINE_PORT: intFrom(3001, 0, 65535),
   ENGINE_CONCURRENCY: intFrom(2, 1, 64),
+  ENGINE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
   JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
   ACCESS_TOKEN_TTL: ttl('15m', 60, 15 * 60),
   REFRESH_TOKEN_TTL: ttl('30d', 60 * 60, 365 * 86400),
@@ -172,9 +173,11 @@ export interface Config {
    * (the default on embedded PGlite), `separate` leaves it to `npm run
    * engine` (the default with a PostgreSQL server). `port` is the engine's
    * own /health and /metrics server; `concurrency` plan jobs at once per
-   * process; `queueTimeoutMs` bounds every call to the job queue.
+   * process; `pollSeconds` how often an idle worker looks for jobs (a job
+   * sent by the same process wakes it at once); `queueTimeoutMs` bounds
+   * every call to the job queue.
    */
-  engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; queueTimeoutMs: number };
+  engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; pollSeconds: number; queueTimeoutMs: number };
   version: string;
   auth: {
     accessTtlSeconds: number;
@@ -262,7 +265,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS },
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
+    engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
     version: packageVersion(),
     auth: {
       accessTtlSeconds: e.ACCESS_TOKEN_TTL,

@@ -159,6 +159,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         database,
         databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
         timeoutMs: config.engine.queueTimeoutMs,
+        pollingIntervalSeconds: config.engine.pollSeconds,
         onError: (error) => logger.warn({ err: error }, 'job queue: background error'),
       });
       queue.catch(() => (queue = undefined));
