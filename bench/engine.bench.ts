@@ -120,7 +120,7 @@ async function runStack(stack: BenchStack): Promise<StackResult> {
     const base = api.match[1]!;
     if (separate) {
       const enginePort = await freePort();
-      const engine = await startProcess('src/runtimes/engine.ts', [], { ...env, ENGINE_PORT: String(enginePort), ENGINE_POLL_SECONDS: '0.5' }, /engine \S+ working at (http:\/\/localhost:\d+)/);
+      const engine = await startProcess('src/runtimes/engine.ts', [], { ...env, ENGINE_PORT: String(enginePort) }, /engine \S+ working at (http:\/\/localhost:\d+)/);
       processes.push(engine.child);
       metricsUrl = `${engine.match[1]!}/metrics`;
     }
