@@ -167,7 +167,7 @@ export function maxWordsFor(grade: number): number {
 export function readingGrade(text: string): number {
   const words = text.match(/[\p{L}\p{N}][\p{L}\p{N}'’-]*/gu) ?? [];
   if (words.length === 0) return 0;
-  const sentences = Math.max(1, (text.match(/[.!?]+(?:\s|$)/g) ?? []).length);
+  const sentences = Math.max(1, (text.match(/[.!?:;]+(?:\s|$)/g) ?? []).length);
   const syl = words.reduce((n, w) => n + (/^\d/.test(w) ? 1 : syllables(w)), 0);
   return 0.39 * (words.length / sentences) + 11.8 * (syl / words.length) - 15.59;
 }
