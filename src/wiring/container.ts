@@ -31,6 +31,8 @@ import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { throttledLog } from '../observability/throttle.ts';
+import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
+import { ItemGenerator } from '../engine/item-generator.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -57,6 +59,10 @@ export interface Container {
   rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
   /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
   mailer: Mailer;
+  /** The configured language model (`LLM_PROVIDER`); the offline generator by default. */
+  languageModel: LanguageModel;
+  /** Writes checked practice items for a child's plan (engine/item-generator.ts). */
+  generator: ItemGenerator;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -69,6 +75,8 @@ export interface ContainerOverrides {
   signingKey?: SigningKey;
   rateLimiter?: RateLimiter;
   mailer?: Mailer;
+  /** A mocked Bedrock client or a fixed offline seed for the language model. */
+  languageModel?: LanguageModelOverrides;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -119,6 +127,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     const analysis = new AnalysisService({ db: database, children, masteryThreshold: config.masteryThreshold });
+    const llm = createLanguageModel(config, overrides.languageModel);
+    const generator = new ItemGenerator({ db: database, model: llm.model, offline: llm.offline, metrics: metrics.llm, logger, dailyTokenBudget: config.llm.dailyTokenBudget });
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
     const verifyExternal = async (token: string) => {
@@ -166,11 +176,13 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       rateLimiter,
       rateLimits,
       mailer,
+      languageModel: llm.model,
+      generator,
       close() {
         const c = cache!;
         const r = rateLimiter!;
         const m = mailer!;
-        closed ??= Promise.allSettled([database.close(), c.close(), r.close(), m.close()]).then(() => undefined);
+        closed ??= Promise.allSettled([database.close(), c.close(), r.close(), m.close(), llm.model.close()]).then(() => undefined);
         return closed;
       },
     };
