@@ -140,7 +140,7 @@ export const BLOCKED_WORDS: readonly string[] = [
 export const BLOCKED_TOPICS: Readonly<Record<string, readonly string[]>> = {
   violence: ['kill', 'kills', 'killed', 'killing', 'murder', 'murdered', 'stab', 'stabbed', 'shoot', 'shot', 'shooting', 'gun', 'guns', 'rifle', 'pistol', 'bullet', 'bullets', 'bomb', 'bombs', 'sword', 'weapon', 'weapons', 'war', 'wars', 'blood', 'bleeding', 'dead', 'death', 'die', 'dies', 'died', 'corpse', 'punch', 'punched', 'beat up', 'torture', 'kidnap', 'hostage', 'terrorist'],
   'self-harm': ['suicide', 'self-harm', 'hurt yourself', 'cut yourself', 'overdose'],
-  drugs: ['beer', 'wine', 'vodka', 'whiskey', 'alcohol', 'drunk', 'cigarette', 'cigarettes', 'smoke', 'smoking', 'vape', 'vaping', 'weed', 'marijuana', 'cocaine', 'heroin', 'drug', 'drugs', 'pills'],
+  drugs: ['beer', 'beers', 'wine', 'wines', 'vodka', 'whiskey', 'alcohol', 'drunk', 'cigarette', 'cigarettes', 'smoke', 'smoking', 'vape', 'vaping', 'weed', 'marijuana', 'cocaine', 'heroin', 'drug', 'drugs', 'pills'],
   gambling: ['casino', 'gamble', 'gambling', 'bet', 'bets', 'betting', 'lottery', 'poker'],
   adult: ['sex', 'naked', 'nude', 'kiss', 'kissing', 'boyfriend', 'girlfriend', 'dating', 'porn'],
   fear: ['ghost', 'ghosts', 'zombie', 'zombies', 'demon', 'devil', 'monster attack', 'nightmare', 'horror', 'scary'],

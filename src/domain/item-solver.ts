@@ -149,8 +149,10 @@ function solveBlank(equation: string): number | undefined {
   const f0 = f(0);
   const f1 = f(1);
   if (f0 === undefined || f1 === undefined || f1 === f0) return undefined;
-  const x = round6(-f0 / (f1 - f0));
-  return Math.abs(f(x) ?? 1) < 1e-6 ? x : undefined;
+  const raw = -f0 / (f1 - f0);
+  // evaluate() rounds to 6 decimals, so a whole answer comes out a hair off: prefer the whole number when it fits.
+  for (const x of [Math.round(raw), round6(raw)]) if (Math.abs(f(x) ?? 1) < 1e-6) return x;
+  return undefined;
 }
 
 const TWO_NUMBERS_STORY = /(\d+)\D+?(\d+)/;
@@ -265,7 +267,13 @@ export function solveQuestion(question: string): Solution | undefined {
     return { kind: 'text', accepted: [s.d === 1 ? String(s.n) : `${s.n}/${s.d}`] };
   }
   // Blanks in an equation: "__ + 9 = 11. What number goes in the blank?", "Fill in the blank: 3/4 = __/16."
-  if ((m = /^(?:Fill in the blank: )?([^?]*_+[^?]*=[^?]*?)\.?(?: What number goes in the blank\?)?$/i.exec(q))) return num(solveBlank(m[1]!.replace(/\.$/, '')));
+  if ((m = /^(?:Fill in the blank: )?([^?]+?)\.?(?: What number goes in the blank\?)?$/i.exec(q)) && /_/.test(m[1]!) && /=/.test(m[1]!)) return num(solveBlank(m[1]!));
+  if ((m = /^Write (\d+)\s*\/\s*(10|100|1000) as a decimal\.?$/i.exec(q))) return num(Number(m[1]) / Number(m[2]));
+  if ((m = /^What is the (smallest|largest) multiple of (\d+) that is (greater|less) than (\d+)\?$/i.exec(q))) {
+    const [k, n] = [Number(m[2]), Number(m[4])];
+    if (k === 0) return undefined;
+    return num(m[3]!.toLowerCase() === 'greater' ? (Math.floor(n / k) + 1) * k : (Math.ceil(n / k) - 1) * k);
+  }
   if ((m = /^What is (.+?)\??$/i.exec(q)) && /^[\d\s,.+\-−×÷*/()x]+$/.test(m[1]!)) return num(evaluate(m[1]!));
   if ((m = /^(.+?) = \?$/.exec(q)) && /^[\d\s,.+\-−×÷*/()x]+$/.test(m[1]!)) return num(evaluate(m[1]!));
   // Two-number stories: compare ("How many more … than …?"), take away ("… left?"), put together ("… now?", "… in all?", "… altogether?").
