@@ -96,7 +96,8 @@ export function createOfflineModel(options: OfflineModelOptions = {}): LanguageM
   return {
     provider: 'offline',
     model: OFFLINE_MODEL_ID,
-    async generate(request) {
+    async generate(request, opts = {}) {
+      opts.signal?.throwIfAborted();
       const task = request.task;
       const rng = makeRng(options.seed === undefined ? randomInt(2 ** 31) : options.seed + calls++);
       const out: GeneratedCandidate[] = [];
