@@ -295,7 +295,15 @@ function choiceIsCorrect(text: string, solution: NonNullable<ReturnType<typeof s
 
 /** The form two questions are compared in: case, spacing and punctuation ignored. */
 export function questionFingerprint(prompt: string, choices: readonly { text: string }[] = []): string {
-  const norm = (t: string) => t.normalize('NFKC').toLowerCase().replace(/[^\p{L}\p{N}]+/gu, ' ').trim();
+  // Operators stay (8 + 5 and 8 − 5 are different questions); spaces around them do not.
+  const norm = (t: string) =>
+    t
+      .normalize('NFKC')
+      .toLowerCase()
+      .replace(/-/g, '−')
+      .replace(/[^\p{L}\p{N}+−×÷*/=<>]+/gu, ' ')
+      .replace(/\s*([+−×÷*/=<>])\s*/g, '$1')
+      .trim();
   return [norm(prompt), ...choices.map((c) => norm(c.text)).sort()].join('|');
 }
 
