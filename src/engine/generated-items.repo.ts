@@ -11,12 +11,16 @@ import { itemContentHash } from '../domain/content-pack.ts';
 export interface GenerationContext {
   concept: { id: string; name: string; description: string; subject: string; grade: number };
   lesson: { id: string; title: string; summary: string; blocks: ContentBlock[]; published: boolean };
-  /** Every item of the concept (generated ones included, for de-duplication), newest first, at most 2,000. */
+  /** The concept's authored items, then those generated for the child (for de-duplication), at most 2,000. */
   items: { type: string; prompt: string; choices: { id: string; text: string }[] | undefined; generated: boolean }[];
 }
 
-/** Reads the context, or says which of concept and lesson is missing (or retired). */
-export async function loadGenerationContext(db: Database, appId: string, conceptId: string, lessonId: string): Promise<GenerationContext | 'concept_not_found' | 'lesson_not_found'> {
+/**
+ * Reads the context, or says which of concept and lesson is missing (or
+ * retired). The items are the concept's authored ones and those generated
+ * for this child: other children's generated items are no repeat for it.
+ */
+export async function loadGenerationContext(db: Database, appId: string, conceptId: string, lessonId: string, forChildId: string): Promise<GenerationContext | 'concept_not_found' | 'lesson_not_found'> {
   const s = scoped(db.db, appId);
   const [concept, lesson, items] = await Promise.all([
     s.selectFrom('concepts').select(['id', 'name', 'description', 'subject', 'grade']).where('id', '=', conceptId).where('retired_at', 'is', null).executeTakeFirst(),
@@ -25,6 +29,7 @@ export async function loadGenerationContext(db: Database, appId: string, concept
       .selectFrom('practice_items')
       .select(['type', 'prompt', 'choices', 'generated'])
       .where('concept_id', '=', conceptId)
+      .where((eb) => eb.or([eb('generated_for', 'is', null), eb('generated_for', '=', forChildId)]))
       .orderBy(sql`generated is null`, 'desc')
       .limit(2000)
       .execute(),

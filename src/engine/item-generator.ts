@@ -61,8 +61,10 @@ export interface GenerateResult {
   /** Items from the configured model, and from the offline generator. */
   fromModel: number;
   fromOffline: number;
-  /** Candidates the checks dropped, by reason (model and offline together); a malformed output counts once. */
+  /** The model's candidates the checks dropped, by reason; a malformed output counts once. */
   rejected: Partial<Record<RejectionReason, number>>;
+  /** The offline generator's candidates dropped (mostly repeats of items the child already has). */
+  offlineRejected: Partial<Record<RejectionReason, number>>;
   /** Set when the offline generator filled in, and why. */
   fallback: FallbackReason | undefined;
   /** Tokens the model call used (0 offline). */
@@ -156,7 +158,7 @@ export class ItemGenerator {
       throw new AppError('invalid', 'validation_failed', `Invalid generation field "${issue.path.join('.')}": ${issue.message}`);
     }
     const request = parsed.data;
-    const context = await loadGenerationContext(this.#db, request.app, request.concept, request.lesson);
+    const context = await loadGenerationContext(this.#db, request.app, request.concept, request.lesson, request.forChildId);
     if (context === 'concept_not_found') throw new AppError('not_found', 'concept_not_found', `No concept "${request.concept}"`);
     if (context === 'lesson_not_found') throw new AppError('not_found', 'lesson_not_found', `No lesson "${request.lesson}" teaching concept "${request.concept}"`);
     if (!(await childExists(this.#db, request.app, request.forChildId))) throw notFoundFor('child');
@@ -176,13 +178,15 @@ export class ItemGenerator {
     };
     const existing: { prompt: string; choices?: readonly { text: string }[] | undefined }[] = context.items.map((i) => ({ prompt: i.prompt, choices: i.choices }));
     const difficulty = Math.max(-3, Math.min(3, -2.3 + 0.8 * grade));
-    const rejected: Partial<Record<RejectionReason, number>> = {};
+    const rejectedByModel: Partial<Record<RejectionReason, number>> = {};
+    const offlineRejected: Partial<Record<RejectionReason, number>> = {};
     const accepted: { item: PracticeItem; provenance: Provenance }[] = [];
     const usage = { inputTokens: 0, outputTokens: 0 };
     let fallback: FallbackReason | undefined;
 
     const take = (text: string, model: LanguageModel) => {
       const source = model.provider;
+      const rejected = model === this.#offline ? offlineRejected : rejectedByModel;
       const output = parseModelOutput(text);
       if (!output.ok) {
         rejected.malformed_output = (rejected.malformed_output ?? 0) + 1;
@@ -258,7 +262,8 @@ export class ItemGenerator {
       requested: request.count,
       fromModel,
       fromOffline: accepted.length - fromModel,
-      rejected,
+      rejected: rejectedByModel,
+      offlineRejected,
       fallback,
       usage,
     };

@@ -64,8 +64,9 @@ function varyNumbers(example: GenerationTask['examples'][number], rng: Rng): Gen
   if (original?.kind !== 'number' || numbersIn(example.prompt).length === 0) return undefined;
   const prompt = example.prompt.replace(/\d{1,3}(?:,\d{3})+|\d+/g, (m) => {
     const n = Number(m.replaceAll(',', ''));
-    const spread = Math.max(2, Math.round(n * 0.5));
-    const next = Math.max(n < 2 ? 0 : 1, Math.min(10 ** String(n).length - 1, n + rng.int(-spread, spread)));
+    // Small numbers vary the most (2 + 3 becomes anything up to 7 + 8); larger ones keep their size.
+    const spread = Math.max(5, Math.round(n * 0.5));
+    const next = Math.max(n < 2 ? 0 : 1, Math.min(Math.max(9, 10 ** String(n).length - 1), n + rng.int(-spread, spread)));
     return next.toLocaleString('en-US');
   });
   const solved = solveQuestion(prompt);
