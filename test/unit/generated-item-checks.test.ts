@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkCandidate, parseModelOutput, questionFingerprint, readingGrade, REJECTION_REASONS, type CheckContext } from '../../src/domain/generated-item-checks.ts';
+import { checkCandidate, parseModelOutput, questionFingerprint, readingGrade, type CheckContext, type RejectionReason } from '../../src/domain/generated-item-checks.ts';
 import { solveQuestion } from '../../src/domain/item-solver.ts';
 import { isCorrect } from '../../src/domain/curriculum.ts';
 import { judge, loadLlmFixtures } from '../support/llm-fixtures.ts';
@@ -28,7 +28,7 @@ describe('the fixture set of model outputs', () => {
   });
 
   it('catches 100% of the faulty outputs, each by the reason of its fault', () => {
-    const missed = faulty.map(judge).filter((v) => !v.reasons.includes(v.fixture.expect as (typeof REJECTION_REASONS)[number]));
+    const missed = faulty.map(judge).filter((v) => !v.reasons.includes(v.fixture.expect as RejectionReason));
     assert.deepEqual(
       missed.map((v) => `${v.fixture.id} expected ${v.fixture.expect}, got ${v.ok ? 'ok' : v.reasons.join(',')}`),
       [],
