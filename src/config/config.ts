@@ -119,10 +119,18 @@ const EnvSchema = z.object({
   EMBEDDINGS_TIMEOUT_MS: intFrom(10000, 100, 120000),
   BEDROCK_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
   EMBEDDINGS_BEDROCK_MODEL: z.string().trim().min(1).max(200).default('amazon.titan-embed-text-v2:0'),
+  LLM_PROVIDER: z.enum(['offline', 'openai', 'bedrock']).default('offline'),
+  LLM_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['http:', 'https:']).optional()),
+  LLM_MODEL: z.preprocess(emptyToUndefined, z.string().trim().min(1).max(200).optional()),
+  LLM_API_KEY: z.preprocess(emptyToUndefined, z.string().trim().min(1).optional()),
+  LLM_BEDROCK_MODEL: z.string().trim().min(1).max(200).default('amazon.nova-lite-v1:0'),
+  LLM_TIMEOUT_MS: intFrom(20000, 100, 300000),
+  LLM_RETRIES: intFrom(2, 0, 5),
+  LLM_DAILY_TOKEN_BUDGET: intFrom(200000, 0, 1_000_000_000),
 });
 
 /** Variables whose value is never repeated in an error message. */
-const SECRET_VARIABLES = new Set(['SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL']);
+const SECRET_VARIABLES = new Set(['SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL', 'LLM_API_KEY', 'LLM_URL']);
 
 /** Parses `group=role,group=role`; children never sign in through an external provider. */
 function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
@@ -211,6 +219,19 @@ export interface Config {
     | { provider: 'local'; cacheDir: string }
     | { provider: 'openai'; url: string; model: string; apiKey: string | undefined; dimensions: number | undefined; timeoutMs: number }
     | { provider: 'bedrock'; region: string | undefined; model: string; dimensions: 256 | 512 | 1024; timeoutMs: number };
+  /**
+   * Which language model writes practice items (see adapters/llm):
+   * `offline` (default: the curriculum's own templates, no model), an
+   * OpenAI-compatible chat server, or Bedrock's Converse API. Every call has
+   * `timeoutMs` and at most `retries` retries; `dailyTokenBudget` tokens per
+   * app per UTC day (0: no model calls at all), beyond which generation
+   * falls back to `offline`.
+   */
+  llm: { timeoutMs: number; retries: number; dailyTokenBudget: number } & (
+    | { provider: 'offline' }
+    | { provider: 'openai'; url: string; model: string; apiKey: string | undefined }
+    | { provider: 'bedrock'; region: string | undefined; model: string }
+  );
 }
 
 /** Raised for an invalid environment; its message is the one line we print. */
@@ -243,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
   const embeddings = embeddingsConfig(e, dataDir);
+  const llm = llmConfig(e);
   return {
     port: e.PORT,
     host: e.HOST,
@@ -292,7 +314,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
         }
       : undefined,
     embeddings,
+    llm,
   };
+}
+
+/** The LLM section: an `openai` provider needs a URL and a model. */
+function llmConfig(e: z.infer<typeof EnvSchema>): Config['llm'] {
+  const common = { timeoutMs: e.LLM_TIMEOUT_MS, retries: e.LLM_RETRIES, dailyTokenBudget: e.LLM_DAILY_TOKEN_BUDGET };
+  switch (e.LLM_PROVIDER) {
+    case 'offline':
+      return { ...common, provider: 'offline' };
+    case 'openai':
+      if (!e.LLM_URL) throw new ConfigError('Invalid LLM_URL: expected the base URL of an OpenAI-compatible chat server (e.g. http://127.0.0.1:11434 for Ollama) when LLM_PROVIDER=openai');
+      if (!e.LLM_MODEL) throw new ConfigError('Invalid LLM_MODEL: expected the chat model name (e.g. llama3.1:8b or gpt-4o-mini) when LLM_PROVIDER=openai');
+      return { ...common, provider: 'openai', url: e.LLM_URL, model: e.LLM_MODEL, apiKey: e.LLM_API_KEY };
+    case 'bedrock':
+      return { ...common, provider: 'bedrock', region: e.BEDROCK_REGION, model: e.LLM_BEDROCK_MODEL };
+  }
 }
 
 /** The embeddings section: checks what each provider needs (a URL and model for `openai`, a Titan v2 size for `bedrock`). */

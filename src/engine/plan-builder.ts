@@ -89,6 +89,8 @@ export async function teachingCatalogue(database: Database, appId: string): Prom
     .selectFrom('practice_items')
     .select(['id', 'lesson_id', 'concept_id', 'difficulty'])
     .where('retired_at', 'is', null)
+    // Items generated for one child are not offered to others (the plan job adds the child's own).
+    .where('generated', 'is', null)
     .orderBy('lesson_id')
     .orderBy('position')
     .execute();

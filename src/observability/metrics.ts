@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Histogram } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The counter and the latency histogram of one (method, route, status) series. */
 export interface HttpSeries {
@@ -18,6 +18,24 @@ export interface Metrics {
   /** The series of `kidslearn_cache_requests_total` for one cache and result, memoised. */
   cacheLookups(cache: string, result: 'hit' | 'miss'): { inc(): void };
   dbPool: Gauge<'state'>;
+  /** Item generation (engine/item-generator.ts): model calls, their latency and tokens, fallbacks to the offline generator, items kept and rejected. */
+  llm: LlmMetrics;
+}
+
+/** The metrics of item generation, labelled by provider, outcome and reason (all bounded sets). */
+export interface LlmMetrics {
+  /** `kidslearn_llm_calls_total{provider,outcome}`: outcome `ok`, `error` or `over_budget`. */
+  calls: Counter<'provider' | 'outcome'>;
+  /** `kidslearn_llm_call_duration_seconds{provider}`. */
+  latency: Histogram<'provider'>;
+  /** `kidslearn_llm_tokens_total{provider,kind}`: kind `input` or `output`. */
+  tokens: Counter<'provider' | 'kind'>;
+  /** `kidslearn_llm_fallbacks_total{reason}`: the offline generator filled in (`llm_unavailable`, `over_budget`, `too_few_passed`). */
+  fallbacks: Counter<'reason'>;
+  /** `kidslearn_generated_items_rejected_total{source,reason}`: candidates dropped by the checks. */
+  rejections: Counter<'source' | 'reason'>;
+  /** `kidslearn_generated_items_total{source}`: items that passed and were stored. */
+  accepted: Counter<'source'>;
 }
 
 /** Upper bounds (seconds) of the HTTP latency histogram. */
@@ -138,8 +156,17 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
       for (const s of lookups.values()) this.inc(s.labels, s.count);
     },
   });
+  const llm: LlmMetrics = {
+    calls: new Counter({ name: 'kidslearn_llm_calls_total', help: 'Language model calls by provider and outcome', labelNames: ['provider', 'outcome'], registers: [registry] }),
+    latency: new Histogram({ name: 'kidslearn_llm_call_duration_seconds', help: 'Language model call latency by provider', labelNames: ['provider'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 60], registers: [registry] }),
+    tokens: new Counter({ name: 'kidslearn_llm_tokens_total', help: 'Language model tokens by provider and kind (input, output)', labelNames: ['provider', 'kind'], registers: [registry] }),
+    fallbacks: new Counter({ name: 'kidslearn_llm_fallbacks_total', help: 'Generations the offline generator filled, by reason', labelNames: ['reason'], registers: [registry] }),
+    rejections: new Counter({ name: 'kidslearn_generated_items_rejected_total', help: 'Generated items dropped by the checks, by source and reason', labelNames: ['source', 'reason'], registers: [registry] }),
+    accepted: new Counter({ name: 'kidslearn_generated_items_total', help: 'Generated items that passed the checks and were stored, by source', labelNames: ['source'], registers: [registry] }),
+  };
   return {
     registry,
+    llm,
     httpSeries: (method, route, status) => http.series(method, route, status),
     cacheLookups(cache, result) {
       const key = `${cache} ${result}`;

@@ -1831,6 +1831,9 @@ const G5: ConceptSpec[] = [
 /** All math concepts in a valid learning order (grade by grade). */
 const SPECS: readonly ConceptSpec[] = [...K, ...G1, ...G2, ...G3, ...G4, ...G5];
 
+/** The concept templates of Math Kids, by concept id: the offline item generator (adapters/llm) draws fresh items from them. */
+export const MATHKIDS_TEMPLATES: readonly ConceptSpec[] = SPECS;
+
 interface Review {
   grade: number;
   id: string;

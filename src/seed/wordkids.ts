@@ -988,6 +988,9 @@ const SPECS: readonly ConceptSpec[] = [
   }),
 ];
 
+/** The concept templates of Word Kids, by concept id: the offline item generator (adapters/llm) draws fresh items from them. */
+export const WORDKIDS_TEMPLATES: readonly ConceptSpec[] = SPECS;
+
 const LESSON_COUNT = 30;
 
 /** Integrity checks on the embedded word lists, run once per build. */

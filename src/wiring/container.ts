@@ -33,6 +33,8 @@ import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { throttledLog } from '../observability/throttle.ts';
+import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
+import { ItemGenerator } from '../engine/item-generator.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -66,6 +68,10 @@ export interface Container {
    * not remembered, so the next call tries again (503 `queue_unavailable`).
    */
   jobQueue(): Promise<JobQueue>;
+  /** The configured language model (`LLM_PROVIDER`); the offline generator by default. */
+  languageModel: LanguageModel;
+  /** Writes checked practice items for a child's plan (engine/item-generator.ts). */
+  generator: ItemGenerator;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -78,6 +84,8 @@ export interface ContainerOverrides {
   signingKey?: SigningKey;
   rateLimiter?: RateLimiter;
   mailer?: Mailer;
+  /** A mocked Bedrock client or a fixed offline seed for the language model. */
+  languageModel?: LanguageModelOverrides;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -128,6 +136,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     const analysis = new AnalysisService({ db: database, children, masteryThreshold: config.masteryThreshold });
+    const llm = createLanguageModel(config, overrides.languageModel);
+    const generator = new ItemGenerator({ db: database, model: llm.model, offline: llm.offline, metrics: metrics.llm, logger, dailyTokenBudget: config.llm.dailyTokenBudget });
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
     const verifyExternal = async (token: string) => {
@@ -188,13 +198,15 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       rateLimits,
       mailer,
       jobQueue,
+      languageModel: llm.model,
+      generator,
       close() {
         const c = cache!;
         const r = rateLimiter!;
         const m = mailer!;
         // The queue first: it shares the embedded database's session and must stop before it closes.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
-        closed ??= stopQueue.then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close()])).then(() => undefined);
+        closed ??= stopQueue.then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), llm.model.close()])).then(() => undefined);
         return closed;
       },
     };

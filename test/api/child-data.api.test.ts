@@ -85,6 +85,10 @@ for (const stack of await stacks()) {
       assert.equal((await t.request('/api/progress', { method: 'POST', token: session.accessToken, body: JSON.stringify({ answers }) })).status, 200);
       const done = { childId, secondsSpent: 240, score: 0.5, completedAt: at(4), clientEventId: 'done-1' };
       assert.equal((await t.request('/api/progress/lessons/alpha-only/complete', { method: 'POST', token: session.accessToken, body: JSON.stringify(done) })).status, 200);
+      // Practice items generated for Mia (offline generator): hers, exported and erased with her.
+      const generated = await c.generator.generate({ app: 'alpha', concept: 'adding', lesson: 'alpha-only', count: 2, forChildId: childId });
+      assert.equal(generated.items.length, 2);
+      await c.generator.generate({ app: 'alpha', concept: 'adding', lesson: 'alpha-only', count: 1, forChildId: siblingId });
       // The sibling's rows must not appear in Mia's export.
       const siblingSession = await c.children.startDeviceSession(guardian, siblingId);
       const siblingAnswer = { childId: siblingId, itemId: 'alpha-only-q1', response: 5, durationMs: 1000, answeredAt: at(5), clientEventId: 'sibling-1' };

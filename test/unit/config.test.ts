@@ -75,6 +75,37 @@ describe('loadConfig', () => {
     assert.throws(() => load({ EMBEDDINGS_PROVIDER: 'vertex' }), /^ConfigError: Invalid EMBEDDINGS_PROVIDER="vertex": expected one of local, openai, bedrock$/);
   });
 
+  it('generates items offline by default, with a 20 s timeout, 2 retries and a daily token budget per app', () => {
+    assert.deepEqual(load({}).llm, { provider: 'offline', timeoutMs: 20000, retries: 2, dailyTokenBudget: 200000 });
+  });
+
+  it('takes an OpenAI-compatible chat server with URL and model (both required), key, timeout, retries and budget', () => {
+    assert.deepEqual(
+      load({ LLM_PROVIDER: 'openai', LLM_URL: 'http://127.0.0.1:11434', LLM_MODEL: 'llama3.1:8b', LLM_API_KEY: 'sk-2', LLM_TIMEOUT_MS: '5000', LLM_RETRIES: '1', LLM_DAILY_TOKEN_BUDGET: '5000' }).llm,
+      { provider: 'openai', url: 'http://127.0.0.1:11434', model: 'llama3.1:8b', apiKey: 'sk-2', timeoutMs: 5000, retries: 1, dailyTokenBudget: 5000 },
+    );
+    assert.throws(() => load({ LLM_PROVIDER: 'openai', LLM_MODEL: 'm' }), /^ConfigError: Invalid LLM_URL/);
+    assert.throws(() => load({ LLM_PROVIDER: 'openai', LLM_URL: 'http://x' }), /^ConfigError: Invalid LLM_MODEL/);
+    assert.throws(() => load({ LLM_PROVIDER: 'openai', LLM_URL: 'ftp://secret@x', LLM_MODEL: 'm' }), (e: Error) => e.message.startsWith('Invalid LLM_URL: expected') && !e.message.includes('secret'));
+  });
+
+  it('takes Bedrock with its region and a Converse model id, and bounds timeout, retries and budget', () => {
+    assert.deepEqual(load({ LLM_PROVIDER: 'bedrock', BEDROCK_REGION: 'us-east-1', LLM_BEDROCK_MODEL: 'anthropic.claude-3-haiku-20240307-v1:0' }).llm, {
+      provider: 'bedrock',
+      region: 'us-east-1',
+      model: 'anthropic.claude-3-haiku-20240307-v1:0',
+      timeoutMs: 20000,
+      retries: 2,
+      dailyTokenBudget: 200000,
+    });
+    assert.equal(load({ LLM_DAILY_TOKEN_BUDGET: '0' }).llm.dailyTokenBudget, 0);
+    assert.throws(() => load({ LLM_RETRIES: '6' }), /^ConfigError: Invalid LLM_RETRIES="6"/);
+    assert.throws(() => load({ LLM_TIMEOUT_MS: '50' }), /^ConfigError: Invalid LLM_TIMEOUT_MS="50"/);
+    assert.throws(() => load({ LLM_DAILY_TOKEN_BUDGET: '-1' }), /^ConfigError: Invalid LLM_DAILY_TOKEN_BUDGET/);
+    assert.throws(() => load({ LLM_PROVIDER: 'gemini' }), /^ConfigError: Invalid LLM_PROVIDER="gemini": expected one of offline, openai, bedrock$/);
+    assert.throws(() => load({ LLM_API_KEY: '' , LLM_PROVIDER: 'openai', LLM_URL: 'http://x', LLM_MODEL: 'm', LLM_TIMEOUT_MS: 'x' }), (e: Error) => e.message.startsWith('Invalid LLM_TIMEOUT_MS'));
+  });
+
   it('treats empty URLs as unset', () => {
     assert.equal(load({ DATABASE_URL: '', REDIS_URL: ' ' }).database.kind, 'pglite');
   });

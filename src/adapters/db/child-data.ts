@@ -79,6 +79,21 @@ export const CHILD_DATA: readonly AnyChildDataTable[] = [
     erase: { action: 'delete' },
   }),
   table({
+    table: 'practice_items',
+    childColumn: 'generated_for',
+    section: 'generatedItems',
+    rows: 'many',
+    orderBy: ['id'],
+    exported: ['id', 'lesson_id', 'concept_id', 'type', 'prompt', 'choices', 'difficulty', 'media_id', 'generated', 'released_at', 'retired_at'],
+    omitted: {
+      answer: 'answer keys never leave the server (the child’s answers, with whether each was correct, are in `answers`)',
+      position: 'an ordering key inside the lesson with no meaning to a family',
+      content_hash: 'a digest of the question, derived from the exported fields',
+      generated_for: 'the export is of this one child',
+    },
+    erase: { action: 'delete' },
+  }),
+  table({
     table: 'concept_states',
     childColumn: 'child_id',
     section: 'conceptStates',

@@ -425,6 +425,28 @@ export const tenantMigrations: Migration[] = [
       await run(trx, `alter table ${s}.practice_items alter column content_hash set not null`);
     },
   },
+  {
+    version: 12,
+    name: 'generated practice items and the language model token budget',
+    async up(trx, s) {
+      await runAll(trx, [
+        // A generated item is an item of the app (answers to it are graded like any other),
+        // with its provenance, and the child it was made for: deleting that child deletes it.
+        `alter table ${s}.practice_items add column generated jsonb`,
+        `alter table ${s}.practice_items add column generated_for text references ${s}.children(id) on delete cascade`,
+        `alter table ${s}.practice_items add constraint practice_items_generated_for_child check (generated_for is null or generated is not null)`,
+        `create index practice_items_generated_for on ${s}.practice_items (generated_for) where generated_for is not null`,
+        // Tokens used per UTC day, checked against the app's daily budget before each model call.
+        `create table ${s}.llm_usage (
+           day date primary key,
+           calls integer not null default 0,
+           input_tokens bigint not null default 0,
+           output_tokens bigint not null default 0,
+           updated_at timestamptz not null default now()
+         )`,
+      ]);
+    },
+  },
 ];
 
 /** `"app_x"` → `app_x` (tenant migrations get the schema quoted). */

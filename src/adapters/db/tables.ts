@@ -73,6 +73,19 @@ export interface PracticeItemsTable {
   media_id: ColumnType<string | null, string | null | undefined, string | null>;
   released_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   retired_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** Provenance of a generated item (adapter, model, prompt version, checks passed); null for authored items (migration 12). */
+  generated: ColumnType<unknown, string | null | undefined, string | null>;
+  /** The child a generated item was made for: erased with the child, never listed to others (migration 12). */
+  generated_for: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Tokens the language model used per app and UTC day, against LLM_DAILY_TOKEN_BUDGET (migration 12). */
+export interface LlmUsageTable {
+  day: string;
+  calls: ColumnType<number, number | undefined, number>;
+  input_tokens: ColumnType<string | number, number | undefined, number>;
+  output_tokens: ColumnType<string | number, number | undefined, number>;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
 }
 
 export interface AccountsTable {
@@ -251,6 +264,7 @@ export interface Tables {
   concept_prerequisites: ConceptPrerequisitesTable;
   lessons: LessonsTable;
   practice_items: PracticeItemsTable;
+  llm_usage: LlmUsageTable;
   accounts: AccountsTable;
   children: ChildrenTable;
   classrooms: ClassroomsTable;

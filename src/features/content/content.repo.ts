@@ -33,7 +33,8 @@ export async function loadStoredContent(db: Db, appId: string): Promise<StoredCo
     s.selectFrom('concept_prerequisites').selectAll().orderBy('concept_id').orderBy('prerequisite_id').execute(),
     s.selectFrom('content_units').selectAll().orderBy('pack_id').orderBy('position').execute(),
     s.selectFrom('lessons').selectAll().orderBy('id').execute(),
-    s.selectFrom('practice_items').selectAll().orderBy('lesson_id').orderBy('position').orderBy('id').execute(),
+    // Generated items belong to no pack: an import neither compares nor removes them.
+    s.selectFrom('practice_items').selectAll().where('generated', 'is', null).orderBy('lesson_id').orderBy('position').orderBy('id').execute(),
   ]);
   const prerequisites = new Map<string, string[]>();
   for (const e of edges) {

@@ -81,6 +81,8 @@ export async function findLesson(db: Kysely<Tables>, appId: string, lessonId: st
     .selectAll()
     .where('lesson_id', '=', lessonId)
     .where('retired_at', 'is', null)
+    // Generated items were made for one child: they are served through that child's plans, never listed here.
+    .where('generated', 'is', null)
     .orderBy('position')
     .execute();
   return {
@@ -240,10 +242,11 @@ export async function writeLesson(trx: Transaction<Tables>, appId: string, lesso
     .onConflict((oc) => oc.column('id').doUpdateSet({ ...values, retired_at: null, updated_at: now }))
     .execute();
   const keep = lesson.items.map((i) => i.id);
-  let gone = scoped(trx, appId).deleteFrom('practice_items').where('lesson_id', '=', lesson.id).where('released_at', 'is', null);
+  // Generated items are not part of the authored item list: rewriting the lesson keeps them.
+  let gone = scoped(trx, appId).deleteFrom('practice_items').where('lesson_id', '=', lesson.id).where('released_at', 'is', null).where('generated', 'is', null);
   if (keep.length) gone = gone.where('id', 'not in', keep);
   await gone.execute();
-  let retire = scoped(trx, appId).updateTable('practice_items').set({ retired_at: now }).where('lesson_id', '=', lesson.id).where('retired_at', 'is', null);
+  let retire = scoped(trx, appId).updateTable('practice_items').set({ retired_at: now }).where('lesson_id', '=', lesson.id).where('retired_at', 'is', null).where('generated', 'is', null);
   if (keep.length) retire = retire.where('id', 'not in', keep);
   await retire.execute();
   await upsertItems(trx, appId, lesson.items.map((item, position) => itemRow(item, lesson, position, now)));

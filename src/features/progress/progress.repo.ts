@@ -16,6 +16,8 @@ export interface ItemKey {
   conceptId: string;
   type: 'multiple_choice' | 'numeric' | 'short_text';
   answer: AnswerKey;
+  /** Set for a generated item: the only child whose answers to it count. */
+  generatedFor?: string;
 }
 
 /** Answer keys of these items, for those that belong to a published lesson (the others are left out). */
@@ -27,11 +29,16 @@ export async function findItems(db: Db, appId: string, ids: readonly string[]): 
   const rows = await scoped(db, appId)
     .selectFrom('practice_items as i')
     .innerJoin('lessons as l', 'l.id', 'i.lesson_id')
-    .select(['i.id', 'i.lesson_id', 'i.concept_id', 'i.type', 'i.answer'])
+    .select(['i.id', 'i.lesson_id', 'i.concept_id', 'i.type', 'i.answer', 'i.generated_for'])
     .where('i.id', 'in', ids)
     .where('l.published', '=', true)
     .execute();
-  return new Map(rows.map((r) => [r.id, { id: r.id, lessonId: r.lesson_id, conceptId: r.concept_id, type: r.type as ItemKey['type'], answer: r.answer as AnswerKey }]));
+  return new Map(
+    rows.map((r) => [
+      r.id,
+      { id: r.id, lessonId: r.lesson_id, conceptId: r.concept_id, type: r.type as ItemKey['type'], answer: r.answer as AnswerKey, ...(r.generated_for === null ? {} : { generatedFor: r.generated_for }) },
+    ]),
+  );
 }
 
 /** Whether a published lesson with this id exists: only those can be completed (drafts are not shown to children). */

@@ -212,7 +212,8 @@ export class ProgressService {
     const reveal = (await this.#apps.require(app)).settings.revealAnswers;
     const rows: NewAnswer[] = answers.map((a, i) => {
       const item = items.get(a.itemId);
-      if (!item) throw new AppError('not_found', 'item_not_found', `No practice item "${a.itemId}" (answers[${i}].itemId)`);
+      // An item generated for another child does not exist for this one (its erasure would orphan these answers).
+      if (!item || (item.generatedFor !== undefined && item.generatedFor !== a.childId)) throw new AppError('not_found', 'item_not_found', `No practice item "${a.itemId}" (answers[${i}].itemId)`);
       const problem = responseProblem(item.type, a.response);
       if (problem) {
         throw new AppError('invalid', 'validation_failed', `Invalid body field "answers.${i}.response": ${problem} for a ${item.type} item`, {
