@@ -16,7 +16,8 @@ import { machine } from './support.ts';
  * (a) the fixed curriculum: the app's lessons in teaching order, every item,
  *     then round again;
  * (b) a heuristic: the unmastered concept with the lowest P(known) whose
- *     prerequisites are mastered, five items at a time;
+ *     prerequisites are mastered, five items at a time (planned up front, so
+ *     the next five go to the next such concept);
  * (c) our plans (analysis + planner), one 15-minute plan a day.
  *
  * Every policy sees only the answers (through the same BKT + FSRS states the
@@ -69,6 +70,8 @@ interface Observed {
   seenLessons: Set<string>;
   /** Per-policy memory (e.g. the fixed policy's place in the curriculum). */
   cursor: number;
+  /** Per concept: the heuristic's place in the concept's items. */
+  itemCursor: Map<string, number>;
 }
 
 /** One session being filled: what an item costs in minutes, and whether it still fits. */
@@ -97,7 +100,6 @@ class Session {
 /** A policy fills one session; `trace` (our plans only) receives the analysis and the plan's activity per item. */
 type Policy = (o: Observed, trace?: (analysis: Analysis, kinds: ActivityKind[]) => void) => Session;
 
-const learnedObs = (o: Observed, id: string) => (o.states.get(id)?.pKnown ?? 0) >= 0.95;
 const allItems = lessons.flatMap((l) => l.items).map((i) => byId.get(i.id)!);
 
 const fixed: Policy = (o) => {
@@ -107,22 +109,22 @@ const fixed: Policy = (o) => {
 };
 
 const heuristic: Policy = (o) => {
+  // "Mastered" as the analysis says it (known now, recall not decayed); prerequisites as the
+  // analysis's readiness (learned). Planned up front: the candidates in turn, five items each,
+  // round again until the session is full.
+  const analysis = analyse(concepts, o.states, o.recent.slice(-200), o.now);
+  const byPKnown = (list: typeof analysis.concepts) => [...list].sort((a, b) => (a.evidence.pKnown ?? 0) - (b.evidence.pKnown ?? 0) || a.conceptId.localeCompare(b.conceptId));
+  const ready = byPKnown(analysis.concepts.filter((f) => f.status !== 'mastered' && f.evidence.missingPrerequisites.length === 0));
+  const pool = ready.length ? ready : byPKnown(analysis.concepts);
   const s = new Session(o.seenLessons);
-  const seen = new Map<string, number>();
-  for (let full = false; !full; ) {
-    const ready = concepts.filter((c) => !learnedObs(o, c.id) && c.prerequisites.every((p) => learnedObs(o, p)));
-    const pool = ready.length ? ready : concepts;
-    const next = [...pool].sort((a, b) => (o.states.get(a.id)?.pKnown ?? 0) - (o.states.get(b.id)?.pKnown ?? 0) || a.id.localeCompare(b.id))[0]!;
-    const list = itemsOf.get(next.id)!;
-    for (let k = 0; k < 5 && !full; k++) {
-      const n = seen.get(next.id) ?? o.cursor;
-      seen.set(next.id, n + 1);
-      full = !s.take(list[n % list.length]!);
+  for (let k = 0, full = false; !full; k++) {
+    const list = itemsOf.get(pool[k % pool.length]!.conceptId)!;
+    for (let n = 0; n < 5 && !full; n++) {
+      const at = o.itemCursor.get(list[0]!.conceptId) ?? 0;
+      full = !s.take(list[at % list.length]!);
+      if (!full) o.itemCursor.set(list[0]!.conceptId, at + 1);
     }
-    // The heuristic sees answers only after the session (as a whole session is planned up front).
-    if (ready.length === 0) break;
   }
-  o.cursor++;
   return s;
 };
 
@@ -184,7 +186,7 @@ function newTrace(): Trace {
 
 function run(makeLearner: (seed: number) => SimulatedLearner, policy: Policy, seed: number, trace?: Trace): Outcome {
   const learner = makeLearner(seed);
-  const o: Observed = { states: new Map(), recent: [], lastSession: new Set(), now: START, seenLessons: new Set(), cursor: 0 };
+  const o: Observed = { states: new Map(), recent: [], lastSession: new Set(), now: START, seenLessons: new Set(), cursor: 0, itemCursor: new Map() };
   let answered = 0;
   let minutes = 0;
   const out: Outcome = { itemsToK: null, minutesToK: null, itemsToAll: null, minutesToAll: null, masteredAfterBudget: 0, retention30: 0 };
