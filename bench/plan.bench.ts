@@ -162,8 +162,9 @@ let truthFrom = 0.9;
 /** What BENCH_TRACE collects over our plans' sessions. */
 interface Trace {
   sessions: number;
-  /** Items per activity kind. */
+  /** Items per activity kind, and how many of them were answered right. */
   kinds: Map<string, number>;
+  rightByKind: Map<string, number>;
   items: number;
   /** Items on a concept the simulator says is mastered at the start of the session. */
   onKnown: number;
@@ -183,7 +184,7 @@ interface Trace {
 }
 
 function newTrace(): Trace {
-  return { sessions: 0, kinds: new Map(), items: 0, onKnown: 0, onNotReady: 0, correct: 0, predicted: 0, saysKnownTrulyKnown: 0, saysKnownTrulyNot: 0, saysNotTrulyKnown: 0, saysNotTrulyNot: 0, gapSum: 0, gapN: 0 };
+  return { sessions: 0, kinds: new Map(), rightByKind: new Map(), items: 0, onKnown: 0, onNotReady: 0, correct: 0, predicted: 0, saysKnownTrulyKnown: 0, saysKnownTrulyNot: 0, saysNotTrulyKnown: 0, saysNotTrulyNot: 0, gapSum: 0, gapN: 0 };
 }
 
 function run(makeLearner: (seed: number) => SimulatedLearner, policy: Policy, seed: number, trace?: Trace): Outcome {
@@ -197,39 +198,47 @@ function run(makeLearner: (seed: number) => SimulatedLearner, policy: Policy, se
   for (let session = 0; session < MAX_SESSIONS; session++) {
     const day = session;
     o.now = new Date(START.getTime() + day * DAY);
+    // The trace covers the sessions until grades K–1 are first mastered (what the items-to-mastery figures count).
+    const tracing = out.itemsToAll === null ? trace : undefined;
+    let sessionKinds: ActivityKind[] = [];
     const onTrace =
-      trace &&
+      tracing &&
       ((analysis: Analysis, kinds: ActivityKind[]) => {
-        trace.sessions++;
+        tracing.sessions++;
         for (const f of analysis.concepts) {
           const truly = learner.trueMastery(f.conceptId, day) >= truthFrom;
           const says = f.status === 'mastered';
-          if (says && truly) trace.saysKnownTrulyKnown++;
-          else if (says) trace.saysKnownTrulyNot++;
-          else if (truly) trace.saysNotTrulyKnown++;
-          else trace.saysNotTrulyNot++;
+          if (says && truly) tracing.saysKnownTrulyKnown++;
+          else if (says) tracing.saysKnownTrulyNot++;
+          else if (truly) tracing.saysNotTrulyKnown++;
+          else tracing.saysNotTrulyNot++;
           if (f.evidence.attempts > 0) {
-            trace.gapSum += Math.abs((f.evidence.pKnown ?? 0) - learner.trueMastery(f.conceptId, day));
-            trace.gapN++;
+            tracing.gapSum += Math.abs((f.evidence.pKnown ?? 0) - learner.trueMastery(f.conceptId, day));
+            tracing.gapN++;
           }
         }
-        for (const k of kinds) trace.kinds.set(k, (trace.kinds.get(k) ?? 0) + 1);
+        for (const k of kinds) tracing.kinds.set(k, (tracing.kinds.get(k) ?? 0) + 1);
+        sessionKinds = kinds;
       });
     const s = policy(o, onTrace);
-    if (trace) {
+    if (tracing) {
       for (const item of s.items) {
-        trace.items++;
-        if (learner.trueMastery(item.conceptId, day) >= truthFrom) trace.onKnown++;
+        tracing.items++;
+        if (learner.trueMastery(item.conceptId, day) >= truthFrom) tracing.onKnown++;
         const pre = concepts.find((c) => c.id === item.conceptId)!.prerequisites;
-        if (!pre.every((p) => learner.trueMastery(p, day) >= truthFrom)) trace.onNotReady++;
-        trace.predicted += predict({ pKnown: o.states.get(item.conceptId)?.pKnown ?? DEFAULT_BKT_PARAMS.pInit }, DEFAULT_BKT_PARAMS);
+        if (!pre.every((p) => learner.trueMastery(p, day) >= truthFrom)) tracing.onNotReady++;
+        tracing.predicted += predict({ pKnown: o.states.get(item.conceptId)?.pKnown ?? DEFAULT_BKT_PARAMS.pInit }, DEFAULT_BKT_PARAMS);
       }
     }
     o.lastSession = new Set();
     s.items.forEach((item, k) => {
       const at = new Date(o.now.getTime() + k * ITEM_MS);
       const correct = learner.answer(item, day + (k * ITEM_MS) / DAY);
-      if (trace && correct) trace.correct++;
+      if (tracing && correct) {
+        tracing.correct++;
+        const kind = sessionKinds[k];
+        if (kind) tracing.rightByKind.set(kind, (tracing.rightByKind.get(kind) ?? 0) + 1);
+      }
       const answer = { conceptId: item.conceptId, correct, durationMs: ITEM_MS, answeredAt: at };
       o.states.set(item.conceptId, applyAnswer(o.states.get(item.conceptId) ?? newConceptState(DEFAULT_BKT_PARAMS, at), DEFAULT_BKT_PARAMS, answer));
       o.recent.push(answer);
@@ -327,7 +336,7 @@ console.log(`\n${summaries.join('\n')}`);
 for (const [simName, t] of traces) {
   const share = (n: number, of: number) => `${((100 * n) / Math.max(1, of)).toFixed(0)}%`;
   console.log(`\nTrace, our plans on ${simName}: ${t.sessions} sessions, ${t.items} items`);
-  console.log(`  items by activity: ${[...t.kinds].map(([k, n]) => `${k} ${share(n, t.items)}`).join(', ')}`);
+  console.log(`  items by activity: ${[...t.kinds].map(([k, n]) => `${k} ${share(n, t.items)} (right ${share(t.rightByKind.get(k) ?? 0, n)})`).join(', ')}`);
   console.log(`  items on concepts already truly mastered: ${share(t.onKnown, t.items)}; on concepts whose prerequisites are not truly mastered: ${share(t.onNotReady, t.items)}`);
   console.log(`  answered right ${share(t.correct, t.items)}, predicted ${share(t.predicted, t.items)}`);
   const says = t.saysKnownTrulyKnown + t.saysKnownTrulyNot;
