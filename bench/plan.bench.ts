@@ -280,8 +280,15 @@ const percentSpread = (values: number[]) => {
   return `${p(quantile(values, 0.5))} (${p(quantile(values, 0.1))}–${p(quantile(values, 0.9))})`;
 };
 const mean = (values: number[]) => values.reduce((n, v) => n + v, 0) / Math.max(1, values.length);
-const fewer = (ours: number, theirs: number) =>
-  !Number.isFinite(theirs) ? (Number.isFinite(ours) ? 'reaches it, the other does not' : 'neither reaches it') : !Number.isFinite(ours) ? 'does not reach it' : `${(100 * (1 - ours / theirs)).toFixed(0)}% fewer`;
+/** How (c)'s median compares with another policy's, in words. */
+const fewer = (ours: number, theirs: number, unit: string) =>
+  !Number.isFinite(theirs)
+    ? Number.isFinite(ours)
+      ? `reached in ${ours} ${unit}, where the other's median learner never gets there`
+      : 'neither median learner gets there'
+    : !Number.isFinite(ours)
+      ? `not reached by the median learner (the other: ${theirs} ${unit})`
+      : `${(100 * (1 - ours / theirs)).toFixed(0)}% fewer ${unit} (${ours} vs ${theirs})`;
 
 const ITEM_CAP = (MAX_SESSIONS * SESSION_MINUTES) / ITEM_MINUTES;
 const MINUTE_CAP = MAX_SESSIONS * SESSION_MINUTES;
@@ -328,8 +335,8 @@ for (const [simName, make, knownFrom] of simulators) {
   const b = medians.get('(b) heuristic');
   const c = medians.get('(c) our plans');
   if (a && b && c) summaries.push(
-    `${simName}: (c) vs (a): grade K ${fewer(c.k, a.k)} items, ${fewer(c.kMin, a.kMin)} minutes; K–1 ${fewer(c.all, a.all)} items; retention ${(100 * c.retention).toFixed(0)}% vs ${(100 * a.retention).toFixed(0)}%. ` +
-      `(c) vs (b): grade K ${fewer(c.k, b.k)} items; K–1 ${fewer(c.all, b.all)} items; retention ${(100 * c.retention).toFixed(0)}% vs ${(100 * b.retention).toFixed(0)}%.`,
+    `${simName}, (c) vs (a): grade K ${fewer(c.k, a.k, 'items')}, ${fewer(c.kMin, a.kMin, 'minutes')}; K–1 ${fewer(c.all, a.all, 'items')}; retention ${(100 * c.retention).toFixed(0)}% vs ${(100 * a.retention).toFixed(0)}%.\n` +
+      `${simName}, (c) vs (b): grade K ${fewer(c.k, b.k, 'items')}; K–1 ${fewer(c.all, b.all, 'items')}; retention ${(100 * c.retention).toFixed(0)}% vs ${(100 * b.retention).toFixed(0)}%.`,
   );
 }
 console.log(`\n${summaries.join('\n')}`);
