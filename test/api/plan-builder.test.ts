@@ -26,9 +26,9 @@ for (const stack of await stacks()) {
       const g: Principal = { sub: ann.id, app: 'alpha', role: 'guardian', exp: Math.floor(Date.now() / 1000) + 3600 };
       childId = (await c.children.create(g, { nickname: 'Mia', grade: 1 })).id;
       const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
-      // Counting learned well yesterday; today one answer on adding.
+      // Counting learned well ten days ago (due for review since); today one answer on adding.
       await c.progress.record(g, [
-        ...Array.from({ length: 8 }, (_, k) => ({ childId, itemId: k % 2 ? 'tiny-count-2' : 'tiny-count-1', response: k % 2 ? 'b' : 3, durationMs: 20_000, answeredAt: at(24 * 60 + 20 - k), clientEventId: `y-${k}` })),
+        ...Array.from({ length: 8 }, (_, k) => ({ childId, itemId: k % 2 ? 'tiny-count-2' : 'tiny-count-1', response: k % 2 ? 'b' : 3, durationMs: 20_000, answeredAt: at(10 * 24 * 60 + 20 - k), clientEventId: `y-${k}` })),
         { childId, itemId: 'tiny-add-1', response: 5, durationMs: 20_000, answeredAt: at(5), clientEventId: 't-1' },
       ]);
       builder = new PlanBuilder({ db: c.database, models: c.models, masteryThreshold: 0.95 });
@@ -45,7 +45,7 @@ for (const stack of await stacks()) {
       assert.ok(concepts.has('tiny-adding'), `adding is on the frontier: ${[...concepts]}`);
       // The tiny pack has six items: the plan uses every one it may (all but the one just answered) and stays within the time.
       assert.deepEqual([...items].sort(), ['tiny-add-2', 'tiny-count-1', 'tiny-count-2', 'tiny-more-1', 'tiny-read-1']);
-      assert.equal(plan.activities[0]!.kind, 'review', 'counting, learned yesterday with short intervals, is due');
+      assert.equal(plan.activities[0]!.kind, 'review', 'counting, learned ten days ago, is due');
       assert.ok(plan.minutes <= 3 * 1.1, String(plan.minutes));
       assert.deepEqual([inputs.modelVersion, inputs.answers, inputs.request], [null, 9, { minutes: 3 }]);
     });

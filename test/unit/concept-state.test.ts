@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Rating } from 'ts-fsrs';
+import { Rating, State } from 'ts-fsrs';
 import { DEFAULT_BKT_PARAMS } from '../../src/domain/learner/bkt.ts';
-import { applyAnswer, newConceptState, ratingFor, viewOf } from '../../src/domain/learner/concept-state.ts';
+import { applyAnswer, newConceptState, ratingFor, ratingForCard, viewOf } from '../../src/domain/learner/concept-state.ts';
 
 describe('concept state (BKT + FSRS per child and concept)', () => {
   const t0 = new Date('2026-11-02T09:00:00Z');
@@ -14,6 +14,20 @@ describe('concept state (BKT + FSRS per child and concept)', () => {
     assert.equal(ratingFor(true, 8000), Rating.Good);
     assert.equal(ratingFor(true, 30_000), Rating.Hard);
     assert.equal(ratingFor(true, 0), Rating.Good, 'no timing: Good');
+  });
+
+  it('a slow child who answers right graduates from the learning steps: slow right answers are Hard only on review cards', () => {
+    assert.equal(ratingForCard({ state: State.Learning }, true, 30_000), Rating.Good);
+    assert.equal(ratingForCard({ state: State.New }, true, 30_000), Rating.Good);
+    assert.equal(ratingForCard({ state: State.Review }, true, 30_000), Rating.Hard);
+    assert.equal(ratingForCard({ state: State.Learning }, false, 30_000), Rating.Again);
+    // Six right answers at 30 s each, in one sitting: known, and next due days later, not minutes.
+    let s = newConceptState(DEFAULT_BKT_PARAMS, t0);
+    for (let i = 0; i < 6; i++) s = applyAnswer(s, DEFAULT_BKT_PARAMS, { correct: true, durationMs: 30_000, answeredAt: at(i / 2) });
+    assert.equal(s.fsrs.state, State.Review);
+    assert.ok(new Date(s.fsrs.due).getTime() - at(3).getTime() >= 86_400_000, `due ${s.fsrs.due}`);
+    const nextDay = viewOf(s, DEFAULT_BKT_PARAMS, 0.95, undefined, at(24 * 60));
+    assert.deepEqual({ mastered: nextDay.mastered, reviewDue: nextDay.reviewDue }, { mastered: true, reviewDue: false });
   });
 
   it('counts answers, moves P(known) with the evidence and schedules the next review', () => {

@@ -122,6 +122,20 @@ describe('lesson planner on the mathkids curriculum', () => {
     }
   });
 
+  it('challenges known concepts weakest memory first: the one whose review is soonest', () => {
+    // Both known and not yet due; the later one in the teaching order was practised a day earlier, so its review comes sooner.
+    const [earlier, later] = [concepts[0]!.id, concepts[1]!.id];
+    const c = child({ [earlier]: { pattern: '11111111', daysAgo: 0 }, [later]: { pattern: '11111111', daysAgo: 1 } });
+    const analysis = analyse(concepts, c.states, c.recent, now);
+    assert.deepEqual([...analysis.mastered].sort(), [earlier, later].sort(), 'both known now');
+    assert.ok(c.states.get(later)!.fsrs.due < c.states.get(earlier)!.fsrs.due);
+    const p = plan(c, 10, [earlier, later]);
+    const challenges = p.activities.filter((a) => a.kind === 'challenge');
+    assert.ok(challenges.length >= 2, JSON.stringify(p.activities.map((a) => a.kind)));
+    assert.equal(challenges[0]!.conceptId, later);
+    assert.equal(challenges[1]!.conceptId, earlier);
+  });
+
   it('keeps to the focus concepts', () => {
     const target = concepts.find((c) => c.prerequisites.length === 0)!.id;
     const p = plan(child({}), 10, [target]);

@@ -1,4 +1,4 @@
-import { createEmptyCard, fsrs, Rating, type Card, type Grade } from 'ts-fsrs';
+import { createEmptyCard, fsrs, Rating, State, type Card, type Grade } from 'ts-fsrs';
 import { DEFAULT_BKT_PARAMS, initialBktState, predict, update, type BktParams } from './bkt.ts';
 
 /**
@@ -102,12 +102,26 @@ export function ratingFor(correct: boolean, durationMs: number): Grade {
   return Rating.Good;
 }
 
+/**
+ * The rating FSRS gets for an answer on a card in a given state. A slow right
+ * answer is Hard only once the card has graduated to review: in FSRS's
+ * (Anki's) learning steps, Hard repeats the current step, so a child who
+ * answers every item right but takes 20 s or more (most young children) would
+ * keep every concept in its first learning step, due again minutes later and
+ * never scheduled days out — "due for review" every day however well known.
+ * While learning, a right answer moves on to the next step (Good).
+ */
+export function ratingForCard(card: Pick<StoredCard, 'state'>, correct: boolean, durationMs: number): Grade {
+  const rating = ratingFor(correct, durationMs);
+  return rating === Rating.Hard && card.state !== State.Review ? Rating.Good : rating;
+}
+
 /** The state after one answer. Answers must be applied in the order they were given. */
 export function applyAnswer(state: ConceptState, params: BktParams, answer: { correct: boolean; durationMs: number; answeredAt: Date }): ConceptState {
   // A review dated before the card's last one (an offline device syncing late) is scheduled from the last review.
   const last = state.fsrs.last_review ? new Date(state.fsrs.last_review) : undefined;
   const at = last && answer.answeredAt < last ? last : answer.answeredAt;
-  const next = scheduler.next(fromStored(state.fsrs), at, ratingFor(answer.correct, answer.durationMs));
+  const next = scheduler.next(fromStored(state.fsrs), at, ratingForCard(state.fsrs, answer.correct, answer.durationMs));
   return {
     attempts: state.attempts + 1,
     correct: state.correct + (answer.correct ? 1 : 0),

@@ -15,7 +15,9 @@ import type { Analysis, ConceptFinding, Evidence } from './analysis.ts';
  * 4. Desirable difficulty: practice items are picked so that the predicted
  *    success is in a target band (0.6–0.85), nearest its middle.
  * 5. Interleaving: when time allows, a short challenge on a learned concept
- *    mixes in harder items of something else.
+ *    mixes in harder items of something else; the weakest memory first (the
+ *    known concept whose FSRS review is soonest), as retrieving what is
+ *    nearest to being forgotten strengthens memory most.
  * 6. Nothing the child answered in the last session comes back, except in
  *    a review.
  */
@@ -245,7 +247,12 @@ export function planLesson(inputs: PlanInputs): Plan {
   }
 
   // 4. Time left: challenges on learned concepts (interleaving harder items), then more practice rounds.
-  const learned = analysis.mastered.map((id) => findings.get(id)!).filter((f) => inFocus(f.conceptId));
+  // Weakest memory first: the known concept whose review FSRS expects soonest is the nearest to
+  // being forgotten, so retrieving it now does the most for retention (spacing).
+  const learned = analysis.mastered
+    .map((id) => findings.get(id)!)
+    .filter((f) => inFocus(f.conceptId))
+    .sort((a, b) => (a.evidence.nextReviewAt ?? '').localeCompare(b.evidence.nextReviewAt ?? '') || (order.get(a.conceptId) ?? Infinity) - (order.get(b.conceptId) ?? Infinity));
   for (let round = 0; round < 4 && left() >= 1 / pace; round++) {
     let added = false;
     for (const f of learned) {
