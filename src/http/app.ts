@@ -52,9 +52,9 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       '*',
       cors({
         origin: origins.includes('*') ? '*' : origins,
-        allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id'],
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id', 'Idempotency-Key'],
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After'],
+        exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After', 'Location'],
         maxAge: 3600,
       }),
     );

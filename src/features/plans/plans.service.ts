@@ -302,7 +302,7 @@ export function toView(p: PlanRecord): PlanView {
     status: p.status,
     request: p.request,
     ...(p.status === 'ready' ? { plan: p.plan as Plan } : {}),
-    ...(p.status === 'failed' ? { error: { code: p.errorCode ?? 'plan_failed', message: p.errorMessage ?? '' } } : {}),
+    ...(p.status === 'failed' ? { error: { code: p.errorCode ?? 'plan_build_failed', message: p.errorMessage ?? '' } } : {}),
     attempts: p.attempts,
     modelVersion: p.modelVersion,
     createdAt: p.createdAt.toISOString(),
