@@ -9,7 +9,7 @@ import type { Principal } from '../../src/domain/principal.ts';
 import { startEngine, type RunningEngine } from '../../src/engine/engine.ts';
 import { replayPlan, type StoredPlannerInputs } from '../../src/engine/plan-builder.ts';
 import { planJobHandler } from '../../src/engine/plan-job.ts';
-import { findPlan, insertPlan, setPlanJob } from '../../src/features/plans/plans.repo.ts';
+import { findPlan, insertPlan, setPlanJob, writeReadyPlan } from '../../src/features/plans/plans.repo.ts';
 import { PLAN_JOB_ATTEMPTS, PLAN_QUEUE } from '../../src/features/plans/plans.service.ts';
 import { seedPack } from '../../src/seed/seed-demo-apps.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
@@ -214,7 +214,25 @@ for (const stack of await stacks()) {
       const inputs = stored.inputs as { planner: StoredPlannerInputs; answers: number; request: unknown };
       assert.equal(inputs.answers, 12);
       assert.deepEqual(inputs.request, { minutes: 15 });
+      // What the planner read is stored, not recomputed: last session's items, a prediction per concept, the time.
+      assert.deepEqual([...inputs.planner.lastSessionItems].sort(), ['add-1-q0', 'add-1-q1']);
+      assert.deepEqual(Object.keys(inputs.planner.pCorrect).sort(), ['adding', 'counting', 'reading']);
+      assert.equal(inputs.planner.now, (stored.inputs as { computedAt: string }).computedAt);
+      assert.equal(inputs.planner.catalogue.length, 3);
       assert.deepEqual(replayPlan(inputs.planner), stored.plan);
+      // And the replay depends on them: another request plans differently.
+      assert.notDeepEqual(replayPlan({ ...inputs.planner, request: { minutes: 5 } }), stored.plan);
+    });
+
+    it('a job delivered again after its plan is ready changes nothing (at-least-once delivery), and the plan is written once', async () => {
+      const c = t.container;
+      const before = (await findPlan(c.database.db, 'alpha', firstPlan.planId))!;
+      const handler = planJobHandler({ db: c.database, builder: c.planBuilder, metrics: c.metrics, logger: c.logger });
+      const again = await handler({ id: before.jobId!, queue: PLAN_QUEUE, data: { app: 'alpha', planId: firstPlan.planId }, attempt: 1, signal: new AbortController().signal });
+      assert.deepEqual(again, { planId: firstPlan.planId, status: 'ready' });
+      assert.equal(await writeReadyPlan(c.database.db, 'alpha', firstPlan.planId, { plan: { minutes: 0, activities: [] }, inputs: {}, modelVersion: 7 }), undefined, 'a second write is refused');
+      const after = (await findPlan(c.database.db, 'alpha', firstPlan.planId))!;
+      assert.deepEqual(after, before);
     });
 
     it('an identical request on an unchanged history answers the ready plan (200); GET …/children/{id}/plan gives the newest ready one', async () => {

@@ -31,7 +31,7 @@ export const PLAN_QUEUE = 'plans';
 /** Attempts per plan (the first and two retries). */
 export const PLAN_JOB_ATTEMPTS = 3;
 /**
- * How a plan job runs: 3 attempts, retries after about 2 s and 4 s
+ * How a plan job runs: 3 attempts, retries after 1–2 s and then 2–4 s
  * (exponential backoff from 1 s, with jitter), 60 s per attempt (a plan
  * takes milliseconds; the bound is for a database that hangs).
  */
