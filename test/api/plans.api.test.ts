@@ -12,6 +12,7 @@ import { planJobHandler } from '../../src/engine/plan-job.ts';
 import { findPlan, insertPlan, setPlanJob, writeReadyPlan } from '../../src/features/plans/plans.repo.ts';
 import { PLAN_JOB_ATTEMPTS, PLAN_QUEUE } from '../../src/features/plans/plans.service.ts';
 import { seedPack } from '../../src/seed/seed-demo-apps.ts';
+import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { stacks } from '../support/servers.ts';
 
@@ -77,6 +78,7 @@ function planPack(): { concepts: Concept[]; lessons: NewLessonInput[] } {
 for (const stack of await stacks()) {
   describe(`lesson plans on ${stack.name}`, { skip: stack.skip }, () => {
     let t: TestApp;
+    let opened: Awaited<ReturnType<typeof stack.open>>;
     let dispose: () => Promise<void>;
     let engine: RunningEngine;
     let guardianP: Principal;
@@ -125,7 +127,7 @@ for (const stack of await stacks()) {
     };
 
     before(async () => {
-      const opened = await stack.open();
+      opened = await stack.open();
       dispose = opened.dispose;
       t = await createTestApp({ database: opened.database, cache: opened.cache, env: opened.databaseUrl ? { DATABASE_URL: opened.databaseUrl } : {} });
       const c = t.container;
@@ -265,6 +267,26 @@ for (const stack of await stacks()) {
       assert.notEqual(fresh.planId, firstPlan.planId);
       assert.equal((await until(fresh.planId, ['ready', 'failed'])).status, 'ready');
       assert.equal(await plansOf(mia), 2);
+    });
+
+    it('the per-child limit holds across API processes: eight requests at once through two containers (own pools on PostgreSQL) make one plan', async () => {
+      const kid = await newChild();
+      // A second API process: its own container, and on PostgreSQL its own connection pool.
+      const second = opened.databaseUrl
+        ? await openPostgresDatabase({ url: opened.databaseUrl, poolSize: 2, connectTimeoutMs: 5000, statementTimeoutMs: 10_000 })
+        : t.container.database;
+      const other = await createTestApp({ database: second, cache: opened.cache, signingKey: t.signingKey, env: opened.databaseUrl ? { DATABASE_URL: opened.databaseUrl } : {} });
+      other.container.jobQueue = t.container.jobQueue;
+      try {
+        const send = (app: TestApp, minutes: number) => app.request('/api/adaptive/plans', { method: 'POST', token: tokens.guardian, body: JSON.stringify({ childId: kid, minutes }) });
+        const statuses = (await Promise.all([10, 12, 14, 16, 18, 20, 22, 24].map((m, i) => send(i % 2 ? other : t, m)))).map((r) => r.status).sort();
+        assert.deepEqual(statuses, [202, 429, 429, 429, 429, 429, 429, 429]);
+        assert.equal(await plansOf(kid), 1);
+      } finally {
+        // Not other.container.close(): it would stop the shared queue (and on PGlite the shared database).
+        await Promise.allSettled([other.container.rateLimiter.close(), other.container.mailer.close()]);
+        if (opened.databaseUrl) await second.close();
+      }
     });
 
     it('the same Idempotency-Key returns the same plan; with another body it is 409', async () => {
