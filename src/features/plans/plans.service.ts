@@ -120,9 +120,15 @@ export class PlansService {
    * leaves no plan behind (503 `queue_unavailable`).
    */
   async request(principal: Principal, input: PlanRequestInput, idempotencyKey?: string): Promise<PlanRequestResult> {
-    const app = principal.app;
     await this.#children.authorizeChild(principal, 'child.plan.request', input.childId);
+    const result = await this.#request(principal, input, idempotencyKey);
+    // Audited once a plan is answered: a refused request stores nothing, not even this.
     await this.#children.audit(principal, [input.childId], 'request a lesson plan');
+    return result;
+  }
+
+  async #request(principal: Principal, input: PlanRequestInput, idempotencyKey: string | undefined): Promise<PlanRequestResult> {
+    const app = principal.app;
     const request = normaliseRequest(input);
     const requestHash = sha256(JSON.stringify({ childId: input.childId, ...request }));
     const keyDigest = idempotencyKey === undefined ? null : sha256(`${principal.role}\u0000${principal.sub}\u0000${idempotencyKey}`);
