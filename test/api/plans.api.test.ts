@@ -421,6 +421,12 @@ for (const stack of await stacks()) {
       assert.equal(body.error?.code, 'plan_job_failed');
       assert.match(body.error!.message, /worker lost/);
       assert.equal((await findPlan(t.container.database.db, 'alpha', 'plan-of-gus'))!.status, 'failed', 'and stored so');
+      // A plan stored whose job was never queued (the process died in between) is failed two minutes on.
+      await insertPlan(t.container.database.db, 'alpha', { id: 'plan-never-queued', childId: gus, request: { minutes: 5 }, requestHash: 'h', inputsKey: 'k2', idempotencyKey: null, requestedByRole: 'guardian' });
+      assert.equal((await getPlan('plan-never-queued')).body.status, 'queued', 'not yet');
+      await sql`update app_alpha.plans set created_at = now() - interval '3 minutes' where id = 'plan-never-queued'`.execute(t.container.database.db);
+      const lost = (await getPlan('plan-never-queued')).body;
+      assert.deepEqual([lost.status, lost.error?.code], ['failed', 'plan_not_queued']);
     });
 
     it('the queue unreachable: 503 queue_unavailable with Retry-After, no plan stored, other routes keep working', async () => {
