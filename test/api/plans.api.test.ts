@@ -330,6 +330,11 @@ for (const stack of await stacks()) {
       await expect400({ childId: kid, focus: { subject: 'history' } }, 'unknown_subject', /focus\.subject/);
       await expect400({ childId: kid, focus: { conceptIds: [] } }, 'validation_failed', /focus/);
       await expect400({ childId: kid, extra: 1 }, 'validation_failed', /extra|Unrecognized/i);
+      const badKey = await post({ childId: kid }, tokens.guardian, { 'idempotency-key': 'has a space' });
+      const badKeyBody = (await badKey.json()) as ErrorBody;
+      assert.equal(badKey.status, 400);
+      assert.equal(badKeyBody.error.code, 'validation_failed');
+      assert.match(badKeyBody.error.message, /idempotency-key/i);
       const unknown = await post({ childId: 'no-such-child', minutes: 15 });
       assert.equal(unknown.status, 404);
       assert.equal(((await unknown.json()) as ErrorBody).error.code, 'child_not_found');
