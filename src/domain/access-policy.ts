@@ -40,6 +40,10 @@ export const FUNCTION_ROLES = {
   'child.progress.write': ['child', 'guardian'],
   /** The adaptive engine's analysis of a child's history (what is known now, due, next, struggling). */
   'child.analysis.read': ['guardian', 'child', 'teacher', 'admin'],
+  /** Ask the engine for a lesson plan for a child (`POST /api/adaptive/plans`). */
+  'child.plan.request': ['guardian', 'child', 'teacher', 'admin'],
+  /** Read a child's lesson plans. */
+  'child.plan.read': ['guardian', 'child', 'teacher', 'admin'],
   /** `GET /api/progress`: the caller's own children, classrooms or self. */
   'progress.summary': ['guardian', 'child', 'teacher'],
   'classrooms.list': ['guardian', 'teacher', 'admin'],
@@ -80,12 +84,12 @@ export type Decision = 'allow' | 'forbidden' | 'not_found';
 
 /**
  * Functions a teacher may use on a child of one of their classrooms: reading
- * progress only. Teachers see profiles through the classroom roster, which
+ * progress and the learning analysis, and asking for and reading lesson plans. Teachers see profiles through the classroom roster, which
  * holds nickname, grade and avatar and nothing else.
  */
-const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read']);
+const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read', 'child.plan.request', 'child.plan.read']);
 /** Functions a child may use on itself. */
-const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read']);
+const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read', 'child.plan.request', 'child.plan.read']);
 /** Functions a guardian may use on a classroom one of their children is in. */
 const GUARDIAN_CLASSROOM_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['classroom.read', 'classroom.member.remove']);
 

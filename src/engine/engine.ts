@@ -1,6 +1,8 @@
 import type { JobHandler, JobQueue, Worker } from '../adapters/jobs/job-queue.ts';
+import { PLAN_QUEUE } from '../features/plans/plans.service.ts';
 import type { Container } from '../wiring/container.ts';
 import { registerJobMetrics } from './engine-metrics.ts';
+import { planJobHandler } from './plan-job.ts';
 
 /**
  * One kind of engine job: the queue it is sent to and the handler that runs
@@ -12,7 +14,10 @@ export interface EngineJobKind {
 }
 
 /** The engine's work, in the order its workers start. Each feature adds its kind here. */
-export const ENGINE_JOB_KINDS: EngineJobKind[] = [];
+export const ENGINE_JOB_KINDS: EngineJobKind[] = [
+  /** Lesson plans requested with `POST /api/adaptive/plans`. Generated items will plug in as the job's `enrich` step. */
+  { queue: PLAN_QUEUE, handler: (c) => planJobHandler({ db: c.database, builder: c.planBuilder, metrics: c.metrics, logger: c.logger }) as JobHandler },
+];
 
 /** A running engine: its workers take jobs until `stop`. */
 export interface RunningEngine {

@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import type { Database } from '../adapters/db/database.ts';
 import { scoped } from '../adapters/db/scoped.ts';
-import { planLesson, type CatalogueLesson, type Plan, type PlanRequest } from '../domain/learner/planner.ts';
+import type { Analysis } from '../domain/learner/analysis.ts';
+import { planLesson, type CatalogueLesson, type Plan, type PlanInputs, type PlanRequest } from '../domain/learner/planner.ts';
 import { SESSION_GAP_MS } from '../domain/progress-summary.ts';
 import type { ModelStore } from '../features/progress/model-store.ts';
 import { analyseChild } from '../features/adaptive/analysis.service.ts';
@@ -14,6 +15,45 @@ export interface PlanInputsRecord {
   /** Answers the child had when the plan was made (the learner clock of the analysis). */
   answers: number;
   computedAt: string;
+}
+
+/**
+ * Everything {@link planLesson} read, as plain JSON: the analysis, the
+ * catalogue, the learner model's prediction for every concept the catalogue
+ * has items on, last session's items, the request and the time. Stored with
+ * each plan; {@link replayPlan} runs the planner on it again.
+ */
+export interface StoredPlannerInputs {
+  analysis: Analysis;
+  catalogue: CatalogueLesson[];
+  /** P(correct next) per concept (every concept of the catalogue's items and of the analysis). */
+  pCorrect: Record<string, number>;
+  lastSessionItems: string[];
+  request: PlanRequest;
+  now: string;
+}
+
+/** The planner's inputs from their stored form. */
+export function plannerInputsFrom(stored: StoredPlannerInputs): PlanInputs {
+  const pCorrect = new Map(Object.entries(stored.pCorrect));
+  return {
+    analysis: stored.analysis,
+    catalogue: stored.catalogue,
+    pCorrect: (conceptId) => {
+      const p = pCorrect.get(conceptId);
+      // The builder stores a prediction for every concept the planner can ask about.
+      if (p === undefined) throw new Error(`Stored planner inputs have no prediction for concept ${conceptId}`);
+      return p;
+    },
+    lastSessionItems: new Set(stored.lastSessionItems),
+    request: stored.request,
+    now: new Date(stored.now),
+  };
+}
+
+/** Runs the planner again on stored inputs: the same plan, for checking and explaining one. */
+export function replayPlan(stored: StoredPlannerInputs): Plan {
+  return planLesson(plannerInputsFrom(stored));
 }
 
 /**
@@ -33,27 +73,33 @@ export class PlanBuilder {
     this.#masteryThreshold = deps.masteryThreshold;
   }
 
-  async build(appId: string, childId: string, request: PlanRequest, now: Date = new Date()): Promise<{ plan: Plan; inputs: PlanInputsRecord }> {
+  async build(appId: string, childId: string, request: PlanRequest, now: Date = new Date()): Promise<{ plan: Plan; inputs: PlanInputsRecord; planner: StoredPlannerInputs }> {
     const [{ analysis, states, stateOf, recent }, catalogue, model] = await Promise.all([
       analyseChild(this.#db, appId, childId, this.#masteryThreshold, now),
       teachingCatalogue(this.#db, appId),
       this.#models.active(appId),
     ]);
     const totals = states.reduce((t, s) => ({ answers: t.answers + s.state.attempts, correct: t.correct + s.state.correct }), { answers: 0, correct: 0 });
-    const plan = planLesson({
+    // Predictions are computed up front for every concept the planner can ask about, so the
+    // stored inputs replay exactly (the planner only asks about concepts that have items).
+    const concepts = new Set([...analysis.concepts.map((c) => c.conceptId), ...catalogue.flatMap((l) => l.items.map((i) => i.conceptId))]);
+    const pCorrect: Record<string, number> = {};
+    for (const conceptId of [...concepts].sort()) {
+      const state = stateOf.get(conceptId);
+      pCorrect[conceptId] = model.predictNext(totals, state ?? { pKnown: model.paramsFor(conceptId).pInit, attempts: 0, correct: 0 }, conceptId);
+    }
+    const planner: StoredPlannerInputs = {
       analysis,
-      catalogue,
-      pCorrect: (conceptId) => {
-        const state = stateOf.get(conceptId);
-        return model.predictNext(totals, state ?? { pKnown: model.paramsFor(conceptId).pInit, attempts: 0, correct: 0 }, conceptId);
-      },
-      lastSessionItems: lastSessionItems(recent),
+      catalogue: catalogue.map((l) => ({ ...l, conceptIds: [...l.conceptIds], items: [...l.items] })),
+      pCorrect,
+      lastSessionItems: [...lastSessionItems(recent)],
       request,
-      now,
-    });
+      now: now.toISOString(),
+    };
     return {
-      plan,
+      plan: replayPlan(planner),
       inputs: { request, modelVersion: model.version, masteryThreshold: this.#masteryThreshold, answers: totals.answers, computedAt: now.toISOString() },
+      planner,
     };
   }
 }

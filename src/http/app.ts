@@ -7,6 +7,7 @@ import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
 import { contentRoutes, contentSchemaRoutes } from '../features/content/content.routes.ts';
 import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
+import { plansRoutes } from '../features/plans/plans.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
@@ -51,9 +52,9 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
       '*',
       cors({
         origin: origins.includes('*') ? '*' : origins,
-        allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id'],
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id', 'Idempotency-Key'],
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After'],
+        exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After', 'Location'],
         maxAge: 3600,
       }),
     );
@@ -90,6 +91,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
   app.route('/', adaptiveRoutes(container.analysis));
+  app.route('/', plansRoutes(container.plans));
   app.route('/', docsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

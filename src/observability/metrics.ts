@@ -18,6 +18,18 @@ export interface Metrics {
   /** The series of `kidslearn_cache_requests_total` for one cache and result, memoised. */
   cacheLookups(cache: string, result: 'hit' | 'miss'): { inc(): void };
   dbPool: Gauge<'state'>;
+  /**
+   * `kidslearn_engine_plan_seconds{phase}`: `compute` is the engine's own
+   * work per plan (load, analyse, plan, write); `end_to_end` runs from the
+   * request (`POST /api/adaptive/plans`) to the plan being ready.
+   */
+  planSeconds: Histogram<'phase'>;
+  /**
+   * `kidslearn_engine_plans_total{event}`: `requested` (a new plan queued),
+   * `reused` (an identical ready plan answered), `rate_limited`, `ready`,
+   * `retried` (an attempt failed, another follows), `failed` (attempts exhausted).
+   */
+  plans: Counter<'event'>;
   /** Item generation (engine/item-generator.ts): model calls, their latency and tokens, fallbacks to the offline generator, items kept and rejected. */
   llm: LlmMetrics;
 }
@@ -37,6 +49,9 @@ export interface LlmMetrics {
   /** `kidslearn_generated_items_total{source}`: items that passed and were stored. */
   accepted: Counter<'source'>;
 }
+
+/** Upper bounds (seconds) of the plan latency histogram: the targets are 0.3 s compute and 1 s end to end. */
+const PLAN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60] as const;
 
 /** Upper bounds (seconds) of the HTTP latency histogram. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
@@ -143,6 +158,20 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
   registry.registerMetric(
     http.histogram('kidslearn_http_request_duration_seconds', 'HTTP request latency by method, route pattern and status') as unknown as Histogram,
   );
+  // Plans are few per second at most: prom-client's own types are cheap enough here.
+  const planSeconds = new Histogram({
+    name: 'kidslearn_engine_plan_seconds',
+    help: 'Lesson plan latency: phase=compute (the engine building one plan), phase=end_to_end (request to ready)',
+    labelNames: ['phase'],
+    buckets: [...PLAN_BUCKETS],
+    registers: [registry],
+  });
+  const plans = new Counter({
+    name: 'kidslearn_engine_plans_total',
+    help: 'Lesson plans by event: requested, reused, rate_limited, ready, retried, failed',
+    labelNames: ['event'],
+    registers: [registry],
+  });
   // Counted in plain fields, copied into the prom-client counter at scrape
   // time: `inc(labels)` validates and hashes the labels on every call.
   const lookups = new Map<string, { labels: { cache: string; result: string }; count: number; inc(): void }>();
@@ -167,6 +196,8 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
   return {
     registry,
     llm,
+    planSeconds,
+    plans,
     httpSeries: (method, route, status) => http.series(method, route, status),
     cacheLookups(cache, result) {
       const key = `${cache} ${result}`;

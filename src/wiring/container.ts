@@ -19,6 +19,8 @@ import { TokenService } from '../features/auth/tokens.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
 import { ContentService } from '../features/content/content.service.ts';
 import { AnalysisService } from '../features/adaptive/analysis.service.ts';
+import { PlansService } from '../features/plans/plans.service.ts';
+import { PlanBuilder } from '../engine/plan-builder.ts';
 import type { RateLimiter, RateLimitRule } from '../adapters/rate-limit/rate-limiter.ts';
 import { createMemoryRateLimiter } from '../adapters/rate-limit/memory-rate-limiter.ts';
 import { openRedisRateLimiter } from '../adapters/rate-limit/redis-rate-limiter.ts';
@@ -51,6 +53,10 @@ export interface Container {
   concepts: ConceptsService;
   lessons: LessonsService;
   analysis: AnalysisService;
+  /** Lesson plan requests and reads (`/api/adaptive/plans`); the engine's plan job builds them. */
+  plans: PlansService;
+  /** Builds a child's plan from stored data (the engine's plan job). */
+  planBuilder: PlanBuilder;
   content: ContentService;
   accounts: AccountsService;
   children: ChildrenService;
@@ -175,8 +181,19 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       queue.catch(() => (queue = undefined));
       return queue;
     };
+    const planBuilder = new PlanBuilder({ db: database, models, masteryThreshold: config.masteryThreshold });
+    // Through the container object, so a test that replaces `container.jobQueue` (a queue that fails) reaches the service too.
+    const plans = new PlansService({
+      db: database,
+      children,
+      models,
+      jobQueue: () => container.jobQueue(),
+      metrics,
+      logger,
+      masteryThreshold: config.masteryThreshold,
+    });
     let closed: Promise<void> | undefined;
-    return {
+    const container: Container = {
       config,
       logger,
       metrics,
@@ -193,6 +210,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       classrooms,
       progress,
       analysis,
+      plans,
+      planBuilder,
       models,
       rateLimiter,
       rateLimits,
@@ -210,6 +229,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         return closed;
       },
     };
+    return container;
   } catch (error) {
     await Promise.allSettled([database.close(), cache?.close(), rateLimiter?.close(), mailer?.close()]);
     throw error;

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, fixturePack, type TestApp } from '../support/app-fixture.ts';
 import { codeIn, mailTo } from '../support/mail.ts';
 import { testPack } from '../support/content-pack.ts';
 import { ContentPack } from '../../src/domain/content-pack.ts';
 import { stacks } from '../support/servers.ts';
+import { insertPlan, writeReadyPlan } from '../../src/features/plans/plans.repo.ts';
 
 /**
  * Walks every operation of the OpenAPI document with anonymous, child,
@@ -151,12 +153,17 @@ for (const stack of await stacks()) {
       }),
       'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
       'GET /api/adaptive/children/{childId}/analysis': async () => ({ params: { childId } }),
+      // Every column asks for the same plan: while it is queued (no engine runs here) an identical request answers it again (202).
+      'POST /api/adaptive/plans': async () => ({ body: { childId, minutes: 5 } }),
+      'GET /api/adaptive/plans/{planId}': async () => ({ params: { planId: 'plan-of-mia' } }),
+      'GET /api/adaptive/children/{childId}/plan': async () => ({ params: { childId } }),
     };
 
     before(async () => {
       const opened = await stack.open();
       dispose = opened.dispose;
-      t = await createTestApp({ database: opened.database, cache: opened.cache });
+      // The database URL lets the job queue (plan requests) open on the PostgreSQL stack.
+      t = await createTestApp({ database: opened.database, cache: opened.cache, env: opened.databaseUrl ? { DATABASE_URL: opened.databaseUrl } : {} });
       await createFixtureApp(t.container, 'alpha');
       await createFixtureApp(t.container, 'beta');
       const c = t.container;
@@ -171,6 +178,12 @@ for (const stack of await stacks()) {
       classroomId = (await c.classrooms.create(teacher, { name: 'Room-of-Tess' })).id;
       inviteCode = (await c.classrooms.createInvite(teacher, classroomId, 14)).code;
       await c.classrooms.respond(guardian, inviteCode, childId, 'accept');
+      // A ready lesson plan of Mia's, as the engine stores it.
+      const built = await c.planBuilder.build('alpha', childId, { minutes: 5 });
+      await insertPlan(c.database.db, 'alpha', { id: 'plan-of-mia', childId, request: { minutes: 5 }, requestHash: 'h', inputsKey: 'k', idempotencyKey: null, requestedByRole: 'guardian' });
+      await writeReadyPlan(c.database.db, 'alpha', 'plan-of-mia', { plan: built.plan, inputs: { ...built.inputs, planner: built.planner }, modelVersion: null });
+      // Made a minute ago: outside the per-child window, so the plan request below is not rate limited.
+      await sql`update app_alpha.plans set created_at = now() - interval '1 minute' where id = 'plan-of-mia'`.execute(c.database.db);
       tokens.anonymous = undefined;
       tokens.child = (await c.children.startDeviceSession(guardian, childId)).accessToken;
       tokens.guardian = (await c.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).accessToken;
@@ -203,7 +216,11 @@ for (const stack of await stacks()) {
       forbidden.admin = betaRows;
       forbidden['other app'] = [childId, sibling, bobsChild, 'Kai-of-Bob', ann.id, tess.id, bob.id, classroomId, 'Room-of-Tess', tomsRoom, 'alpha-only', 'of alpha', 'ann@example.com'];
     });
-    after(async () => dispose());
+    after(async () => {
+      // The job queue (opened by plan requests) stops with the container.
+      await t?.container.close();
+      await dispose();
+    });
 
     it('has a matrix row and a recipe for every operation, and no row for an operation that does not exist', async () => {
       const spec = (await (await t.request('/openapi.json')).json()) as { paths: Record<string, Record<string, unknown>> };

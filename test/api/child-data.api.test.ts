@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { insertPlan, writeReadyPlan } from '../../src/features/plans/plans.repo.ts';
 import { CHILD_DATA, camelCase, ERASED_CHILD_TABLES } from '../../src/adapters/db/child-data.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
@@ -89,6 +90,10 @@ for (const stack of await stacks()) {
       const generated = await c.generator.generate({ app: 'alpha', concept: 'adding', lesson: 'alpha-only', count: 2, forChildId: childId });
       assert.equal(generated.items.length, 2);
       await c.generator.generate({ app: 'alpha', concept: 'adding', lesson: 'alpha-only', count: 1, forChildId: siblingId });
+      // A lesson plan, as the engine's job stores it (no queue needed here).
+      const built = await c.planBuilder.build('alpha', childId, { minutes: 5 });
+      await insertPlan(c.database.db, 'alpha', { id: 'plan-of-mia', childId, request: { minutes: 5 }, requestHash: 'h', inputsKey: 'k', idempotencyKey: null, requestedByRole: 'guardian' });
+      await writeReadyPlan(c.database.db, 'alpha', 'plan-of-mia', { plan: built.plan, inputs: { ...built.inputs, planner: built.planner }, modelVersion: null });
       // The sibling's rows must not appear in Mia's export.
       const siblingSession = await c.children.startDeviceSession(guardian, siblingId);
       const siblingAnswer = { childId: siblingId, itemId: 'alpha-only-q1', response: 5, durationMs: 1000, answeredAt: at(5), clientEventId: 'sibling-1' };

@@ -426,6 +426,47 @@ export const tenantMigrations: Migration[] = [
     },
   },
   {
+    version: 10,
+    name: 'lesson plans: durable requests, their inputs and results',
+    async up(trx, s) {
+      await runAll(trx, [
+        // One row per plan request. The engine's job writes the plan once
+        // (status ready); inputs holds everything the planner read, so a plan
+        // can be replayed and explained. inputs_key: a digest of the request,
+        // the child's learner clock, the model and the content it was planned
+        // on (identical requests on an unchanged history reuse a ready plan).
+        // idempotency_key: a digest of the caller and its Idempotency-Key;
+        // request_hash: a digest of the body it came with.
+        `create table ${s}.plans (
+           id text primary key,
+           child_id text not null references ${s}.children(id) on delete cascade,
+           status text not null check (status in ('queued', 'running', 'ready', 'failed')),
+           request jsonb not null,
+           request_hash text not null,
+           inputs_key text not null,
+           idempotency_key text,
+           job_id text,
+           plan jsonb,
+           inputs jsonb,
+           model_version integer,
+           error_code text,
+           error_message text,
+           attempts integer not null default 0 check (attempts >= 0),
+           requested_by_role text not null check (requested_by_role in ('guardian', 'child', 'teacher', 'admin')),
+           created_at timestamptz not null default now(),
+           started_at timestamptz,
+           finished_at timestamptz,
+           check ((status = 'ready') = (plan is not null)),
+           check (status <> 'failed' or error_code is not null)
+         )`,
+        `create unique index plans_idempotency_key on ${s}.plans (idempotency_key) where idempotency_key is not null`,
+        // The child's newest plans (rate limit, reuse, the newest ready plan).
+        `create index plans_child_newest on ${s}.plans (child_id, created_at desc)`,
+        `create index plans_child_ready on ${s}.plans (child_id, finished_at desc) where status = 'ready'`,
+      ]);
+    },
+  },
+  {
     version: 12,
     name: 'generated practice items and the language model token budget',
     async up(trx, s) {

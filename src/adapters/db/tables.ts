@@ -257,6 +257,28 @@ export interface TrustedDevicesTable {
   expires_at: Date;
 }
 
+/** A lesson plan request and, once the engine built it, the plan (migration 10). */
+export interface PlansTable {
+  id: string;
+  child_id: string;
+  status: 'queued' | 'running' | 'ready' | 'failed';
+  request: ColumnType<unknown, string, string>;
+  request_hash: string;
+  inputs_key: string;
+  idempotency_key: string | null;
+  job_id: string | null;
+  plan: ColumnType<unknown, string | null, string | null>;
+  inputs: ColumnType<unknown, string | null, string | null>;
+  model_version: number | null;
+  error_code: string | null;
+  error_message: string | null;
+  attempts: Generated<number>;
+  requested_by_role: string;
+  created_at: Generated<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
 export interface Tables {
   concepts: ConceptsTable;
   content_packs: ContentPacksTable;
@@ -281,6 +303,7 @@ export interface Tables {
   email_tokens: EmailTokensTable;
   family_device_keys: FamilyDeviceKeysTable;
   trusted_devices: TrustedDevicesTable;
+  plans: PlansTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
 }
