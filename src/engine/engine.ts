@@ -3,6 +3,7 @@ import { PLAN_QUEUE } from '../features/plans/plans.service.ts';
 import type { Container } from '../wiring/container.ts';
 import { registerJobMetrics } from './engine-metrics.ts';
 import { planJobHandler } from './plan-job.ts';
+import { freshPracticeEnricher } from './plan-enricher.ts';
 
 /**
  * One kind of engine job: the queue it is sent to and the handler that runs
@@ -15,8 +16,12 @@ export interface EngineJobKind {
 
 /** The engine's work, in the order its workers start. Each feature adds its kind here. */
 export const ENGINE_JOB_KINDS: EngineJobKind[] = [
-  /** Lesson plans requested with `POST /api/adaptive/plans`. Generated items will plug in as the job's `enrich` step. */
-  { queue: PLAN_QUEUE, handler: (c) => planJobHandler({ db: c.database, builder: c.planBuilder, metrics: c.metrics, logger: c.logger }) as JobHandler },
+  /** Lesson plans requested with `POST /api/adaptive/plans`, each practice activity with one freshly generated question. */
+  {
+    queue: PLAN_QUEUE,
+    handler: (c) =>
+      planJobHandler({ db: c.database, builder: c.planBuilder, metrics: c.metrics, logger: c.logger, enrich: freshPracticeEnricher({ generator: c.generator, logger: c.logger }) }) as JobHandler,
+  },
 ];
 
 /** A running engine: its workers take jobs until `stop`. */

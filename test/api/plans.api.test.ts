@@ -8,6 +8,7 @@ import type { Plan } from '../../src/domain/learner/planner.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { startEngine, type RunningEngine } from '../../src/engine/engine.ts';
 import { replayPlan, type StoredPlannerInputs } from '../../src/engine/plan-builder.ts';
+import { freshPracticeEnricher, withoutFreshItems } from '../../src/engine/plan-enricher.ts';
 import { planJobHandler } from '../../src/engine/plan-job.ts';
 import { findPlan, insertPlan, setPlanJob, writeReadyPlan } from '../../src/features/plans/plans.repo.ts';
 import { PLAN_JOB_ATTEMPTS, PLAN_QUEUE } from '../../src/features/plans/plans.service.ts';
@@ -161,7 +162,8 @@ for (const stack of await stacks()) {
           return c.planBuilder.build(app, childId, ...rest);
         },
       };
-      engine = await startEngine(c, { concurrency: 1, kinds: [{ queue: PLAN_QUEUE, handler: (k) => planJobHandler({ db: k.database, builder, metrics: k.metrics, logger: k.logger }) as never }] });
+      const enrich = freshPracticeEnricher({ generator: c.generator, logger: c.logger });
+      engine = await startEngine(c, { concurrency: 1, kinds: [{ queue: PLAN_QUEUE, handler: (k) => planJobHandler({ db: k.database, builder, metrics: k.metrics, logger: k.logger, enrich }) as never }] });
     });
     after(async () => {
       await engine?.stop(2000);
@@ -170,6 +172,7 @@ for (const stack of await stacks()) {
     });
 
     let firstPlan: PlanBody;
+    let freshItem = '';
 
     it('queues a plan (202), which the engine makes ready: activities fill the minutes within 10%, each with a why and its evidence', async () => {
       const res = await post({ childId: mia, minutes: 15 });
@@ -195,6 +198,23 @@ for (const stack of await stacks()) {
       }
       const items = plan.activities.flatMap((a) => a.itemIds);
       assert.equal(new Set(items).size, items.length, 'no item twice');
+      // Every practice activity ends with a fresh question generated for Mia, in place of the planned last item.
+      const practice = plan.activities.filter((a) => (a.kind === 'practice' || a.kind === 'challenge') && a.itemIds.length >= 2);
+      assert.ok(practice.length > 0, JSON.stringify(plan));
+      for (const a of practice) {
+        assert.equal(a.fresh?.length, 1, JSON.stringify(a));
+        assert.equal(a.itemIds.at(-1), a.fresh![0]!.itemId);
+        assert.ok(!a.itemIds.includes(a.fresh![0]!.replaces));
+        const row = await t.container.database.db
+          .withSchema('app_alpha')
+          .selectFrom('practice_items')
+          .select(['concept_id', 'lesson_id', 'generated_for', 'answer'])
+          .where('id', '=', a.fresh![0]!.itemId)
+          .executeTakeFirstOrThrow();
+        assert.deepEqual([row.concept_id, row.lesson_id, row.generated_for], [a.conceptId, a.lessonId, mia]);
+      }
+      for (const a of plan.activities.filter((x) => x.kind === 'learn' || x.kind === 'review')) assert.equal(a.fresh, undefined);
+      freshItem = practice[0]!.fresh![0]!.itemId;
       assert.ok(!items.includes('add-1-q0') && !items.includes('add-1-q1'), 'items of the last session only come back in a review');
       assert.ok(plan.activities.some((a) => a.kind === 'learn' && a.conceptId === 'reading'), 'reading is on the frontier');
       assert.deepEqual([ready.attempts, ready.modelVersion], [1, null]);
@@ -221,7 +241,8 @@ for (const stack of await stacks()) {
       assert.deepEqual(Object.keys(inputs.planner.pCorrect).sort(), ['adding', 'counting', 'reading']);
       assert.equal(inputs.planner.now, (stored.inputs as { computedAt: string }).computedAt);
       assert.equal(inputs.planner.catalogue.length, 3);
-      assert.deepEqual(replayPlan(inputs.planner), stored.plan);
+      assert.deepEqual(replayPlan(inputs.planner), withoutFreshItems(stored.plan as Plan));
+      assert.notDeepEqual(withoutFreshItems(stored.plan as Plan), stored.plan, 'the stored plan has fresh items');
       // And the replay depends on them: another request plans differently.
       assert.notDeepEqual(replayPlan({ ...inputs.planner, request: { minutes: 5 } }), stored.plan);
     });
@@ -247,6 +268,19 @@ for (const stack of await stacks()) {
       const newest = await t.request(`/api/adaptive/children/${mia}/plan`, { token: tokens.guardian });
       assert.equal(newest.status, 200);
       assert.equal(((await newest.json()) as PlanBody).planId, firstPlan.planId);
+    });
+
+    it('the child answers the fresh question of its plan: graded by the server like any authored item', async () => {
+      const freshId = freshItem;
+      const key = (await t.container.database.db.withSchema('app_alpha').selectFrom('practice_items').select('answer').where('id', '=', freshId).executeTakeFirstOrThrow()).answer as { value: number };
+      const graded = await t.request('/api/progress', {
+        method: 'POST',
+        token: miaToken,
+        body: JSON.stringify({ childId: mia, itemId: freshId, response: key.value, durationMs: 9000, answeredAt: new Date().toISOString(), clientEventId: 'fresh-1' }),
+      });
+      const gradedBody = (await graded.json()) as { results: { correct: boolean; itemId: string }[] };
+      assert.equal(graded.status, 200, JSON.stringify(gradedBody));
+      assert.deepEqual(gradedBody.results.map((r) => [r.itemId, r.correct]), [[freshId, true]]);
     });
 
     it('a second new plan for the child within 10 s is 429 with Retry-After; after the window, and after a new answer, a new plan', async () => {

@@ -64,6 +64,12 @@ export interface Activity {
   conceptId: string;
   lessonId: string | null;
   itemIds: string[];
+  /**
+   * New questions generated for this child, each in `itemIds` in the place
+   * of the planned item it `replaces` (set by the engine after planning; see
+   * engine/plan-enricher.ts). Absent when none.
+   */
+  fresh?: { itemId: string; replaces: string }[];
   minutes: number;
   /** Mean predicted success of the activity's items. */
   targetSuccess: number;

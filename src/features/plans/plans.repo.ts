@@ -105,8 +105,10 @@ export async function newestReadyPlan(db: Db, appId: string, childId: string): P
 /**
  * What a plan's inputs key is made of besides the request: the child's
  * learner clock (moved on by every answer write) and a digest of the app's
- * curriculum as the planner reads it (lessons, their items, concepts and
- * prerequisites), so a content change makes a new plan.
+ * curriculum as the planner reads it (lessons, their authored items,
+ * concepts and prerequisites), so a content change makes a new plan. Items
+ * generated for children are not content: a plan's own fresh questions
+ * must not make its identical successor look new.
  */
 export async function planningVersions(db: Db, appId: string, childId: string): Promise<{ learnerClock: string; contentVersion: string }> {
   const s = tenantSchema(appId);
@@ -115,7 +117,7 @@ export async function planningVersions(db: Db, appId: string, childId: string): 
     select
       (select seq::text from ${t('learner_clock')} where child_id = ${childId}) as clock,
       (select count(*)::text || ':' || coalesce(max(updated_at)::text, '') || ':' || count(*) filter (where published and retired_at is null)::text from ${t('lessons')}) as lessons,
-      (select count(*)::text || ':' || count(retired_at)::text || ':' || coalesce(sum(difficulty), 0)::text from ${t('practice_items')}) as items,
+      (select count(*)::text || ':' || count(retired_at)::text || ':' || coalesce(sum(difficulty), 0)::text from ${t('practice_items')} where generated is null) as items,
       (select md5(coalesce(string_agg(id || ':' || name || ':' || coalesce(retired_at::text, ''), ',' order by id), '')) from ${t('concepts')}) as concepts,
       (select md5(coalesce(string_agg(concept_id || '>' || prerequisite_id, ',' order by concept_id, prerequisite_id), '')) from ${t('concept_prerequisites')}) as prerequisites
   `.execute(db);

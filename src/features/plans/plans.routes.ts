@@ -25,6 +25,10 @@ const Activity = z.object({
   conceptId: z.string(),
   lessonId: z.string().nullable(),
   itemIds: z.array(z.string()),
+  fresh: z
+    .array(z.object({ itemId: z.string(), replaces: z.string() }))
+    .optional()
+    .openapi({ description: 'New questions generated for this child (answer keys checked before storing), each in itemIds in place of the planned item it replaces; graded by POST /api/progress like any other item' }),
   minutes: z.number(),
   targetSuccess: z.number().openapi({ description: 'Mean predicted success of the activity’s items (practice aims at 0.6–0.85)' }),
   why: z.object({
