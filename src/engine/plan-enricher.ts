@@ -35,7 +35,8 @@ export function freshPracticeEnricher(deps: { generator: ItemGenerator; logger: 
           const fresh = result.items[0];
           if (!fresh) return activity;
           const replaces = activity.itemIds.at(-1)!;
-          return { ...activity, itemIds: [...activity.itemIds.slice(0, -1), fresh.id], fresh: [{ itemId: fresh.id, replaces }] };
+          const shown = { itemId: fresh.id, replaces, type: fresh.type, prompt: fresh.prompt, ...(fresh.choices ? { choices: fresh.choices.map((c) => ({ id: c.id, text: c.text })) } : {}) };
+          return { ...activity, itemIds: [...activity.itemIds.slice(0, -1), fresh.id], fresh: [shown] };
         } catch (error) {
           if (context.signal.aborted) throw error;
           deps.logger.warn({ err: error, planId: context.planId, conceptId: activity.conceptId }, 'plan: no fresh item for an activity; keeping its authored items');

@@ -20,7 +20,7 @@ function generator(behaviour: (concept: string) => string | null | Error): { gen
       calls.push({ concept: input.concept, lesson: input.lesson, forChildId: input.forChildId, count: input.count });
       const r = behaviour(input.concept);
       if (r instanceof Error) throw r;
-      return { items: r ? [{ id: r }] : [] };
+      return { items: r ? [{ id: r, type: 'numeric', prompt: `What is 2 + ${r.length}?` }] : [] };
     },
   } as unknown as ItemGenerator;
   return { generator: g, calls };
@@ -37,7 +37,13 @@ describe('fresh practice enricher', () => {
       { concept: 'd', lesson: 'd-lesson', forChildId: 'kid-1', count: 1 },
     ]);
     assert.deepEqual(out.activities.map((a) => a.itemIds), [['a1', 'a2'], ['b1', 'b2'], ['c1', 'c2', 'gen-c'], ['d1', 'gen-d'], ['e1']]);
-    assert.deepEqual(out.activities.map((a) => a.fresh), [undefined, undefined, [{ itemId: 'gen-c', replaces: 'c3' }], [{ itemId: 'gen-d', replaces: 'd2' }], undefined]);
+    assert.deepEqual(out.activities.map((a) => a.fresh), [
+      undefined,
+      undefined,
+      [{ itemId: 'gen-c', replaces: 'c3', type: 'numeric', prompt: 'What is 2 + 5?' }],
+      [{ itemId: 'gen-d', replaces: 'd2', type: 'numeric', prompt: 'What is 2 + 5?' }],
+      undefined,
+    ]);
     assert.deepEqual(out.activities.map((a) => a.minutes), plan.activities.map((a) => a.minutes));
     assert.deepEqual(withoutFreshItems(out), plan, 'the planner’s plan comes back');
   });

@@ -69,11 +69,21 @@ export interface Activity {
    * of the planned item it `replaces` (set by the engine after planning; see
    * engine/plan-enricher.ts). Absent when none.
    */
-  fresh?: { itemId: string; replaces: string }[];
+  fresh?: FreshItem[];
   minutes: number;
   /** Mean predicted success of the activity's items. */
   targetSuccess: number;
   why: Why;
+}
+
+/** A question generated for the child, shown as the client shows any item (never its answer key). */
+export interface FreshItem {
+  itemId: string;
+  /** The planned item it took the place of. */
+  replaces: string;
+  type: string;
+  prompt: string;
+  choices?: { id: string; text: string }[];
 }
 
 export interface Plan {

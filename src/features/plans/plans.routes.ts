@@ -26,9 +26,17 @@ const Activity = z.object({
   lessonId: z.string().nullable(),
   itemIds: z.array(z.string()),
   fresh: z
-    .array(z.object({ itemId: z.string(), replaces: z.string() }))
+    .array(
+      z.object({
+        itemId: z.string(),
+        replaces: z.string(),
+        type: z.string(),
+        prompt: z.string(),
+        choices: z.array(z.object({ id: z.string(), text: z.string() })).optional(),
+      }),
+    )
     .optional()
-    .openapi({ description: 'New questions generated for this child (answer keys checked before storing), each in itemIds in place of the planned item it replaces; graded by POST /api/progress like any other item' }),
+    .openapi({ description: 'New questions generated for this child (answer keys checked before storing), each in itemIds in place of the planned item it replaces, with what the child is shown (not in GET /api/lessons, which lists authored items only); graded by POST /api/progress like any other item' }),
   minutes: z.number(),
   targetSuccess: z.number().openapi({ description: 'Mean predicted success of the activity’s items (practice aims at 0.6–0.85)' }),
   why: z.object({
