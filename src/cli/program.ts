@@ -14,6 +14,7 @@ import { ConfigError, type Config } from '../config/config.ts';
 import { CliError, defaultIo, ExitCode, messageOf, usageError, type CliContext, type CliIo } from './shared.ts';
 import * as apps from './commands/apps.ts';
 import * as content from './commands/content.ts';
+import * as engine from './commands/engine.ts';
 import * as keys from './commands/keys.ts';
 import * as mail from './commands/mail.ts';
 import * as migrate from './commands/migrate.ts';
@@ -36,6 +37,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   mail.register,
   keys.register,
   model.register,
+  engine.register,
 ];
 
 /** `apps create` from the command object (the root's name left out). */

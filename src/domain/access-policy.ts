@@ -40,6 +40,8 @@ export const FUNCTION_ROLES = {
   'child.progress.write': ['child', 'guardian'],
   /** The adaptive engine's analysis of a child's history (what is known now, due, next, struggling). */
   'child.analysis.read': ['guardian', 'child', 'teacher', 'admin'],
+  /** `GET /api/adaptive/similar`: nearest lessons and items of the app's curriculum (vector search), for those who plan teaching. */
+  'curriculum.similar': ['teacher', 'admin'],
   /** `GET /api/progress`: the caller's own children, classrooms or self. */
   'progress.summary': ['guardian', 'child', 'teacher'],
   'classrooms.list': ['guardian', 'teacher', 'admin'],

@@ -89,7 +89,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', contentSchemaRoutes());
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
-  app.route('/', adaptiveRoutes(container.analysis));
+  app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
   app.route('/', docsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

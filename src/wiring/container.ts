@@ -3,7 +3,12 @@ import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
+import type { Embedder } from '../adapters/embeddings/embedder.ts';
+import { createEmbedder } from '../adapters/embeddings/create-embedder.ts';
 import type { Mailer } from '../adapters/mail/mailer.ts';
+import { createPgvectorStore } from '../adapters/vectors/pgvector-store.ts';
+import type { VectorStore } from '../adapters/vectors/vector-store.ts';
+import { CurriculumIndex } from '../engine/curriculum-index.ts';
 import { createOutboxMailer } from '../adapters/mail/outbox-mailer.ts';
 import { createSmtpMailer } from '../adapters/mail/smtp-mailer.ts';
 import { migrateAll } from '../adapters/db/migrations.ts';
@@ -57,6 +62,12 @@ export interface Container {
   rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
   /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
   mailer: Mailer;
+  /** Turns curriculum text and search queries into vectors: local word vectors, an OpenAI-compatible server, or Bedrock (`EMBEDDINGS_PROVIDER`). */
+  embedder: Embedder;
+  /** The curriculum's vectors and nearest-neighbour search (pgvector, on PGlite or the server). */
+  vectors: VectorStore;
+  /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
+  curriculumIndex: CurriculumIndex;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -69,6 +80,8 @@ export interface ContainerOverrides {
   signingKey?: SigningKey;
   rateLimiter?: RateLimiter;
   mailer?: Mailer;
+  /** An embedder to use instead of the configured one (tests share one local embedder per process). */
+  embedder?: Embedder;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -84,6 +97,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   let cache: Cache | undefined;
   let rateLimiter: RateLimiter | undefined;
   let mailer: Mailer | undefined;
+  let embedder: Embedder | undefined;
+  let curriculumIndex: CurriculumIndex | undefined;
   try {
     if (!overrides.skipMigrations) {
       const applied = await migrateAll(database.db);
@@ -118,6 +133,14 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
+    embedder = overrides.embedder ?? createEmbedder(config);
+    const vectors = createPgvectorStore({ database, timeoutMs: config.statementTimeoutMs });
+    curriculumIndex = new CurriculumIndex({ db: database, vectors, embedder, logger });
+    // Content written over the admin API (or imported, or seeded) is embedded without a manual
+    // step: after the commit, in the background; a failure is logged and reindex repairs it.
+    const refreshIndex = curriculumIndex;
+    lessons.onContentChange((app) => refreshIndex.schedule(app));
+    concepts.onContentChange((app) => refreshIndex.schedule(app));
     const analysis = new AnalysisService({ db: database, children, masteryThreshold: config.masteryThreshold });
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;
@@ -166,18 +189,34 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       rateLimiter,
       rateLimits,
       mailer,
+      embedder,
+      vectors,
+      curriculumIndex,
       close() {
         const c = cache!;
         const r = rateLimiter!;
         const m = mailer!;
-        closed ??= Promise.allSettled([database.close(), c.close(), r.close(), m.close()]).then(() => undefined);
+        const e = embedder!;
+        // Background index refreshes stop first (bounded: loading word vectors cannot be interrupted), then the pools close.
+        closed ??= closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close()]))
+          .then(() => undefined);
         return closed;
       },
     };
   } catch (error) {
-    await Promise.allSettled([database.close(), cache?.close(), rateLimiter?.close(), mailer?.close()]);
+    await Promise.allSettled([curriculumIndex?.close(), database.close(), cache?.close(), rateLimiter?.close(), mailer?.close(), embedder?.close()]);
     throw error;
   }
+}
+
+/** How long closing waits for a background index refresh to stop; past it the pools close under it (its errors are not logged then). */
+const INDEX_CLOSE_TIMEOUT_MS = 3000;
+
+/** Waits for `promise`, at most `ms`; never rejects. */
+function closeWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).then(() => clearTimeout(timer));
 }
 
 /** Opens the configured database adapter. */
