@@ -82,6 +82,13 @@ export interface ContainerOverrides {
   mailer?: Mailer;
   /** An embedder to use instead of the configured one (tests share one local embedder per process). */
   embedder?: Embedder;
+  /**
+   * Refresh an app's curriculum index in the background after each content
+   * write (default true). The CLI turns it off: its processes end with the
+   * command, and `kidslearn engine reindex` (or the server's next start)
+   * indexes what they wrote.
+   */
+  autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -139,8 +146,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     // Content written over the admin API (or imported, or seeded) is embedded without a manual
     // step: after the commit, in the background; a failure is logged and reindex repairs it.
     const refreshIndex = curriculumIndex;
-    lessons.onContentChange((app) => refreshIndex.schedule(app));
-    concepts.onContentChange((app) => refreshIndex.schedule(app));
+    if (overrides.autoIndex !== false) {
+      lessons.onContentChange((app) => refreshIndex.schedule(app));
+      concepts.onContentChange((app) => refreshIndex.schedule(app));
+    }
     const analysis = new AnalysisService({ db: database, children, masteryThreshold: config.masteryThreshold });
     const oidc = config.oidc ? new OidcVerifier(config.oidc) : undefined;
     const oidcIssuer = config.oidc?.issuer;

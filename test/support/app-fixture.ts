@@ -35,7 +35,7 @@ export interface TestApp {
 }
 
 /** Builds the app exactly as the server does, but over the given database and cache. */
-export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string>; signingKey?: SigningKey }): Promise<TestApp> {
+export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string>; signingKey?: SigningKey; embedder?: Embedder }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
     {
@@ -63,7 +63,7 @@ export async function createTestApp(options: { database: Database; cache: Cache;
   const logger = createLogger({ level: 'info', destination });
   const signingKey = options.signingKey ?? (await importSigningKey(await generatePrivateJwk()));
   // The configured embedder when a test asks for a provider; otherwise the shared local one.
-  const embedder = options.env?.EMBEDDINGS_PROVIDER ? undefined : testEmbedder();
+  const embedder = options.embedder ?? (options.env?.EMBEDDINGS_PROVIDER ? undefined : testEmbedder());
   const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey, ...(embedder ? { embedder } : {}) });
   const app = createHttpApp(container);
   return {
