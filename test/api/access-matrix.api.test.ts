@@ -152,7 +152,8 @@ for (const stack of await stacks()) {
       'GET /api/progress/{childId}/answers': async () => ({ params: { childId } }),
       'GET /api/adaptive/children/{childId}/analysis': async () => ({ params: { childId } }),
       // A text, not a lesson id: every app can run it, and results must be of the caller's app only.
-      'GET /api/adaptive/similar': async () => ({ query: 'q=adding%20numbers&limit=20' }),
+      // Lessons only: items that other-app admins created above copy alpha's item ids into theirs.
+      'GET /api/adaptive/similar': async () => ({ query: 'q=adding%20numbers&kind=lesson&limit=20' }),
     };
 
     before(async () => {
