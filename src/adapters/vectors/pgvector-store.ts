@@ -39,7 +39,8 @@ export interface PgvectorStoreOptions {
 /** Rows per multi-row INSERT: about 1 MB of vector text per statement. */
 const rowsPerInsert = (dimensions: number) => Math.max(10, Math.min(1000, Math.floor(100_000 / dimensions)));
 
-const vectorLiteral = (v: Float32Array) => `[${Array.from(v, (x) => (Number.isFinite(x) ? x : 0)).join(',')}]`;
+/** `[0.1,0.2,…]`; 9 significant digits hold a float32 exactly and keep the statement half the size of JavaScript's doubles. */
+const vectorLiteral = (v: Float32Array) => `[${Array.from(v, (x) => (Number.isFinite(x) ? Number(x.toPrecision(9)) : 0)).join(',')}]`;
 
 /**
  * The pgvector adapter, on PGlite and on a PostgreSQL server through the
@@ -106,13 +107,19 @@ export function createPgvectorStore(options: PgvectorStoreOptions): VectorStore 
     indexed.add(key);
   }
 
+  /**
+   * One INSERT for many rows: each column travels as one array parameter and
+   * `unnest` turns them back into rows, so a statement has 8 parameters
+   * whatever its size (a VALUES list of 1,000 rows had 9,000, and building
+   * and binding them cost more than the insert).
+   */
   async function insertRows(trx: Kysely<Tables> | Transaction<Tables>, appId: string, rows: readonly VectorRecord[]): Promise<void> {
-    const values = sql.join(
-      rows.map(
-        (r) => sql`(${r.kind}, ${r.id}, ${r.model}, ${r.vector.length}, ${r.grade}, ${r.subject}, ${r.textHash}, ${vectorLiteral(r.vector)}::vector, now())`,
-      ),
-    );
-    await sql`insert into ${table(appId)} (kind, id, model, dimensions, grade, subject, text_hash, embedding, updated_at) values ${values}
+    const col = <T>(f: (r: VectorRecord) => T) => rows.map(f);
+    await sql`insert into ${table(appId)} (kind, id, model, dimensions, grade, subject, text_hash, embedding, updated_at)
+      select k, i, m, d, g, s, h, e::vector, now()
+      from unnest(${col((r) => r.kind)}::text[], ${col((r) => r.id)}::text[], ${col((r) => r.model)}::text[], ${col((r) => r.vector.length)}::int[],
+                  ${col((r) => r.grade)}::smallint[], ${col((r) => r.subject)}::text[], ${col((r) => r.textHash)}::text[], ${col((r) => vectorLiteral(r.vector))}::text[])
+        as u(k, i, m, d, g, s, h, e)
       on conflict (kind, id) do update set model = excluded.model, dimensions = excluded.dimensions, grade = excluded.grade,
         subject = excluded.subject, text_hash = excluded.text_hash, embedding = excluded.embedding, updated_at = excluded.updated_at`.execute(trx);
   }
@@ -165,16 +172,17 @@ export function createPgvectorStore(options: PgvectorStoreOptions): VectorStore 
       const rows = await timed(
         'search',
         db.transaction().execute(async (trx) => {
-          await limitStatement(trx, options.timeoutMs);
           if (exact) {
             // The untyped column's distance matches no index expression: a full comparison.
-            await sql`select set_config('enable_indexscan', 'off', true)`.execute(trx);
+            await sql`select set_config('statement_timeout', ${String(options.timeoutMs)}, true), set_config('enable_indexscan', 'off', true)`.execute(trx);
             return (
               await sql<{ kind: VectorMatch['kind']; id: string; distance: number }>`
                 select kind, id, embedding <=> ${q}::vector as distance from ${table(appId)} where ${where} order by distance, kind, id limit ${limit}`.execute(trx)
             ).rows;
           }
-          await sql`select set_config('hnsw.ef_search', ${String(Math.max(hnsw.efSearch, limit))}, true),
+          // One statement for every setting: each is a round trip, and a search is a handful of them.
+          await sql`select set_config('statement_timeout', ${String(options.timeoutMs)}, true),
+                           set_config('hnsw.ef_search', ${String(Math.max(hnsw.efSearch, limit))}, true),
                            set_config('hnsw.iterative_scan', 'relaxed_order', true),
                            set_config('hnsw.max_scan_tuples', ${String(hnsw.maxScanTuples)}, true)`.execute(trx);
           return (
