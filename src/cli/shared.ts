@@ -68,7 +68,8 @@ export interface CliContext {
 
 /** Opens the container (database, cache, ...) for one command and always closes it. */
 export async function withContainer<T>(ctx: CliContext, fn: (c: Container) => Promise<T>, overrides: { skipMigrations?: boolean } = {}): Promise<T> {
-  const container = await createContainer(ctx.config(), { ...overrides, logger: createLogger({ level: 'warn', destination: process.stderr }) });
+  // No background index refreshes: this process ends with the command (`engine reindex` indexes content written here).
+  const container = await createContainer(ctx.config(), { ...overrides, autoIndex: false, logger: createLogger({ level: 'warn', destination: process.stderr }) });
   try {
     return await fn(container);
   } finally {

@@ -44,6 +44,8 @@ export const FUNCTION_ROLES = {
   'child.plan.request': ['guardian', 'child', 'teacher', 'admin'],
   /** Read a child's lesson plans. */
   'child.plan.read': ['guardian', 'child', 'teacher', 'admin'],
+  /** `GET /api/adaptive/similar`: nearest lessons and items of the app's curriculum (vector search), for those who plan teaching. */
+  'curriculum.similar': ['teacher', 'admin'],
   /** `GET /api/progress`: the caller's own children, classrooms or self. */
   'progress.summary': ['guardian', 'child', 'teacher'],
   'classrooms.list': ['guardian', 'teacher', 'admin'],

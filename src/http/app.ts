@@ -90,7 +90,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', contentSchemaRoutes());
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
-  app.route('/', adaptiveRoutes(container.analysis));
+  app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
   app.route('/', plansRoutes(container.plans));
   app.route('/', docsRoutes());
 

@@ -19,6 +19,9 @@ async function main(): Promise<void> {
   // is V8's TurboFan compiling one huge PostgreSQL function, which
   // `npm start` avoids with --liftoff-only (docs/performance.md).
   if (config.seedDemoApps) await seedDemoAppsOnFirstStart(container);
+  // Brings every app's curriculum vectors up to date in the background (content imported with the
+  // CLI, a changed embedding model); cheap when nothing changed: only hashes are compared.
+  for (const app of await container.apps.list()) container.curriculumIndex.schedule(app.id);
   const { logger } = container;
   const engine: RunningEngine | undefined = config.engine.mode === 'inline' ? await startEngine(container, { concurrency: config.engine.concurrency }) : undefined;
   const { server, port } = await listen(createHttpApp(container).fetch, config.port, config.host);

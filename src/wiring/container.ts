@@ -5,7 +5,12 @@ import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
 import type { JobQueue } from '../adapters/jobs/job-queue.ts';
 import { openJobQueue } from '../adapters/jobs/pg-boss-queue.ts';
+import type { Embedder } from '../adapters/embeddings/embedder.ts';
+import { createEmbedder } from '../adapters/embeddings/create-embedder.ts';
 import type { Mailer } from '../adapters/mail/mailer.ts';
+import { createPgvectorStore } from '../adapters/vectors/pgvector-store.ts';
+import type { VectorStore } from '../adapters/vectors/vector-store.ts';
+import { CurriculumIndex } from '../engine/curriculum-index.ts';
 import { createOutboxMailer } from '../adapters/mail/outbox-mailer.ts';
 import { createSmtpMailer } from '../adapters/mail/smtp-mailer.ts';
 import { migrateAll } from '../adapters/db/migrations.ts';
@@ -78,6 +83,12 @@ export interface Container {
   languageModel: LanguageModel;
   /** Writes checked practice items for a child's plan (engine/item-generator.ts). */
   generator: ItemGenerator;
+  /** Turns curriculum text and search queries into vectors: local word vectors, an OpenAI-compatible server, or Bedrock (`EMBEDDINGS_PROVIDER`). */
+  embedder: Embedder;
+  /** The curriculum's vectors and nearest-neighbour search (pgvector, on PGlite or the server). */
+  vectors: VectorStore;
+  /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
+  curriculumIndex: CurriculumIndex;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -92,6 +103,15 @@ export interface ContainerOverrides {
   mailer?: Mailer;
   /** A mocked Bedrock client or a fixed offline seed for the language model. */
   languageModel?: LanguageModelOverrides;
+  /** An embedder to use instead of the configured one (tests share one local embedder per process). */
+  embedder?: Embedder;
+  /**
+   * Refresh an app's curriculum index in the background after each content
+   * write (default true). The CLI turns it off: its processes end with the
+   * command, and `kidslearn engine reindex` (or the server's next start)
+   * indexes what they wrote.
+   */
+  autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
 }
@@ -107,6 +127,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
   let cache: Cache | undefined;
   let rateLimiter: RateLimiter | undefined;
   let mailer: Mailer | undefined;
+  let embedder: Embedder | undefined;
+  let curriculumIndex: CurriculumIndex | undefined;
   try {
     if (!overrides.skipMigrations) {
       const applied = await migrateAll(database.db);
@@ -141,6 +163,16 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
+    embedder = overrides.embedder ?? createEmbedder(config);
+    const vectors = createPgvectorStore({ database, timeoutMs: config.statementTimeoutMs });
+    curriculumIndex = new CurriculumIndex({ db: database, vectors, embedder, logger });
+    // Content written over the admin API (or imported, or seeded) is embedded without a manual
+    // step: after the commit, in the background; a failure is logged and reindex repairs it.
+    const refreshIndex = curriculumIndex;
+    if (overrides.autoIndex !== false) {
+      lessons.onContentChange((app) => refreshIndex.schedule(app));
+      concepts.onContentChange((app) => refreshIndex.schedule(app));
+    }
     const analysis = new AnalysisService({ db: database, children, masteryThreshold: config.masteryThreshold });
     const llm = createLanguageModel(config, overrides.languageModel);
     const generator = new ItemGenerator({ db: database, model: llm.model, offline: llm.offline, metrics: metrics.llm, logger, dailyTokenBudget: config.llm.dailyTokenBudget });
@@ -219,21 +251,38 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       jobQueue,
       languageModel: llm.model,
       generator,
+      embedder,
+      vectors,
+      curriculumIndex,
       close() {
         const c = cache!;
         const r = rateLimiter!;
         const m = mailer!;
-        // The queue first: it shares the embedded database's session and must stop before it closes.
+        const e = embedder!;
+        // The queue first (it shares the embedded database's session and must stop before it
+        // closes), and background index refreshes (bounded: loading word vectors cannot be
+        // interrupted); then the pools close.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
-        closed ??= stopQueue.then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), llm.model.close()])).then(() => undefined);
+        closed ??= Promise.all([stopQueue, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close()]))
+          .then(() => undefined);
         return closed;
       },
     };
     return container;
   } catch (error) {
-    await Promise.allSettled([database.close(), cache?.close(), rateLimiter?.close(), mailer?.close()]);
+    await Promise.allSettled([curriculumIndex?.close(), database.close(), cache?.close(), rateLimiter?.close(), mailer?.close(), embedder?.close()]);
     throw error;
   }
+}
+
+/** How long closing waits for a background index refresh to stop; past it the pools close under it (its errors are not logged then). */
+const INDEX_CLOSE_TIMEOUT_MS = 3000;
+
+/** Waits for `promise`, at most `ms`; never rejects. */
+function closeWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).then(() => clearTimeout(timer));
 }
 
 /** Opens the configured database adapter. */

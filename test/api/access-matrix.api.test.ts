@@ -62,7 +62,7 @@ for (const stack of await stacks()) {
     const freshRefreshToken = async () => (await t.container.accounts.login('alpha', { email: 'ann@example.com', password: PASSWORD })).refreshToken;
 
     /** How to call each operation: path parameters and body, built fresh where the call destroys something. */
-    const recipes: Record<string, () => Promise<{ params?: Record<string, string>; body?: unknown }>> = {
+    const recipes: Record<string, () => Promise<{ params?: Record<string, string>; query?: string; body?: unknown }>> = {
       'GET /health': async () => ({}),
       'GET /metrics': async () => ({}),
       'GET /app': async () => ({}),
@@ -157,6 +157,9 @@ for (const stack of await stacks()) {
       'POST /api/adaptive/plans': async () => ({ body: { childId, minutes: 5 } }),
       'GET /api/adaptive/plans/{planId}': async () => ({ params: { planId: 'plan-of-mia' } }),
       'GET /api/adaptive/children/{childId}/plan': async () => ({ params: { childId } }),
+      // A text, not a lesson id: every app can run it, and results must be of the caller's app only.
+      // Lessons only: items that other-app admins created above copy alpha's item ids into theirs.
+      'GET /api/adaptive/similar': async () => ({ query: 'q=adding%20numbers&kind=lesson&limit=20' }),
     };
 
     before(async () => {
@@ -190,6 +193,8 @@ for (const stack of await stacks()) {
       tokens.teacher = (await c.accounts.login('alpha', { email: 'tess@example.com', password: PASSWORD })).accessToken;
       tokens.admin = await t.token('alpha', 'admin', { sub: 'admin-alpha' });
       tokens['other app'] = await t.token('beta', 'admin', { sub: 'admin-beta' });
+      // The curriculum index refreshes in the background after content writes: searches see every app's content.
+      await c.curriculumIndex.idle();
 
       // Rows the callers above must not see. Another family in alpha, with its own classroom:
       const bob = await c.accounts.register('alpha', { email: 'bob@example.com', password: PASSWORD, role: 'guardian' });
@@ -237,8 +242,8 @@ for (const stack of await stacks()) {
         for (const column of COLUMNS) {
           const recipe = recipes[operation];
           assert.ok(recipe, `no recipe for ${operation}`);
-          const { params = {}, body } = await recipe();
-          const url = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? `missing-${name}`));
+          const { params = {}, query, body } = await recipe();
+          const url = path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? `missing-${name}`)) + (query ? `?${query}` : '');
           const headers: Record<string, string> = {};
           if (!url.startsWith('/api/') && !url.startsWith('/admin/')) headers['x-app-id'] = 'alpha';
           const res = await t.request(url, {

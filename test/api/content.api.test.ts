@@ -7,7 +7,7 @@ import { openRedisCache } from '../../src/adapters/cache/redis-cache.ts';
 import { createHttpApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createContainer } from '../../src/wiring/container.ts';
-import { createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { createTestApp, testEmbedder, type TestApp } from '../support/app-fixture.ts';
 import { testPack } from '../support/content-pack.ts';
 import { answerMaker } from '../support/answers.ts';
 import { guardianWithChild } from '../support/mail.ts';
@@ -307,7 +307,7 @@ for (const stack of await stacks()) {
       assert.ok(opened.redisPrefix, 'the servers stack shares Redis');
       const cache = await openRedisCache({ url: REDIS_URL, keyPrefix: opened.redisPrefix, timeoutMs: 1000 });
       const quiet = createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) });
-      const other = await createContainer(t.container.config, { database: opened.database, cache, logger: quiet, signingKey: t.signingKey, skipMigrations: true });
+      const other = await createContainer(t.container.config, { embedder: testEmbedder(), database: opened.database, cache, logger: quiet, signingKey: t.signingKey, skipMigrations: true });
       tc.after(async () => {
         await cache.close();
         await other.rateLimiter.close();

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { loadSigningKey } from '../../src/features/auth/signing-keys.ts';
 import { TokenService } from '../../src/features/auth/tokens.ts';
 import { createContainer } from '../../src/wiring/container.ts';
-import { createFixtureApp } from '../support/app-fixture.ts';
+import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
 import { createThrowawayDatabase, databaseBackends } from '../support/servers.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 
@@ -46,7 +46,7 @@ describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: 
     const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lambda-'));
     Object.assign(process.env, { DATABASE_URL: db.url, KIDSLEARN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SEED_DEMO_APPS: 'false' });
     const config = loadConfig(process.env, { envFile: null });
-    const setup = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+    const setup = await createContainer(config, { embedder: testEmbedder(), logger: createLogger({ level: 'silent' }) });
     await createFixtureApp(setup, 'alpha');
     await setup.close();
     const key = await loadSigningKey({ dataDir, privateKeyJwk: undefined });

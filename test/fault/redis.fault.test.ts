@@ -14,7 +14,7 @@ import { generatePrivateJwk, importSigningKey } from '../../src/features/auth/si
 import { createHttpApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createContainer, type Container } from '../../src/wiring/container.ts';
-import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { createFixtureApp, createTestApp, testEmbedder, type TestApp } from '../support/app-fixture.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { cacheBackends, REDIS_URL } from '../support/servers.ts';
 
@@ -114,7 +114,7 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     });
     const started = performance.now();
     signingKey = await importSigningKey(await generatePrivateJwk());
-    container = await createContainer(config, { database, logger, signingKey });
+    container = await createContainer(config, { embedder: testEmbedder(), database, logger, signingKey });
     startMs = performance.now() - started;
     app = createHttpApp(container);
     await createFixtureApp(container, APP);
@@ -292,7 +292,7 @@ describe('Redis faults between the app and Redis', { skip: redis.skip, timeout: 
     const { accessToken: child } = await container.children.startDeviceSession(guardian, childId);
     let n = 0;
     // A second process on the same database and Redis, which never sees the write fail.
-    const other = await createContainer(config, { database, logger: createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), signingKey, skipMigrations: true });
+    const other = await createContainer(config, { embedder: testEmbedder(), database, logger: createLogger({ level: 'error', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), signingKey, skipMigrations: true });
     const otherApp = createHttpApp(other);
     tc.after(async () => {
       // Not other.close(): that would close the shared database.

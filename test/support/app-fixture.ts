@@ -12,6 +12,17 @@ import { createHttpApp } from '../../src/http/app.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { seedPack } from '../../src/seed/seed-demo-apps.ts';
 import { createContainer, type Container } from '../../src/wiring/container.ts';
+import type { Embedder } from '../../src/adapters/embeddings/embedder.ts';
+import { createLocalEmbedder } from '../../src/adapters/embeddings/local-embedder.ts';
+import { TEST_EMBEDDINGS_CACHE } from './embeddings.ts';
+
+let sharedEmbedder: Embedder | undefined;
+/**
+ * The local embedder, one per test process, reading its word vectors from
+ * the machine's test cache (built once, then loaded in about a second)
+ * instead of building them in each app's fresh data dir.
+ */
+export const testEmbedder = (): Embedder => (sharedEmbedder ??= createLocalEmbedder({ cacheDir: TEST_EMBEDDINGS_CACHE }));
 
 /** An in-process app over given adapters, with helpers to mint tokens and read the log. */
 export interface TestApp {
@@ -24,7 +35,7 @@ export interface TestApp {
 }
 
 /** Builds the app exactly as the server does, but over the given database and cache. */
-export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string>; signingKey?: SigningKey }): Promise<TestApp> {
+export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string>; signingKey?: SigningKey; embedder?: Embedder }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
     {
@@ -51,7 +62,9 @@ export async function createTestApp(options: { database: Database; cache: Cache;
   });
   const logger = createLogger({ level: 'info', destination });
   const signingKey = options.signingKey ?? (await importSigningKey(await generatePrivateJwk()));
-  const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey });
+  // The configured embedder when a test asks for a provider; otherwise the shared local one.
+  const embedder = options.embedder ?? (options.env?.EMBEDDINGS_PROVIDER ? undefined : testEmbedder());
+  const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey, ...(embedder ? { embedder } : {}) });
   const app = createHttpApp(container);
   return {
     container,

@@ -13,7 +13,7 @@ import { loadConfig, type Config } from '../../src/config/config.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createContainer } from '../../src/wiring/container.ts';
 import type { Principal } from '../../src/domain/principal.ts';
-import { createFixtureApp } from '../support/app-fixture.ts';
+import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -43,7 +43,7 @@ function fakeTerminal(): Writable & { isTTY: true; columns: number; text(): stri
 
 /** Rows in `app_<id>.model_versions`, read through a container of its own. */
 async function modelVersions(config: Config, appId: string): Promise<number> {
-  const c = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+  const c = await createContainer(config, { embedder: testEmbedder(), logger: createLogger({ level: 'silent' }) });
   try {
     const r = await sql<{ n: number }>`select count(*)::int as n from ${sql.table(`app_${appId}.model_versions`)}`.execute(c.database.db);
     return r.rows[0]!.n;
@@ -180,7 +180,7 @@ describe('cli: migrate', () => {
   it("migrates the schema of an app registered without one, naming the app's migrations", async () => {
     const config = tempConfig('kidslearn-cli-migrate-app-');
     // A registry row whose schema was never made (as after a restore of the control schema alone).
-    const c = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+    const c = await createContainer(config, { embedder: testEmbedder(), logger: createLogger({ level: 'silent' }) });
     try {
       await sql`insert into kidslearn.apps (id, name) values ('beta', 'Beta')`.execute(c.database.db);
     } finally {
@@ -219,7 +219,7 @@ describe('cli: model fit', () => {
 
   it('fits an app with answers: a new version, the numbers printed, the progress drawn on a terminal', async () => {
     const config = tempConfig('kidslearn-cli-fit-answers-');
-    const c = await createContainer(config, { logger: createLogger({ level: 'silent' }) });
+    const c = await createContainer(config, { embedder: testEmbedder(), logger: createLogger({ level: 'silent' }) });
     try {
       await createFixtureApp(c, 'alpha');
       const ann = await c.accounts.register('alpha', { email: 'fit@example.com', password: 'correct horse battery', role: 'guardian' });

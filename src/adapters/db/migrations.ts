@@ -426,6 +426,38 @@ export const tenantMigrations: Migration[] = [
     },
   },
   {
+    version: 11,
+    name: 'curriculum embeddings for vector search (pgvector)',
+    async up(trx, s) {
+      await requirePgvector(trx);
+      await runAll(trx, [
+        // One vector per concept, lesson and practice item of the app, written by the curriculum
+        // index (engine/curriculum-index.ts). The column is an untyped `vector` because the
+        // dimension depends on the embedding model (local 100, Titan up to 1024, OpenAI 1536);
+        // model and dimensions are stored with each vector, and searches compare only vectors of
+        // the configured model. The HNSW indexes are per dimension, on the expression
+        // `(embedding::vector(N))` and partial on `dimensions = N`; the vector store creates the
+        // one a dimension needs when vectors of it are first stored (see adapters/vectors).
+        // text_hash (SHA-256 of the embedded text) lets a reindex skip unchanged texts.
+        `create table ${s}.curriculum_embeddings (
+           kind text not null check (kind in ('concept', 'lesson', 'item')),
+           id text not null,
+           model text not null check (length(model) between 1 and 200),
+           dimensions integer not null check (dimensions between 1 and 16000),
+           grade smallint,
+           subject text,
+           text_hash text not null,
+           embedding vector not null,
+           updated_at timestamptz not null default now(),
+           primary key (kind, id),
+           check (vector_dims(embedding) = dimensions)
+         )`,
+        // Selective filters can be answered exactly from these rows when the planner finds that cheaper than the HNSW scan.
+        `create index curriculum_embeddings_filter on ${s}.curriculum_embeddings (model, grade, subject)`,
+      ]);
+    },
+  },
+  {
     version: 10,
     name: 'lesson plans: durable requests, their inputs and results',
     async up(trx, s) {
@@ -489,6 +521,36 @@ export const tenantMigrations: Migration[] = [
     },
   },
 ];
+
+/**
+ * The one line start-up fails with when the PostgreSQL server has no pgvector
+ * (the curriculum's vector search needs it).
+ */
+export const PGVECTOR_MISSING =
+  'The PostgreSQL server lacks the pgvector extension (needed for curriculum vector search): use the pgvector/pgvector:pg15 Docker image, Aurora/RDS PostgreSQL (they ship it), or install it on this machine with `bash ../shared/vendor/install-pgvector.sh` (as root), then start again';
+
+/**
+ * Makes sure the `vector` extension exists in this database: creates it when
+ * the server has it available (needs a role allowed to create extensions;
+ * on RDS/Aurora the master user is), and otherwise fails with
+ * {@link PGVECTOR_MISSING}, one line that says what to install.
+ */
+export async function requirePgvector(trx: Transaction<Tables>): Promise<void> {
+  const installed = await sql<{ v: string }>`select extversion as v from pg_extension where extname = 'vector'`.execute(trx);
+  if (installed.rows.length) return;
+  const available = await sql<{ n: number }>`select 1 as n from pg_available_extensions where name = 'vector'`.execute(trx);
+  if (!available.rows.length) throw new Error(PGVECTOR_MISSING);
+  try {
+    await run(trx, 'create extension if not exists vector');
+  } catch (error) {
+    if ((error as { code?: string }).code === '42501') {
+      throw new Error('pgvector is installed on the PostgreSQL server but not enabled in this database, and this role may not enable it: ask an administrator to run `create extension vector` in it, then start again', {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
 
 /** `"app_x"` → `app_x` (tenant migrations get the schema quoted). */
 function unquote(schema: string): string {
@@ -567,6 +629,8 @@ export async function applyMigrations(db: Kysely<Tables>): Promise<AppliedMigrat
     await lockMigrations(trx);
     await ensureControlTables(trx);
     const done = await applyPending(trx, 'control', 'kidslearn', controlMigrations);
+    // Checked at every start, before any app is migrated, so a server without pgvector stops here with one line.
+    await requirePgvector(trx);
     const apps = await trx.selectFrom('kidslearn.apps').select('id').orderBy('id').execute();
     for (const app of apps) done.push(...(await migrateTenant(trx, app.id)));
     return done;

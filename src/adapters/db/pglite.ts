@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { Kysely, PGliteAdapter, PGliteDialect, sql } from 'kysely';
 import type { DatabaseConnection, DialectAdapter, Driver, TransactionSettings } from 'kysely';
 import { databaseUnavailable, withTimeout, type Database } from './database.ts';
@@ -15,7 +16,17 @@ import type { Tables } from './tables.ts';
  * "every call has a timeout" is kept here (a running WASM statement itself
  * cannot be interrupted).
  */
-export async function openPgliteDatabase(options: { dataDir: string | null; acquireTimeoutMs: number; sharedBuffersMb?: number }): Promise<Database> {
+export async function openPgliteDatabase(options: {
+  dataDir: string | null;
+  acquireTimeoutMs: number;
+  sharedBuffersMb?: number;
+  /**
+   * Load the pgvector extension (default true: the curriculum's vector
+   * search needs it). Only tests turn it off, to see what a database
+   * without pgvector does.
+   */
+  pgvector?: boolean;
+}): Promise<Database> {
   let unlock = () => {};
   if (options.dataDir) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -32,6 +43,10 @@ export async function openPgliteDatabase(options: { dataDir: string | null; acqu
       // shared memory from these): ~40 MB less first-start peak, measured.
       // The conf above replaces them for every run after.
       initDbStartParams: ['-c', 'shared_buffers=1MB', '-c', 'max_connections=5'],
+      // pgvector (0.8.7 in @electric-sql/pglite-pgvector 0.0.15): its files are
+      // unpacked into PGlite's file system here; `create extension vector`
+      // (migrations) then works as on a server.
+      ...(options.pgvector === false ? {} : { extensions: { vector } }),
     });
   } catch (error) {
     unlock();

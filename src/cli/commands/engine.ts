@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { JOB_STATES, type JobRecord, type JobState } from '../../adapters/jobs/job-queue.ts';
-import { failure, parsePositiveInt, withContainer, type CliContext } from '../shared.ts';
+import { startProgress, type Progress } from '../progress.ts';
+import { failure, parseAppId, parsePositiveInt, withContainer, type CliContext } from '../shared.ts';
 
 /** `--state failed`: one of the queue's job states. */
 function parseJobState(value: string): JobState {
@@ -26,9 +27,52 @@ export function formatJobs(jobs: readonly JobRecord[]): string {
   return [line(head), ...rows.map(line)].join('\n');
 }
 
+/**
+ * `kidslearn engine …`: the adaptive engine's operator commands. Each
+ * subcommand is added by its own function below, so the group grows by one
+ * call in {@link register}.
+ */
 export function register(program: Command, ctx: CliContext): void {
-  const engine = program.command('engine').description("the adaptive engine's jobs (plan requests) and curriculum index");
+  const engine = program.command('engine').description("the adaptive engine: its jobs (plan requests) and the curriculum's vectors");
+  registerJobs(engine, ctx);
+  registerRetry(engine, ctx);
+  registerReindex(engine, ctx);
+}
 
+/** `engine reindex --app <id>`: brings the app's curriculum vectors up to date with its content and the configured embedding model. */
+function registerReindex(engine: Command, ctx: CliContext): void {
+  engine
+    .command('reindex')
+    .description("embed the app's live concepts, published lessons and their items with the configured embedder: only changed texts, everything after a model change; removes vectors of retired content")
+    .requiredOption('--app <id>', 'the app whose curriculum to index', parseAppId)
+    .action(async (options: { app: string }) => {
+      const appId = options.app;
+      ctx.print(
+        await withContainer(ctx, async (c) => {
+          await c.apps.require(appId);
+          let progress: Progress | undefined;
+          let result: Awaited<ReturnType<typeof c.curriculumIndex.reindex>>;
+          try {
+            result = await c.curriculumIndex.reindex(appId, {
+              onProgress: (done, total) => {
+                progress ??= startProgress('engine reindex', total, { stream: ctx.io.progressStream, unit: 'texts' });
+                progress.update(done);
+              },
+            });
+          } finally {
+            progress?.done();
+          }
+          return (
+            `app ${appId}: ${result.documents} concepts, lessons and items; ${result.embedded} embedded, ${result.unchanged} unchanged, ${result.removed} removed ` +
+            `(model ${result.model}, ${result.dimension} dimensions)`
+          );
+        }),
+      );
+    });
+}
+
+/** `engine jobs`: stored jobs, newest first. */
+function registerJobs(engine: Command, ctx: CliContext): void {
   engine
     .command('jobs')
     .description('list stored jobs, newest first: id, queue, state, attempts, created, last error')
@@ -41,6 +85,10 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(options.json ? jobs.map((j) => JSON.stringify(j)).join('\n') : formatJobs(jobs));
     });
 
+}
+
+/** `engine retry <jobId>`: one more attempt for a failed job. */
+function registerRetry(engine: Command, ctx: CliContext): void {
   engine
     .command('retry')
     .description('requeue a failed job with one more attempt (a running engine picks it up)')

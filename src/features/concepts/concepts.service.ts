@@ -38,9 +38,32 @@ export interface ConceptGraph {
  */
 export class ConceptsService {
   readonly #db: Database;
+  readonly #contentListeners = new Set<(appId: string) => void>();
 
   constructor(deps: { db: Database }) {
     this.#db = deps.db;
+  }
+
+  /**
+   * Calls `listener` with the app after every committed concept write in
+   * this process (create, update, remove): for what is derived from the
+   * concepts, such as the curriculum index's vectors. A listener must not
+   * throw; one that does is ignored, the write stands.
+   */
+  onContentChange(listener: (appId: string) => void): () => void {
+    this.#contentListeners.add(listener);
+    return () => this.#contentListeners.delete(listener);
+  }
+
+  #changed<T>(appId: string, result: T): T {
+    for (const listener of this.#contentListeners) {
+      try {
+        listener(appId);
+      } catch {
+        // The write is committed; what listens repairs itself (e.g. `kidslearn engine reindex`).
+      }
+    }
+    return result;
   }
 
   /**
@@ -62,7 +85,7 @@ export class ConceptsService {
 
   /** Creates a concept; 409 `concept_exists` if the id is taken, by a live or a retired concept. */
   async create(appId: string, input: NewConceptInput): Promise<ConceptView> {
-    return this.#db.db.transaction().execute(async (trx) => {
+    const view = await this.#db.db.transaction().execute(async (trx) => {
       await lockConceptGraph(trx, appId);
       const existing = await findConceptRow(trx, appId, input.id);
       if (existing) {
@@ -74,11 +97,12 @@ export class ConceptsService {
       await insertConcept(trx, appId, concept);
       return this.#written(trx, appId, concept);
     });
+    return this.#changed(appId, view);
   }
 
   /** Replaces a concept's subject, grade, name, description and prerequisites; 404 if there is no live concept with this id. */
   async update(appId: string, conceptId: string, input: ConceptInput): Promise<ConceptView> {
-    return this.#db.db.transaction().execute(async (trx) => {
+    const view = await this.#db.db.transaction().execute(async (trx) => {
       await lockConceptGraph(trx, appId);
       editable(await findConceptRow(trx, appId, conceptId), conceptId);
       const concept = { ...input, id: conceptId };
@@ -86,6 +110,7 @@ export class ConceptsService {
       await replaceConcept(trx, appId, concept);
       return this.#written(trx, appId, concept);
     });
+    return this.#changed(appId, view);
   }
 
   /**
@@ -95,7 +120,7 @@ export class ConceptsService {
    * outright.
    */
   async remove(appId: string, conceptId: string): Promise<{ retired: boolean }> {
-    return this.#db.db.transaction().execute(async (trx) => {
+    const outcome = await this.#db.db.transaction().execute(async (trx) => {
       await lockConceptGraph(trx, appId);
       editable(await findConceptRow(trx, appId, conceptId), conceptId);
       const users = await lessonsUsingConcept(trx, appId, conceptId);
@@ -117,6 +142,7 @@ export class ConceptsService {
       await deleteConcept(trx, appId, conceptId);
       return { retired: false };
     });
+    return this.#changed(appId, outcome);
   }
 
   /** Refuses a write that would leave the graph with unknown prerequisites or a cycle. */
