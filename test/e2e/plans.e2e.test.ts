@@ -24,8 +24,12 @@ const run = promisify(execFile);
 const PASSWORD = 'correct horse battery';
 const [, postgres] = await databaseBackends();
 
-/** "What is 20 + 60?" → 80. */
+/** "What is 20 + 60?" → 80; "What number comes right after 1?" → 2; "Count the stars: ★ ★ ★. …" → 3. */
 function solve(prompt: string): number | undefined {
+  const after = /^What number comes right (after|before) (\d+)\?$/.exec(prompt);
+  if (after) return Number(after[2]) + (after[1] === 'after' ? 1 : -1);
+  const things = /^Count the \w+: ([●★♥ ]+)\./u.exec(prompt);
+  if (things) return things[1]!.replace(/ /g, '').length;
   const m = /^What is (\d+) ([+\-−×÷]) (\d+)\?$/.exec(prompt);
   if (!m) return undefined;
   const [a, b] = [Number(m[1]), Number(m[3])];
@@ -65,6 +69,7 @@ for (const variant of [
       api = await startServer(env);
     });
     after(async () => {
+      if (process.env.DEBUG_E2E) console.log(api?.output(), api?.child.exitCode, api?.child.signalCode);
       for (const p of [api?.child, engine?.child]) if (p && p.exitCode === null) p.kill('SIGKILL');
       await dropDb?.();
     });
@@ -77,16 +82,20 @@ for (const variant of [
       const guardian = String((await call('POST', '/auth/login', undefined, { email, password: PASSWORD })).body.accessToken);
       const child = String((await call('POST', '/api/children', guardian, { nickname: 'Ava', grade: 1 })).body.id);
 
-      // Yesterday Ava answered the first numeric questions of the first lessons (some right, some wrong).
-      const lessons = (await call('GET', '/api/lessons?limit=6', guardian)).body.items as { id: string }[];
+      // Yesterday Ava counted to 10 without a slip and made a start on adding within 5 (three right, two wrong).
       const answers: unknown[] = [];
       const yesterday = Date.now() - 26 * 3600_000;
-      for (const { id } of lessons) {
-        const lesson = (await call('GET', `/api/lessons/${id}`, guardian)).body as { items: { id: string; type: string; prompt: string }[] };
-        for (const item of lesson.items.filter((i) => i.type === 'numeric').slice(0, 3)) {
-          answers.push({ childId: child, itemId: item.id, response: solve(item.prompt) ?? 3, durationMs: 8000, answeredAt: new Date(yesterday + answers.length * 20_000).toISOString(), clientEventId: `ava-${answers.length}` });
-        }
-      }
+      const answerLesson = async (lessonId: string, rightness: boolean[]) => {
+        const lesson = (await call('GET', `/api/lessons/${lessonId}`, guardian)).body as { items: { id: string; type: string; prompt: string }[] };
+        const numeric = lesson.items.filter((i) => i.type === 'numeric' && solve(i.prompt) !== undefined);
+        assert.ok(numeric.length >= rightness.length, `${lessonId}: ${lesson.items.map((i) => i.prompt).join(' | ')}`);
+        rightness.forEach((right, k) => {
+          const item = numeric[k]!;
+          answers.push({ childId: child, itemId: item.id, response: solve(item.prompt)! + (right ? 0 : 1), durationMs: 8000, answeredAt: new Date(yesterday + answers.length * 20_000).toISOString(), clientEventId: `ava-${answers.length}` });
+        });
+      };
+      await answerLesson('count-to-10-learn', [true, true, true, true, true, true]);
+      await answerLesson('add-within-5-learn', [true, true, false, true, false]);
       assert.ok(answers.length >= 6, `answers: ${answers.length}`);
       assert.equal((await call('POST', '/api/progress', guardian, { answers })).status, 200);
 

