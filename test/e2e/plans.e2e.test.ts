@@ -69,7 +69,6 @@ for (const variant of [
       api = await startServer(env);
     });
     after(async () => {
-      if (process.env.DEBUG_E2E) console.log(api?.output(), api?.child.exitCode, api?.child.signalCode);
       for (const p of [api?.child, engine?.child]) if (p && p.exitCode === null) p.kill('SIGKILL');
       await dropDb?.();
     });
