@@ -426,38 +426,6 @@ export const tenantMigrations: Migration[] = [
     },
   },
   {
-    version: 11,
-    name: 'curriculum embeddings for vector search (pgvector)',
-    async up(trx, s) {
-      await requirePgvector(trx);
-      await runAll(trx, [
-        // One vector per concept, lesson and practice item of the app, written by the curriculum
-        // index (engine/curriculum-index.ts). The column is an untyped `vector` because the
-        // dimension depends on the embedding model (local 100, Titan up to 1024, OpenAI 1536);
-        // model and dimensions are stored with each vector, and searches compare only vectors of
-        // the configured model. The HNSW indexes are per dimension, on the expression
-        // `(embedding::vector(N))` and partial on `dimensions = N`; the vector store creates the
-        // one a dimension needs when vectors of it are first stored (see adapters/vectors).
-        // text_hash (SHA-256 of the embedded text) lets a reindex skip unchanged texts.
-        `create table ${s}.curriculum_embeddings (
-           kind text not null check (kind in ('concept', 'lesson', 'item')),
-           id text not null,
-           model text not null check (length(model) between 1 and 200),
-           dimensions integer not null check (dimensions between 1 and 16000),
-           grade smallint,
-           subject text,
-           text_hash text not null,
-           embedding vector not null,
-           updated_at timestamptz not null default now(),
-           primary key (kind, id),
-           check (vector_dims(embedding) = dimensions)
-         )`,
-        // Selective filters can be answered exactly from these rows when the planner finds that cheaper than the HNSW scan.
-        `create index curriculum_embeddings_filter on ${s}.curriculum_embeddings (model, grade, subject)`,
-      ]);
-    },
-  },
-  {
     version: 10,
     name: 'lesson plans: durable requests, their inputs and results',
     async up(trx, s) {
@@ -495,6 +463,38 @@ export const tenantMigrations: Migration[] = [
         // The child's newest plans (rate limit, reuse, the newest ready plan).
         `create index plans_child_newest on ${s}.plans (child_id, created_at desc)`,
         `create index plans_child_ready on ${s}.plans (child_id, finished_at desc) where status = 'ready'`,
+      ]);
+    },
+  },
+  {
+    version: 11,
+    name: 'curriculum embeddings for vector search (pgvector)',
+    async up(trx, s) {
+      await requirePgvector(trx);
+      await runAll(trx, [
+        // One vector per concept, lesson and practice item of the app, written by the curriculum
+        // index (engine/curriculum-index.ts). The column is an untyped `vector` because the
+        // dimension depends on the embedding model (local 100, Titan up to 1024, OpenAI 1536);
+        // model and dimensions are stored with each vector, and searches compare only vectors of
+        // the configured model. The HNSW indexes are per dimension, on the expression
+        // `(embedding::vector(N))` and partial on `dimensions = N`; the vector store creates the
+        // one a dimension needs when vectors of it are first stored (see adapters/vectors).
+        // text_hash (SHA-256 of the embedded text) lets a reindex skip unchanged texts.
+        `create table ${s}.curriculum_embeddings (
+           kind text not null check (kind in ('concept', 'lesson', 'item')),
+           id text not null,
+           model text not null check (length(model) between 1 and 200),
+           dimensions integer not null check (dimensions between 1 and 16000),
+           grade smallint,
+           subject text,
+           text_hash text not null,
+           embedding vector not null,
+           updated_at timestamptz not null default now(),
+           primary key (kind, id),
+           check (vector_dims(embedding) = dimensions)
+         )`,
+        // Selective filters can be answered exactly from these rows when the planner finds that cheaper than the HNSW scan.
+        `create index curriculum_embeddings_filter on ${s}.curriculum_embeddings (model, grade, subject)`,
       ]);
     },
   },
