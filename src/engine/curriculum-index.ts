@@ -73,6 +73,8 @@ export async function curriculumDocuments(database: Database, appId: string): Pr
       .innerJoin('lessons as l', 'l.id', 'i.lesson_id')
       .select(['i.id', 'i.prompt', 'i.choices', 'l.grade', 'l.subject'])
       .where('i.retired_at', 'is', null)
+      // Items generated for one child are that child's, not the curriculum's: never indexed, never found.
+      .where('i.generated', 'is', null)
       .where('l.retired_at', 'is', null)
       .where('l.published', '=', true)
       .orderBy('i.id')

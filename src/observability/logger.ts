@@ -124,12 +124,33 @@ export function accessLog(logger: Logger): AccessLog {
  * stdout are buffered and asynchronous so one line per request does not stall
  * the event loop; call {@link flushLogger} before exit.
  */
+/**
+ * Fields of database errors (pg, PGlite) that hold the statement's values
+ * or the rows it touched: `params` (bound values, e.g. a child's id),
+ * `query`/`where` (the statement) and `detail` (`Key (child_id)=(…)`).
+ * They never reach the log; code, message, constraint and stack do.
+ */
+const DATABASE_ERROR_FIELDS = ['params', 'query', 'detail', 'where', 'internalQuery', 'parameters'] as const;
+
+/** pino's error serializer, without the fields above (also in causes). */
+export function serializeError(error: unknown): unknown {
+  const out = pino.stdSerializers.err(error as Error) as unknown as Record<string, unknown> | undefined;
+  const strip = (o: Record<string, unknown> | undefined, depth: number) => {
+    if (!o || typeof o !== 'object' || depth > 5) return;
+    for (const f of DATABASE_ERROR_FIELDS) delete o[f];
+    strip(o.cause as Record<string, unknown> | undefined, depth + 1);
+  };
+  strip(out, 0);
+  return out;
+}
+
 export function createLogger(options: { level: string; destination?: pino.DestinationStream }): Logger {
   const options_: pino.LoggerOptions = {
     level: options.level,
     base: { service: 'kidslearn' },
     // No redaction pass: it costs on every line. Instead nothing that logs
     // takes headers or bodies; a test asserts tokens never appear in logs.
+    serializers: { err: serializeError },
   };
   if (options.destination) {
     const logger = pino(options_, options.destination);

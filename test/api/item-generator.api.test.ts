@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { createLanguageModel } from '../../src/adapters/llm/create-language-model.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { ItemGenerator, PROMPT_VERSION, type GenerateResult } from '../../src/engine/item-generator.ts';
+import { curriculumDocuments } from '../../src/engine/curriculum-index.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { startFakeChatServer, type FakeChatServer } from '../support/openai-chat-server.ts';
 import { stacks } from '../support/servers.ts';
@@ -110,6 +111,10 @@ for (const stack of await stacks()) {
       const other = await answer(otherChildToken, otherChildId, items[0]!.id, '1', 'other-child');
       assert.equal(other.status, 404);
       assert.equal(other.body.error?.code, 'item_not_found');
+      // Nor is it part of the curriculum vector search indexes (what GET /api/adaptive/similar finds).
+      const documents = await curriculumDocuments(t.container.database, 'alpha');
+      assert.ok(documents.some((d) => d.id === 'shared-lesson-q1'));
+      assert.ok(!documents.some((d) => items.some((i) => i.id === d.id)), 'no generated item is indexed');
     });
 
     it('deletes the items made for a child when the child is erased, and only those', async () => {

@@ -40,7 +40,7 @@ for (const stack of await stacks()) {
     before(async () => {
       const opened = await stack.open();
       dispose = opened.dispose;
-      t = await createTestApp({ database: opened.database, cache: opened.cache });
+      t = await createTestApp({ database: opened.database, cache: opened.cache, env: opened.databaseUrl ? { DATABASE_URL: opened.databaseUrl } : {} });
       await createFixtureApp(t.container, 'alpha');
       const c = t.container;
       const password = 'correct horse battery';
