@@ -262,6 +262,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     }
   }
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
+  if (e.ENGINE_MODE === 'separate' && !e.DATABASE_URL) {
+    throw new ConfigError('Invalid ENGINE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the engine itself)');
+  }
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
   const embeddings = embeddingsConfig(e, dataDir);
   const llm = llmConfig(e);

@@ -3,6 +3,13 @@ import type { Logger } from '../observability/logger.ts';
 import type { ItemGenerator } from './item-generator.ts';
 import type { PlanEnricher } from './plan-job.ts';
 
+/**
+ * Longest wait for the fresh questions of one plan (all activities at once):
+ * well under the plan job's 60 s attempt, so a slow model costs the fresh
+ * questions (the authored items stay), never the plan.
+ */
+export const ENRICH_DEADLINE_MS = 25_000;
+
 /** Activities that get a fresh question: practice and challenge with at least this many items. */
 const MIN_ITEMS_FOR_FRESH = 2;
 
@@ -22,15 +29,16 @@ const MIN_ITEMS_FOR_FRESH = 2;
  * again generates again; the earlier items stay stored for the child (and
  * are erased with it) but are not in the plan.
  */
-export function freshPracticeEnricher(deps: { generator: ItemGenerator; logger: Logger }): PlanEnricher {
+export function freshPracticeEnricher(deps: { generator: ItemGenerator; logger: Logger; deadlineMs?: number }): PlanEnricher {
   return async (plan, context) => {
+    const signal = AbortSignal.any([context.signal, AbortSignal.timeout(deps.deadlineMs ?? ENRICH_DEADLINE_MS)]);
     const activities = await Promise.all(
       plan.activities.map(async (activity): Promise<Activity> => {
         if ((activity.kind !== 'practice' && activity.kind !== 'challenge') || !activity.lessonId || activity.itemIds.length < MIN_ITEMS_FOR_FRESH) return activity;
         try {
           const result = await deps.generator.generate(
             { app: context.app, concept: activity.conceptId, lesson: activity.lessonId, count: 1, forChildId: context.childId },
-            { signal: context.signal },
+            { signal },
           );
           const fresh = result.items[0];
           if (!fresh) return activity;

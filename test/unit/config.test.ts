@@ -35,6 +35,14 @@ describe('loadConfig', () => {
     assert.deepEqual(c.corsOrigins, ['https://a.example', 'https://b.example']);
   });
 
+  it('runs the engine inline on the embedded database and separately with a server; separate without a server is refused', () => {
+    assert.deepEqual(load({}).engine, { mode: 'inline', port: 3001, concurrency: 2, pollSeconds: 1, queueTimeoutMs: 5000 });
+    assert.equal(load({ DATABASE_URL: 'postgres://u@h:5432/db' }).engine.mode, 'separate');
+    assert.equal(load({ DATABASE_URL: 'postgres://u@h:5432/db', ENGINE_MODE: 'inline' }).engine.mode, 'inline');
+    assert.throws(() => load({ ENGINE_MODE: 'separate' }), /^ConfigError: Invalid ENGINE_MODE="separate": expected inline without DATABASE_URL/);
+    assert.throws(() => load({ ENGINE_POLL_SECONDS: '0.1' }), /^ConfigError: Invalid ENGINE_POLL_SECONDS/);
+  });
+
   it('writes mail to the outbox under the data dir unless SMTP_URL is set', () => {
     assert.deepEqual(load({ KIDSLEARN_DATA_DIR: '/tmp/kl' }).mail, { kind: 'outbox', dir: '/tmp/kl/outbox', from: 'kidslearn <no-reply@localhost>', linkBaseUrl: undefined });
     assert.deepEqual(load({ SMTP_URL: 'smtps://u:p@mail.example:465', MAIL_FROM: 'Kids <hi@example.com>', MAIL_TIMEOUT_MS: '2500', MAIL_LINK_BASE_URL: 'https://app.example' }).mail, {

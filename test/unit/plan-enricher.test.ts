@@ -60,4 +60,13 @@ describe('fresh practice enricher', () => {
     const { generator: g } = generator(() => new Error('aborted'));
     await assert.rejects(freshPracticeEnricher({ generator: g, logger })(plan, { ...context, signal: controller.signal }), /aborted/);
   });
+
+  it('a model slower than the deadline costs the fresh questions, not the plan', async () => {
+    const slow = {
+      generate: (_input: unknown, options: { signal: AbortSignal }) =>
+        new Promise((_resolve, reject) => options.signal.addEventListener('abort', () => reject(options.signal.reason as Error))),
+    } as unknown as ItemGenerator;
+    const out = await freshPracticeEnricher({ generator: slow, logger, deadlineMs: 50 })(plan, context);
+    assert.deepEqual(out, plan);
+  });
 });

@@ -141,7 +141,7 @@ export class PlansService {
     const inputsKey = await this.#inputsKey(app, input.childId, request);
 
     const planId = randomUUID();
-    const outcome = await db.transaction().execute(async (trx) => {
+    const decide = () => db.transaction().execute(async (trx) => {
       await lockChildPlans(trx, app, input.childId);
       if (keyDigest) {
         const first = await findByIdempotencyKey(trx, app, keyDigest);
@@ -154,6 +154,15 @@ export class PlansService {
       await insertPlan(trx, app, { id: planId, childId: input.childId, request, requestHash, inputsKey, idempotencyKey: keyDigest, requestedByRole: principal.role });
       return { kind: 'created' as const };
     });
+    let outcome: Awaited<ReturnType<typeof decide>>;
+    try {
+      outcome = await decide();
+    } catch (error) {
+      // The lock is per child: the same key sent at once for two children meets at the unique index. The first wins.
+      const first = keyDigest && isUniqueViolation(error) ? await findByIdempotencyKey(db, app, keyDigest) : undefined;
+      if (!first) throw error;
+      outcome = { kind: 'existing' as const, plan: first };
+    }
     switch (outcome.kind) {
       case 'existing':
         return this.#replayed(outcome.plan, requestHash);
@@ -234,8 +243,9 @@ export class PlansService {
       try {
         const job = await (await this.#jobQueue()).get(plan.jobId);
         if (!job || job.state === 'failed' || job.state === 'cancelled') {
-          const why = job?.error ?? (job ? 'the job was cancelled' : 'the job is gone');
-          error = { code: 'plan_job_failed', message: `The engine gave up on this plan after ${job?.attempts ?? plan.attempts} attempt(s): ${why}` };
+          // The job's own error text is the engine's (it may name internals): logged, not shown.
+          this.#logger.warn({ planId: plan.id, jobId: plan.jobId, state: job?.state ?? 'gone', jobError: job?.error }, 'plans: the job of a pending plan failed or is gone');
+          error = { code: 'plan_job_failed', message: `The engine gave up on this plan after ${job?.attempts ?? plan.attempts} attempt(s); request a new plan` };
         }
       } catch (cause) {
         this.#logger.warn({ err: cause, planId: plan.id }, 'plans: could not read the job of a pending plan');
@@ -315,4 +325,9 @@ export function toView(p: PlanRecord): PlanView {
     startedAt: p.startedAt?.toISOString() ?? null,
     finishedAt: p.finishedAt?.toISOString() ?? null,
   };
+}
+
+/** A unique-constraint violation (PostgreSQL SQLSTATE 23505), from pg or PGlite. */
+function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
