@@ -95,7 +95,11 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 200);
       doc = (await res.json()) as Schema;
     });
-    after(async () => dispose());
+    // The container first: a plan request opened its job queue, whose timers keep the process alive.
+    after(async () => {
+      await t?.container.close();
+      await dispose();
+    });
 
     it('the document lists operations, and every served route among them', () => {
       const ops = operationsOf(doc);
