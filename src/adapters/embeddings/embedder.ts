@@ -1,4 +1,5 @@
 import { AppError } from '../../domain/errors.ts';
+import { abortableSleep as sleep } from '../abortable-sleep.ts';
 
 /**
  * The embedder port: turns texts (concept, lesson and item text of the
@@ -197,21 +198,6 @@ export async function withRetries<T>(
       await sleep(wait, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** Is an HTTP status worth retrying (rate limited, or a server-side failure)? */

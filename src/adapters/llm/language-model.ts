@@ -1,4 +1,5 @@
 import { AppError } from '../../domain/errors.ts';
+import { abortableSleep as sleep } from '../abortable-sleep.ts';
 
 /**
  * The language-model port: writes candidate practice items for one concept.
@@ -147,19 +148,4 @@ export async function callWithRetries<T>(provider: LlmProvider, policy: CallPoli
       await sleep(Math.min(4000, (policy.baseDelayMs ?? 250) * 2 ** (n - 1)) * random(), signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

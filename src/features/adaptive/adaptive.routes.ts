@@ -11,7 +11,8 @@ import type { AnalysisService } from './analysis.service.ts';
 
 const ChildIdParam = z.object({ childId: safeId.openapi({ param: { name: 'childId', in: 'path' }, example: '0b6f…' }) });
 
-const Evidence = z.object({
+/** The evidence behind a finding or a plan's `why` (shared by the analysis and plan schemas). */
+export const Evidence = z.object({
   pKnown: z.number().nullable(),
   recall: z.number().nullable().openapi({ description: 'FSRS probability of recalling the concept now' }),
   nextReviewAt: z.string().nullable(),

@@ -8,17 +8,7 @@ import { errorResponses } from '../../http/errors.ts';
 import { json, security } from '../../http/route-helpers.ts';
 import { validationHook } from '../../http/validation.ts';
 import type { PlansService } from './plans.service.ts';
-
-const Evidence = z.object({
-  pKnown: z.number().nullable(),
-  recall: z.number().nullable().openapi({ description: 'FSRS probability of recalling the concept now' }),
-  nextReviewAt: z.string().nullable(),
-  lastPractisedAt: z.string().nullable(),
-  attempts: z.number().int(),
-  recentErrors: z.number().int(),
-  recentAnswers: z.number().int(),
-  missingPrerequisites: z.array(z.string()),
-});
+import { Evidence } from '../adaptive/adaptive.routes.ts';
 
 const Activity = z.object({
   kind: z.enum(['review', 'learn', 'practice', 'challenge']),
