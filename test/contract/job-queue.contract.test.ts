@@ -318,6 +318,23 @@ for (const backend of await databaseBackends()) {
       assert.equal(done.output, 'ok');
     });
 
+    it(
+      'a job sent by another process wakes an idle worker at once (LISTEN/NOTIFY), not at its next poll',
+      { skip: backend.name === 'pglite' ? 'PGlite serves one process: there is no other sender to hear' : false },
+      async () => {
+        const slow = await openJobQueue({ database, databaseUrl: opened.url!, ...FAST, pollingIntervalSeconds: 60 });
+        const sender = await open(); // another pg-boss instance with its own pool: as the API process would be
+        others.push(slow);
+        const name = fresh('notify');
+        const worker = await slow.work(name, { concurrency: 1 }, async () => 'ok');
+        await sleep(1500); // the worker's first poll has found nothing; it now sleeps for a minute
+        const id = await sender.send(name, {}, ONCE);
+        const done = await until(slow, id, ['completed'], 20_000);
+        await worker.stop();
+        assert.equal(done.output, 'ok');
+      },
+    );
+
     it('health is ok while the database answers', async () => {
       assert.deepEqual(await queue.health(), { ok: true });
     });

@@ -81,6 +81,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
     boss = new PgBoss({
       ...common,
       connectionString: options.databaseUrl,
+      // One connection LISTENs: a job sent by any process (the API) wakes idle workers in every
+      // other (the engines) at once instead of at their next poll. Polling stays as the floor.
+      useListenNotify: true,
       max: options.poolSize ?? 4,
       connectionTimeoutMillis: timeoutMs,
       options: `-c statement_timeout=${Math.max(timeoutMs, 1000)}`,
@@ -104,7 +107,9 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
   const ensureQueue = (name: string) => {
     let ready = queues.get(name);
     if (!ready) {
-      ready = boss.createQueue(name, { policy: 'singleton' });
+      // notify: creating a job NOTIFYs the listeners (PostgreSQL; PGlite has none and polls).
+      // updateQueue turns it on for queues created before it existed.
+      ready = boss.createQueue(name, { policy: 'singleton', notify: true }).then(() => boss.updateQueue(name, { notify: true }));
       ready.catch(() => queues.delete(name));
       queues.set(name, ready);
     }
@@ -150,7 +155,7 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
     async work(queue, o, handler) {
       open();
       await bounded('work', ensureQueue(queue));
-      const workId = await boss.work<object>(queue, { localConcurrency: o.concurrency, batchSize: 1, pollingIntervalSeconds: polling }, async ([job]) => {
+      const workId = await boss.work<object>(queue, { localConcurrency: o.concurrency, batchSize: 1, pollingIntervalSeconds: polling, notifyPollingIntervalSeconds: polling }, async ([job]) => {
         const value = await handler({ id: job!.id, queue, data: job!.data as never, attempt: job!.retryCount + 1, signal: job!.signal });
         // Always an object, so pg-boss stores it as is and `get` finds it under `value`.
         return { value: value ?? null };
