@@ -1,5 +1,6 @@
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import { AttemptError, DEFAULT_RETRY, mapLimited, normalize, truncateText, withRetries, type Embedder, type RetryPolicy } from './embedder.ts';
+import { classifyBedrockError } from '../aws/bedrock-errors.ts';
 
 /** Titan Text Embeddings v2, the default Bedrock model. */
 export const TITAN_V2 = 'amazon.titan-embed-text-v2:0';
@@ -21,8 +22,6 @@ export interface BedrockEmbedderOptions {
   retry?: RetryPolicy;
   random?: () => number;
 }
-
-const RETRYABLE = new Set(['ThrottlingException', 'ServiceUnavailableException', 'InternalServerException', 'ModelNotReadyException', 'ServiceQuotaExceededException', 'TimeoutError', 'RequestTimeout']);
 
 /**
  * The `bedrock` embedder: Amazon Titan Text Embeddings v2 through
@@ -103,19 +102,8 @@ export function createBedrockEmbedder(options: BedrockEmbedderOptions): Embedder
   };
 }
 
-/** An SDK error as an attempt failure: throttling and 5xx are retried; validation, access and credentials errors are not. */
+/** An SDK error as an attempt failure (see classifyBedrockError). */
 function classify(error: unknown): AttemptError {
-  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown } | null;
-  const name = e?.name ?? 'Error';
-  const status = e?.$metadata?.httpStatusCode;
-  const throttled = name === 'ThrottlingException' || status === 429;
-  // No HTTP status and not a service exception: the request never got an answer (refused, reset, DNS).
-  const unreachable = status === undefined && !name.endsWith('Exception') && name !== 'CredentialsProviderError';
-  const serverSide = RETRYABLE.has(name) || (status !== undefined && status >= 500) || Boolean(e?.$retryable);
-  const retryable = throttled || serverSide || unreachable;
-  return new AttemptError(throttled ? 'rate_limited' : serverSide ? 'server_error' : unreachable ? 'unreachable' : 'rejected', `Bedrock answered ${name}`, {
-    retryable,
-    ...(status === undefined ? {} : { status }),
-    cause: error,
-  });
+  const { reason, message, ...options } = classifyBedrockError(error, ['TimeoutError', 'RequestTimeout']);
+  return new AttemptError(reason, message, { ...options, cause: error });
 }

@@ -1,5 +1,6 @@
 import { BedrockRuntimeClient, ConverseCommand, type ContentBlock } from '@aws-sdk/client-bedrock-runtime';
 import { callWithRetries, LlmAttemptError, type CallPolicy, type LanguageModel } from './language-model.ts';
+import { classifyBedrockError } from '../aws/bedrock-errors.ts';
 
 /** Options of the Bedrock adapter. */
 export interface BedrockModelOptions {
@@ -10,8 +11,6 @@ export interface BedrockModelOptions {
   model: string;
   policy: CallPolicy;
 }
-
-const RETRYABLE = new Set(['ThrottlingException', 'ServiceUnavailableException', 'InternalServerException', 'ModelNotReadyException', 'ServiceQuotaExceededException']);
 
 /**
  * The `bedrock` adapter: Amazon Bedrock's Converse API (one API for Nova,
@@ -73,17 +72,8 @@ export function createBedrockModel(options: BedrockModelOptions): LanguageModel 
   };
 }
 
-/** An SDK error as an attempt failure: throttling and server-side errors are retried; validation, access and credentials errors are not. */
+/** An SDK error as an attempt failure (see classifyBedrockError). */
 function classify(error: unknown): LlmAttemptError {
-  const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown } | null;
-  const name = e?.name ?? 'Error';
-  const status = e?.$metadata?.httpStatusCode;
-  const throttled = name === 'ThrottlingException' || status === 429;
-  const unreachable = status === undefined && !name.endsWith('Exception') && name !== 'CredentialsProviderError';
-  const serverSide = RETRYABLE.has(name) || (status !== undefined && status >= 500) || Boolean(e?.$retryable);
-  return new LlmAttemptError(throttled ? 'rate_limited' : serverSide ? 'server_error' : unreachable ? 'unreachable' : 'rejected', `Bedrock answered ${name}`, {
-    retryable: throttled || serverSide || unreachable,
-    ...(status === undefined ? {} : { status }),
-    cause: error,
-  });
+  const { reason, message, ...options } = classifyBedrockError(error);
+  return new LlmAttemptError(reason, message, { ...options, cause: error });
 }
