@@ -80,6 +80,21 @@ const EnvSchema = z.object({
   ENGINE_CONCURRENCY: intFrom(2, 1, 64),
   ENGINE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
   JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
+  LAKE_MODE: z.preprocess(emptyToUndefined, z.enum(['inline', 'separate']).optional()),
+  LAKE_PORT: intFrom(3002, 0, 65535),
+  LAKE_FLUSH_SECONDS: z.coerce.number().min(0.1).max(3600).default(60),
+  LAKE_FLUSH_EVENTS: intFrom(100_000, 1, 10_000_000),
+  LAKE_MAX_BACKLOG: intFrom(2_000_000, 1, 1_000_000_000),
+  LAKE_MAX_ATTEMPTS: intFrom(5, 1, 100),
+  LAKE_DEDUP_DAYS: intFrom(7, 7, 365),
+  LAKE_DIR: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
+  LAKE_S3_BUCKET: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name').optional()),
+  LAKE_S3_PREFIX: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9=._/-]{0,200}$/, 'an object key prefix such as analytics-lake/').optional()),
+  LAKE_S3_ENDPOINT: z.preprocess(emptyToUndefined, urlWithProtocol(['http:', 'https:']).optional()),
+  LAKE_S3_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
+  LAKE_TIMEOUT_MS: intFrom(10000, 100, 300000),
+  LAKE_REPORT_CACHE_SECONDS: intFrom(60, 0, 3600),
+  ALERT_WEBHOOK_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['http:', 'https:']).optional()),
   ACCESS_TOKEN_TTL: ttl('15m', 60, 15 * 60),
   REFRESH_TOKEN_TTL: ttl('30d', 60 * 60, 365 * 86400),
   PASSWORD_SCRYPT_LOG_N: intFrom(14, 12, 20),
@@ -130,7 +145,7 @@ const EnvSchema = z.object({
 });
 
 /** Variables whose value is never repeated in an error message. */
-const SECRET_VARIABLES = new Set(['SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL', 'LLM_API_KEY', 'LLM_URL']);
+const SECRET_VARIABLES = new Set(['SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL', 'LLM_API_KEY', 'LLM_URL', 'ALERT_WEBHOOK_URL']);
 
 /** Parses `group=role,group=role`; children never sign in through an external provider. */
 function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
@@ -186,6 +201,32 @@ export interface Config {
    * every call to the job queue.
    */
   engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; pollSeconds: number; queueTimeoutMs: number };
+  /**
+   * The analytics lake (see docs/analytics.md). `mode`: the lake writer runs
+   * inside `npm start` (`inline`, the default on embedded PGlite) or as
+   * `npm run lake` (`separate`, the default with a PostgreSQL server), with
+   * its /health and /metrics on `port`. A batch is written every
+   * `flushSeconds` or at `flushEvents` pending events; `maxBacklog` pending
+   * events make `POST /api/events` answer 503; a batch failing
+   * `maxAttempts` times goes to the dead letters; event ids are
+   * deduplicated for `dedupDays`. Files go to `store`: a directory (default
+   * `<dataDir>/lake`) or S3. `timeoutMs` bounds every call to the store;
+   * reports are cached `reportCacheSeconds`; new dead letters are POSTed to
+   * `alertWebhookUrl` when set.
+   */
+  lake: {
+    mode: 'inline' | 'separate';
+    port: number;
+    flushSeconds: number;
+    flushEvents: number;
+    maxBacklog: number;
+    maxAttempts: number;
+    dedupDays: number;
+    store: { kind: 'directory'; dir: string } | { kind: 's3'; bucket: string; prefix: string; region: string; endpoint: string | undefined };
+    timeoutMs: number;
+    reportCacheSeconds: number;
+    alertWebhookUrl: string | undefined;
+  };
   version: string;
   auth: {
     accessTtlSeconds: number;
@@ -262,6 +303,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     }
   }
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
+  if (e.LAKE_MODE === 'separate' && !e.DATABASE_URL) {
+    throw new ConfigError('Invalid LAKE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the lake writer itself)');
+  }
+  if ((e.LAKE_S3_PREFIX || e.LAKE_S3_ENDPOINT || e.LAKE_S3_REGION) && !e.LAKE_S3_BUCKET) {
+    throw new ConfigError('Invalid LAKE_S3_BUCKET: expected a bucket name when LAKE_S3_PREFIX, LAKE_S3_ENDPOINT or LAKE_S3_REGION is set');
+  }
   if (e.ENGINE_MODE === 'separate' && !e.DATABASE_URL) {
     throw new ConfigError('Invalid ENGINE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the engine itself)');
   }
@@ -291,6 +338,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
+    lake: {
+      mode: e.LAKE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'),
+      port: e.LAKE_PORT,
+      flushSeconds: e.LAKE_FLUSH_SECONDS,
+      flushEvents: e.LAKE_FLUSH_EVENTS,
+      maxBacklog: e.LAKE_MAX_BACKLOG,
+      maxAttempts: e.LAKE_MAX_ATTEMPTS,
+      dedupDays: e.LAKE_DEDUP_DAYS,
+      store: e.LAKE_S3_BUCKET
+        ? { kind: 's3', bucket: e.LAKE_S3_BUCKET, prefix: e.LAKE_S3_PREFIX ?? '', region: e.LAKE_S3_REGION ?? e.BEDROCK_REGION ?? 'us-east-1', endpoint: e.LAKE_S3_ENDPOINT }
+        : { kind: 'directory', dir: e.LAKE_DIR ? path.resolve(e.LAKE_DIR) : path.join(dataDir, 'lake') },
+      timeoutMs: e.LAKE_TIMEOUT_MS,
+      reportCacheSeconds: e.LAKE_REPORT_CACHE_SECONDS,
+      alertWebhookUrl: e.ALERT_WEBHOOK_URL,
+    },
     version: packageVersion(),
     auth: {
       accessTtlSeconds: e.ACCESS_TOKEN_TTL,

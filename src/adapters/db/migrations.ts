@@ -46,6 +46,58 @@ export const controlMigrations: Migration[] = [
       await run(trx, `alter table kidslearn.apps add column settings jsonb not null default '{"revealAnswers": true}'`);
     },
   },
+  {
+    version: 3,
+    name: 'analytics events',
+    async up(trx) {
+      await runAll(trx, [
+        // One secret per app for pseudonymous learner keys (domain/analytics/pseudonym.ts): the lake never holds a child id.
+        `create table kidslearn.lake_keys (
+           app text primary key references kidslearn.apps(id) on delete cascade,
+           key text not null,
+           created_at timestamptz not null default now()
+         )`,
+        // The durable outbox of acknowledged events, in commit order of their sequence numbers.
+        // Kept after export for the dedup window (unique (app, event_id)), then pruned.
+        `create table kidslearn.lake_events (
+           seq bigint generated always as identity primary key,
+           app text not null,
+           event_id uuid not null,
+           type text not null,
+           source text not null check (source in ('app', 'server')),
+           occurred_at timestamptz not null,
+           received_at timestamptz not null default now(),
+           learner text,
+           session_id text,
+           properties jsonb not null,
+           payload_hash text not null,
+           batch_id bigint,
+           exported_at timestamptz,
+           unique (app, event_id)
+         )`,
+        `create index lake_events_pending on kidslearn.lake_events (seq) where batch_id is null`,
+        `create index lake_events_learner on kidslearn.lake_events (app, learner) where learner is not null`,
+        `create index lake_events_exported on kidslearn.lake_events (received_at) where exported_at is not null`,
+        // Events that cannot enter the lake (a conflicting retry, a batch past its attempts), kept with the reason for redrive.
+        `create table kidslearn.lake_dead_letters (
+           id bigint generated always as identity primary key,
+           app text not null,
+           event_id uuid not null,
+           seq bigint,
+           type text not null,
+           learner text,
+           reason text not null check (reason in ('conflict', 'rejected', 'max_attempts')),
+           detail text,
+           attempts integer not null default 0,
+           event jsonb not null,
+           created_at timestamptz not null default now(),
+           redriven_at timestamptz
+         )`,
+        `create index lake_dead_letters_app on kidslearn.lake_dead_letters (app, created_at)`,
+        `create index lake_dead_letters_learner on kidslearn.lake_dead_letters (app, learner) where learner is not null`,
+      ]);
+    },
+  },
 ];
 
 export const tenantMigrations: Migration[] = [

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated } from 'kysely';
+import type { ColumnType, Generated, GeneratedAlways } from 'kysely';
 
 /**
  * Row types for Kysely. Tenant tables live in one schema per app
@@ -227,6 +227,47 @@ export interface SchemaMigrationsTable {
   applied_at: Generated<Date>;
 }
 
+/** Per-app secret for pseudonymous learner keys (control migration 3). */
+export interface LakeKeysTable {
+  app: string;
+  key: string;
+  created_at: Generated<Date>;
+}
+
+/** The analytics outbox: acknowledged events waiting for (or kept after) export to the lake (control migration 3). */
+export interface LakeEventsTable {
+  /** bigint: a number from PGlite, a string from `pg` (read with Number()). */
+  seq: GeneratedAlways<number | string>;
+  app: string;
+  event_id: string;
+  type: string;
+  source: 'app' | 'server';
+  occurred_at: Date;
+  received_at: ColumnType<Date, Date | undefined, Date>;
+  learner: string | null;
+  session_id: string | null;
+  properties: ColumnType<unknown, string, string>;
+  payload_hash: string;
+  batch_id: number | string | null;
+  exported_at: Date | null;
+}
+
+/** Events that could not enter the lake, with the reason (control migration 3). */
+export interface LakeDeadLettersTable {
+  id: GeneratedAlways<number | string>;
+  app: string;
+  event_id: string;
+  seq: number | string | null;
+  type: string;
+  learner: string | null;
+  reason: 'conflict' | 'rejected' | 'max_attempts';
+  detail: string | null;
+  attempts: Generated<number>;
+  event: ColumnType<unknown, string, string>;
+  created_at: Generated<Date>;
+  redriven_at: Date | null;
+}
+
 /** Every table Kysely knows about. Control tables are schema-qualified. */
 /** Single-use tokens sent by mail, as digests (migration 7). */
 export interface EmailTokensTable {
@@ -306,4 +347,7 @@ export interface Tables {
   plans: PlansTable;
   'kidslearn.apps': AppsTable;
   'kidslearn.schema_migrations': SchemaMigrationsTable;
+  'kidslearn.lake_keys': LakeKeysTable;
+  'kidslearn.lake_events': LakeEventsTable;
+  'kidslearn.lake_dead_letters': LakeDeadLettersTable;
 }
