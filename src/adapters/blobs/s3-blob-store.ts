@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../../domain/errors.ts';
@@ -93,18 +93,21 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     }
   };
 
-  const put = async (key: string, body: () => Uint8Array | Readable, size: number, sha256: string, signal: AbortSignal) => {
-    // The SDK does not retry a streamed body (it cannot rewind it), so uploads retry here with a fresh stream.
+  const send = (key: string, body: Uint8Array | Readable, size: number, sha256: string, signal: AbortSignal) =>
+    client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: body, ContentLength: size, ChecksumSHA256: sha256 }), { abortSignal: signal });
+
+  /** Uploads a file; the SDK does not retry a streamed body (it cannot rewind it), so this retries with a fresh stream. */
+  const putStream = async (key: string, file: string, size: number, sha256: string, signal: AbortSignal) => {
     for (let attempt = 1; ; attempt++) {
-      const stream = body();
+      const stream = createReadStream(file);
       try {
-        await client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: stream, ContentLength: size, ChecksumSHA256: sha256 }), { abortSignal: signal });
+        await send(key, stream, size, sha256, signal);
         return;
       } catch (error) {
         if (attempt >= maxAttempts || !isRetryable(error)) throw error;
         await abortableSleep(100 * 2 ** (attempt - 1), signal);
       } finally {
-        if (stream instanceof Readable) stream.destroy();
+        stream.destroy();
       }
     }
   };
@@ -132,13 +135,13 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       const hash = createHash('sha256');
       await pipeline(createReadStream(file), hash);
       const sha256 = hash.digest('base64');
-      await call(`PutObject ${key}`, (signal) => put(key, () => createReadStream(file), size, sha256, signal));
+      await call(`PutObject ${key}`, (signal) => putStream(key, file, size, sha256, signal));
     },
 
     async putBytes(key, bytes) {
       assertBlobKey(key);
       const sha256 = createHash('sha256').update(bytes).digest('base64');
-      await call(`PutObject ${key}`, (signal) => put(key, () => bytes, bytes.byteLength, sha256, signal));
+      await call(`PutObject ${key}`, (signal) => send(key, bytes, bytes.byteLength, sha256, signal));
     },
 
     async getFile(key, file) {
@@ -226,10 +229,11 @@ function isRetryable(error: unknown): boolean {
   return status === undefined || status === 429 || status >= 500;
 }
 
-/** A short name for an SDK error, for the message: `NoSuchBucket (404)`, `ECONNREFUSED`. */
+/** A short name for an SDK error, for the message: `NoSuchBucket (404)`, `HTTP 403` (HEAD has no body), `ECONNREFUSED`. */
 function describe(error: unknown): string {
   const e = error as (SdkError & { code?: string }) | undefined;
   const status = e?.$metadata?.httpStatusCode;
   const name = e?.code ?? e?.name ?? 'error';
-  return status === undefined ? name : `${name} (${status})`;
+  if (status === undefined) return name;
+  return name === 'Unknown' ? `HTTP ${status}` : `${name} (${status})`;
 }
