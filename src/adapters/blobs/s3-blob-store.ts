@@ -62,7 +62,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       ...(options.credentials ? { credentials: options.credentials } : {}),
       maxAttempts,
       requestChecksumCalculation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs },
+      requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
       logger: quietLogger,
     });
   const ownsClient = !options.client;
