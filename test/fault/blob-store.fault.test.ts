@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
@@ -117,11 +118,15 @@ describe('blob store faults', { timeout: 60_000 }, () => {
     let endpoint: string;
     let answer = { status: 500, code: 'InternalError' };
     const requests: string[] = [];
+    const uploads: { headers: http.IncomingHttpHeaders; body: Buffer }[] = [];
     before(async () => {
       server = http.createServer((req, res) => {
         requests.push(`${req.method} ${req.url}`);
-        req.resume();
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
         req.on('end', () => {
+          if (req.method === 'PUT') uploads.push({ headers: req.headers, body: Buffer.concat(chunks) });
+          if (answer.status === 200) return void res.writeHead(200).end();
           res.writeHead(answer.status, { 'content-type': 'application/xml' });
           res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${answer.code}</Code><Message>test</Message></Error>`);
         });
@@ -143,6 +148,27 @@ describe('blob store faults', { timeout: 60_000 }, () => {
           const error = await assertUnavailable(call(), name);
           assert.match(error.message, name === 'exists' ? /HTTP 500/ : /InternalError \(500\)/, name);
           assert.equal(requests.length, 3, `${name}: ${requests.join(', ')}`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('uploads send the plain body with its SHA-256 in a header (no aws-chunked framing)', async () => {
+      answer = { status: 200, code: '' };
+      const store = createS3BlobStore(s3Options(endpoint));
+      try {
+        uploads.length = 0;
+        const content = Buffer.from('parquet bytes \u0000\u00ff'.repeat(1000));
+        await writeFile(join(scratch, 'upload.bin'), content);
+        await store.putFile('u/file.bin', join(scratch, 'upload.bin'));
+        await store.putBytes('u/bytes.bin', new Uint8Array(content));
+        assert.equal(uploads.length, 2);
+        for (const upload of uploads) {
+          assert.ok(upload.body.equals(content), 'the body is the content, byte for byte');
+          assert.equal(upload.headers['content-length'], String(content.length));
+          assert.equal(upload.headers['x-amz-checksum-sha256'], createHash('sha256').update(content).digest('base64'));
+          assert.equal(upload.headers['content-encoding'], undefined);
         }
       } finally {
         await store.close();

@@ -42,10 +42,11 @@ const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
  * The `s3` blob store: key `k` is object `<prefix>k` in the bucket. Every
  * call is bounded by `timeoutMs` (an AbortSignal cancels the request, its
  * retries and its backoff) and retried by the SDK up to `maxAttempts`.
- * PutObject is atomic on S3; uploads stream the file and send its SHA-256,
- * which S3 checks. Checksums are only sent where S3 requires them
- * otherwise: the SDK's default streamed CRC (aws-chunked with a trailer) is
- * not understood by S3-compatible test servers such as s3rver.
+ * PutObject is atomic on S3; uploads stream the file and send its SHA-256
+ * in a header, which S3 checks. The SDK adds checksums of its own only
+ * where S3 requires one (DeleteObjects): its default for uploads, a CRC in
+ * an aws-chunked trailer, is stored as part of the body by S3-compatible
+ * servers such as s3rver.
  */
 export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
   const { bucket, timeoutMs } = options;
