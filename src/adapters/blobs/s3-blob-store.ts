@@ -43,10 +43,9 @@ const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
  * call is bounded by `timeoutMs` (an AbortSignal cancels the request, its
  * retries and its backoff) and retried by the SDK up to `maxAttempts`.
  * PutObject is atomic on S3; uploads stream the file and send its SHA-256
- * in a header, which S3 checks. The SDK adds checksums of its own only
- * where S3 requires one (DeleteObjects): its default for uploads, a CRC in
- * an aws-chunked trailer, is stored as part of the body by S3-compatible
- * servers such as s3rver.
+ * in a header, which S3 checks. Given that checksum, the SDK adds none of
+ * its own: its default, a CRC in an aws-chunked trailer, would be stored as
+ * part of the body by S3-compatible servers such as s3rver.
  */
 export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
   const { bucket, timeoutMs } = options;
@@ -62,7 +61,6 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       maxAttempts,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
       requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
       logger: quietLogger,
     });
