@@ -47,14 +47,14 @@ const BAD_KEYS = ['', '/abs', 'a//b', 'a/', 'a\\b', '../x', 'a/../b', 'a/./b', '
 for (const backend of backends) {
   describe(`blob store contract: ${backend.name}`, () => {
     let store: BlobStore;
-    let dispose: () => Promise<void>;
+    let dispose: (() => Promise<void>) | undefined;
     let scratch: string;
     before(async () => {
-      ({ store, dispose } = await backend.open());
       scratch = await mkdtemp(join(tmpdir(), 'kidslearn-blob-scratch-'));
+      ({ store, dispose } = await backend.open());
     });
     after(async () => {
-      await dispose();
+      await dispose?.();
       await rm(scratch, { recursive: true, force: true });
     });
 
