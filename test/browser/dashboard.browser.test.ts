@@ -53,6 +53,7 @@ describe('admin dashboard in Chromium', { skip }, () => {
   before(async () => {
     server = await startDashboardServer();
     browser = await launchBrowser();
+    mkdirSync(ARTIFACTS, { recursive: true });
   });
   after(async () => {
     await browser?.close();
@@ -177,7 +178,6 @@ describe('admin dashboard in Chromium', { skip }, () => {
 
       assertLocalOnly(requests);
       assert.deepEqual(problems, []);
-      mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: new URL('dashboard.png', ARTIFACTS).pathname, fullPage: true });
     } finally {
       await context.close();
@@ -195,6 +195,7 @@ describe('admin dashboard in Chromium', { skip }, () => {
       assert.equal(await page.locator('#dashboard').isVisible(), false);
       for (const card of CARDS) assert.equal(await state(page, card), 'idle', `${card} not drawn`);
       assert.equal(server.reportRequests.length, asked, 'no report requested');
+      await page.screenshot({ path: new URL('dashboard-sign-in.png', ARTIFACTS).pathname });
       assertLocalOnly(requests);
       // The browser reports the 401 of the sign-in itself; nothing else may go wrong.
       assert.deepEqual(
@@ -235,6 +236,7 @@ describe('admin dashboard in Chromium', { skip }, () => {
       assert.equal(await state(page, 'errors'), 'empty');
       assert.equal(await text(page, '[data-total="started"]'), '0');
       assert.equal(await text(page, '[data-total="completionRate"]'), '–');
+      await page.screenshot({ path: new URL('dashboard-empty.png', ARTIFACTS).pathname, fullPage: true });
       assertLocalOnly(requests);
       // The failed report's 503 is the only thing the browser complains about.
       assert.deepEqual(
@@ -243,6 +245,29 @@ describe('admin dashboard in Chromium', { skip }, () => {
       );
     } finally {
       server.failing.clear();
+      await context.close();
+    }
+  });
+
+  it('a signed-in account that is not an admin is sent back to the form with the reason', async () => {
+    const { context, page, problems } = await open();
+    try {
+      const email = 'guardian@dashapp.example';
+      await server.testApp.container.accounts.register(server.appId, { email, password: server.password, role: 'guardian' });
+      await page.getByLabel('App id').fill(server.appId);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(server.password);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      const error = page.locator('#sign-in-error');
+      await error.waitFor({ state: 'visible' });
+      assert.equal(await error.textContent(), `${email} is not an admin of “${server.appId}”: the reports are for the app’s admins. Sign in with an admin account.`);
+      assert.equal(await page.locator('#dashboard').isVisible(), false);
+      for (const card of CARDS) assert.equal(await state(page, card), 'idle', `${card} not drawn`);
+      assert.deepEqual(
+        problems.filter((p) => !/status of 403/.test(p)),
+        [],
+      );
+    } finally {
       await context.close();
     }
   });

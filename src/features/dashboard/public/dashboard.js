@@ -451,6 +451,11 @@
         })
         .catch((error) => {
           if (mine !== generation) return;
+          if (error instanceof ApiError && error.status === 403) {
+            // Signed in, but not as an admin: every report would say the same.
+            signOut(`${session.email} is not an admin of “${session.appId}”: the reports are for the app’s admins. Sign in with an admin account.`);
+            return;
+          }
           charts.get(report.name)?.destroy();
           charts.delete(report.name);
           setState(report.name, 'error', `Could not load this report. ${describe(error)}`);
