@@ -177,6 +177,11 @@ export class EventOutbox {
     return appendEvents(db, events);
   }
 
+  /** Drops the cached counts, so the next {@link backlog} counts again (tests, and right after an export). */
+  forgetBacklog(): void {
+    this.#counts.clear();
+  }
+
   /** Events not exported yet (of one app, or of all), counted up to `cap` when given. */
   backlog(app?: string, cap?: number): Promise<number> {
     const scope = `${app ?? ''}\u0000${cap ?? ''}`;
