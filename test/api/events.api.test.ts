@@ -44,7 +44,7 @@ for (const stack of await stacks()) {
     const kids = {} as Record<'mia' | 'leo' | 'kai' | 'zoe', string>;
     const db = () => t.container.database.db;
 
-    const ev = (o: Record<string, unknown> = {}) => ({
+    const ev = (o: Record<string, unknown> = {}): { eventId: string; type: string; occurredAt: string; childId?: string; sessionId?: string; properties: Record<string, unknown> } => ({
       eventId: randomUUID(),
       type: 'lesson_start',
       occurredAt: new Date(Date.now() - 5000).toISOString(),
@@ -124,7 +124,7 @@ for (const stack of await stacks()) {
       assert.match(mia, LEARNER_KEY_PATTERN);
       assert.deepEqual(
         rows.map((r) => ({ id: r.event_id, app: r.app, type: r.type, source: r.source, learner: r.learner, session: r.session_id, props: r.properties, at: new Date(r.occurred_at).toISOString(), pending: r.batch_id === null && r.exported_at === null })),
-        events.map((e) => ({ id: e.eventId, app: 'alpha', type: e.type, source: 'app', learner: mia, session: (e.sessionId as string | undefined) ?? null, props: e.properties, at: e.occurredAt, pending: true })),
+        events.map((e) => ({ id: e.eventId, app: 'alpha', type: e.type, source: 'app', learner: mia, session: e.sessionId ?? null, props: e.properties, at: e.occurredAt, pending: true })),
       );
       for (const r of rows) {
         const received = new Date(r.received_at).getTime();

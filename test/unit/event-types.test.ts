@@ -53,7 +53,8 @@ describe('analytics event types', () => {
       it('refuses an unknown property, naming it', () => assert.deepEqual(problems(type, { ...VALID[type], colour: 'red' }), ['colour']));
 
       it('refuses each required property missing, naming it', () => {
-        const required = Object.keys(VALID[type]).filter((k) => !schemaOf(type).shape[k as never]?.safeParse(undefined).success);
+        const shape = schemaOf(type).shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+        const required = Object.keys(VALID[type]).filter((k) => !shape[k]!.safeParse(undefined).success);
         assert.ok(required.length > 0);
         for (const k of required) {
           const { [k]: _gone, ...rest } = VALID[type];
