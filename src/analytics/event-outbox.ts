@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from '../adapters/db/database.ts';
 import { PREPARED } from '../adapters/db/database.ts';
@@ -15,23 +15,31 @@ import type { LakeEvent } from '../domain/analytics/event-types.ts';
 
 type Db = Kysely<Tables> | Transaction<Tables>;
 
-/** An event ready for the outbox: the event and the digest of what identifies its payload. */
+/** An event ready for the outbox: the event, its properties as canonical JSON (what is stored) and the digest of what identifies its payload. */
 export interface OutboxEvent extends LakeEvent {
+  propertiesJson: string;
   payloadHash: string;
 }
 
 /** What became of each appended event, in input order. */
 export type AppendOutcome = 'accepted' | 'duplicate' | 'conflict';
 
-/** JSON with object keys sorted at every level, so equal values give equal text. */
+/** JSON with object keys sorted at every level (undefined members left out, as JSON.stringify does), so equal values give equal text. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  const o = value as Record<string, unknown>;
+  // Default sort: UTF-16 code unit order, the same on every platform.
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (const k of keys) {
+    const v = o[k];
+    if (v === undefined) continue;
+    if (out.length > 1) out += ',';
+    out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
 /**
@@ -40,14 +48,16 @@ export function canonicalJson(value: unknown): string {
  * receive time, source and app are not part of it: a retry received later
  * is the same event.
  */
-export function payloadHash(e: Pick<LakeEvent, 'type' | 'occurredAt' | 'learner' | 'sessionId' | 'properties'>): string {
-  const text = canonicalJson({ type: e.type, occurredAt: e.occurredAt.toISOString(), learner: e.learner, sessionId: e.sessionId, properties: e.properties });
-  return createHash('sha256').update(text).digest('hex');
+export function payloadHash(e: Pick<LakeEvent, 'type' | 'occurredAt' | 'learner' | 'sessionId' | 'properties'>, propertiesJson = canonicalJson(e.properties)): string {
+  // canonicalJson of {type, occurredAt, learner, sessionId, properties}, its keys written in sorted order directly (the answer path is hot).
+  const text = `{"learner":${JSON.stringify(e.learner ?? null)},"occurredAt":${JSON.stringify(e.occurredAt.toISOString())},"properties":${propertiesJson},"sessionId":${JSON.stringify(e.sessionId ?? null)},"type":${JSON.stringify(e.type)}}`;
+  return hash('sha256', text, 'hex');
 }
 
-/** The event with its payload digest computed. */
+/** The event ready for the outbox: its canonical properties text and payload digest computed once. */
 export function withPayloadHash(e: LakeEvent): OutboxEvent {
-  return { ...e, payloadHash: payloadHash(e) };
+  const propertiesJson = canonicalJson(e.properties);
+  return { ...e, propertiesJson, payloadHash: payloadHash(e, propertiesJson) };
 }
 
 /**
@@ -56,7 +66,7 @@ export function withPayloadHash(e: LakeEvent): OutboxEvent {
  * gets the same id however often the record is retried.
  */
 export function deterministicUuid(name: string): string {
-  const b = createHash('sha256').update(name).digest().subarray(0, 16);
+  const b = hash('sha256', name, 'buffer').subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
@@ -99,7 +109,7 @@ export async function appendEvents(db: Db, events: readonly OutboxEvent[]): Prom
     select * from unnest(
       ${rows.map((e) => e.app)}::text[], ${rows.map((e) => e.eventId)}::uuid[], ${rows.map((e) => e.type)}::text[], ${rows.map((e) => e.source)}::text[],
       ${rows.map((e) => e.occurredAt.toISOString())}::timestamptz[], ${rows.map((e) => e.receivedAt.toISOString())}::timestamptz[],
-      ${rows.map((e) => e.learner)}::text[], ${rows.map((e) => e.sessionId)}::text[], ${rows.map((e) => JSON.stringify(e.properties))}::jsonb[],
+      ${rows.map((e) => e.learner)}::text[], ${rows.map((e) => e.sessionId)}::text[], ${rows.map((e) => e.propertiesJson)}::jsonb[],
       ${rows.map((e) => e.payloadHash)}::text[])
     on conflict (app, event_id) do nothing
     returning app, event_id`.execute(db);

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import { LRUCache } from 'lru-cache';
 import type { Database } from '../adapters/db/database.ts';
 import type { Tables } from '../adapters/db/tables.ts';
 import { learnerKey, newLearnerSecret } from '../domain/analytics/pseudonym.ts';
@@ -18,6 +19,8 @@ type Db = Kysely<Tables> | Transaction<Tables>;
 export class LearnerKeys {
   readonly #db: Database;
   readonly #secrets = new Map<string, Buffer>();
+  /** Keys computed from committed secrets, so the answer path does not run an HMAC per answer write. */
+  readonly #keys = new LRUCache<string, string>({ max: 100_000 });
   /** One read per app at a time (outside transactions). */
   readonly #loading = new Map<string, Promise<Buffer>>();
 
@@ -27,14 +30,25 @@ export class LearnerKeys {
 
   /** The learner key of `childId` in `app`. Pass the caller's transaction when inside one (the embedded database has one session). */
   async keyOf(app: string, childId: string, db?: Db): Promise<string> {
-    return learnerKey(await this.secretOf(app, db), app, childId);
+    return (await this.keysOf(app, [childId], db)).get(childId)!;
   }
 
   /** The learner keys of several children, by child id (one secret read at most). */
   async keysOf(app: string, childIds: Iterable<string>, db?: Db): Promise<Map<string, string>> {
-    const secret = await this.secretOf(app, db);
     const out = new Map<string, string>();
-    for (const id of childIds) if (!out.has(id)) out.set(id, learnerKey(secret, app, id));
+    let secret: Buffer | undefined;
+    for (const id of childIds) {
+      if (out.has(id)) continue;
+      const memo = `${app}\u0000${id}`;
+      let key = this.#keys.get(memo);
+      if (key === undefined) {
+        secret ??= await this.secretOf(app, db);
+        key = learnerKey(secret, app, id);
+        // Only keys of a committed (cached) secret are kept.
+        if (this.#secrets.get(app) === secret) this.#keys.set(memo, key);
+      }
+      out.set(id, key);
+    }
     return out;
   }
 

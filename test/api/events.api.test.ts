@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { JobQueue } from '../../src/adapters/jobs/job-queue.ts';
 import { deterministicUuid } from '../../src/analytics/event-outbox.ts';
+import { LearnerKeys } from '../../src/analytics/learner-keys.ts';
 import { LEARNER_KEY_PATTERN } from '../../src/domain/analytics/pseudonym.ts';
 import { SERVER_EVENT_PROPERTIES, type ServerEventType } from '../../src/domain/analytics/event-types.ts';
 import type { Principal } from '../../src/domain/principal.ts';
@@ -380,6 +381,34 @@ for (const stack of await stacks()) {
       } finally {
         c.jobQueue = real;
       }
+    });
+
+    it('learner keys: processes racing to create an app’s secret agree; a secret created in a rolled-back transaction is not kept', async () => {
+      const c = t.container;
+      await c.apps.create('gamma', 'App gamma');
+      // Two "processes" (instances) start at once on an app without a secret.
+      const [a, b] = [new LearnerKeys(c.database), new LearnerKeys(c.database)];
+      const [ka, kb] = await Promise.all([a.keyOf('gamma', 'kid-1'), b.keyOf('gamma', 'kid-1')]);
+      assert.equal(ka, kb);
+      assert.match(ka, LEARNER_KEY_PATTERN);
+      assert.notEqual(ka, await a.keyOf('gamma', 'kid-2'));
+      assert.notEqual(ka, await c.learnerKeys.keyOf('alpha', 'kid-1'), 'keys differ per app');
+      const secrets = (await sql<{ n: number }>`select count(*)::int as n from kidslearn.lake_keys where app = 'gamma'`.execute(db())).rows[0]!.n;
+      assert.equal(secrets, 1);
+
+      await c.apps.create('delta', 'App delta');
+      const inTrx = new LearnerKeys(c.database);
+      let rolledBack: string | undefined;
+      await db()
+        .transaction()
+        .execute(async (trx) => {
+          rolledBack = await inTrx.keyOf('delta', 'kid-1', trx);
+          throw new Error('roll back');
+        })
+        .catch(() => undefined);
+      const fresh = await new LearnerKeys(c.database).keyOf('delta', 'kid-1');
+      assert.notEqual(rolledBack, fresh, 'the rolled-back secret is gone');
+      assert.equal(await inTrx.keyOf('delta', 'kid-1'), fresh, 'and the instance that made it did not keep it');
     });
 
     it(`over LAKE_MAX_BACKLOG: 503 lake_backlog_full with Retry-After; other routes and answer writes keep working`, async () => {

@@ -184,7 +184,7 @@ export async function insertCompletion(
     ), ev as (
       insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash)
       select ${event.app}, ${event.eventId}::uuid, ${event.type}, ${event.source}, ${event.occurredAt.toISOString()}::timestamptz, now(), ${event.learner}, ${event.sessionId},
-        ${JSON.stringify(event.properties)}::jsonb, ${event.payloadHash}
+        ${event.propertiesJson}::jsonb, ${event.payloadHash}
       where exists (select 1 from ins)
       on conflict (app, event_id) do nothing
       returning 1
@@ -366,7 +366,7 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
       select ${appId}::text, v.event_id, v.type, 'server', v.occurred_at, now(), v.learner, null, v.properties, v.payload_hash
       from unnest(
         ${ev.map((x) => x.g)}::int[], ${ev.map((x) => x.eventId)}::uuid[], ${ev.map((x) => x.type)}::text[], ${ev.map((x) => x.occurredAt.toISOString())}::timestamptz[],
-        ${ev.map((x) => x.learner)}::text[], ${ev.map((x) => JSON.stringify(x.properties))}::jsonb[], ${ev.map((x) => x.payloadHash)}::text[]
+        ${ev.map((x) => x.learner)}::text[], ${ev.map((x) => x.propertiesJson)}::jsonb[], ${ev.map((x) => x.payloadHash)}::text[]
       ) as v(g, event_id, type, occurred_at, learner, properties, payload_hash)
       where v.g in (select g from landed)
       on conflict (app, event_id) do nothing
