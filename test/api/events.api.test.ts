@@ -9,6 +9,9 @@ import { LEARNER_KEY_PATTERN } from '../../src/domain/analytics/pseudonym.ts';
 import { SERVER_EVENT_PROPERTIES, type ServerEventType } from '../../src/domain/analytics/event-types.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { planJobHandler } from '../../src/engine/plan-job.ts';
+import { serverEvent } from '../../src/analytics/server-events.ts';
+import { newConceptState } from '../../src/domain/learner/concept-state.ts';
+import { writeAnswerGroups } from '../../src/features/progress/progress.repo.ts';
 import { PLAN_QUEUE } from '../../src/features/plans/plans.service.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { answerMaker } from '../support/answers.ts';
@@ -338,6 +341,25 @@ for (const stack of await stacks()) {
       const [m1, m2] = after.slice(1).map((r) => r.properties.mastery as number);
       assert.ok(m1! > m2!, 'a wrong answer lowers it');
       assert.ok(near(m2, two.body.results[1]!.concept.pKnown));
+    });
+
+    it('a write that loses the race for its learner clock stores neither its answers nor their events', async () => {
+      const learner = await keyOf(kids.zoe);
+      const answer = { childId: kids.zoe, clientEventId: 'stale-1', itemId: 'alpha-only-q1', lessonId: 'alpha-only', conceptId: 'adding', response: 5, correct: true, durationMs: 1000, answeredAt: new Date() };
+      const event = serverEvent({ app: 'alpha', type: 'answer_recorded', recordKey: `${kids.zoe}\u0000stale-1`, learner, occurredAt: answer.answeredAt, properties: { itemId: 'alpha-only-q1', lessonId: 'alpha-only', conceptId: 'adding', correct: true, durationMs: 1000, mastery: 0.5 } });
+      const state = { childId: kids.zoe, conceptId: 'adding', state: { ...newConceptState(), attempts: 1, correct: 1 } };
+      // The first writer that read Zoe's clock at 0 lands (the clock moves to 1)…
+      const ok = await writeAnswerGroups(db(), 'alpha', [{ clocks: [{ childId: kids.zoe, expectedSeq: 0 }], answers: [answer], states: [state], events: [event] }]);
+      assert.equal(ok.size, 1);
+      assert.deepEqual((await rowsOf([event.eventId])).map((r) => r.type), ['answer_recorded']);
+      // …a second one that read it at 0 too is refused: neither its answer nor its event is stored.
+      const late = { ...answer, clientEventId: 'stale-2' };
+      const lateEvent = serverEvent({ app: 'alpha', type: 'answer_recorded', recordKey: `${kids.zoe}\u0000stale-2`, learner, occurredAt: late.answeredAt, properties: { itemId: 'alpha-only-q1', lessonId: 'alpha-only', conceptId: 'adding', correct: true, durationMs: 1000, mastery: 0.6 } });
+      const refused = await writeAnswerGroups(db(), 'alpha', [{ clocks: [{ childId: kids.zoe, expectedSeq: 0 }], answers: [late], states: [state], events: [lateEvent] }]);
+      assert.equal(refused.size, 0);
+      assert.deepEqual(await rowsOf([lateEvent.eventId]), []);
+      const stored = (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = ${kids.zoe}`.execute(db())).rows[0]!.n;
+      assert.equal(stored, 1);
     });
 
     it('a lesson completion writes lesson_recorded once', async () => {
