@@ -10,6 +10,7 @@ import { contentRoutes, contentSchemaRoutes } from '../features/content/content.
 import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
 import { plansRoutes } from '../features/plans/plans.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
+import { eventsRoutes } from '../features/events/events.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
@@ -95,6 +96,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', contentSchemaRoutes());
   app.route('/', familiesRoutes(container.children, container.classrooms));
   app.route('/', progressRoutes(container.progress));
+  app.route('/', eventsRoutes(container.events));
   app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
   app.route('/', plansRoutes(container.plans));
   app.route('/', docsRoutes());
