@@ -42,6 +42,12 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
+import type { BlobStore } from '../adapters/blobs/blob-store.ts';
+import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
+import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
+import { DeadLetterAlerts } from '../analytics/alerts.ts';
+import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
+import { LakeStatusReader } from '../analytics/lake-status.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -89,6 +95,17 @@ export interface Container {
   vectors: VectorStore;
   /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
   curriculumIndex: CurriculumIndex;
+  /** The analytics lake's files: a directory or S3 (`LAKE_DIR`, `LAKE_S3_*`). */
+  lakeStore: BlobStore;
+  /** One app's lake status (`GET /admin/lake/status`). */
+  lakeStatus: LakeStatusReader;
+  /**
+   * The lake writer (analytics/lake-writer.ts), built on first call, not
+   * started: `npm run lake` and inline `npm start` start its loop, the CLI
+   * flushes once. Overrides are for tests (a fault-injecting store, fast
+   * backoff).
+   */
+  lakeWriter(overrides?: Partial<LakeWriterOptions>): LakeWriter;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -114,6 +131,8 @@ export interface ContainerOverrides {
   autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
+  /** A blob store to use instead of the configured lake store. */
+  lakeStore?: BlobStore;
 }
 
 /**
@@ -224,6 +243,30 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       logger,
       masteryThreshold: config.masteryThreshold,
     });
+    const lakeStore = overrides.lakeStore ?? createBlobStore(config.lake.store, config.lake.timeoutMs);
+    const lakeStatus = new LakeStatusReader({ database, store: lakeStore });
+    const lakeWriters: LakeWriter[] = [];
+    const lakeWriter = (o: Partial<LakeWriterOptions> = {}) => {
+      const store = o.store ?? lakeStore;
+      const writer = new LakeWriter({
+        database,
+        store,
+        lock:
+          config.database.kind === 'postgres'
+            ? advisoryLock({ url: config.database.url, key: LAKE_WRITER_LOCK_KEY, timeoutMs: config.database.connectTimeoutMs })
+            : processLocalLock(),
+        logger,
+        metrics: metrics.lakeWriter,
+        alerts: new DeadLetterAlerts({ url: config.lake.alertWebhookUrl, timeoutMs: config.lake.timeoutMs, logger, counter: metrics.lakeWriter.deadLetters }),
+        flushSeconds: config.lake.flushSeconds,
+        flushEvents: config.lake.flushEvents,
+        maxAttempts: config.lake.maxAttempts,
+        dedupDays: config.lake.dedupDays,
+        ...o,
+      });
+      lakeWriters.push(writer);
+      return writer;
+    };
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,
@@ -254,6 +297,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       embedder,
       vectors,
       curriculumIndex,
+      lakeStore,
+      lakeStatus,
+      lakeWriter,
       close() {
         const c = cache!;
         const r = rateLimiter!;
@@ -263,8 +309,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         // closes), and background index refreshes (bounded: loading word vectors cannot be
         // interrupted); then the pools close.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
-        closed ??= Promise.all([stopQueue, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
-          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close()]))
+        // Lake writers still running (a test that did not stop its own) get no time: a claimed batch is rewritten by the next writer.
+        const stopWriters = Promise.all(lakeWriters.map((w) => w.stop(0)));
+        closed ??= Promise.all([stopQueue, stopWriters, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lakeStore.close()]))
           .then(() => undefined);
         return closed;
       },
