@@ -10,6 +10,7 @@ import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
 import { plansRoutes } from '../features/plans/plans.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
+import { lakeStatusRoutes } from '../features/lake/lake-status.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
@@ -92,6 +93,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', progressRoutes(container.progress));
   app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
   app.route('/', plansRoutes(container.plans));
+  app.route('/', lakeStatusRoutes(container.lakeStatus));
   app.route('/', docsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
