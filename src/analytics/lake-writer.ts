@@ -207,6 +207,8 @@ export class LakeWriter {
       const due = await repo.dueBatches(database.db, { now: this.#o.now(), all: retryNow, limit: CLAIMED_BATCH_SCAN });
       for (const batch of due) {
         if (this.#stopping && !force) break;
+        // Never tried and still claimed: its writer died (or stopped) before marking it.
+        if (batch.attempts === 0) logger.info({ batch: batch.id, events: batch.events }, 'lake writer: rewriting a batch an earlier writer claimed');
         if (!(await this.#attempt(batch, result))) break;
       }
       // (2) new batches while the thresholds say so (or until nothing is pending on a forced flush).
