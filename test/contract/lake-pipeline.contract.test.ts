@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createMemoryCache } from '../../src/adapters/cache/memory-cache.ts';
 import { advisoryLock, processLocalLock } from '../../src/adapters/db/writer-lock.ts';
@@ -77,6 +77,10 @@ for (const backend of await databaseBackends()) {
     before(async () => {
       opened = await backend.open();
       t = await createTestApp({ database: opened.database, cache: createMemoryCache({ maxEntries: 100 }), env: { LAKE_FLUSH_EVENTS: '1000', LAKE_MAX_ATTEMPTS: '3' } });
+    });
+    // A test that failed half-way leaves its writer (and, on PostgreSQL, its lock): stop it before the next test.
+    beforeEach(async () => {
+      await Promise.all(writers.splice(0).map((w) => w.stop(100)));
     });
     after(async () => {
       await Promise.all(writers.map((w) => w.stop(1000)));
