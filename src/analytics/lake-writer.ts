@@ -101,6 +101,8 @@ export function invalidEvent(e: OutboxEvent): string | undefined {
 /** A store failure that pauses all writes, not just one batch. */
 const STORE_DOWN_AFTER_FAILURES = 3;
 const CLAIMED_BATCH_SCAN = 100;
+const MAX_BATCHES_PER_CYCLE = 100;
+const BACKLOG_EVERY_MS = 10_000;
 
 export class LakeWriter {
   readonly #o: Required<Pick<LakeWriterOptions, 'pollMs' | 'retryBaseMs' | 'retryCapMs' | 'pruneEveryMs' | 'random' | 'now'>> & LakeWriterOptions;
@@ -115,6 +117,7 @@ export class LakeWriter {
   #consecutiveFailures = 0;
   #pausedUntil = 0;
   #lastPrune = 0;
+  #backlogAt = 0;
   #waitingForLockLogged = false;
 
   constructor(options: LakeWriterOptions) {
@@ -199,6 +202,8 @@ export class LakeWriter {
     this.#waitingForLockLogged = false;
     if (!this.#recovered) {
       await recoverCompactions(this.#o.store, logger);
+      const last = await repo.lastFlush(database.db);
+      if (last.at) metrics.lastFlush.set(last.at.getTime() / 1000);
       this.#recovered = true;
     }
     const paused = !retryNow && this.#o.now().getTime() < this.#pausedUntil;
@@ -211,8 +216,9 @@ export class LakeWriter {
         if (batch.attempts === 0) logger.info({ batch: batch.id, events: batch.events }, 'lake writer: rewriting a batch an earlier writer claimed');
         if (!(await this.#attempt(batch, result))) break;
       }
-      // (2) new batches while the thresholds say so (or until nothing is pending on a forced flush).
-      while (!(this.#stopping && !force) && (retryNow || this.#o.now().getTime() >= this.#pausedUntil)) {
+      // (2) new batches while the thresholds say so (or until nothing is pending on a forced flush);
+      // at most MAX_BATCHES_PER_CYCLE, so a flush under a steady stream of new events ends.
+      for (let n = 0; n < MAX_BATCHES_PER_CYCLE && !(this.#stopping && !force) && (retryNow || this.#o.now().getTime() >= this.#pausedUntil); n++) {
         const pending = await repo.pendingEvents(database.db, this.#o.flushEvents);
         if (pending.count === 0) break;
         const age = pending.oldestReceivedAt ? (this.#o.now().getTime() - pending.oldestReceivedAt.getTime()) / 1000 : 0;
@@ -222,7 +228,11 @@ export class LakeWriter {
         if (!(await this.#attempt(batch, result))) break;
       }
     }
-    metrics.backlog.set(await repo.backlog(database.db));
+    // Counting the whole backlog scans the pending index: at most every BACKLOG_EVERY_MS, and after writes.
+    if (result.batches || result.failed || this.#o.now().getTime() - this.#backlogAt >= BACKLOG_EVERY_MS) {
+      this.#backlogAt = this.#o.now().getTime();
+      metrics.backlog.set(await repo.backlog(database.db));
+    }
     return result;
   }
 
