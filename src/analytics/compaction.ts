@@ -136,8 +136,8 @@ export async function partitionsUnder(store: BlobStore, prefix: string = LAKE_EV
  * without a target once older than {@link MANIFEST_GRACE_MS} (their sources
  * were never touched). Failures are logged; the next start tries again.
  */
-export async function recoverCompactions(store: BlobStore, logger: Logger, now: () => number = Date.now): Promise<{ finished: number; discarded: number }> {
-  const out = { finished: 0, discarded: 0 };
+export async function recoverCompactions(store: BlobStore, logger: Logger, now: () => number = Date.now): Promise<{ finished: number; discarded: number; complete: boolean }> {
+  const out = { finished: 0, discarded: 0, complete: false };
   try {
     for (const b of await store.list(LAKE_EVENTS_PREFIX)) {
       if (!isManifestKey(b.key)) continue;
@@ -151,9 +151,10 @@ export async function recoverCompactions(store: BlobStore, logger: Logger, now: 
         out.discarded++;
       }
     }
+    out.complete = true;
     if (out.finished || out.discarded) logger.info(out, 'lake writer: leftover compactions finished or discarded');
   } catch (error) {
-    logger.warn({ err: error }, 'lake writer: could not check leftover compactions; will try at the next start');
+    logger.warn({ err: error }, 'lake writer: could not check leftover compactions; will try again');
   }
   return out;
 }

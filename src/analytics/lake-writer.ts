@@ -3,7 +3,8 @@ import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
-import type { Database } from '../adapters/db/database.ts';
+import { withTimeout, type Database } from '../adapters/db/database.ts';
+import { blobStoreUnavailable } from '../domain/errors.ts';
 import type { LakeBatchFile } from '../adapters/db/tables.ts';
 import type { SingletonLock } from '../adapters/db/writer-lock.ts';
 import { CLIENT_EVENT_PROPERTIES, SERVER_EVENT_PROPERTIES } from '../domain/analytics/event-types.ts';
@@ -61,6 +62,13 @@ export interface LakeWriterOptions {
   /** Backoff of a failed batch: base and cap (default 1 s and 5 min). */
   retryBaseMs?: number;
   retryCapMs?: number;
+  /**
+   * The writer's own bound on one store call (default 30 s), on top of the
+   * adapter's `LAKE_TIMEOUT_MS`: a put that never settles fails the attempt
+   * instead of stalling the loop. A late put that lands anyway is harmless:
+   * the retry writes the same bytes under the same key.
+   */
+  storeTimeoutMs?: number;
   /** How often the loop prunes the outbox (default 10 min). */
   pruneEveryMs?: number;
   random?: () => number;
@@ -98,6 +106,28 @@ export function invalidEvent(e: OutboxEvent): string | undefined {
   return undefined;
 }
 
+/** `store` with every call rejected as `blob_store_unavailable` when it does not settle within `ms`. */
+function boundedStore(store: BlobStore, ms: number): BlobStore {
+  const bound =
+    <A extends unknown[], R>(what: string, fn: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      withTimeout(fn(...args), ms, () => blobStoreUnavailable(`Blob store: ${what}${typeof args[0] === 'string' ? ` ${args[0]}` : ''} timed out after ${ms} ms`));
+  return {
+    kind: store.kind,
+    location: store.location,
+    ...(store.localRoot === undefined ? {} : { localRoot: store.localRoot }),
+    putFile: bound('put', (key: string, file: string) => store.putFile(key, file)),
+    putBytes: bound('put', (key: string, bytes: Uint8Array) => store.putBytes(key, bytes)),
+    getFile: bound('get', (key: string, file: string) => store.getFile(key, file)),
+    getBytes: bound('get', (key: string) => store.getBytes(key)),
+    exists: bound('exists', (key: string) => store.exists(key)),
+    list: bound('list', (prefix: string) => store.list(prefix)),
+    delete: bound('delete', (keys: readonly string[]) => store.delete(keys)),
+    ping: bound('ping', (timeoutMs: number) => store.ping(timeoutMs)),
+    close: () => store.close(),
+  };
+}
+
 /** A store failure that pauses all writes, not just one batch. */
 const STORE_DOWN_AFTER_FAILURES = 3;
 const CLAIMED_BATCH_SCAN = 100;
@@ -105,8 +135,10 @@ const MAX_BATCHES_PER_CYCLE = 100;
 const BACKLOG_EVERY_MS = 10_000;
 
 export class LakeWriter {
-  readonly #o: Required<Pick<LakeWriterOptions, 'pollMs' | 'retryBaseMs' | 'retryCapMs' | 'pruneEveryMs' | 'random' | 'now'>> & LakeWriterOptions;
+  readonly #o: Required<Pick<LakeWriterOptions, 'pollMs' | 'retryBaseMs' | 'retryCapMs' | 'pruneEveryMs' | 'storeTimeoutMs' | 'random' | 'now'>> & LakeWriterOptions;
   readonly #batchSize: number;
+  /** The store with every call bounded by `storeTimeoutMs`. */
+  readonly #store: BlobStore;
   readonly #tmpDir: string;
   #encoder: Promise<ParquetEncoder> | undefined;
   #chain: Promise<unknown> = Promise.resolve();
@@ -121,8 +153,9 @@ export class LakeWriter {
   #waitingForLockLogged = false;
 
   constructor(options: LakeWriterOptions) {
-    this.#o = { pollMs: 1000, retryBaseMs: 1000, retryCapMs: 300_000, pruneEveryMs: 600_000, random: Math.random, now: () => new Date(), ...options };
+    this.#o = { pollMs: 1000, retryBaseMs: 1000, retryCapMs: 300_000, pruneEveryMs: 600_000, storeTimeoutMs: 30_000, random: Math.random, now: () => new Date(), ...options };
     this.#batchSize = Math.max(1, Math.min(options.batchSize ?? options.flushEvents, 100_000));
+    this.#store = boundedStore(options.store, this.#o.storeTimeoutMs);
     this.#tmpDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lake-'));
   }
 
@@ -200,13 +233,13 @@ export class LakeWriter {
     }
     if (this.#waitingForLockLogged) logger.info('lake writer: took over the lock');
     this.#waitingForLockLogged = false;
-    if (!this.#recovered) {
-      await recoverCompactions(this.#o.store, logger);
+    const paused = !retryNow && this.#o.now().getTime() < this.#pausedUntil;
+    if (!this.#recovered && !paused) {
+      // Tried again each cycle until the store answers; batches are written meanwhile (compaction never touches claimed ones).
+      this.#recovered = (await recoverCompactions(this.#store, logger)).complete;
       const last = await repo.lastFlush(database.db);
       if (last.at) metrics.lastFlush.set(last.at.getTime() / 1000);
-      this.#recovered = true;
     }
-    const paused = !retryNow && this.#o.now().getTime() < this.#pausedUntil;
     if (!paused) {
       // (1) claimed batches first: crashed writers' and failed ones past their backoff.
       const due = await repo.dueBatches(database.db, { now: this.#o.now(), all: retryNow, limit: CLAIMED_BATCH_SCAN });
@@ -287,7 +320,7 @@ export class LakeWriter {
 
   async #storeAnswers(): Promise<boolean> {
     try {
-      await this.#o.store.ping(5000);
+      await this.#store.ping(this.#o.storeTimeoutMs);
       return true;
     } catch {
       return false;
@@ -350,7 +383,7 @@ export class LakeWriter {
       const first = rows[0]!.seq;
       const last = rows.at(-1)!.seq;
       const key = eventObjectKey(app, day, first, last);
-      await this.#o.store.putFile(key, tmp);
+      await this.#store.putFile(key, tmp);
       const { size } = await fs.stat(tmp);
       files.push({ key, app, day, firstSeq: first.toString(), lastSeq: last.toString(), events: rows.length, bytes: size });
       await this.#o.afterStore?.(key, batchId);

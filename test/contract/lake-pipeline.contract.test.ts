@@ -235,6 +235,25 @@ for (const backend of await databaseBackends()) {
       await w.stop(1000);
     });
 
+    it('a store that hangs: the put times out, the attempt counts as failed, and the batch is written once when it answers again', async () => {
+      await reset();
+      const store = new MemoryBlobStore();
+      const events = await insertEvents(opened.database, [testEvent('alpha', D1), testEvent('alpha', D1)]);
+      store.hang(true);
+      const w = writer(store, { storeTimeoutMs: 150 });
+      const r = await w.flushNow();
+      assert.equal(r.failed, 1);
+      const [batch] = await db().selectFrom('kidslearn.lake_batches').selectAll().execute();
+      assert.deepEqual([batch!.state, batch!.attempts], ['claimed', 1]);
+      assert.match(batch!.last_error!, /timed out after 150 ms/);
+      assert.ok((await outbox()).every((o) => !o.exported));
+      store.hang(false);
+      const r2 = await w.flushNow({ retryNow: true });
+      assert.deepEqual([r2.batches, r2.events], [1, 2]);
+      assert.deepEqual((await reader.rows(store)).map((x) => x.event_id), events.map((e) => e.eventId));
+      await w.stop(1000);
+    });
+
     it('no head-of-line blocking: a batch that keeps failing does not stop later events', async () => {
       await reset();
       const store = new MemoryBlobStore();
@@ -415,7 +434,7 @@ for (const backend of await databaseBackends()) {
         assert.deepEqual(await summary(), before2);
         // The writer's start finishes it.
         const done = await recoverCompactions(store, t.container.logger);
-        assert.deepEqual(done, { finished: 1, discarded: 0 });
+        assert.deepEqual(done, { finished: 1, discarded: 0, complete: true });
         assert.equal([...store.objects.keys()].filter((k) => k.includes('app=alpha/')).length, 1);
         assert.deepEqual(await summary(), before2);
         // Files of an unfinished batch are left out.
