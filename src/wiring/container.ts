@@ -262,6 +262,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         flushEvents: config.lake.flushEvents,
         maxAttempts: config.lake.maxAttempts,
         dedupDays: config.lake.dedupDays,
+        // The adapter's own timeout fires first; this bound only catches a call that never settles.
+        storeTimeoutMs: config.lake.timeoutMs + 1000,
         ...o,
       });
       lakeWriters.push(writer);
