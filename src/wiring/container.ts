@@ -45,6 +45,12 @@ import { ItemGenerator } from '../engine/item-generator.ts';
 import { EventOutbox } from '../analytics/event-outbox.ts';
 import { LearnerKeys } from '../analytics/learner-keys.ts';
 import { EventsService } from '../features/events/events.service.ts';
+import type { BlobStore } from '../adapters/blobs/blob-store.ts';
+import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
+import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
+import { DeadLetterAlerts } from '../analytics/alerts.ts';
+import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
+import { LakeStatusReader } from '../analytics/lake-status.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -98,6 +104,17 @@ export interface Container {
   vectors: VectorStore;
   /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
   curriculumIndex: CurriculumIndex;
+  /** The analytics lake's files: a directory or S3 (`LAKE_DIR`, `LAKE_S3_*`). */
+  lakeStore: BlobStore;
+  /** One app's lake status (`GET /admin/lake/status`). */
+  lakeStatus: LakeStatusReader;
+  /**
+   * The lake writer (analytics/lake-writer.ts), built on first call, not
+   * started: `npm run lake` and inline `npm start` start its loop, the CLI
+   * flushes once. Overrides are for tests (a fault-injecting store, fast
+   * backoff).
+   */
+  lakeWriter(overrides?: Partial<LakeWriterOptions>): LakeWriter;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -123,6 +140,8 @@ export interface ContainerOverrides {
   autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
+  /** A blob store to use instead of the configured lake store. */
+  lakeStore?: BlobStore;
 }
 
 /**
@@ -237,6 +256,32 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       masteryThreshold: config.masteryThreshold,
       learnerKeys,
     });
+    const lakeStore = overrides.lakeStore ?? openLakeStore(config);
+    const lakeStatus = new LakeStatusReader({ database, store: lakeStore });
+    const lakeWriters: LakeWriter[] = [];
+    const lakeWriter = (o: Partial<LakeWriterOptions> = {}) => {
+      const store = o.store ?? lakeStore;
+      const writer = new LakeWriter({
+        database,
+        store,
+        lock:
+          config.database.kind === 'postgres'
+            ? advisoryLock({ url: config.database.url, key: LAKE_WRITER_LOCK_KEY, timeoutMs: config.database.connectTimeoutMs })
+            : processLocalLock(),
+        logger,
+        metrics: metrics.lakeWriter,
+        alerts: new DeadLetterAlerts({ url: config.lake.alertWebhookUrl, timeoutMs: config.lake.timeoutMs, logger, counter: metrics.lakeWriter.deadLetters }),
+        flushSeconds: config.lake.flushSeconds,
+        flushEvents: config.lake.flushEvents,
+        maxAttempts: config.lake.maxAttempts,
+        dedupDays: config.lake.dedupDays,
+        // The adapter's own timeout fires first; this bound only catches a call that never settles.
+        storeTimeoutMs: config.lake.timeoutMs + 1000,
+        ...o,
+      });
+      lakeWriters.push(writer);
+      return writer;
+    };
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,
@@ -270,6 +315,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       embedder,
       vectors,
       curriculumIndex,
+      lakeStore,
+      lakeStatus,
+      lakeWriter,
       close() {
         const c = cache!;
         const r = rateLimiter!;
@@ -279,8 +327,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         // closes), and background index refreshes (bounded: loading word vectors cannot be
         // interrupted); then the pools close.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
-        closed ??= Promise.all([stopQueue, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
-          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close()]))
+        // Lake writers still running (a test that did not stop its own) get no time: a claimed batch is rewritten by the next writer.
+        const stopWriters = Promise.all(lakeWriters.map((w) => w.stop(0)));
+        closed ??= Promise.all([stopQueue, stopWriters, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lakeStore.close()]))
           .then(() => undefined);
         return closed;
       },
@@ -319,6 +369,14 @@ export function openCache(config: Config, logger?: Logger): Promise<Cache> {
     ...config.cache,
     onConnectError: (error) => logger?.warn({ err: error }, 'Redis unreachable at start; serving without the cache and reconnecting in the background'),
   });
+}
+
+/** The lake's object store: a directory under the data dir (default) or S3 (`LAKE_S3_BUCKET`). */
+export function openLakeStore(config: Config): BlobStore {
+  const store = config.lake.store;
+  return store.kind === 'directory'
+    ? createBlobStore({ kind: 'directory', dir: store.dir })
+    : createBlobStore({ kind: 's3', bucket: store.bucket, prefix: store.prefix, region: store.region, ...(store.endpoint ? { endpoint: store.endpoint } : {}), timeoutMs: config.lake.timeoutMs });
 }
 
 /** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */

@@ -122,6 +122,7 @@ for (const stack of await stacks()) {
       'GET /schemas/content-pack.json': async () => ({}),
       'GET /admin/content/packs/{packId}': async () => ({ params: { packId: 'alphapack' } }),
       'GET /admin/items/{itemId}': async () => ({ params: { itemId: 'alpha-only-q1' } }),
+      'GET /admin/lake/status': async () => ({}),
       'GET /api/children': async () => ({}),
       'POST /api/children': async () => ({ body: { nickname: 'New', grade: 1 } }),
       'GET /api/children/{childId}': async () => ({ params: { childId } }),
