@@ -1,3 +1,4 @@
+import { AppError } from '../domain/errors.ts';
 import type { LakeFileScope } from './lake-files.ts';
 import { rowObjects, type LakeQueryOptions, type LakeQueryResult } from './lake-query.ts';
 
@@ -277,4 +278,26 @@ export async function runReport(queries: ReportQueries, name: ReportName, range:
   const result = await queries.query(plan.sql, { scope: plan.scope, maxRows: REPORT_MAX_ROWS, timeoutMs: options.timeoutMs });
   const { rows, extras } = plan.finish(rowObjects(result));
   return { report: name, app: range.app, from: range.from, to: range.to, generatedAt: (options.now?.() ?? new Date()).toISOString(), rows, ...extras };
+}
+
+/** Longest range a report covers, in days. */
+export const MAX_REPORT_DAYS = 366;
+/** Days a report covers when no range is given (ending today, UTC). */
+export const DEFAULT_REPORT_DAYS = 30;
+
+/**
+ * The inclusive range of a request: `to` defaults to today (UTC), `from` to
+ * 29 days before `to`. Both must be real days (the route's schema checked
+ * the format), `from` ≤ `to`, at most {@link MAX_REPORT_DAYS} days; else a
+ * 400 `validation_failed` naming the field.
+ */
+export function resolveReportRange(query: { from?: string; to?: string }, today: string): { from: string; to: string } {
+  const to = query.to ?? today;
+  const from = query.from ?? addDays(to, -(DEFAULT_REPORT_DAYS - 1));
+  const refuse = (field: 'from' | 'to', message: string) =>
+    new AppError('invalid', 'validation_failed', `Invalid query parameter "${field}": ${message}`, { details: [{ in: 'query', field, message }] });
+  for (const [field, day] of [['from', from], ['to', to]] as const) if (!isValidDay(day)) throw refuse(field, 'must be a calendar day written YYYY-MM-DD');
+  if (from > to) throw refuse('from', `must be on or before to (${to})`);
+  if (daysInRange(from, to) > MAX_REPORT_DAYS) throw refuse('from', `the range ${from}..${to} spans ${daysInRange(from, to)} days; at most ${MAX_REPORT_DAYS} are allowed`);
+  return { from, to };
 }

@@ -9,6 +9,7 @@ import { contentRoutes, contentSchemaRoutes } from '../features/content/content.
 import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
 import { plansRoutes } from '../features/plans/plans.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
+import { reportsRoutes } from '../features/reports/reports.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
@@ -92,6 +93,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', progressRoutes(container.progress));
   app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
   app.route('/', plansRoutes(container.plans));
+  app.route('/', reportsRoutes(container.reports));
   app.route('/', docsRoutes());
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });

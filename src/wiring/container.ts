@@ -42,6 +42,10 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
+import type { BlobStore } from '../adapters/blobs/blob-store.ts';
+import { AppError } from '../domain/errors.ts';
+import { createLakeReports, type ReportsService } from '../features/reports/reports.service.ts';
+import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -89,6 +93,10 @@ export interface Container {
   vectors: VectorStore;
   /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
   curriculumIndex: CurriculumIndex;
+  /** Reports over the analytics lake (`GET /admin/reports/{report}`), cached in the process. */
+  reports: ReportsService;
+  /** SQL over the lake (DuckDB), opened on first use; throws 503 `lake_unavailable` when no lake store can be opened. */
+  lakeQuery(): LakeQueryEngine;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -114,6 +122,8 @@ export interface ContainerOverrides {
   autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
+  /** The analytics lake's blob store (tests: a directory of their own). */
+  lakeStore?: BlobStore;
 }
 
 /**
@@ -224,6 +234,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       logger,
       masteryThreshold: config.masteryThreshold,
     });
+    let store: BlobStore | undefined = overrides.lakeStore;
+    const lakeStore = () => (store ??= openLakeStore(config));
+    const lake = createLakeReports(config, lakeStore, createMemoryCache({ maxEntries: REPORT_CACHE_ENTRIES }));
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,
@@ -254,6 +267,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       embedder,
       vectors,
       curriculumIndex,
+      reports: lake.reports,
+      lakeQuery: lake.lakeQuery,
       close() {
         const c = cache!;
         const r = rateLimiter!;
@@ -264,7 +279,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         // interrupted); then the pools close.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
         closed ??= Promise.all([stopQueue, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
-          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close()]))
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lake.close(), store?.close()]))
           .then(() => undefined);
         return closed;
       },
@@ -274,6 +289,20 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     await Promise.allSettled([curriculumIndex?.close(), database.close(), cache?.close(), rateLimiter?.close(), mailer?.close(), embedder?.close()]);
     throw error;
   }
+}
+
+/** Entries of the in-process report cache (six reports × a few ranges × the apps; reports can be large, so they stay in the process rather than in Redis). */
+const REPORT_CACHE_ENTRIES = 200;
+
+/**
+ * The analytics lake's blob store (`config.lake.store`: a directory or S3).
+ * Placeholder in this branch: the blob store adapters come from branch
+ * h-blob, whose `createBlobStore(config.lake.store)` (adapters/blobs/
+ * create-blob-store.ts) replaces the body below when the branches meet.
+ * Until then only an injected store (`ContainerOverrides.lakeStore`) works.
+ */
+export function openLakeStore(config: Config): BlobStore {
+  throw new AppError('unavailable', 'lake_unavailable', `No blob store adapter is built in for the lake at ${config.lake.store.kind === 'directory' ? config.lake.store.dir : `s3://${config.lake.store.bucket}/${config.lake.store.prefix}`}`);
 }
 
 /** How long closing waits for a background index refresh to stop; past it the pools close under it (its errors are not logged then). */
