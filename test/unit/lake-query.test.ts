@@ -123,7 +123,7 @@ describe('lake query engine', () => {
     assert.equal((await engine.query('SELECT * FROM range(3) t(i)', { freeForm: true, maxRows: 3 })).truncated, false);
   });
 
-  it('interrupts a query past its deadline with lake_query_timeout, and the engine still answers afterwards', async () => {
+  it('interrupts a query past its deadline with lake_query_timeout, and the engine still answers afterwards', { timeout: 60_000 }, async () => {
     await assert.rejects(
       engine.query('SELECT count(*) FROM range(1000000000000) a', { freeForm: true, timeoutMs: 300 }),
       (e: unknown) => e instanceof AppError && e.code === 'lake_query_timeout' && e.kind === 'unavailable',
