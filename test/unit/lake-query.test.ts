@@ -7,6 +7,7 @@ import { liveEventFiles, listingPrefixes, monthsBetween, parseManifest } from '.
 import { eventObjectKey, lakeRow, partitionPrefix } from '../../src/analytics/lake-layout.ts';
 import { LakeQueryEngine, rowObjects, type LakeQueryResult } from '../../src/analytics/lake-query.ts';
 import { cellText, csvField, formatCsv, formatJson, formatTable, jsonValue } from '../../src/analytics/result-format.ts';
+import { partitionFilter } from '../../src/analytics/reports.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { createTestDirBlobStore } from '../support/dir-blob-store.ts';
 import { lakeEvent, tempLakeDir, writeLakeEvents, writeLakeFile, type TestEvent } from '../support/lake-files.ts';
@@ -339,3 +340,28 @@ describe('output formats', () => {
   });
 });
 
+
+describe('report partition filters', () => {
+  const lake = tempLakeDir();
+  let engine: LakeQueryEngine;
+  before(async () => {
+    for (const day of ['2026-10-30', '2026-10-31', '2026-11-01', '2026-11-02', '2026-12-01']) {
+      await writeLakeEvents(lake.dir, 'alpha', [answer(`${day}T08:00:00Z`, 'l_a', 'adding', true, 0.5)]);
+    }
+    engine = new LakeQueryEngine({ store: createTestDirBlobStore(lake.dir), cacheDir: `${lake.dir}-cache`, timeoutMs: 10_000 });
+  });
+  after(async () => {
+    await engine.close();
+    lake.dispose();
+  });
+
+  it('prune files by themselves, across a month boundary, even when the view lists the whole lake', async () => {
+    const plan = await engine.query(`EXPLAIN ANALYZE SELECT count(*) FROM events WHERE ${partitionFilter('alpha', '2026-10-31', '2026-11-01')}`, { freeForm: true });
+    const text = plan.rows.map((r) => String(r[1])).join('\n');
+    assert.match(text, /Scanning Files: 2\/5/);
+    assert.match(text, /Total Files Read: 2\b/);
+    const open = await engine.query(`EXPLAIN ANALYZE SELECT count(*) FROM events WHERE ${partitionFilter('alpha', undefined, '2026-11-01')}`, { freeForm: true });
+    assert.match(open.rows.map((r) => String(r[1])).join('\n'), /Total Files Read: 3\b/);
+    assert.deepEqual(rowObjects(await engine.query(`SELECT count(*) AS n FROM answers WHERE ${partitionFilter('alpha', '2026-10-31', '2026-11-02')}`)), [{ n: 3n }]);
+  });
+});
