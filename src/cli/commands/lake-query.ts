@@ -119,7 +119,7 @@ export function formatReport(body: ReportBody, format: OutputFormat): string {
     truncated: false,
     files: 0,
   };
-  const text = formatResult(result, format);
+  const text = names.length ? formatResult(result, format) : format === 'csv' ? '' : '(0 rows)';
   if (format === 'csv') return text;
   const { report: _r, app: _a, from: _f, to: _t, generatedAt: _g, rows: _rows, ...extras } = body;
   const head = `${body.report} for ${body.app}, ${body.from} to ${body.to}`;
