@@ -18,7 +18,9 @@ import {
   sessionRow,
   toNumber,
 } from '../../src/analytics/reports.ts';
+import { authorize, decide } from '../../src/domain/access-policy.ts';
 import { AppError } from '../../src/domain/errors.ts';
+import type { Principal } from '../../src/domain/principal.ts';
 import { ReportsService } from '../../src/features/reports/reports.service.ts';
 
 /** The pure parts of the lake's reports: days, ranges, numbers, buckets, and the service's cache. */
@@ -251,5 +253,16 @@ describe('reports service', () => {
       ],
       totals: { started: 3, completed: 2, completionRate: 0.6667 },
     });
+  });
+});
+
+describe('lake.reports.read', () => {
+  it('is for admins only: guardians, teachers and children are forbidden', () => {
+    const who = (role: Principal['role']): Principal => ({ sub: `${role}-1`, app: 'alpha', role, exp: 0 });
+    assert.equal(decide(who('admin'), 'lake.reports.read'), 'allow');
+    for (const role of ['guardian', 'teacher', 'child'] as const) {
+      assert.equal(decide(who(role), 'lake.reports.read'), 'forbidden', role);
+      assert.throws(() => authorize(who(role), 'lake.reports.read'), (e: unknown) => e instanceof AppError && e.code === 'forbidden');
+    }
   });
 });
