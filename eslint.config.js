@@ -13,4 +13,12 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The admin dashboard's page script runs in the browser, as served (no build step).
+    files: ['src/features/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(['window', 'document', 'location', 'fetch', 'getComputedStyle', 'Intl', 'Chart'].map((name) => [name, 'readonly'])),
+    },
+  },
 );

@@ -5,6 +5,7 @@ import { authRoutes } from '../features/accounts/auth.routes.ts';
 import { conceptsRoutes } from '../features/concepts/concepts.routes.ts';
 import { familiesRoutes } from '../features/families/families.routes.ts';
 import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
+import { dashboardRoutes } from '../features/dashboard/dashboard.routes.ts';
 import { contentRoutes, contentSchemaRoutes } from '../features/content/content.routes.ts';
 import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
 import { plansRoutes } from '../features/plans/plans.routes.ts';
@@ -61,12 +62,16 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
     );
   }
   app.on(BODY_METHODS, '*', bodyRules);
-  // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*),
-  // signed-in (/api/*), admin (/admin/*). Anything else is not served.
+  // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*,
+  // /admin/dashboard[/assets/*]), signed-in (/api/*), admin (/admin/*). Anything else is not served.
   app.use('/auth/*', rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy)), appFromHeader(apps));
   // Routes that hash a password or PIN (scrypt) get a tighter per-address budget than /auth as a whole.
   for (const path of HASHING_AUTH_ROUTES) app.use(path, rateLimit(rateLimiter, rateLimits.authHashPerIp, (c) => clientIp(c, config.trustProxy)));
   const known = (token: string) => container.tokens.verified(token);
+  // The admin dashboard's page and files are public (the page signs in itself,
+  // like any client, then sends the admin's token to /admin/reports): mounted
+  // before the /admin/* sign-in check, they answer without reaching it.
+  app.route('/', dashboardRoutes());
   app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known));
   // Admin tokens are held to the same per-caller rate as any other: a leaked
   // or scripted admin token must not get unlimited writes.

@@ -11,6 +11,8 @@ import { BODY_METHODS } from './middleware/body-rules.ts';
 export interface StatusRule {
   /** Path prefix the middleware is mounted on (`/api/`), or `*` for every path. */
   prefix: string;
+  /** Paths under `prefix` the middleware is not mounted on (routes registered before it). */
+  except?: readonly string[];
   /** Only for these methods (upper case); every method when absent. */
   methods?: readonly string[];
   statuses: readonly number[];
@@ -25,8 +27,9 @@ export const MIDDLEWARE_STATUSES: readonly StatusRule[] = [
   // authenticate: missing/invalid token (401), the token's app unknown (404),
   // the per-caller limit (429), the database or the identity provider not answering (503).
   { prefix: '/api/', statuses: [401, 404, 429, 503] },
-  // authenticate (the same, with the same per-caller limit) + requireFunction('admin.area').
-  { prefix: '/admin/', statuses: [401, 403, 404, 429, 503] },
+  // authenticate (the same, with the same per-caller limit) + requireFunction('admin.area');
+  // not on the dashboard's page and files, which are public (they sign in themselves).
+  { prefix: '/admin/', except: ['/admin/dashboard'], statuses: [401, 403, 404, 429, 503] },
   // rateLimit per IP + appFromHeader: missing X-App-Id (400), unknown app (404), database (503).
   { prefix: '/auth/', statuses: [400, 404, 429, 503] },
 ];
@@ -71,6 +74,7 @@ export function completeErrorResponses<D extends { paths?: object }>(doc: D, rul
       const statuses = new Set<number>();
       for (const rule of rules) {
         if (rule.prefix !== '*' && !path.startsWith(rule.prefix)) continue;
+        if (rule.except?.some((p) => path === p || path.startsWith(`${p}/`))) continue;
         if (rule.methods && !rule.methods.includes(method.toUpperCase())) continue;
         for (const s of rule.statuses) statuses.add(s);
       }

@@ -43,7 +43,7 @@ import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
-import { AppError } from '../domain/errors.ts';
+import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
 import { createLakeReports, type ReportsService } from '../features/reports/reports.service.ts';
 import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 
@@ -95,7 +95,7 @@ export interface Container {
   curriculumIndex: CurriculumIndex;
   /** Reports over the analytics lake (`GET /admin/reports/{report}`), cached in the process. */
   reports: ReportsService;
-  /** SQL over the lake (DuckDB), opened on first use; throws 503 `lake_unavailable` when no lake store can be opened. */
+  /** SQL over the lake (DuckDB), opened on first use. */
   lakeQuery(): LakeQueryEngine;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
@@ -294,15 +294,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
 /** Entries of the in-process report cache (six reports × a few ranges × the apps; reports can be large, so they stay in the process rather than in Redis). */
 const REPORT_CACHE_ENTRIES = 200;
 
-/**
- * The analytics lake's blob store (`config.lake.store`: a directory or S3).
- * Placeholder in this branch: the blob store adapters come from branch
- * h-blob, whose `createBlobStore(config.lake.store)` (adapters/blobs/
- * create-blob-store.ts) replaces the body below when the branches meet.
- * Until then only an injected store (`ContainerOverrides.lakeStore`) works.
- */
+/** The analytics lake's blob store (`config.lake.store`): a directory (default `<dataDir>/lake`) or S3, each call bounded by `LAKE_TIMEOUT_MS`. */
 export function openLakeStore(config: Config): BlobStore {
-  throw new AppError('unavailable', 'lake_unavailable', `No blob store adapter is built in for the lake at ${config.lake.store.kind === 'directory' ? config.lake.store.dir : `s3://${config.lake.store.bucket}/${config.lake.store.prefix}`}`);
+  const store = config.lake.store;
+  return createBlobStore(store.kind === 'directory' ? store : { ...store, timeoutMs: config.lake.timeoutMs });
 }
 
 /** How long closing waits for a background index refresh to stop; past it the pools close under it (its errors are not logged then). */

@@ -69,6 +69,8 @@ for (const stack of await stacks()) {
       'GET /openapi.json': async () => ({}),
       'GET /docs': async () => ({}),
       'GET /docs/assets/{name}': async () => ({ params: { name: 'init.js' } }),
+      'GET /admin/dashboard': async () => ({}),
+      'GET /admin/dashboard/assets/{name}': async () => ({ params: { name: 'dashboard.js' } }),
       'GET /.well-known/jwks.json': async () => ({}),
       'POST /auth/register': async () => ({ body: { email: `${unique('new')}@example.com`, password: PASSWORD, role: 'guardian' } }),
       'POST /auth/login': async () => ({ body: { email: 'ann@example.com', password: PASSWORD } }),

@@ -16,7 +16,6 @@ import type { Embedder } from '../../src/adapters/embeddings/embedder.ts';
 import { createLocalEmbedder } from '../../src/adapters/embeddings/local-embedder.ts';
 import { TEST_EMBEDDINGS_CACHE } from './embeddings.ts';
 import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
-import { createTestDirBlobStore } from './dir-blob-store.ts';
 
 let sharedEmbedder: Embedder | undefined;
 /**
@@ -43,7 +42,7 @@ export async function createTestApp(options: {
   env?: Record<string, string>;
   signingKey?: SigningKey;
   embedder?: Embedder;
-  /** The analytics lake's store; default a directory store at `<dataDir>/lake` (the configured default). */
+  /** The analytics lake's store; default the configured one (a directory at `<dataDir>/lake`). */
   lakeStore?: BlobStore;
 }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
@@ -74,8 +73,14 @@ export async function createTestApp(options: {
   const signingKey = options.signingKey ?? (await importSigningKey(await generatePrivateJwk()));
   // The configured embedder when a test asks for a provider; otherwise the shared local one.
   const embedder = options.embedder ?? (options.env?.EMBEDDINGS_PROVIDER ? undefined : testEmbedder());
-  const lakeStore = options.lakeStore ?? createTestDirBlobStore(config.lake.store.kind === 'directory' ? config.lake.store.dir : path.join(dataDir, 'lake'));
-  const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey, lakeStore, ...(embedder ? { embedder } : {}) });
+  const container = await createContainer(config, {
+    database: options.database,
+    cache: options.cache,
+    logger,
+    signingKey,
+    ...(options.lakeStore ? { lakeStore: options.lakeStore } : {}),
+    ...(embedder ? { embedder } : {}),
+  });
   const app = createHttpApp(container);
   return {
     container,

@@ -32,15 +32,37 @@ export const DOCS_CSP =
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /**
+ * CSP of the `/admin/dashboard` page: its script, Chart.js, stylesheet and
+ * icon from this server only, no inline script or style (Chart.js sizes its
+ * canvases through the CSSOM, which style-src does not govern), and requests
+ * (sign-in, reports) to this origin only.
+ */
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** The pages this server serves, by path, and their CSP; every other response gets {@link JSON_CSP}. */
+function cspFor(path: string): string {
+  if (path === '/docs') return DOCS_CSP;
+  if (path === '/admin/dashboard') return DASHBOARD_CSP;
+  return JSON_CSP;
+}
+
+/**
  * `Cache-Control` by path. Everything is `no-store` (children's data, tokens,
  * per-caller answers; shared caches and browser disks must never keep them)
  * except public, caller-independent documents: the Swagger UI files (their
  * URLs carry the package version, so they may be kept) and the API document
- * and docs page (revalidated, they change with each deployment). Routes may
+ * and docs page (revalidated, they change with each deployment), and the
+ * same for the admin dashboard's page and files (which hold no data: the page
+ * signs in and fetches the reports itself; its files' URLs carry a content
+ * hash, so they may be kept a year). Routes may
  * set their own value only outside `/api`, `/admin` and `/auth` (the JWKS
  * sets a short public max-age).
  */
 export function cacheControlFor(path: string): { value: string; force: boolean } {
+  if (path.startsWith('/admin/dashboard/assets/')) return { value: 'public, max-age=31536000, immutable', force: true };
+  if (path === '/admin/dashboard') return { value: 'no-cache', force: true };
   if (path.startsWith('/api/') || path.startsWith('/admin/') || path.startsWith('/auth/')) return { value: 'no-store', force: true };
   if (path.startsWith('/docs/assets/')) return { value: 'public, max-age=604800, immutable', force: false };
   if (path === '/docs' || path === '/openapi.json') return { value: 'no-cache', force: false };
@@ -57,7 +79,7 @@ const PRIVATE_JSON: Readonly<Record<string, string>> = { ...BASE, 'content-secur
 export function standardHeaders(path: string): Readonly<Record<string, string>> {
   const cache = cacheControlFor(path);
   if (cache.value === 'no-store') return PRIVATE_JSON;
-  return { ...BASE, 'content-security-policy': path === '/docs' ? DOCS_CSP : JSON_CSP, 'cache-control': cache.value };
+  return { ...BASE, 'content-security-policy': cspFor(path), 'cache-control': cache.value };
 }
 
 /**
@@ -71,8 +93,11 @@ export const responseHeaders = createMiddleware<AppEnv>(async (c, next) => {
   const path = c.req.path;
   const headers = c.res.headers;
   for (const [name, value] of Object.entries(BASE)) headers.set(name, value);
-  headers.set('content-security-policy', path === '/docs' ? DOCS_CSP : JSON_CSP);
+  headers.set('content-security-policy', cspFor(path));
   const cache = cacheControlFor(path);
-  if (cache.force || !headers.has('cache-control')) headers.set('cache-control', cache.value);
+  // An error under a path whose files may be kept (a 503 while a file is
+  // missing, a 404) must not be kept for a year in its place.
+  if (c.res.status >= 400 && cache.value.startsWith('public')) headers.set('cache-control', 'no-store');
+  else if (cache.force || !headers.has('cache-control')) headers.set('cache-control', cache.value);
   headers.delete('x-powered-by');
 });
