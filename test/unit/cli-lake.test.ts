@@ -12,10 +12,9 @@ import { createTestDirBlobStore } from '../support/dir-blob-store.ts';
 import { tempLakeDir, writeLakeEvents } from '../support/lake-files.ts';
 
 /**
- * `kidslearn lake query|report|athena-ddl`. athena-ddl and the help run as
- * the real `kidslearn` process; query and report run in-process over a test
- * lake (the blob store adapters are not in this branch: the store is passed
- * in, exactly where the real one is opened).
+ * `kidslearn lake query|report|athena-ddl`: as the real `kidslearn` process
+ * over a lake directory (`LAKE_DIR`), and in-process (the store passed in
+ * where the real one is opened) for the output formats in detail.
  */
 
 describe('cli: lake athena-ddl (process)', () => {
@@ -36,6 +35,24 @@ describe('cli: lake athena-ddl (process)', () => {
     const bad = await runCliProcess(['lake', 'athena-ddl', '--bucket', 'Not_A_Bucket'], env);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Invalid bucket "Not_A_Bucket"/);
+  });
+
+  it('lake query reads LAKE_DIR without opening the database', async () => {
+    const lake = tempLakeDir();
+    try {
+      await writeLakeEvents(lake.dir, 'alpha', [
+        { type: 'lesson_start', at: '2026-11-02T08:00:00Z', learner: 'l_a', properties: { lessonId: 'les-1' } },
+        { type: 'lesson_start', at: '2026-11-03T08:00:00Z', learner: 'l_b', properties: { lessonId: 'les-1' } },
+      ]);
+      const r = await runCliProcess(['lake', 'query', 'SELECT day, learner FROM lessons_started ORDER BY day', '--format', 'csv'], { ...env, LAKE_DIR: lake.dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'day,learner\r\n2,l_a\r\n3,l_b\n');
+      const bad = await runCliProcess(['lake', 'query', 'DROP VIEW events'], { ...env, LAKE_DIR: lake.dir });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /^kidslearn: Only SELECT/);
+    } finally {
+      lake.dispose();
+    }
   });
 
   it('lake --help lists the query side', async () => {
