@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
 import { AppError } from '../domain/errors.ts';
-import { liveEventFiles, type LakeFileScope } from './lake-files.ts';
-import { LAKE_COLUMNS, LAKE_PARTITION_COLUMNS } from './lake-layout.ts';
+import { listingPrefixes, liveEventFiles, type LakeFileScope } from './lake-files.ts';
+import { LAKE_COLUMNS, LAKE_PARTITION_COLUMNS, parseEventObjectKey } from './lake-layout.ts';
 
 /**
  * SQL over the lake with DuckDB. One DuckDB instance per engine (in memory,
@@ -227,6 +227,7 @@ export class LakeQueryEngine {
     }
     const root = this.#store.localRoot;
     if (root) return live.map((b) => path.join(path.resolve(root), ...b.key.split('/')));
+    await this.#prune(scope, live);
     const out: string[] = new Array<string>(live.length);
     let next = 0;
     const worker = async () => {
@@ -237,6 +238,27 @@ export class LakeQueryEngine {
     };
     await Promise.all(Array.from({ length: Math.min(this.#downloads, live.length) }, worker));
     return out;
+  }
+
+  /**
+   * Removes cached copies in `scope` that are no longer live: objects deleted
+   * or rewritten (compaction, erasure of a learner's rows), so no copy of
+   * erased data outlives its object in the cache. Files outside the scope
+   * are left for a query that covers them.
+   */
+  async #prune(scope: LakeFileScope, live: readonly BlobInfo[]): Promise<void> {
+    const keep = new Set(live.map((b) => cacheKey(b)));
+    const inScope = (app: string, day: string) =>
+      (!scope.app || app === scope.app) && (!scope.fromDay || day >= scope.fromDay) && (!scope.toDay || day <= scope.toDay);
+    for (const prefix of listingPrefixes(scope)) {
+      const files = await readdir(path.join(this.#cacheDir, ...prefix.split('/').filter(Boolean)), { recursive: true }).catch(() => [] as string[]);
+      for (const relative of files) {
+        const cached = `${prefix}${relative.split(path.sep).join('/')}`;
+        const parsed = parseEventObjectKey(cached.replace(/\.\d+\.parquet$/, '.parquet'));
+        if (!parsed || keep.has(cached) || !inScope(parsed.app, parsed.day) || this.#inFlight.has(path.join(this.#cacheDir, ...cached.split('/')))) continue;
+        await rm(path.join(this.#cacheDir, ...cached.split('/')), { force: true });
+      }
+    }
   }
 
   /** The cache file of an object (key + size), downloaded once; concurrent queries share a download. */

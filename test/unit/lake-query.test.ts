@@ -152,6 +152,38 @@ describe('lake query engine', () => {
   });
 });
 
+describe('S3 cache pruning', () => {
+  it('drops cached copies of objects rewritten or deleted in the scope (erasure leaves no copy behind), keeps the rest', async () => {
+    const lake = tempLakeDir();
+    const cacheDir = `${lake.dir}-cache`;
+    const s3 = createTestDirBlobStore(lake.dir, { as: 's3' });
+    const engine = new LakeQueryEngine({ store: s3, cacheDir, timeoutMs: 10_000 });
+    const cachedIn = (day: string) => readdirSync(path.join(cacheDir, ...partitionPrefix('alpha', day).split('/'))).sort();
+    try {
+      const [day1, day2] = await writeLakeEvents(lake.dir, 'alpha', [answer('2026-11-01T08:00:00Z', 'l_a', 'adding', true, 0.4), answer('2026-11-02T08:00:00Z', 'l_a', 'adding', true, 0.4)]);
+      const [day3] = await writeLakeEvents(lake.dir, 'alpha', [answer('2026-11-03T08:00:00Z', 'l_a', 'adding', true, 0.4)]);
+      await engine.query('SELECT count(*) FROM events', { scope: { app: 'alpha' } });
+      const before1 = cachedIn('2026-11-01');
+      assert.equal(before1.length, 1);
+      // Day 1's file rewritten with other rows (as erasure does), day 2's deleted.
+      const rows = [1, 2].map((i) => lakeRow(500 + i, lakeEvent('alpha', answer(`2026-11-01T1${i}:00:00Z`, 'l_b', 'counting', false, 0.1))));
+      await writeLakeFile(lake.dir, day1!, rows);
+      await s3.delete([day2!]);
+      // A query of days 1–2 only: day 3's copy is outside its scope and stays.
+      assert.deepEqual(rowObjects(await engine.query("SELECT learner, count(*) AS n FROM events GROUP BY ALL", { scope: { app: 'alpha', fromDay: '2026-11-01', toDay: '2026-11-02' } })), [{ learner: 'l_b', n: 2n }]);
+      const after1 = cachedIn('2026-11-01');
+      assert.equal(after1.length, 1, 'only the new version of day 1');
+      assert.notDeepEqual(after1, before1);
+      assert.deepEqual(cachedIn('2026-11-02'), []);
+      assert.equal(cachedIn('2026-11-03').length, 1);
+      assert.ok(day3);
+    } finally {
+      await engine.close();
+      lake.dispose();
+    }
+  });
+});
+
 describe('partition pruning', () => {
   const lake = tempLakeDir();
   let engine: LakeQueryEngine;
