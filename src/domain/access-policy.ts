@@ -38,6 +38,12 @@ export const FUNCTION_ROLES = {
   'family.devicekey.manage': ['guardian'],
   'child.progress.read': ['guardian', 'child', 'teacher', 'admin'],
   'child.progress.write': ['child', 'guardian'],
+  /**
+   * `POST /api/events`: analytics events from an app. A child sends about
+   * itself, a guardian about their children, a teacher about children of
+   * their classrooms (the same reach as reading the child's progress).
+   */
+  'child.events.write': ['child', 'guardian', 'teacher'],
   /** The adaptive engine's analysis of a child's history (what is known now, due, next, struggling). */
   'child.analysis.read': ['guardian', 'child', 'teacher', 'admin'],
   /** Ask the engine for a lesson plan for a child (`POST /api/adaptive/plans`). */
@@ -88,12 +94,12 @@ export type Decision = 'allow' | 'forbidden' | 'not_found';
 
 /**
  * Functions a teacher may use on a child of one of their classrooms: reading
- * progress and the learning analysis, and asking for and reading lesson plans. Teachers see profiles through the classroom roster, which
+ * progress and the learning analysis, asking for and reading lesson plans, and sending analytics events about the child. Teachers see profiles through the classroom roster, which
  * holds nickname, grade and avatar and nothing else.
  */
-const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read', 'child.plan.request', 'child.plan.read']);
+const TEACHER_CHILD_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read', 'child.plan.request', 'child.plan.read', 'child.events.write']);
 /** Functions a child may use on itself. */
-const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read', 'child.plan.request', 'child.plan.read']);
+const CHILD_SELF_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read', 'child.plan.request', 'child.plan.read', 'child.events.write']);
 /** Functions a guardian may use on a classroom one of their children is in. */
 const GUARDIAN_CLASSROOM_FUNCTIONS: ReadonlySet<AccessFunction> = new Set(['classroom.read', 'classroom.member.remove']);
 

@@ -59,3 +59,15 @@ export function accountRequired(): AppError {
 export function isForeignKeyViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23503';
 }
+
+/**
+ * 503 `lake_backlog_full`: the analytics outbox holds more unexported events
+ * than `LAKE_MAX_BACKLOG` (the lake writer is behind or down). Only event
+ * ingest is refused; the client keeps its events and retries after
+ * `retryAfterSeconds` (sent as `Retry-After`).
+ */
+export function lakeBacklogFull(backlog: number, maxBacklog: number, retryAfterSeconds: number): AppError {
+  return new AppError('unavailable', 'lake_backlog_full', `Analytics events are not being accepted right now (${backlog} waiting for export, limit ${maxBacklog}); keep them and retry in ${retryAfterSeconds} s`, {
+    details: { retryAfterSeconds },
+  });
+}

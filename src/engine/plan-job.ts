@@ -4,7 +4,10 @@ import type { Job, JobHandler } from '../adapters/jobs/job-queue.ts';
 import { AppError } from '../domain/errors.ts';
 import type { Plan } from '../domain/learner/planner.ts';
 import { findPlan, markFailed, markRetrying, markRunning, writeReadyPlan } from '../features/plans/plans.repo.ts';
-import { PLAN_JOB_ATTEMPTS, resolveFocus, type PlanJobData } from '../features/plans/plans.service.ts';
+import { PLAN_JOB_ATTEMPTS, planFailedEvent, resolveFocus, type PlanJobData } from '../features/plans/plans.service.ts';
+import { writeWithEvents } from '../analytics/event-outbox.ts';
+import type { LearnerKeys } from '../analytics/learner-keys.ts';
+import { serverEvent } from '../analytics/server-events.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { PlanBuilder } from './plan-builder.ts';
@@ -35,6 +38,8 @@ export interface PlanJobDeps {
   logger: Logger;
   /** Optional step between building and storing (see {@link PlanEnricher}). */
   enrich?: PlanEnricher;
+  /** For the `plan_ready` / `plan_failed` analytics events, written with the result; none without it (lake off). */
+  learnerKeys?: LearnerKeys;
 }
 
 /**
@@ -60,11 +65,25 @@ export function planJobHandler(deps: PlanJobDeps): JobHandler<PlanJobData> {
       const focusConcepts = await resolveFocus(db, app, stored.request.focus);
       const built = await builder.build(app, stored.childId, { minutes: stored.request.minutes, ...(focusConcepts ? { focusConcepts } : {}) });
       const plan = deps.enrich ? await deps.enrich(built.plan, { app, childId: stored.childId, planId, signal: job.signal }) : built.plan;
-      const written = await writeReadyPlan(db.db, app, planId, {
-        plan,
-        inputs: { ...built.inputs, planner: built.planner },
-        modelVersion: built.inputs.modelVersion,
-      });
+      const ready = deps.learnerKeys
+        ? [
+            serverEvent({
+              app,
+              type: 'plan_ready',
+              recordKey: planId,
+              learner: await deps.learnerKeys.keyOf(app, stored.childId),
+              occurredAt: new Date(),
+              properties: { planId, activities: plan.activities.length, minutes: Math.min(600, plan.minutes) },
+            }),
+          ]
+        : undefined;
+      // The plan and its plan_ready event in one transaction; a job run twice writes neither again.
+      const written = await writeWithEvents(
+        db.db,
+        ready,
+        (trx) => writeReadyPlan(trx, app, planId, { plan, inputs: { ...built.inputs, planner: built.planner }, modelVersion: built.inputs.modelVersion }),
+        (w) => w !== undefined,
+      );
       const computeSeconds = (performance.now() - started) / 1000;
       if (written) {
         metrics.planSeconds.observe({ phase: 'compute' }, computeSeconds);
@@ -78,7 +97,8 @@ export function planJobHandler(deps: PlanJobDeps): JobHandler<PlanJobData> {
       logger.warn({ err: cause, planId, attempt: job.attempt, last }, 'plan job: attempt failed');
       // Marking is best effort: if the database is what failed, a later GET settles the plan from the job's state.
       if (last) {
-        if (await markFailed(db.db, app, planId, error).catch(() => false)) metrics.plans.inc({ event: 'failed' });
+        const failed = await planFailedEvent(deps.learnerKeys, app, stored.childId, planId, error.code).catch(() => undefined);
+        if (await writeWithEvents(db.db, failed, (trx) => markFailed(trx, app, planId, error), (changed) => changed).catch(() => false)) metrics.plans.inc({ event: 'failed' });
       } else {
         await markRetrying(db.db, app, planId, error).catch(() => undefined);
         metrics.plans.inc({ event: 'retried' });

@@ -40,13 +40,13 @@ export function validated<T extends z.ZodType>(schema: T, value: unknown, target
 }
 
 function throwValidationError(target: string, error: z.ZodError): never {
-  const problems: ValidationProblem[] = error.issues.map((issue) => ({
-    in: target === 'json' ? 'body' : target,
-    field: issue.path.length ? issue.path.map(String).join('.') : issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : '(root)',
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
-  }));
+  const where = target === 'json' ? 'body' : target;
+  // An unknown field is named where it is (`events.3.properties.colour`), one problem per field.
+  const problems: ValidationProblem[] = error.issues.flatMap((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ in: where, field: [...issue.path.map(String), key].join('.'), message: 'unknown field' }))
+      : [{ in: where, field: issue.path.length ? issue.path.map(String).join('.') : '(root)', message: issue.message }],
+  );
   const first = problems[0]!;
-  const firstIssue = error.issues[0]!;
-  const name = firstIssue.code === 'unrecognized_keys' && firstIssue.path.length === 0 ? firstIssue.keys.join(', ') : first.field;
-  throw new AppError('invalid', 'validation_failed', `Invalid ${WHERE[target] ?? target} "${name}": ${first.message}`, { details: problems });
+  throw new AppError('invalid', 'validation_failed', `Invalid ${WHERE[target] ?? target} "${first.field}": ${first.message}`, { details: problems });
 }

@@ -30,6 +30,13 @@ export interface Metrics {
    * `retried` (an attempt failed, another follows), `failed` (attempts exhausted).
    */
   plans: Counter<'event'>;
+  /**
+   * `kidslearn_lake_events_total{outcome}`: analytics events sent to
+   * `POST /api/events`, by outcome: `accepted` (stored), `duplicate` (a
+   * retry, stored once), `conflict` (same id, another payload: dead letter),
+   * `dropped` (not stored: the child's productAnalytics setting is off).
+   */
+  lakeEvents: Counter<'outcome'>;
   /** Item generation (engine/item-generator.ts): model calls, their latency and tokens, fallbacks to the offline generator, items kept and rejected. */
   llm: LlmMetrics;
 }
@@ -193,9 +200,16 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     rejections: new Counter({ name: 'kidslearn_generated_items_rejected_total', help: 'Generated items dropped by the checks, by source and reason', labelNames: ['source', 'reason'], registers: [registry] }),
     accepted: new Counter({ name: 'kidslearn_generated_items_total', help: 'Generated items that passed the checks and were stored, by source', labelNames: ['source'], registers: [registry] }),
   };
+  const lakeEvents = new Counter({
+    name: 'kidslearn_lake_events_total',
+    help: 'Analytics events received by POST /api/events, by outcome: accepted, duplicate, conflict, dropped',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   return {
     registry,
     llm,
+    lakeEvents,
     planSeconds,
     plans,
     httpSeries: (method, route, status) => http.series(method, route, status),

@@ -46,6 +46,9 @@ import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
 import { createLakeReports, type ReportsService } from '../features/reports/reports.service.ts';
 import type { LakeQueryEngine } from '../analytics/lake-query.ts';
+import { EventOutbox } from '../analytics/event-outbox.ts';
+import { LearnerKeys } from '../analytics/learner-keys.ts';
+import { EventsService } from '../features/events/events.service.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -71,6 +74,12 @@ export interface Container {
   children: ChildrenService;
   classrooms: ClassroomsService;
   progress: ProgressService;
+  /** Analytics ingest (`POST /api/events`). */
+  events: EventsService;
+  /** The analytics outbox (`kidslearn.lake_events`): appends and the backlog count. */
+  eventOutbox: EventOutbox;
+  /** Pseudonymous learner keys per app (the lake never holds a child id). */
+  learnerKeys: LearnerKeys;
   models: ModelStore;
   rateLimiter: RateLimiter;
   rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
@@ -171,7 +180,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     // Answer writes in flight per app: half the pool (the rest serves reads); PGlite runs one statement at a time anyway.
     const poolSize = config.database.kind === 'postgres' ? config.database.poolSize : 10;
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
-    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency });
+    const learnerKeys = new LearnerKeys(database);
+    const eventOutbox = new EventOutbox({ db: database });
+    const events = new EventsService({ db: database, outbox: eventOutbox, keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog });
+    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency, learnerKeys });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     embedder = overrides.embedder ?? createEmbedder(config);
     const vectors = createPgvectorStore({ database, timeoutMs: config.statementTimeoutMs });
@@ -233,6 +245,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       metrics,
       logger,
       masteryThreshold: config.masteryThreshold,
+      learnerKeys,
     });
     let store: BlobStore | undefined = overrides.lakeStore;
     const lakeStore = () => (store ??= openLakeStore(config));
@@ -254,6 +267,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       children,
       classrooms,
       progress,
+      events,
+      eventOutbox,
+      learnerKeys,
       analysis,
       plans,
       planBuilder,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -151,6 +152,9 @@ for (const stack of await stacks()) {
       }),
       'GET /api/progress/{childId}': async () => ({ params: { childId } }),
       'GET /api/progress': async () => ({}),
+      'POST /api/events': async () => ({
+        body: { events: [{ eventId: randomUUID(), type: 'lesson_start', occurredAt: new Date().toISOString(), childId, properties: { lessonId: 'alpha-only' } }] },
+      }),
       'POST /api/progress/lessons/{lessonId}/complete': async () => ({
         params: { lessonId: 'alpha-only' },
         body: { childId, secondsSpent: 300, score: 0.8, completedAt: new Date().toISOString(), clientEventId: unique('done') },

@@ -293,8 +293,8 @@ describe('access policy properties', () => {
     });
   });
 
-  it('a child principal is allowed on itself exactly for child.read, child.progress.read, child.progress.write, child.analysis.read, child.plan.request, child.plan.read', () => {
-    const selfFunctions: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read', 'child.plan.request', 'child.plan.read']);
+  it('a child principal is allowed on itself exactly for child.read, child.progress.read, child.progress.write, child.analysis.read, child.plan.request, child.plan.read, child.events.write', () => {
+    const selfFunctions: ReadonlySet<AccessFunction> = new Set(['child.read', 'child.progress.read', 'child.progress.write', 'child.analysis.read', 'child.plan.request', 'child.plan.read', 'child.events.write']);
     const seen = tally();
     check(scenarioArb({ roles: ['child'], kind: 'child', app: 'same' }), (s) => {
       if (!isSelf(s.actor, s.object)) return;
@@ -315,9 +315,9 @@ describe('access policy properties', () => {
     });
   });
 
-  it('a teacher is allowed on a child only for progress, analysis and lesson plans, and then iff the child is an active member of one of their classrooms', () => {
+  it('a teacher is allowed on a child only for progress, analysis, lesson plans and analytics events, and then iff the child is an active member of one of their classrooms', () => {
     const seen = tally();
-    const teacherFunctions: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read', 'child.plan.request', 'child.plan.read']);
+    const teacherFunctions: ReadonlySet<AccessFunction> = new Set(['child.progress.read', 'child.analysis.read', 'child.plan.request', 'child.plan.read', 'child.events.write']);
     check(scenarioArb({ roles: ['teacher'], kind: 'child' }), (s) => {
       const d = decide(s.principal, s.fn, s.object);
       if (!teacherFunctions.has(s.fn)) {

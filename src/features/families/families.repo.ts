@@ -69,6 +69,27 @@ export async function childFacts(db: Db, appId: string, id: string): Promise<Chi
   return row && { kind: 'child', app: appId, id: row.id, guardianId: row.guardian_id, teacherIds: row.teacher_ids };
 }
 
+/**
+ * The access facts and privacy settings of several children in one query
+ * (the analytics ingest checks a batch's children at once). Children that do
+ * not exist are missing from the map.
+ */
+export async function childFactsWithSettings(db: Db, appId: string, ids: readonly string[]): Promise<Map<string, ChildFacts & { settings: ChildSettings }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await scoped(db, appId)
+    .selectFrom('children as ch')
+    .leftJoin('classroom_members as m', (j) => j.onRef('m.child_id', '=', 'ch.id').on('m.status', '=', 'active'))
+    .leftJoin('classrooms as c', 'c.id', 'm.classroom_id')
+    .select(['ch.id', 'ch.guardian_id', 'ch.settings'])
+    .select(sql<string[]>`coalesce(array_agg(c.teacher_id) filter (where c.teacher_id is not null), '{}')`.as('teacher_ids'))
+    .where('ch.id', 'in', ids)
+    .groupBy(['ch.id', 'ch.guardian_id', 'ch.settings'])
+    .execute();
+  return new Map(
+    rows.map((r) => [r.id, { kind: 'child' as const, app: appId, id: r.id, guardianId: r.guardian_id, teacherIds: r.teacher_ids, settings: r.settings as ChildSettings }]),
+  );
+}
+
 export async function listChildrenOfGuardian(db: Db, appId: string, guardianId: string): Promise<Child[]> {
   const rows = await scoped(db, appId).selectFrom('children').select(childColumns).where('guardian_id', '=', guardianId).orderBy('created_at').orderBy('id').execute();
   return rows.map((r) => publicChild(toChild(r)));

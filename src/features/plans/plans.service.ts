@@ -9,6 +9,9 @@ import type { Metrics } from '../../observability/metrics.ts';
 import { listLiveConcepts } from '../concepts/concepts.repo.ts';
 import type { ChildrenService } from '../families/children.service.ts';
 import type { ModelStore } from '../progress/model-store.ts';
+import { appendEvents, withdrawPendingEvents, writeWithEvents } from '../../analytics/event-outbox.ts';
+import type { LearnerKeys } from '../../analytics/learner-keys.ts';
+import { serverEvent } from '../../analytics/server-events.ts';
 import {
   deletePlan,
   findByIdempotencyKey,
@@ -99,8 +102,20 @@ export class PlansService {
   readonly #metrics: Metrics;
   readonly #logger: Logger;
   readonly #masteryThreshold: number;
+  /** For the `plan_requested` / `plan_failed` analytics events; none are written without it (lake off). */
+  readonly #learnerKeys: LearnerKeys | undefined;
 
-  constructor(deps: { db: Database; children: ChildrenService; models: ModelStore; jobQueue: () => Promise<JobQueue>; metrics: Metrics; logger: Logger; masteryThreshold: number }) {
+  constructor(deps: {
+    db: Database;
+    children: ChildrenService;
+    models: ModelStore;
+    jobQueue: () => Promise<JobQueue>;
+    metrics: Metrics;
+    logger: Logger;
+    masteryThreshold: number;
+    learnerKeys?: LearnerKeys;
+  }) {
+    this.#learnerKeys = deps.learnerKeys;
     this.#db = deps.db;
     this.#children = deps.children;
     this.#models = deps.models;
@@ -141,6 +156,17 @@ export class PlansService {
     const inputsKey = await this.#inputsKey(app, input.childId, request);
 
     const planId = randomUUID();
+    // Written with the plan row, in its transaction (the learner key is read before it).
+    const requested = this.#learnerKeys
+      ? serverEvent({
+          app,
+          type: 'plan_requested',
+          recordKey: planId,
+          learner: await this.#learnerKeys.keyOf(app, input.childId),
+          occurredAt: new Date(),
+          properties: { planId, minutes: request.minutes },
+        })
+      : undefined;
     const decide = () => db.transaction().execute(async (trx) => {
       await lockChildPlans(trx, app, input.childId);
       if (keyDigest) {
@@ -152,6 +178,7 @@ export class PlansService {
       const recent = await recentPlan(trx, app, input.childId, PLAN_RATE_WINDOW_SECONDS);
       if (recent) return { kind: 'too_soon' as const, ...recent };
       await insertPlan(trx, app, { id: planId, childId: input.childId, request, requestHash, inputsKey, idempotencyKey: keyDigest, requestedByRole: principal.role });
+      if (requested) await appendEvents(trx, [requested]);
       return { kind: 'created' as const };
     });
     let outcome: Awaited<ReturnType<typeof decide>>;
@@ -192,6 +219,8 @@ export class PlansService {
       });
     } catch (error) {
       await deletePlan(db, app, planId).catch((cleanup: unknown) => this.#logger.warn({ err: cleanup, planId }, 'plans: could not remove a plan whose job was not queued'));
+      // Its plan_requested event goes too, unless the lake writer has already claimed it.
+      if (requested) await withdrawPendingEvents(db, app, [requested.eventId]).catch((cleanup: unknown) => this.#logger.warn({ err: cleanup, planId }, 'plans: could not withdraw the plan_requested event of a plan not queued'));
       throw error;
     }
     await setPlanJob(db, app, planId, jobId);
@@ -252,7 +281,8 @@ export class PlansService {
       }
     }
     if (!error) return plan;
-    if (await markFailed(this.#db.db, app, plan.id, error)) this.#metrics.plans.inc({ event: 'failed' });
+    const failedEvent = await planFailedEvent(this.#learnerKeys, app, plan.childId, plan.id, error.code);
+    if (await writeWithEvents(this.#db.db, failedEvent, (db) => markFailed(db, app, plan.id, error), (changed) => changed)) this.#metrics.plans.inc({ event: 'failed' });
     return (await findPlan(this.#db.db, app, plan.id)) ?? plan;
   }
 
@@ -269,6 +299,12 @@ export class PlansService {
     const [versions, model] = await Promise.all([planningVersions(this.#db.db, app, childId), this.#models.active(app)]);
     return sha256(JSON.stringify({ request, ...versions, modelVersion: model.version, masteryThreshold: this.#masteryThreshold }));
   }
+}
+
+/** The `plan_failed` event of a plan (none without learner keys: lake off). */
+export async function planFailedEvent(keys: LearnerKeys | undefined, app: string, childId: string, planId: string, code: string) {
+  if (!keys) return undefined;
+  return [serverEvent({ app, type: 'plan_failed', recordKey: planId, learner: await keys.keyOf(app, childId), occurredAt: new Date(), properties: { planId, code } })];
 }
 
 /** The request as stored and keyed: focus concepts sorted and unique. */

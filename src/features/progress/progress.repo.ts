@@ -5,6 +5,7 @@ import type { Tables } from '../../adapters/db/tables.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import type { ConceptState, StoredCard } from '../../domain/learner/concept-state.ts';
+import type { OutboxEvent } from '../../analytics/event-outbox.ts';
 
 /** SQL for answers and concept states of one app. */
 
@@ -155,18 +156,41 @@ export async function answersPage(db: Db, appId: string, childId: string, before
   return rows.map(toStoredAnswer);
 }
 
-/** Records a completed lesson; returns false when this (child, clientEventId) was already recorded. */
+/**
+ * Records a completed lesson; returns false when this (child, clientEventId)
+ * was already recorded. `event` (its `lesson_recorded` analytics event) is
+ * stored in the same statement, if and only if the completion is new.
+ */
 export async function insertCompletion(
   db: Db,
   appId: string,
   c: { childId: string; lessonId: string; clientEventId: string; secondsSpent: number; score: number | null; completedAt: Date },
+  event?: OutboxEvent,
 ): Promise<boolean> {
-  const r = await scoped(db, appId)
-    .insertInto('lesson_completions')
-    .values({ child_id: c.childId, lesson_id: c.lessonId, client_event_id: c.clientEventId, seconds_spent: c.secondsSpent, score: c.score, completed_at: c.completedAt })
-    .onConflict((oc) => oc.columns(['child_id', 'client_event_id']).doNothing())
-    .executeTakeFirst();
-  return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  if (!event) {
+    const r = await scoped(db, appId)
+      .insertInto('lesson_completions')
+      .values({ child_id: c.childId, lesson_id: c.lessonId, client_event_id: c.clientEventId, seconds_spent: c.secondsSpent, score: c.score, completed_at: c.completedAt })
+      .onConflict((oc) => oc.columns(['child_id', 'client_event_id']).doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+  const r = await sql<{ n: number | string }>`
+    with ins as (
+      insert into ${sql.table(`${tenantSchema(appId)}.lesson_completions`)} (child_id, lesson_id, client_event_id, seconds_spent, score, completed_at)
+      values (${c.childId}, ${c.lessonId}, ${c.clientEventId}, ${c.secondsSpent}, ${c.score}, ${c.completedAt.toISOString()}::timestamptz)
+      on conflict (child_id, client_event_id) do nothing
+      returning 1
+    ), ev as (
+      insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash)
+      select ${event.app}, ${event.eventId}::uuid, ${event.type}, ${event.source}, ${event.occurredAt.toISOString()}::timestamptz, now(), ${event.learner}, ${event.sessionId},
+        ${event.propertiesJson}::jsonb, ${event.payloadHash}
+      where exists (select 1 from ins)
+      on conflict (app, event_id) do nothing
+      returning 1
+    )
+    select count(*) as n from ins`.execute(db);
+  return Number(r.rows[0]?.n ?? 0) === 1;
 }
 
 export async function findCompletion(db: Db, appId: string, childId: string, clientEventId: string) {
@@ -279,6 +303,8 @@ export interface AnswerWrite {
   clocks: readonly { childId: string; expectedSeq: number }[];
   answers: readonly NewAnswer[];
   states: readonly { childId: string; conceptId: string; state: ConceptState }[];
+  /** The answers' `answer_recorded` analytics events, stored if and only if the group lands (none when the lake is off). */
+  events?: readonly OutboxEvent[];
 }
 
 /**
@@ -298,6 +324,7 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
   const clocks = groups.flatMap((w, g) => w.clocks.map((c) => ({ g, ...c })));
   const a = groups.flatMap((w, g) => w.answers.map((x) => ({ g, ...x })));
   const st = groups.flatMap((w, g) => w.states.map((x) => ({ g, ...x })));
+  const ev = groups.flatMap((w, g) => (w.events ?? []).map((x) => ({ g, ...x })));
   // One statement text for any number of groups and answers (columns as arrays, unnested), so it is prepared once.
   const result = await sql<{ landed: number[] }>`${sql.raw(PREPARED)}
     with clock as (
@@ -332,6 +359,17 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
       where v.g in (select g from landed)
       on conflict (child_id, concept_id) do update set attempts = excluded.attempts, correct = excluded.correct, p_known = excluded.p_known,
         fsrs = excluded.fsrs, next_review_at = excluded.next_review_at, last_answered_at = excluded.last_answered_at, updated_at = excluded.updated_at
+      returning 1
+    ), ev as (
+      -- The answers' analytics events, in the same statement: stored exactly when their answers are.
+      insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash)
+      select ${appId}::text, v.event_id, v.type, 'server', v.occurred_at, now(), v.learner, null, v.properties, v.payload_hash
+      from unnest(
+        ${ev.map((x) => x.g)}::int[], ${ev.map((x) => x.eventId)}::uuid[], ${ev.map((x) => x.type)}::text[], ${ev.map((x) => x.occurredAt.toISOString())}::timestamptz[],
+        ${ev.map((x) => x.learner)}::text[], ${ev.map((x) => x.propertiesJson)}::jsonb[], ${ev.map((x) => x.payloadHash)}::text[]
+      ) as v(g, event_id, type, occurred_at, learner, properties, payload_hash)
+      where v.g in (select g from landed)
+      on conflict (app, event_id) do nothing
       returning 1
     )
     select coalesce(array_agg(g), '{}') as landed from landed`.execute(db);

@@ -15,6 +15,9 @@ import type { AppsService } from '../apps/apps.service.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import { sessionsOf, startOfWeek, streakDays, type PracticeSession } from '../../domain/progress-summary.ts';
 import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
+import type { LearnerKeys } from '../../analytics/learner-keys.ts';
+import { serverEvent } from '../../analytics/server-events.ts';
+import type { OutboxEvent } from '../../analytics/event-outbox.ts';
 import {
   answersPage,
   completionsOfChild,
@@ -139,6 +142,8 @@ export class ProgressService {
   readonly #models: ModelStore;
   readonly #apps: AppsService;
   readonly #lessons: LessonsService | undefined;
+  /** Learner keys for the analytics events written with answers and completions; without it, none are written (lake off). */
+  readonly #learnerKeys: LearnerKeys | undefined;
   /** Answer keys by app, local epoch, content generation and item id (see {@link ProgressService.#itemKeys}). */
   readonly #keys: LRUCache<string, ItemKey>;
   /** Per app, bumped by every lesson write in this process: keys cached before it are unreachable at once. */
@@ -178,7 +183,9 @@ export class ProgressService {
     writeConcurrency?: number;
     itemKeyTtlMs?: number;
     perf?: { now(): number };
+    learnerKeys?: LearnerKeys;
   }) {
+    this.#learnerKeys = deps.learnerKeys;
     this.#writeConcurrency = deps.writeConcurrency ?? 1;
     this.#apps = deps.apps;
     this.#lessons = deps.lessons;
@@ -253,11 +260,12 @@ export class ProgressService {
   async #write(app: string, rows: NewAnswer[], model: ActiveModel, reveal: boolean, items: Map<string, ItemKey>): Promise<AnswerResult[]> {
     const db = this.#db.db;
     const childIds = [...new Set(rows.map((r) => r.childId))];
+    const learners = this.#learnerKeys ? await this.#learnerKeys.keysOf(app, childIds) : undefined;
     const retried = new Map<string, StoredAnswer>();
     for (let attempt = 1; ; attempt++) {
       const snapshots = await this.#snapshots(app, childIds, attempt > 1);
       const fresh = rows.filter((r) => !retried.has(key(r.childId, r.clientEventId)));
-      const { after, changed } = this.#apply(snapshots, fresh, model);
+      const { after, changed, mastery } = this.#apply(snapshots, fresh, model);
       if (fresh.length > 0) {
         let landed: boolean;
         try {
@@ -267,6 +275,7 @@ export class ProgressService {
             clocks: childIds.map((childId) => ({ childId, expectedSeq: snapshots.get(childId)!.seq })),
             answers: fresh,
             states: changed,
+            ...(learners ? { events: fresh.map((r) => answerEvent(app, learners.get(r.childId)!, r, mastery.get(key(r.childId, r.clientEventId))!)) } : {}),
           });
         } catch (error) {
           if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
@@ -316,7 +325,8 @@ export class ProgressService {
     snapshots: Map<string, LearnerSnapshot>,
     fresh: readonly NewAnswer[],
     model: ActiveModel,
-  ): { after: Map<string, LearnerSnapshot>; changed: { childId: string; conceptId: string; state: ConceptState }[] } {
+  ): { after: Map<string, LearnerSnapshot>; changed: { childId: string; conceptId: string; state: ConceptState }[]; mastery: Map<string, number> } {
+    const mastery = new Map<string, number>();
     const next = new Map([...snapshots].map(([childId, s]) => [childId, { seq: s.seq + 1, states: new Map(s.states), totals: { ...s.totals } }]));
     const changed = new Map<string, { childId: string; conceptId: string; state: ConceptState }>();
     const ordered = [...fresh].sort((a, b) => a.answeredAt.getTime() - b.answeredAt.getTime());
@@ -325,11 +335,12 @@ export class ProgressService {
       const params = model.paramsFor(r.conceptId);
       const state = applyAnswer(child.states.get(r.conceptId) ?? newConceptState(params), params, r);
       child.states.set(r.conceptId, state);
+      mastery.set(key(r.childId, r.clientEventId), state.pKnown);
       child.totals.answers++;
       if (r.correct) child.totals.correct++;
       changed.set(key(r.childId, r.conceptId), { childId: r.childId, conceptId: r.conceptId, state });
     }
-    return { after: next, changed: [...changed.values()] };
+    return { after: next, changed: [...changed.values()], mastery };
   }
 
   /** Snapshots of the children: from this process's last write unless `reload`, else read in one statement. */
@@ -381,7 +392,17 @@ export class ProgressService {
     const db = this.#db.db;
     if (!(await publishedLessonExists(db, principal.app, lessonId))) throw new AppError('not_found', 'lesson_not_found', `No lesson "${lessonId}"`);
     const row = { childId: input.childId, lessonId, clientEventId: input.clientEventId, secondsSpent: input.secondsSpent, score: input.score ?? null, completedAt: input.completedAt };
-    if (await insertCompletion(db, principal.app, row)) return { lessonId, childId: input.childId, duplicate: false };
+    const event = this.#learnerKeys
+      ? serverEvent({
+          app: principal.app,
+          type: 'lesson_recorded',
+          recordKey: `${input.childId}\u0000${input.clientEventId}`,
+          learner: await this.#learnerKeys.keyOf(principal.app, input.childId),
+          occurredAt: input.completedAt,
+          properties: { lessonId, secondsSpent: input.secondsSpent, ...(input.score === undefined ? {} : { score: input.score }) },
+        })
+      : undefined;
+    if (await insertCompletion(db, principal.app, row, event)) return { lessonId, childId: input.childId, duplicate: false };
     const before = await findCompletion(db, principal.app, input.childId, input.clientEventId);
     const fields = (c: { lessonId: string; secondsSpent: number; score: number | null; completedAt: Date }) => ({
       lessonId: c.lessonId,
@@ -500,6 +521,18 @@ export class ProgressService {
     const page = items.slice(0, limit);
     return { items: page, nextCursor: items.length > limit ? page.at(-1)!.id : null };
   }
+}
+
+/** The `answer_recorded` event of a new answer: its id derived from (app, child, clientEventId), so a retry maps to the same event. */
+function answerEvent(app: string, learner: string, r: NewAnswer, mastery: number): OutboxEvent {
+  return serverEvent({
+    app,
+    type: 'answer_recorded',
+    recordKey: `${r.childId}\u0000${r.clientEventId}`,
+    learner,
+    occurredAt: r.answeredAt,
+    properties: { itemId: r.itemId, lessonId: r.lessonId, conceptId: r.conceptId, correct: r.correct, durationMs: r.durationMs, mastery },
+  });
 }
 
 /** The answer a child would be shown: the right choice's id, the number, or the first accepted text. */

@@ -1,0 +1,120 @@
+import type { Database } from '../../adapters/db/database.ts';
+import type { EventOutbox, OutboxEvent } from '../../analytics/event-outbox.ts';
+import { withPayloadHash } from '../../analytics/event-outbox.ts';
+import type { LearnerKeys } from '../../analytics/learner-keys.ts';
+import { authorize, notFoundFor } from '../../domain/access-policy.ts';
+import { EVENT_CATEGORY, type ClientEventType } from '../../domain/analytics/event-types.ts';
+import { lakeBacklogFull } from '../../domain/errors.ts';
+import type { Principal } from '../../domain/principal.ts';
+import type { Metrics } from '../../observability/metrics.ts';
+import { childFactsWithSettings } from '../families/families.repo.ts';
+
+/** One event as an app sends it, after its schema. */
+export interface ClientEventInput {
+  eventId: string;
+  type: ClientEventType;
+  occurredAt: Date;
+  childId?: string | undefined;
+  sessionId?: string | undefined;
+  properties: Record<string, unknown>;
+}
+
+/** Why an event was not stored (only reason so far: the child's setting). */
+export type DropReason = 'product_analytics_off';
+
+/** What `POST /api/events` answers once the batch is committed. */
+export interface IngestResult {
+  accepted: number;
+  duplicates: number;
+  conflicts: number;
+  dropped: { count: number; reasons: Record<DropReason, number> };
+}
+
+/** Seconds a client is told to wait when the backlog is full (about one writer flush). */
+export const BACKLOG_RETRY_SECONDS = 30;
+
+/**
+ * Event ingest: checks who the events are about, drops usage events the
+ * child's privacy settings do not allow, replaces child ids by pseudonymous
+ * learner keys and appends the batch to the outbox in one transaction.
+ * Nothing is acknowledged before that transaction commits.
+ */
+export class EventsService {
+  readonly #db: Database;
+  readonly #outbox: EventOutbox;
+  readonly #keys: LearnerKeys;
+  readonly #metrics: Metrics;
+  readonly #maxBacklog: number;
+
+  constructor(deps: { db: Database; outbox: EventOutbox; keys: LearnerKeys; metrics: Metrics; maxBacklog: number }) {
+    this.#db = deps.db;
+    this.#outbox = deps.outbox;
+    this.#keys = deps.keys;
+    this.#metrics = deps.metrics;
+    this.#maxBacklog = deps.maxBacklog;
+  }
+
+  /**
+   * Stores a validated batch. In order: the caller's role (403 for admins),
+   * the backlog (503 `lake_backlog_full` over `LAKE_MAX_BACKLOG`), then every
+   * child named (404 `child_not_found` for any the caller may not see: the
+   * batch is refused whole). A child token's events are about the child
+   * itself, whether or not they name it.
+   */
+  async ingest(principal: Principal, events: readonly ClientEventInput[]): Promise<IngestResult> {
+    authorize(principal, 'child.events.write');
+    const app = principal.app;
+    const backlog = await this.#outbox.backlog(undefined, this.#maxBacklog);
+    if (backlog > this.#maxBacklog) throw lakeBacklogFull(backlog, this.#maxBacklog, BACKLOG_RETRY_SECONDS);
+
+    const childOf = (e: ClientEventInput) => e.childId ?? (principal.role === 'child' ? principal.sub : undefined);
+    const childIds = [...new Set(events.map(childOf).filter((id): id is string => id !== undefined))];
+    const db = this.#db.db;
+    const facts = await childFactsWithSettings(db, app, childIds);
+    for (const id of childIds) {
+      const f = facts.get(id);
+      if (!f) throw notFoundFor('child');
+      authorize(principal, 'child.events.write', f);
+    }
+    const keys = await this.#keys.keysOf(app, childIds);
+
+    const receivedAt = new Date();
+    const kept: OutboxEvent[] = [];
+    let dropped = 0;
+    for (const e of events) {
+      const childId = childOf(e);
+      // Usage events about a child are kept only with the child's consent setting on; learning events always.
+      if (childId !== undefined && EVENT_CATEGORY[e.type] === 'usage' && !facts.get(childId)!.settings.productAnalytics) {
+        dropped++;
+        continue;
+      }
+      kept.push(
+        withPayloadHash({
+          eventId: e.eventId,
+          app,
+          type: e.type,
+          source: 'app',
+          occurredAt: e.occurredAt,
+          receivedAt,
+          learner: childId === undefined ? null : keys.get(childId)!,
+          sessionId: e.sessionId ?? null,
+          properties: e.properties,
+        }),
+      );
+    }
+    const outcomes = kept.length === 0 ? [] : await db.transaction().execute((trx) => this.#outbox.append(trx, kept));
+    const count = (o: string) => outcomes.filter((x) => x === o).length;
+    const result: IngestResult = {
+      accepted: count('accepted'),
+      duplicates: count('duplicate'),
+      conflicts: count('conflict'),
+      dropped: { count: dropped, reasons: { product_analytics_off: dropped } },
+    };
+    const m = this.#metrics.lakeEvents;
+    if (result.accepted) m.inc({ outcome: 'accepted' }, result.accepted);
+    if (result.duplicates) m.inc({ outcome: 'duplicate' }, result.duplicates);
+    if (result.conflicts) m.inc({ outcome: 'conflict' }, result.conflicts);
+    if (dropped) m.inc({ outcome: 'dropped' }, dropped);
+    return result;
+  }
+}
