@@ -42,11 +42,13 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
+import type { BlobStore } from '../adapters/blobs/blob-store.ts';
+import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
+import { createLakeReports, type ReportsService } from '../features/reports/reports.service.ts';
+import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 import { EventOutbox } from '../analytics/event-outbox.ts';
 import { LearnerKeys } from '../analytics/learner-keys.ts';
 import { EventsService } from '../features/events/events.service.ts';
-import type { BlobStore } from '../adapters/blobs/blob-store.ts';
-import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
 import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
 import { DeadLetterAlerts } from '../analytics/alerts.ts';
 import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
@@ -115,6 +117,10 @@ export interface Container {
    * backoff).
    */
   lakeWriter(overrides?: Partial<LakeWriterOptions>): LakeWriter;
+  /** Reports over the analytics lake (`GET /admin/reports/{report}`), cached in the process. */
+  reports: ReportsService;
+  /** SQL over the lake (DuckDB), opened on first use. */
+  lakeQuery(): LakeQueryEngine;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -282,6 +288,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       lakeWriters.push(writer);
       return writer;
     };
+    const lake = createLakeReports(config, () => lakeStore, createMemoryCache({ maxEntries: REPORT_CACHE_ENTRIES }));
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,
@@ -318,6 +325,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       lakeStore,
       lakeStatus,
       lakeWriter,
+      reports: lake.reports,
+      lakeQuery: lake.lakeQuery,
       close() {
         const c = cache!;
         const r = rateLimiter!;
@@ -330,7 +339,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         // Lake writers still running (a test that did not stop its own) get no time: a claimed batch is rewritten by the next writer.
         const stopWriters = Promise.all(lakeWriters.map((w) => w.stop(0)));
         closed ??= Promise.all([stopQueue, stopWriters, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
-          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lakeStore.close()]))
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lake.close(), lakeStore.close()]))
           .then(() => undefined);
         return closed;
       },
@@ -340,6 +349,15 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     await Promise.allSettled([curriculumIndex?.close(), database.close(), cache?.close(), rateLimiter?.close(), mailer?.close(), embedder?.close()]);
     throw error;
   }
+}
+
+/** Entries of the in-process report cache (six reports × a few ranges × the apps; reports can be large, so they stay in the process rather than in Redis). */
+const REPORT_CACHE_ENTRIES = 200;
+
+/** The analytics lake's blob store (`config.lake.store`): a directory (default `<dataDir>/lake`) or S3, each call bounded by `LAKE_TIMEOUT_MS`. */
+export function openLakeStore(config: Config): BlobStore {
+  const store = config.lake.store;
+  return createBlobStore(store.kind === 'directory' ? store : { ...store, timeoutMs: config.lake.timeoutMs });
 }
 
 /** How long closing waits for a background index refresh to stop; past it the pools close under it (its errors are not logged then). */
@@ -369,14 +387,6 @@ export function openCache(config: Config, logger?: Logger): Promise<Cache> {
     ...config.cache,
     onConnectError: (error) => logger?.warn({ err: error }, 'Redis unreachable at start; serving without the cache and reconnecting in the background'),
   });
-}
-
-/** The lake's object store: a directory under the data dir (default) or S3 (`LAKE_S3_BUCKET`). */
-export function openLakeStore(config: Config): BlobStore {
-  const store = config.lake.store;
-  return store.kind === 'directory'
-    ? createBlobStore({ kind: 'directory', dir: store.dir })
-    : createBlobStore({ kind: 's3', bucket: store.bucket, prefix: store.prefix, region: store.region, ...(store.endpoint ? { endpoint: store.endpoint } : {}), timeoutMs: config.lake.timeoutMs });
 }
 
 /** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */

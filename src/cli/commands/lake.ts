@@ -4,6 +4,7 @@ import { listDeadLetters, purgeDeadLetters, redriveDeadLetters, type DeadLetter,
 import { claimedRanges } from '../../analytics/lake-batches.repo.ts';
 import { LAKE_EVENTS_PREFIX } from '../../analytics/lake-layout.ts';
 import { openParquetEncoder } from '../../analytics/parquet-writer.ts';
+import { registerLakeQueryCommands } from './lake-query.ts';
 import { failure, parseAppId, parsePositiveInt, usageError, withContainer, type CliContext } from '../shared.ts';
 
 /** `--id 3 --id 4`: dead-letter ids, collected. */
@@ -32,11 +33,12 @@ export function formatDeadLetters(letters: readonly DeadLetter[]): string {
  * docs/operations.md, "The lake writer").
  */
 export function register(program: Command, ctx: CliContext): void {
-  const lake = program.command('lake').description('the analytics lake: flush, status, dead letters, compaction');
+  const lake = program.command('lake').description('the analytics lake: flush, status, dead letters, compaction, SQL over its Parquet files, reports, the Athena table');
   registerFlush(lake, ctx);
   registerStatus(lake, ctx);
   registerDeadLetters(lake, ctx);
   registerCompact(lake, ctx);
+  registerLakeQueryCommands(lake, ctx);
 }
 
 function registerFlush(lake: Command, ctx: CliContext): void {
