@@ -4,6 +4,8 @@ import { listDeadLetters, purgeDeadLetters, redriveDeadLetters, type DeadLetter,
 import { claimedRanges } from '../../analytics/lake-batches.repo.ts';
 import { LAKE_EVENTS_PREFIX } from '../../analytics/lake-layout.ts';
 import { openParquetEncoder } from '../../analytics/parquet-writer.ts';
+import { runDemo } from '../../analytics/demo-runner.ts';
+import { startProgress, type Progress } from '../progress.ts';
 import { registerLakeQueryCommands } from './lake-query.ts';
 import { failure, parseAppId, parsePositiveInt, usageError, withContainer, type CliContext } from '../shared.ts';
 
@@ -39,6 +41,7 @@ export function register(program: Command, ctx: CliContext): void {
   registerDeadLetters(lake, ctx);
   registerCompact(lake, ctx);
   registerLakeQueryCommands(lake, ctx);
+  registerDemo(lake, ctx);
 }
 
 function registerFlush(lake: Command, ctx: CliContext): void {
@@ -140,5 +143,54 @@ function registerCompact(lake: Command, ctx: CliContext): void {
         return out.length ? out : [`nothing to compact (${partitions.length} partitions checked)`];
       });
       ctx.print(lines.join('\n'));
+    });
+}
+
+/**
+ * `lake demo --app mathkids --days 30`: simulated activity of a cohort of
+ * learners sent through the real API (a demo family, its children, their
+ * events, answers and lesson completions), then written to the lake, so a
+ * newcomer's dashboard has something to show.
+ */
+function registerDemo(lake: Command, ctx: CliContext): void {
+  lake
+    .command('demo')
+    .description('fill the lake with realistic simulated activity through the real ingest path (a demo family of children using the app), then flush it')
+    .requiredOption('--app <id>', 'the app to use (its published lessons are practised)', parseAppId)
+    .option('--days <n>', 'days of activity, ending now', parsePositiveInt, 30)
+    .option('--learners <n>', 'children in the cohort', parsePositiveInt, 40)
+    .option('--seed <n>', 'the simulation seed (the same seed gives the same activity)', parsePositiveInt, 1)
+    .action(async (options: { app: string; days: number; learners: number; seed: number }) => {
+      if (options.days > 366) throw usageError('--days must be at most 366');
+      if (options.learners > 2000) throw usageError('--learners must be at most 2000');
+      const text = await withContainer(ctx, async (c) => {
+        let progress: Progress | undefined;
+        let result: Awaited<ReturnType<typeof runDemo>>;
+        try {
+          result = await runDemo(c, {
+            ...options,
+            onSession: (done, total) => {
+              progress ??= startProgress('lake demo', total, { stream: ctx.io.progressStream, unit: 'sessions' });
+              progress.update(done);
+            },
+          });
+        } finally {
+          progress?.done();
+        }
+        const writer = c.lakeWriter();
+        let flushed: string;
+        try {
+          const r = await writer.flushNow({ retryNow: false });
+          flushed = r.locked ? 'a running lake writer holds the lock: it writes them within LAKE_FLUSH_SECONDS' : `flushed ${r.events} events to the lake in ${r.files} files`;
+        } finally {
+          await writer.stop(ctx.config().shutdownTimeoutMs);
+        }
+        return [
+          `app ${options.app}: ${result.children} children of ${result.guardianEmail} over ${options.days} days: ${result.sessions} sessions,`,
+          `${result.events.sent} device events sent (${result.events.accepted} kept, ${result.events.dropped} dropped by the children's privacy settings), ${result.answers} answers, ${result.completions} lesson completions;`,
+          `${flushed}. Open /admin/dashboard and sign in as an admin of ${options.app}.`,
+        ].join('\n');
+      });
+      ctx.print(text);
     });
 }
