@@ -76,6 +76,12 @@ export interface LakeWriterOptions {
   /** Test seams: a different encoder; a hook after each stored file (a "crash" there hangs or throws). */
   encoder?: ParquetEncoder;
   afterStore?: (key: string, batchId: number) => Promise<void> | void;
+  /**
+   * Work on the files that must not race with batch writes, run each cycle
+   * after the batches (erasures reaching the lake: analytics/lake-privacy.ts).
+   * A failure is logged and tried again next cycle.
+   */
+  maintenance?: (store: BlobStore) => Promise<unknown>;
 }
 
 /** What one flush did. */
@@ -261,6 +267,13 @@ export class LakeWriter {
         if (!(await this.#attempt(batch, result))) break;
       }
     }
+    if (!paused && this.#o.maintenance) {
+      try {
+        await this.#o.maintenance(this.#store);
+      } catch (error) {
+        logger.warn({ err: error }, 'lake writer: maintenance (erasures) failed; retrying next cycle');
+      }
+    }
     // Counting the whole backlog scans the pending index: at most every BACKLOG_EVERY_MS, and after writes.
     if (result.batches || result.failed || this.#o.now().getTime() - this.#backlogAt >= BACKLOG_EVERY_MS) {
       this.#backlogAt = this.#o.now().getTime();
@@ -347,7 +360,7 @@ export class LakeWriter {
     const encoder = await this.#encoderReady();
     for (const key of [...groups.keys()].sort()) {
       const [app, day] = key.split('\u0000') as [string, string];
-      await this.#writeGroup(encoder, batch.id, app, day, groups.get(key)!, files, rejected);
+      await this.#writeGroup(encoder, batch, app, day, groups.get(key)!, files, rejected, true);
     }
     const marked = await repo.markWritten(this.#o.database.db, batch.id, files, rejected);
     return { ...marked, files: files.length };
@@ -359,7 +372,17 @@ export class LakeWriter {
    * rejected. The split is deterministic, so a rewrite after a crash makes
    * the same files.
    */
-  async #writeGroup(encoder: ParquetEncoder, batchId: number, app: string, day: string, rows: OutboxEvent[], files: LakeBatchFile[], rejected: { event: OutboxEvent; detail: string }[]): Promise<void> {
+  async #writeGroup(
+    encoder: ParquetEncoder,
+    batch: Batch,
+    app: string,
+    day: string,
+    rows: OutboxEvent[],
+    files: LakeBatchFile[],
+    rejected: { event: OutboxEvent; detail: string }[],
+    whole: boolean,
+  ): Promise<void> {
+    const batchId = batch.id;
     const tmp = path.join(this.#tmpDir, `${randomBytes(8).toString('hex')}.parquet`);
     try {
       try {
@@ -376,12 +399,16 @@ export class LakeWriter {
           return;
         }
         const half = Math.ceil(rows.length / 2);
-        await this.#writeGroup(encoder, batchId, app, day, rows.slice(0, half), files, rejected);
-        await this.#writeGroup(encoder, batchId, app, day, rows.slice(half), files, rejected);
+        await this.#writeGroup(encoder, batch, app, day, rows.slice(0, half), files, rejected, false);
+        await this.#writeGroup(encoder, batch, app, day, rows.slice(half), files, rejected, false);
         return;
       }
-      const first = rows[0]!.seq;
-      const last = rows.at(-1)!.seq;
+      // A whole group is named by its batch's claimed range, not by its members: a member erased
+      // between a crash and the rewrite (erasure deletes outbox rows) must not change the name, or
+      // the file written before the crash would stay beside the rewritten one. Halves of a split
+      // group (rows DuckDB refused) are named by their own range.
+      const first = whole ? batch.firstSeq : rows[0]!.seq;
+      const last = whole ? batch.lastSeq : rows.at(-1)!.seq;
       const key = eventObjectKey(app, day, first, last);
       await this.#store.putFile(key, tmp);
       const { size } = await fs.stat(tmp);

@@ -53,6 +53,7 @@ import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
 import { DeadLetterAlerts } from '../analytics/alerts.ts';
 import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
 import { LakeStatusReader } from '../analytics/lake-status.ts';
+import { LakePrivacy } from '../analytics/lake-privacy.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -283,12 +284,17 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         dedupDays: config.lake.dedupDays,
         // The adapter's own timeout fires first; this bound only catches a call that never settles.
         storeTimeoutMs: config.lake.timeoutMs + 1000,
+        maintenance: (s) => lakePrivacy.processErasures(s),
         ...o,
       });
       lakeWriters.push(writer);
       return writer;
     };
     const lake = createLakeReports(config, () => lakeStore, createMemoryCache({ maxEntries: REPORT_CACHE_ENTRIES }));
+    // A child's export and erasure reach the lake (analytics/lake-privacy.ts); the writer carries erasures out on the files.
+    const lakePrivacy = new LakePrivacy({ database, keys: learnerKeys, query: lake.lakeQuery, logger });
+    children.onEraseInTransaction((trx, app, childId) => lakePrivacy.eraseInTransaction(trx, app, childId));
+    children.addExportSection('analyticsEvents', (app, childId) => lakePrivacy.exportEvents(app, childId));
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,

@@ -133,6 +133,29 @@ export const controlMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 5,
+    name: 'lake erasures',
+    async up(trx) {
+      await runAll(trx, [
+        // A child's erasure reaching the lake: recorded in the erasure's transaction (with the
+        // outbox rows and dead letters deleted there), then carried out on the Parquet files by the
+        // lake writer (analytics/lake-privacy.ts). Kept as a tombstone, so compaction leaves the
+        // learner out too. Holds only the pseudonymous key.
+        `create table kidslearn.lake_erasures (
+           id bigint generated always as identity primary key,
+           app text not null,
+           learner text not null,
+           requested_at timestamptz not null default now(),
+           done_at timestamptz,
+           files_rewritten integer,
+           rows_removed integer
+         )`,
+        `create index lake_erasures_pending on kidslearn.lake_erasures (requested_at) where done_at is null`,
+        `create index lake_erasures_app on kidslearn.lake_erasures (app, learner)`,
+      ]);
+    },
+  },
 ];
 
 export const tenantMigrations: Migration[] = [

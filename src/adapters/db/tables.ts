@@ -301,6 +301,17 @@ export interface LakeWriterStateTable {
   last_flush_events: Generated<number>;
 }
 
+/** Erasures that must reach the lake's files (control migration 5). */
+export interface LakeErasuresTable {
+  id: GeneratedAlways<number | string>;
+  app: string;
+  learner: string;
+  requested_at: Generated<Date>;
+  done_at: Date | null;
+  files_rewritten: number | null;
+  rows_removed: number | null;
+}
+
 /** Every table Kysely knows about. Control tables are schema-qualified. */
 /** Single-use tokens sent by mail, as digests (migration 7). */
 export interface EmailTokensTable {
@@ -385,4 +396,5 @@ export interface Tables {
   'kidslearn.lake_dead_letters': LakeDeadLettersTable;
   'kidslearn.lake_batches': LakeBatchesTable;
   'kidslearn.lake_writer_state': LakeWriterStateTable;
+  'kidslearn.lake_erasures': LakeErasuresTable;
 }
