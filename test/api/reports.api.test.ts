@@ -3,7 +3,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventObjectKey } from '../../src/analytics/lake-layout.ts';
-import type { ReportBody } from '../../src/analytics/reports.ts';
 import { createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { createTestDirBlobStore } from '../support/dir-blob-store.ts';
 import { tempLakeDir, writeLakeEvents, type TestEvent } from '../support/lake-files.ts';
@@ -80,7 +79,15 @@ const ALPHA: TestEvent[] = [
 
 const RANGE = '?from=2026-11-02&to=2026-11-03';
 
-type ReportJson = Omit<ReportBody, 'report'> & { report: string };
+interface ReportJson {
+  report: string;
+  app: string;
+  from: string;
+  to: string;
+  generatedAt: string;
+  rows: Record<string, unknown>[];
+  [extra: string]: unknown;
+}
 interface ErrorJson {
   error: { code: string; message: string; details?: { in: string; field: string }[] };
 }
