@@ -1,5 +1,4 @@
 import type { ServerType } from '@hono/node-server';
-import type { ReportBody as ServedReport } from '../../src/analytics/reports.ts';
 import { closeServer, listen } from '../../src/runtimes/process-lifecycle.ts';
 import { createTestApp, type TestApp } from './app-fixture.ts';
 import { stacks } from './servers.ts';
@@ -84,8 +83,16 @@ export function seedEvents(today = Date.now()): SeedEvent[] {
   return events;
 }
 
-/** A report body as `GET /admin/reports/{report}` answers it. */
-export type ReportBody = Omit<ServedReport, 'report'> & { report: string };
+/** A report body as `GET /admin/reports/{report}` answers it (lake-spec shapes). */
+export interface ReportBody {
+  report: string;
+  app: string;
+  from: string;
+  to: string;
+  generatedAt: string;
+  rows: Record<string, unknown>[];
+  [extra: string]: unknown;
+}
 
 /** The names `GET /admin/reports/{report}` knows. */
 export const REPORTS = ['active-learners', 'sessions', 'accuracy', 'funnel', 'mastery', 'errors'] as const;
