@@ -75,7 +75,10 @@ export const controlMigrations: Migration[] = [
            exported_at timestamptz,
            unique (app, event_id)
          )`,
-        `create index lake_events_pending on kidslearn.lake_events (seq) where batch_id is null`,
+        // Every index here is paid by every acknowledged event (and so by every answer, whose
+        // answer_recorded event is written in the same statement): one for the writer and the
+        // backlog (not yet exported, in seq order), one for a child's export and erasure.
+        `create index lake_events_pending on kidslearn.lake_events (seq) where exported_at is null`,
         `create index lake_events_learner on kidslearn.lake_events (app, learner) where learner is not null`,
         `create index lake_events_exported on kidslearn.lake_events (received_at) where exported_at is not null`,
         // Events that cannot enter the lake (a conflicting retry, a batch past its attempts), kept with the reason for redrive.
@@ -122,7 +125,6 @@ export const controlMigrations: Migration[] = [
         `create index lake_batches_done on kidslearn.lake_batches (created_at) where state <> 'claimed'`,
         `create index lake_events_batch on kidslearn.lake_events (batch_id) where batch_id is not null and exported_at is null`,
         `create index lake_events_app_exported on kidslearn.lake_events (app, exported_at) where exported_at is not null`,
-        `create index lake_events_app_pending on kidslearn.lake_events (app, received_at) where exported_at is null`,
         // One row: the last flush (any app), for status and the last-flush gauge after a restart.
         `create table kidslearn.lake_writer_state (
            id smallint primary key check (id = 1),
