@@ -16,6 +16,7 @@ import * as apps from './commands/apps.ts';
 import * as content from './commands/content.ts';
 import * as engine from './commands/engine.ts';
 import * as keys from './commands/keys.ts';
+import * as lake from './commands/lake.ts';
 import * as mail from './commands/mail.ts';
 import * as migrate from './commands/migrate.ts';
 import * as model from './commands/model.ts';
@@ -38,6 +39,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   keys.register,
   model.register,
   engine.register,
+  lake.register,
 ];
 
 /** `apps create` from the command object (the root's name left out). */

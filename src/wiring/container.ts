@@ -45,6 +45,10 @@ import { ItemGenerator } from '../engine/item-generator.ts';
 import { EventOutbox } from '../analytics/event-outbox.ts';
 import { LearnerKeys } from '../analytics/learner-keys.ts';
 import { EventsService } from '../features/events/events.service.ts';
+import type { BlobStore } from '../adapters/blobs/blob-store.ts';
+import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
+import { createLakeReports, type ReportsService } from '../features/reports/reports.service.ts';
+import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -98,6 +102,10 @@ export interface Container {
   vectors: VectorStore;
   /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
   curriculumIndex: CurriculumIndex;
+  /** Reports over the analytics lake (`GET /admin/reports/{report}`), cached in the process. */
+  reports: ReportsService;
+  /** SQL over the lake (DuckDB), opened on first use. */
+  lakeQuery(): LakeQueryEngine;
   /** Closes pools and connections (idempotent). */
   close(): Promise<void>;
 }
@@ -123,6 +131,8 @@ export interface ContainerOverrides {
   autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
+  /** The analytics lake's blob store (tests: a directory of their own). */
+  lakeStore?: BlobStore;
 }
 
 /**
@@ -237,6 +247,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       masteryThreshold: config.masteryThreshold,
       learnerKeys,
     });
+    let store: BlobStore | undefined = overrides.lakeStore;
+    const lakeStore = () => (store ??= openLakeStore(config));
+    const lake = createLakeReports(config, lakeStore, createMemoryCache({ maxEntries: REPORT_CACHE_ENTRIES }));
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,
@@ -270,6 +283,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       embedder,
       vectors,
       curriculumIndex,
+      reports: lake.reports,
+      lakeQuery: lake.lakeQuery,
       close() {
         const c = cache!;
         const r = rateLimiter!;
@@ -280,7 +295,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         // interrupted); then the pools close.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
         closed ??= Promise.all([stopQueue, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
-          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close()]))
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lake.close(), store?.close()]))
           .then(() => undefined);
         return closed;
       },
@@ -290,6 +305,15 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     await Promise.allSettled([curriculumIndex?.close(), database.close(), cache?.close(), rateLimiter?.close(), mailer?.close(), embedder?.close()]);
     throw error;
   }
+}
+
+/** Entries of the in-process report cache (six reports × a few ranges × the apps; reports can be large, so they stay in the process rather than in Redis). */
+const REPORT_CACHE_ENTRIES = 200;
+
+/** The analytics lake's blob store (`config.lake.store`): a directory (default `<dataDir>/lake`) or S3, each call bounded by `LAKE_TIMEOUT_MS`. */
+export function openLakeStore(config: Config): BlobStore {
+  const store = config.lake.store;
+  return createBlobStore(store.kind === 'directory' ? store : { ...store, timeoutMs: config.lake.timeoutMs });
 }
 
 /** How long closing waits for a background index refresh to stop; past it the pools close under it (its errors are not logged then). */

@@ -15,6 +15,7 @@ import { createContainer, type Container } from '../../src/wiring/container.ts';
 import type { Embedder } from '../../src/adapters/embeddings/embedder.ts';
 import { createLocalEmbedder } from '../../src/adapters/embeddings/local-embedder.ts';
 import { TEST_EMBEDDINGS_CACHE } from './embeddings.ts';
+import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
 
 let sharedEmbedder: Embedder | undefined;
 /**
@@ -35,7 +36,15 @@ export interface TestApp {
 }
 
 /** Builds the app exactly as the server does, but over the given database and cache. */
-export async function createTestApp(options: { database: Database; cache: Cache; env?: Record<string, string>; signingKey?: SigningKey; embedder?: Embedder }): Promise<TestApp> {
+export async function createTestApp(options: {
+  database: Database;
+  cache: Cache;
+  env?: Record<string, string>;
+  signingKey?: SigningKey;
+  embedder?: Embedder;
+  /** The analytics lake's store; default the configured one (a directory at `<dataDir>/lake`). */
+  lakeStore?: BlobStore;
+}): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
     {
@@ -64,7 +73,14 @@ export async function createTestApp(options: { database: Database; cache: Cache;
   const signingKey = options.signingKey ?? (await importSigningKey(await generatePrivateJwk()));
   // The configured embedder when a test asks for a provider; otherwise the shared local one.
   const embedder = options.embedder ?? (options.env?.EMBEDDINGS_PROVIDER ? undefined : testEmbedder());
-  const container = await createContainer(config, { database: options.database, cache: options.cache, logger, signingKey, ...(embedder ? { embedder } : {}) });
+  const container = await createContainer(config, {
+    database: options.database,
+    cache: options.cache,
+    logger,
+    signingKey,
+    ...(options.lakeStore ? { lakeStore: options.lakeStore } : {}),
+    ...(embedder ? { embedder } : {}),
+  });
   const app = createHttpApp(container);
   return {
     container,

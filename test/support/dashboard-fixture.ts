@@ -1,10 +1,10 @@
 import type { ServerType } from '@hono/node-server';
 import type { Context } from 'hono';
-import { AppError } from '../../src/domain/errors.ts';
 import type { AppEnv } from '../../src/http/context.ts';
 import { closeServer, listen } from '../../src/runtimes/process-lifecycle.ts';
 import { createTestApp, type TestApp } from './app-fixture.ts';
 import { stacks } from './servers.ts';
+import { writeLakeEvents, type TestEvent } from './lake-files.ts';
 
 /**
  * The admin dashboard over a real HTTP server: the real app (sign-in, the
@@ -149,8 +149,12 @@ export function computeReport(events: SeedEvent[], app: string, report: ReportNa
         const completed = distinct(inRange.filter((e) => e.lessonId === lessonId && (e.type === 'lesson_complete' || e.type === 'lesson_recorded')).map((e) => e.learner));
         return { lessonId, started, completed, completionRate: started ? completed / started : 0 };
       });
-      const started = rows.reduce((s, r) => s + r.started, 0);
-      const completed = rows.reduce((s, r) => s + r.completed, 0);
+      // Totals: distinct learners over all lessons (who started any; of them, who completed one they started).
+      const startedBy = new Set(inRange.filter((e) => e.type === 'lesson_start').map((e) => `${e.learner}|${e.lessonId}`));
+      const started = distinct([...startedBy].map((k) => k.split('|')[0]!));
+      const completed = distinct(
+        inRange.filter((e) => (e.type === 'lesson_complete' || e.type === 'lesson_recorded') && startedBy.has(`${e.learner}|${e.lessonId}`)).map((e) => e.learner),
+      );
       return { ...base, rows, totals: { started, completed, completionRate: started ? completed / started : 0 } };
     }
     case 'mastery': {
@@ -191,6 +195,29 @@ export function troubledLake(now = Date.now()): LakeStatus {
   return { backlog: 1250, oldestPendingAt: new Date(now - 25 * 60_000).toISOString(), lastFlushAt: new Date(now - 30 * 60_000).toISOString(), lastFlushEvents: 4800, deadLetters: 3, files: 42, bytes: 7_340_032 };
 }
 
+/** The seeded events as lake events: one second apart in their order, so "latest" means the same to the lake as to {@link computeReport}. */
+function lakeEventsOf(events: SeedEvent[]): TestEvent[] {
+  return events.map((e, i) => {
+    const at = new Date(dayMs(e.day) + i * 1000);
+    const properties: Record<string, unknown> =
+      e.type === 'answer_recorded' ? { itemId: `${e.conceptId}-q`, lessonId: 'lesson', conceptId: e.conceptId, correct: e.correct, durationMs: 1000, mastery: e.mastery }
+      : e.type === 'session_start' ? { platform: 'web', appVersion: '1.0.0' }
+      : e.type === 'session_end' ? { durationSeconds: e.durationSeconds }
+      : e.type === 'lesson_start' ? { lessonId: e.lessonId }
+      : e.type === 'lesson_complete' ? { lessonId: e.lessonId, durationSeconds: 300 }
+      : e.type === 'lesson_recorded' ? { lessonId: e.lessonId, secondsSpent: 300 }
+      : { code: e.code, fatal: e.fatal };
+    return { type: e.type, at, learner: e.learner, properties };
+  });
+}
+
+/** The app's lake folder (the configured directory store). */
+function lakeDirOf(t: TestApp): string {
+  const store = t.container.config.lake.store;
+  if (store.kind !== 'directory') throw new Error('the dashboard fixture writes a directory lake');
+  return store.dir;
+}
+
 /** A running dashboard server and what it serves. */
 export interface DashboardServer {
   url: string;
@@ -211,7 +238,6 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
-const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * Starts the real HTTP app on 127.0.0.1 and a free port over the embedded
@@ -235,35 +261,36 @@ export async function startDashboardServer(options: { failing?: string[]; lake?:
   const reportRequests: string[] = [];
   let expiring: { token?: string } | undefined;
 
-  // TEMPORARY until the lake's report routes are merged: replace with seeded events through POST /api/events
-  // (and drop these handlers: the real /admin/reports/{report} and /admin/lake/status answer then).
-  // Registered after createHttpApp's middleware, so the real /admin/* sign-in and admin check run first.
-  const failIfAsked = (name: string, c: Context<AppEnv>) => {
-    const token = c.req.header('authorization') ?? '';
+  // The reports are the real GET /admin/reports/{report}, over the seeded events written to the
+  // app's lake as the writer writes them. TEMPORARY until the writer's route is merged: a fixed
+  // /admin/lake/status (registered after createHttpApp's middleware, so the real /admin/* sign-in
+  // and admin check run first).
+  await writeLakeEvents(lakeDirOf(t), appId, lakeEventsOf(events));
+  t.app.get('/admin/lake/status', (c: Context<AppEnv>) => c.json(lake));
+
+  // In front of the app: record what the page asked for, and answer the failures a test orders.
+  const refusal = (name: string, token: string): Response | undefined => {
+    const error = (status: number, code: string, message: string) => Response.json({ error: { code, message, requestId: 'dashboard-fixture' } }, { status });
     if (expiring) {
       expiring.token ??= token;
-      if (expiring.token === token) throw new AppError('unauthenticated', 'token_expired', 'The access token has expired');
+      if (expiring.token === token) return error(401, 'token_expired', 'The access token has expired');
     }
-    if (failing.has(name)) throw new AppError('unavailable', 'blob_store_unavailable', 'The lake’s blob store did not answer in time');
+    if (failing.has(name)) return error(503, 'blob_store_unavailable', 'The lake’s blob store did not answer in time');
+    return undefined;
   };
-  t.app.get('/admin/reports/:report', (c: Context<AppEnv>) => {
-    reportRequests.push(c.req.url.slice(c.req.url.indexOf('/admin/')));
-    const name = c.req.param('report') ?? '';
-    if (!(REPORTS as readonly string[]).includes(name)) throw new AppError('not_found', 'report_not_found', `No report named ${name}`);
-    failIfAsked(name, c);
-    const to = c.req.query('to') ?? isoDay(Date.now());
-    const from = c.req.query('from') ?? isoDay(dayMs(to) - 29 * DAY_MS);
-    if (!DAY.test(from) || !DAY.test(to) || from > to) throw new AppError('invalid', 'validation_failed', 'from and to must be YYYY-MM-DD with from ≤ to');
-    if ((dayMs(to) - dayMs(from)) / DAY_MS + 1 > 366) throw new AppError('invalid', 'range_too_long', 'at most 366 days');
-    return c.json(computeReport(events, c.get('appId')!, name as ReportName, from, to));
-  });
-  t.app.get('/admin/lake/status', (c: Context<AppEnv>) => {
-    reportRequests.push('/admin/lake/status');
-    failIfAsked('lake-status', c);
-    return c.json(lake);
-  });
+  const fetch = (request: Request): Response | Promise<Response> => {
+    const url = new URL(request.url);
+    const report = /^\/admin\/reports\/([^/]+)$/.exec(url.pathname)?.[1];
+    const name = report ?? (url.pathname === '/admin/lake/status' ? 'lake-status' : undefined);
+    if (name !== undefined) {
+      reportRequests.push(`${url.pathname}${url.search}`);
+      const refused = refusal(name, request.headers.get('authorization') ?? '');
+      if (refused) return refused;
+    }
+    return t.app.fetch(request);
+  };
 
-  const { server, port } = await listen(t.app.fetch, 0, '127.0.0.1');
+  const { server, port } = await listen(fetch, 0, '127.0.0.1');
   return {
     url: `http://127.0.0.1:${port}`,
     appId,
