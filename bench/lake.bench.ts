@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config/config.ts';
+import os from 'node:os';
+import { cpuShare, describeShare } from './cpu-share.ts';
 import { crashTest, type CrashResult } from './lake-crash.ts';
 import { measureFreshness, type FreshnessResult } from './lake-freshness.ts';
 import { answerRun, createLakeChildren, ingestRun, type AnswerResult, type IngestResult } from './lake-load.ts';
@@ -31,7 +33,7 @@ import { embeddedStack, machine, median, numericItems, postgresStack, startProce
  */
 const env = process.env;
 const num = (name: string, fallback: number) => Number(env[name] ?? fallback);
-const STACKS = (env.BENCH_STACKS ?? 'postgres,embedded').split(',').map((s) => s.trim());
+const STACKS = (env.BENCH_STACKS ?? 'postgres,embedded').split(',').map((s) => s.trim()).filter(Boolean);
 const PARTS = new Set((env.BENCH_LAKE_PARTS ?? 'ingest,answers,writer,freshness,reports,crash').split(',').map((s) => s.trim()));
 const INGEST_SEC = num('BENCH_LAKE_DURATION_SEC', 10);
 const INGEST_CONNECTIONS = num('BENCH_LAKE_CONNECTIONS', 20);
@@ -56,9 +58,9 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 interface StackFigures {
   stack: string;
-  ingest: IngestResult[];
+  ingest: (IngestResult & { cpu: string })[];
   ingestCheck?: { acknowledged: number; rows: number; distinct: number; passed: boolean };
-  answers: { lake: 'on' | 'off'; round: number; single: AnswerResult; batch: AnswerResult }[];
+  answers: { lake: 'on' | 'off'; round: number; single: AnswerResult; batch: AnswerResult; cpu: string }[];
   writer?: { inserted: number; insertSec: number; events: number; batches: number; files: number; seconds: number; pendingAfter: number };
   freshness?: FreshnessResult & { flushSeconds: number };
   crash?: CrashResult;
@@ -106,13 +108,16 @@ async function benchStack(kind: string): Promise<StackFigures> {
         [100, INGEST_SEC, ''],
         [500, INGEST_SEC, ''],
       ] as const) {
+        const share = cpuShare({ server: server.child.pid, 'load generator': process.pid });
         const r = await ingestRun(server.base, children, { batch, durationSec: sec, connections: INGEST_CONNECTIONS, poolEventsPerSec: INGEST_POOL });
+        const cpu = describeShare(share.stop(), os.cpus().length);
         for (const id of r.acknowledgedIds) acknowledged.add(id);
-        if (!label) figures.ingest.push(r);
+        if (!label) figures.ingest.push({ ...r, cpu });
         log(
           `  ingest ${label || `batches of ${batch}`}${label ? ` (batches of ${batch})` : ''}: ${fmt(r.eventsPerSec)} events/s (${fmt(r.requestsPerSec)} req/s), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; ` +
             `${r.acknowledgedInRun} acknowledged in the run, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.badBodies} bad bodies${r.exhausted ? '; BODY POOL EXHAUSTED (raise BENCH_LAKE_INGEST_POOL)' : ''}`,
         );
+        log(`    CPU (incl. body generation and retries): ${cpu}`);
       }
       await stopAll();
       const database = await stack.open();
@@ -147,31 +152,34 @@ async function benchStack(kind: string): Promise<StackFigures> {
       const modes = ['on', 'off'] as const;
       const lakeEnv = (m: 'on' | 'off') => ({ LAKE_ENABLED: m === 'on' ? 'true' : 'false' });
       // PostgreSQL: both servers run side by side (an idle one costs nothing); PGlite allows one process, so it restarts.
-      const running = new Map<'on' | 'off', string>();
+      const running = new Map<'on' | 'off', { base: string; pid: number | undefined }>();
       if (stack.isServer) {
         for (const m of modes) {
           const s = await startServer(stack, lakeEnv(m));
           servers.push(s.child);
-          running.set(m, s.base);
+          running.set(m, { base: s.base, pid: s.child.pid });
         }
       }
       let tag = 0;
       for (let round = 1; round <= ANSWER_ROUNDS; round++) {
         for (const m of round % 2 === 1 ? modes : ([...modes].reverse() as ('on' | 'off')[])) {
-          let base = running.get(m);
-          if (!base) {
+          let target = running.get(m);
+          if (!target) {
             await stopAll();
             const s = await startServer(stack, lakeEnv(m));
             servers.push(s.child);
-            base = s.base;
+            target = { base: s.base, pid: s.child.pid };
           }
+          const base = target.base;
           await answerRun(base, children, items, { batch: 1, durationSec: 1, connections: ANSWER_CONNECTIONS, tag: `w${round}${m}-${tag++}` });
+          const share = cpuShare({ server: target.pid, 'load generator': process.pid });
           const single = await answerRun(base, children, items, { batch: 1, durationSec: ANSWER_SEC, connections: ANSWER_CONNECTIONS, tag: `s${round}${m}-${tag++}` });
           const batch = await answerRun(base, children, items, { batch: 20, durationSec: ANSWER_SEC, connections: ANSWER_CONNECTIONS, tag: `b${round}${m}-${tag++}` });
-          figures.answers.push({ lake: m, round, single, batch });
+          const cpu = describeShare(share.stop(), os.cpus().length);
+          figures.answers.push({ lake: m, round, single, batch, cpu });
           log(
             `  answers, lake ${m}, round ${round}: single ${fmt(single.answersPerSec)}/s (p99 ${single.p99Ms} ms, ${single.non2xx + single.errors} non-2xx/errors), ` +
-              `batches of 20 ${fmt(batch.answersPerSec)}/s (p99 ${batch.p99Ms} ms, ${batch.non2xx + batch.errors} non-2xx/errors)`,
+              `batches of 20 ${fmt(batch.answersPerSec)}/s (p99 ${batch.p99Ms} ms, ${batch.non2xx + batch.errors} non-2xx/errors); CPU ${cpu}`,
           );
         }
       }
