@@ -34,7 +34,7 @@ import { embeddedStack, machine, median, numericItems, postgresStack, startProce
 const env = process.env;
 const num = (name: string, fallback: number) => Number(env[name] ?? fallback);
 const STACKS = (env.BENCH_STACKS ?? 'postgres,embedded').split(',').map((s) => s.trim()).filter(Boolean);
-const PARTS = new Set((env.BENCH_LAKE_PARTS ?? 'ingest,answers,writer,freshness,reports,crash').split(',').map((s) => s.trim()));
+const PARTS = new Set((env.BENCH_LAKE_PARTS ?? 'ingest,writer,answers,indexes,freshness,reports,crash').split(',').map((s) => s.trim()));
 const INGEST_SEC = num('BENCH_LAKE_DURATION_SEC', 10);
 const INGEST_CONNECTIONS = num('BENCH_LAKE_CONNECTIONS', 20);
 const INGEST_POOL = num('BENCH_LAKE_INGEST_POOL', 40_000);
@@ -61,6 +61,7 @@ interface StackFigures {
   ingest: (IngestResult & { cpu: string })[];
   ingestCheck?: { acknowledged: number; rows: number; distinct: number; passed: boolean };
   answers: { lake: 'on' | 'off'; round: number; single: AnswerResult; batch: AnswerResult; cpu: string }[];
+  indexes: { variant: string; batch: AnswerResult; single: AnswerResult }[];
   writer?: { inserted: number; insertSec: number; events: number; batches: number; files: number; seconds: number; pendingAfter: number };
   freshness?: FreshnessResult & { flushSeconds: number };
   crash?: CrashResult;
@@ -86,7 +87,7 @@ function serverEnv(stack: BenchStack): Record<string, string> {
 
 async function benchStack(kind: string): Promise<StackFigures> {
   const stack = kind === 'postgres' ? await postgresStack('lake') : embeddedStack('lake');
-  const figures: StackFigures = { stack: stack.name, ingest: [], answers: [] };
+  const figures: StackFigures = { stack: stack.name, ingest: [], answers: [], indexes: [] };
   const lakeDir = path.join(stack.env.KIDSLEARN_DATA_DIR!, 'lake');
   const servers: ChildProcess[] = [];
   const stopAll = async () => {
@@ -181,6 +182,39 @@ async function benchStack(kind: string): Promise<StackFigures> {
             `  answers, lake ${m}, round ${round}: single ${fmt(single.answersPerSec)}/s (p99 ${single.p99Ms} ms, ${single.non2xx + single.errors} non-2xx/errors), ` +
               `batches of 20 ${fmt(batch.answersPerSec)}/s (p99 ${batch.p99Ms} ms, ${batch.non2xx + batch.errors} non-2xx/errors); CPU ${cpu}`,
           );
+        }
+      }
+      // 2b. PostgreSQL: what the outbox's indexes cost the answer path, measured with indexes dropped by hand (recreated after).
+      if (PARTS.has('indexes') && stack.isServer) {
+        const database = await stack.open();
+        const variants: [string, string[]][] = [
+          ['lake off', []],
+          ['lake on, all indexes', []],
+          ['lake on, without lake_events_learner', ['lake_events_learner']],
+          ['lake on, without lake_events_pending', ['lake_events_pending']],
+          ['lake on, without both', ['lake_events_learner', 'lake_events_pending']],
+          ['lake off (again)', []],
+        ];
+        const definitions = new Map<string, string>();
+        for (const name of ['lake_events_learner', 'lake_events_pending']) {
+          const { rows } = await sql<{ def: string }>`select pg_get_indexdef(${`kidslearn.${name}`}::regclass) as def`.execute(database.db);
+          definitions.set(name, rows[0]!.def);
+        }
+        try {
+          for (const [variant, drop] of variants) {
+            for (const name of drop) await sql.raw(`drop index kidslearn.${name}`).execute(database.db);
+            try {
+              const base = running.get(variant.startsWith('lake off') ? 'off' : 'on')!.base;
+              const single = await answerRun(base, children, items, { batch: 1, durationSec: ANSWER_SEC, connections: ANSWER_CONNECTIONS, tag: `is${tag++}` });
+              const batch = await answerRun(base, children, items, { batch: 20, durationSec: ANSWER_SEC, connections: ANSWER_CONNECTIONS, tag: `ib${tag++}` });
+              figures.indexes.push({ variant, single, batch });
+              log(`  answers, ${variant}: single ${fmt(single.answersPerSec)}/s, batches of 20 ${fmt(batch.answersPerSec)}/s (p99 ${batch.p99Ms} ms)`);
+            } finally {
+              for (const name of drop) await sql.raw(definitions.get(name)!).execute(database.db);
+            }
+          }
+        } finally {
+          await database.close();
         }
       }
       await stopAll();
@@ -280,6 +314,7 @@ for (const f of all) {
     const off = median(f.answers.filter((a) => a.lake === 'off').map((a) => pick(a).answersPerSec));
     if (f.answers.length) console.log(`| answers/s, ${label}: lake on / off | ${fmt(on)} / ${fmt(off)} = ${fmt(on / off, 2)}× | ≥ ${TARGET.onOffRatio}× |`);
   }
+  for (const i of f.indexes) console.log(`| answers/s with ${i.variant} | single ${fmt(i.single.answersPerSec)}, batches of 20 ${fmt(i.batch.answersPerSec)} | – |`);
   if (f.writer) console.log(`| writer, outbox → Parquet | ${fmt(f.writer.events / f.writer.seconds)} events/s (${f.writer.events} events, ${f.writer.batches} batches, ${f.writer.files} files, ${fmt(f.writer.seconds, 1)} s) | – |`);
   if (f.freshness) console.log(`| freshness, acknowledged → in the lake (LAKE_FLUSH_SECONDS=${f.freshness.flushSeconds}) | p50 ${fmt(f.freshness.p50Sec, 1)} s, p95 ${fmt(f.freshness.p95Sec, 1)} s (${f.freshness.visible}/${f.freshness.events}) | p95 ≤ ${f.freshness.flushSeconds + TARGET.freshSlackSec} s |`);
   if (f.crash) console.log(`| crash test, ${f.crash.kills} × kill -9 | ${f.crash.acknowledged} acknowledged, ${f.crash.lakeRows} rows, ${f.crash.lakeDistinct} distinct, ${f.crash.missing} missing | exactly once |`);
