@@ -106,6 +106,6 @@ export async function crashTest(
     unexpected,
     files: lake.files,
     drainSec,
-    passed: lake.rows === lake.distinct && lake.distinct === acknowledged.size && missing === 0,
+    passed: acknowledged.size > 0 && lake.rows === lake.distinct && lake.distinct === acknowledged.size && missing === 0,
   };
 }
