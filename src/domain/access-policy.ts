@@ -62,6 +62,8 @@ export const FUNCTION_ROLES = {
   'classroom.member.remove': ['guardian', 'teacher', 'admin'],
   'invite.respond': ['guardian'],
   'audit.read': ['admin'],
+  /** `GET /admin/lake/status`: the app's analytics lake (backlog, dead letters, files). */
+  'lake.status': ['admin'],
   /** `GET /admin/reports/{report}`: the analytics lake's reports of the caller's own app. */
   'lake.reports.read': ['admin'],
 } as const satisfies Record<string, readonly Role[]>;

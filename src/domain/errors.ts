@@ -30,6 +30,15 @@ export class AppError extends Error {
   }
 }
 
+/**
+ * The lake's blob store (directory or S3) cannot serve now: unreachable, a
+ * call past its timeout, a full disk or refused write. 503; the lake writer
+ * retries its batch later, nothing acknowledged is lost.
+ */
+export function blobStoreUnavailable(message: string, cause?: unknown): AppError {
+  return new AppError('unavailable', 'blob_store_unavailable', message, { details: { retryAfterSeconds: 5 }, cause });
+}
+
 /** Shorthand for the common "this thing does not exist (for you)" failure. */
 export function notFound(code: string, message: string): AppError {
   return new AppError('not_found', code, message);

@@ -10,9 +10,10 @@ import { contentRoutes, contentSchemaRoutes } from '../features/content/content.
 import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
 import { plansRoutes } from '../features/plans/plans.routes.ts';
 import { progressRoutes } from '../features/progress/progress.routes.ts';
-import { eventsRoutes } from '../features/events/events.routes.ts';
 import { reportsRoutes } from '../features/reports/reports.routes.ts';
+import { eventsRoutes } from '../features/events/events.routes.ts';
 import { systemRoutes } from '../features/system/system.routes.ts';
+import { lakeStatusRoutes } from '../features/lake/lake-status.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
@@ -100,6 +101,7 @@ export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
   app.route('/', eventsRoutes(container.events));
   app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
   app.route('/', plansRoutes(container.plans));
+  app.route('/', lakeStatusRoutes(container.lakeStatus));
   app.route('/', reportsRoutes(container.reports));
   app.route('/', docsRoutes());
 

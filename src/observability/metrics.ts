@@ -39,6 +39,24 @@ export interface Metrics {
   lakeEvents: Counter<'outcome'>;
   /** Item generation (engine/item-generator.ts): model calls, their latency and tokens, fallbacks to the offline generator, items kept and rejected. */
   llm: LlmMetrics;
+  /** The lake writer (analytics/lake-writer.ts). */
+  lakeWriter: LakeWriterMetrics;
+}
+
+/** The lake writer's metrics. */
+export interface LakeWriterMetrics {
+  /** `kidslearn_lake_backlog`: events acknowledged and not yet in the lake (pending or in a claimed batch). */
+  backlog: Gauge;
+  /** `kidslearn_lake_flush_seconds`: time to write one batch (all its files, then the mark). */
+  flushSeconds: Histogram;
+  /** `kidslearn_lake_events_written_total`. */
+  eventsWritten: Counter;
+  /** `kidslearn_lake_batches_failed_total`: failed attempts (each is retried with backoff until LAKE_MAX_ATTEMPTS). */
+  batchesFailed: Counter;
+  /** `kidslearn_lake_dead_letters_total{reason}`. */
+  deadLetters: Counter<'reason'>;
+  /** `kidslearn_lake_last_flush_timestamp_seconds`: when a batch was last written (Unix seconds). */
+  lastFlush: Gauge;
 }
 
 /** The metrics of item generation, labelled by provider, outcome and reason (all bounded sets). */
@@ -206,10 +224,19 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
     labelNames: ['outcome'],
     registers: [registry],
   });
+  const lakeWriter: LakeWriterMetrics = {
+    backlog: new Gauge({ name: 'kidslearn_lake_backlog', help: 'Events acknowledged and not yet written to the lake', registers: [registry] }),
+    flushSeconds: new Histogram({ name: 'kidslearn_lake_flush_seconds', help: 'Time to write one lake batch', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [registry] }),
+    eventsWritten: new Counter({ name: 'kidslearn_lake_events_written_total', help: 'Events written to the lake', registers: [registry] }),
+    batchesFailed: new Counter({ name: 'kidslearn_lake_batches_failed_total', help: 'Failed lake batch attempts', registers: [registry] }),
+    deadLetters: new Counter({ name: 'kidslearn_lake_dead_letters_total', help: 'Events moved to the lake dead letters, by reason', labelNames: ['reason'], registers: [registry] }),
+    lastFlush: new Gauge({ name: 'kidslearn_lake_last_flush_timestamp_seconds', help: 'When the lake writer last wrote a batch (Unix seconds)', registers: [registry] }),
+  };
   return {
     registry,
     llm,
     lakeEvents,
+    lakeWriter,
     planSeconds,
     plans,
     httpSeries: (method, route, status) => http.series(method, route, status),

@@ -42,13 +42,18 @@ import { createMetrics, type Metrics } from '../observability/metrics.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
-import { EventOutbox } from '../analytics/event-outbox.ts';
-import { LearnerKeys } from '../analytics/learner-keys.ts';
-import { EventsService } from '../features/events/events.service.ts';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import { createBlobStore } from '../adapters/blobs/create-blob-store.ts';
 import { createLakeReports, type ReportsService } from '../features/reports/reports.service.ts';
 import type { LakeQueryEngine } from '../analytics/lake-query.ts';
+import { EventOutbox } from '../analytics/event-outbox.ts';
+import { LearnerKeys } from '../analytics/learner-keys.ts';
+import { EventsService } from '../features/events/events.service.ts';
+import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
+import { DeadLetterAlerts } from '../analytics/alerts.ts';
+import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
+import { LakeStatusReader } from '../analytics/lake-status.ts';
+import { LakePrivacy } from '../analytics/lake-privacy.ts';
 
 /** Everything the HTTP app, the CLI and later the workers are built from. */
 export interface Container {
@@ -102,6 +107,17 @@ export interface Container {
   vectors: VectorStore;
   /** Keeps each app's vectors in step with its content (refreshed after admin writes; `kidslearn engine reindex`) and answers similarity searches. */
   curriculumIndex: CurriculumIndex;
+  /** The analytics lake's files: a directory or S3 (`LAKE_DIR`, `LAKE_S3_*`). */
+  lakeStore: BlobStore;
+  /** One app's lake status (`GET /admin/lake/status`). */
+  lakeStatus: LakeStatusReader;
+  /**
+   * The lake writer (analytics/lake-writer.ts), built on first call, not
+   * started: `npm run lake` and inline `npm start` start its loop, the CLI
+   * flushes once. Overrides are for tests (a fault-injecting store, fast
+   * backoff).
+   */
+  lakeWriter(overrides?: Partial<LakeWriterOptions>): LakeWriter;
   /** Reports over the analytics lake (`GET /admin/reports/{report}`), cached in the process. */
   reports: ReportsService;
   /** SQL over the lake (DuckDB), opened on first use. */
@@ -131,7 +147,7 @@ export interface ContainerOverrides {
   autoIndex?: boolean;
   /** Skip migrations (the caller ran them). */
   skipMigrations?: boolean;
-  /** The analytics lake's blob store (tests: a directory of their own). */
+  /** A blob store to use instead of the configured lake store. */
   lakeStore?: BlobStore;
 }
 
@@ -249,9 +265,38 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       masteryThreshold: config.masteryThreshold,
       learnerKeys: serverEventKeys,
     });
-    let store: BlobStore | undefined = overrides.lakeStore;
-    const lakeStore = () => (store ??= openLakeStore(config));
-    const lake = createLakeReports(config, lakeStore, createMemoryCache({ maxEntries: REPORT_CACHE_ENTRIES }));
+    const lakeStore = overrides.lakeStore ?? openLakeStore(config);
+    const lakeStatus = new LakeStatusReader({ database, store: lakeStore });
+    const lakeWriters: LakeWriter[] = [];
+    const lakeWriter = (o: Partial<LakeWriterOptions> = {}) => {
+      const store = o.store ?? lakeStore;
+      const writer = new LakeWriter({
+        database,
+        store,
+        lock:
+          config.database.kind === 'postgres'
+            ? advisoryLock({ url: config.database.url, key: LAKE_WRITER_LOCK_KEY, timeoutMs: config.database.connectTimeoutMs })
+            : processLocalLock(),
+        logger,
+        metrics: metrics.lakeWriter,
+        alerts: new DeadLetterAlerts({ url: config.lake.alertWebhookUrl, timeoutMs: config.lake.timeoutMs, logger, counter: metrics.lakeWriter.deadLetters }),
+        flushSeconds: config.lake.flushSeconds,
+        flushEvents: config.lake.flushEvents,
+        maxAttempts: config.lake.maxAttempts,
+        dedupDays: config.lake.dedupDays,
+        // The adapter's own timeout fires first; this bound only catches a call that never settles.
+        storeTimeoutMs: config.lake.timeoutMs + 1000,
+        maintenance: (s) => lakePrivacy.processErasures(s),
+        ...o,
+      });
+      lakeWriters.push(writer);
+      return writer;
+    };
+    const lake = createLakeReports(config, () => lakeStore, createMemoryCache({ maxEntries: REPORT_CACHE_ENTRIES }));
+    // A child's export and erasure reach the lake (analytics/lake-privacy.ts); the writer carries erasures out on the files.
+    const lakePrivacy = new LakePrivacy({ database, keys: learnerKeys, query: lake.lakeQuery, logger });
+    children.onEraseInTransaction((trx, app, childId) => lakePrivacy.eraseInTransaction(trx, app, childId));
+    children.addExportSection('analyticsEvents', (app, childId) => lakePrivacy.exportEvents(app, childId));
     let closed: Promise<void> | undefined;
     const container: Container = {
       config,
@@ -285,6 +330,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       embedder,
       vectors,
       curriculumIndex,
+      lakeStore,
+      lakeStatus,
+      lakeWriter,
       reports: lake.reports,
       lakeQuery: lake.lakeQuery,
       close() {
@@ -296,8 +344,10 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         // closes), and background index refreshes (bounded: loading word vectors cannot be
         // interrupted); then the pools close.
         const stopQueue = queue ? queue.then((q) => q.stop({ graceful: false, timeoutMs: 0 }), () => undefined) : Promise.resolve();
-        closed ??= Promise.all([stopQueue, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
-          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lake.close(), store?.close()]))
+        // Lake writers still running (a test that did not stop its own) get no time: a claimed batch is rewritten by the next writer.
+        const stopWriters = Promise.all(lakeWriters.map((w) => w.stop(0)));
+        closed ??= Promise.all([stopQueue, stopWriters, closeWithin(refreshIndex.close(), INDEX_CLOSE_TIMEOUT_MS)])
+          .then(() => Promise.allSettled([database.close(), c.close(), r.close(), m.close(), e.close(), llm.model.close(), lake.close(), lakeStore.close()]))
           .then(() => undefined);
         return closed;
       },

@@ -122,6 +122,7 @@ for (const stack of await stacks()) {
       'GET /schemas/content-pack.json': async () => ({}),
       'GET /admin/content/packs/{packId}': async () => ({ params: { packId: 'alphapack' } }),
       'GET /admin/items/{itemId}': async () => ({ params: { itemId: 'alpha-only-q1' } }),
+      'GET /admin/lake/status': async () => ({}),
       // Reports are of the caller's own app: another app's admin gets its own (empty) report.
       'GET /admin/reports/{report}': async () => ({ params: { report: 'accuracy' } }),
       'GET /api/children': async () => ({}),

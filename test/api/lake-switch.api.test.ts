@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { JobQueue } from '../../src/adapters/jobs/job-queue.ts';
@@ -107,3 +111,22 @@ for (const stack of await stacks()) {
     });
   }
 }
+
+describe('LAKE_ENABLED=false: npm run lake', () => {
+  it('exits at once with 0, saying why, before opening anything', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lake-off-'));
+    try {
+      const r = spawnSync(process.execPath, ['src/runtimes/lake.ts'], {
+        env: { ...process.env, KIDSLEARN_DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', LAKE_ENABLED: 'false', LAKE_PORT: '0' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stderr, /LAKE_ENABLED=false, so there is nothing to write; exiting/);
+      // It opened no database: the data dir holds nothing.
+      assert.deepEqual(spawnSync('ls', ['-A', dataDir], { encoding: 'utf8' }).stdout.trim(), '');
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

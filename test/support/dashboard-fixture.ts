@@ -1,10 +1,9 @@
 import type { ServerType } from '@hono/node-server';
-import type { Context } from 'hono';
-import type { AppEnv } from '../../src/http/context.ts';
 import { closeServer, listen } from '../../src/runtimes/process-lifecycle.ts';
 import { createTestApp, type TestApp } from './app-fixture.ts';
 import { stacks } from './servers.ts';
 import { writeLakeEvents, type TestEvent } from './lake-files.ts';
+import { insertEvents, testEvent } from './lake.ts';
 
 /**
  * The admin dashboard over a real HTTP server: the real app (sign-in, the
@@ -190,9 +189,30 @@ export interface LakeStatus {
   bytes: number;
 }
 
-/** A lake in trouble: dead letters waiting and a backlog 25 minutes old (so both highlights show). */
-export function troubledLake(now = Date.now()): LakeStatus {
-  return { backlog: 1250, oldestPendingAt: new Date(now - 25 * 60_000).toISOString(), lastFlushAt: new Date(now - 30 * 60_000).toISOString(), lastFlushEvents: 4800, deadLetters: 3, files: 42, bytes: 7_340_032 };
+/**
+ * A lake in trouble, made for real in the database so the real
+ * `GET /admin/lake/status` reports it: `backlog` events acknowledged 25
+ * minutes ago and never written (no writer runs), `deadLetters` dead
+ * letters, and a last flush 30 minutes ago.
+ */
+export interface LakeTrouble {
+  backlog: number;
+  deadLetters: number;
+}
+
+async function makeTrouble(t: TestApp, app: string, trouble: LakeTrouble): Promise<void> {
+  const now = Date.now();
+  const db = t.container.database.db;
+  const pending = Array.from({ length: trouble.backlog }, (_, i) => testEvent(app, new Date(now - 26 * 60_000 + i), { type: 'screen_view' }));
+  await insertEvents(t.container.database, pending, new Date(now - 25 * 60_000));
+  for (let i = 0; i < trouble.deadLetters; i++) {
+    const e = testEvent(app, new Date(now - 40 * 60_000));
+    await db
+      .insertInto('kidslearn.lake_dead_letters')
+      .values({ app, event_id: e.eventId, type: e.type, learner: e.learner, reason: 'max_attempts', detail: 'the store refused the batch', attempts: 5, event: JSON.stringify(e) })
+      .execute();
+  }
+  await db.updateTable('kidslearn.lake_writer_state').set({ last_flush_at: new Date(now - 30 * 60_000), last_flush_events: 4800 }).execute();
 }
 
 /** The seeded events as lake events: one second apart in their order, so "latest" means the same to the lake as to {@link computeReport}. */
@@ -225,6 +245,7 @@ export interface DashboardServer {
   email: string;
   password: string;
   events: SeedEvent[];
+  /** What the real `GET /admin/lake/status` answered after the trouble was made. */
   lake: LakeStatus;
   /** What the report routes answer for this range (what the page must show). */
   report(name: ReportName, from: string, to: string): ReportBody;
@@ -245,7 +266,7 @@ export interface DashboardServer {
  * `failing` names reports that answer 503 instead (to test the page's error
  * text).
  */
-export async function startDashboardServer(options: { failing?: string[]; lake?: LakeStatus } = {}): Promise<DashboardServer> {
+export async function startDashboardServer(options: { failing?: string[]; trouble?: LakeTrouble } = {}): Promise<DashboardServer> {
   const [embedded] = await stacks();
   const opened = await embedded!.open();
   const t = await createTestApp({ database: opened.database, cache: opened.cache });
@@ -256,17 +277,15 @@ export async function startDashboardServer(options: { failing?: string[]; lake?:
   await t.container.accounts.createAdmin(appId, email, password);
 
   const events = seedEvents();
-  const lake = options.lake ?? troubledLake();
   const failing = new Set(options.failing ?? []);
   const reportRequests: string[] = [];
   let expiring: { token?: string } | undefined;
 
-  // The reports are the real GET /admin/reports/{report}, over the seeded events written to the
-  // app's lake as the writer writes them. TEMPORARY until the writer's route is merged: a fixed
-  // /admin/lake/status (registered after createHttpApp's middleware, so the real /admin/* sign-in
-  // and admin check run first).
+  // The reports and the lake status are the real routes: the seeded events are written to the
+  // app's lake as the writer writes them, and the pipeline's trouble is made in the database.
   await writeLakeEvents(lakeDirOf(t), appId, lakeEventsOf(events));
-  t.app.get('/admin/lake/status', (c: Context<AppEnv>) => c.json(lake));
+  await makeTrouble(t, appId, options.trouble ?? { backlog: 40, deadLetters: 3 });
+  const lake = await t.container.lakeStatus.status(appId);
 
   // In front of the app: record what the page asked for, and answer the failures a test orders.
   const refusal = (name: string, token: string): Response | undefined => {

@@ -14,6 +14,11 @@ export function startEngineProcess(env: NodeJS.ProcessEnv): Promise<{ child: Chi
   return startRuntime('src/runtimes/engine.ts', /engine \S+ working at (http:\/\/localhost:\d+)/, { ENGINE_PORT: '0', ...env });
 }
 
+/** Starts `src/runtimes/lake.ts` as `npm run lake` does, with `LAKE_PORT=0`, and waits for its URL. */
+export function startLakeProcess(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  return startRuntime('src/runtimes/lake.ts', /lake writer \S+ working at (http:\/\/localhost:\d+)/, { LAKE_PORT: '0', ...env });
+}
+
 async function startRuntime(entry: string, ready: RegExp, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const child = spawn(process.execPath, ['--liftoff-only', entry], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';

@@ -98,6 +98,64 @@ export const controlMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 4,
+    name: 'lake batches',
+    async up(trx) {
+      await runAll(trx, [
+        // The writer's batches: claimed (members' batch_id set) before any file is written, so a
+        // crashed writer's successor rewrites the same members to the same keys (analytics/lake-writer.ts).
+        `create table kidslearn.lake_batches (
+           id bigint generated always as identity primary key,
+           first_seq bigint not null,
+           last_seq bigint not null,
+           events integer not null,
+           state text not null default 'claimed' check (state in ('claimed', 'written', 'dead')),
+           attempts integer not null default 0,
+           next_attempt_at timestamptz not null default now(),
+           last_error text,
+           files jsonb not null default '[]',
+           created_at timestamptz not null default now(),
+           written_at timestamptz
+         )`,
+        `create index lake_batches_claimed on kidslearn.lake_batches (next_attempt_at) where state = 'claimed'`,
+        `create index lake_batches_done on kidslearn.lake_batches (created_at) where state <> 'claimed'`,
+        `create index lake_events_batch on kidslearn.lake_events (batch_id) where batch_id is not null and exported_at is null`,
+        `create index lake_events_app_exported on kidslearn.lake_events (app, exported_at) where exported_at is not null`,
+        `create index lake_events_app_pending on kidslearn.lake_events (app, received_at) where exported_at is null`,
+        // One row: the last flush (any app), for status and the last-flush gauge after a restart.
+        `create table kidslearn.lake_writer_state (
+           id smallint primary key check (id = 1),
+           last_flush_at timestamptz,
+           last_flush_events integer not null default 0
+         )`,
+        `insert into kidslearn.lake_writer_state (id) values (1)`,
+      ]);
+    },
+  },
+  {
+    version: 5,
+    name: 'lake erasures',
+    async up(trx) {
+      await runAll(trx, [
+        // A child's erasure reaching the lake: recorded in the erasure's transaction (with the
+        // outbox rows and dead letters deleted there), then carried out on the Parquet files by the
+        // lake writer (analytics/lake-privacy.ts). Kept as a tombstone, so compaction leaves the
+        // learner out too. Holds only the pseudonymous key.
+        `create table kidslearn.lake_erasures (
+           id bigint generated always as identity primary key,
+           app text not null,
+           learner text not null,
+           requested_at timestamptz not null default now(),
+           done_at timestamptz,
+           files_rewritten integer,
+           rows_removed integer
+         )`,
+        `create index lake_erasures_pending on kidslearn.lake_erasures (requested_at) where done_at is null`,
+        `create index lake_erasures_app on kidslearn.lake_erasures (app, learner)`,
+      ]);
+    },
+  },
 ];
 
 export const tenantMigrations: Migration[] = [

@@ -268,6 +268,50 @@ export interface LakeDeadLettersTable {
   redriven_at: Date | null;
 }
 
+/** One file a batch wrote: its key, app, UTC day, sequence range, events and bytes. */
+export interface LakeBatchFile {
+  key: string;
+  app: string;
+  day: string;
+  firstSeq: string;
+  lastSeq: string;
+  events: number;
+  bytes: number;
+}
+
+/** The lake writer's batches (control migration 4): claimed before writing, written after all files are stored, dead past the attempts. */
+export interface LakeBatchesTable {
+  id: GeneratedAlways<number | string>;
+  first_seq: number | string;
+  last_seq: number | string;
+  events: number;
+  state: ColumnType<'claimed' | 'written' | 'dead', 'claimed' | 'written' | 'dead' | undefined, 'claimed' | 'written' | 'dead'>;
+  attempts: Generated<number>;
+  next_attempt_at: Generated<Date>;
+  last_error: string | null;
+  files: ColumnType<LakeBatchFile[], string | undefined, string>;
+  created_at: Generated<Date>;
+  written_at: Date | null;
+}
+
+/** The lake writer's one state row (control migration 4). */
+export interface LakeWriterStateTable {
+  id: number;
+  last_flush_at: Date | null;
+  last_flush_events: Generated<number>;
+}
+
+/** Erasures that must reach the lake's files (control migration 5). */
+export interface LakeErasuresTable {
+  id: GeneratedAlways<number | string>;
+  app: string;
+  learner: string;
+  requested_at: Generated<Date>;
+  done_at: Date | null;
+  files_rewritten: number | null;
+  rows_removed: number | null;
+}
+
 /** Every table Kysely knows about. Control tables are schema-qualified. */
 /** Single-use tokens sent by mail, as digests (migration 7). */
 export interface EmailTokensTable {
@@ -350,4 +394,7 @@ export interface Tables {
   'kidslearn.lake_keys': LakeKeysTable;
   'kidslearn.lake_events': LakeEventsTable;
   'kidslearn.lake_dead_letters': LakeDeadLettersTable;
+  'kidslearn.lake_batches': LakeBatchesTable;
+  'kidslearn.lake_writer_state': LakeWriterStateTable;
+  'kidslearn.lake_erasures': LakeErasuresTable;
 }

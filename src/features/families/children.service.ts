@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { Tables } from '../../adapters/db/tables.ts';
 import type { Database } from '../../adapters/db/database.ts';
 import { authorize, notFoundFor, type AccessFunction, type ChildFacts } from '../../domain/access-policy.ts';
 import { accountRequired, AppError, isForeignKeyViolation } from '../../domain/errors.ts';
@@ -68,6 +69,23 @@ export class ChildrenService {
     this.#db = deps.db;
     this.#accounts = deps.accounts;
     this.#now = deps.now ?? (() => new Date());
+  }
+
+  readonly #eraseSteps: ((trx: Transaction<Tables>, appId: string, childId: string) => Promise<Record<string, number>>)[] = [];
+  readonly #exportSections: { name: string; read: (appId: string, childId: string) => Promise<unknown> }[] = [];
+
+  /**
+   * Registers a step of the erasure's own transaction, for child data held
+   * outside the app's tables (the analytics outbox); its counts join the
+   * erasure's `tables`.
+   */
+  onEraseInTransaction(step: (trx: Transaction<Tables>, appId: string, childId: string) => Promise<Record<string, number>>): void {
+    this.#eraseSteps.push(step);
+  }
+
+  /** Registers a section of the child's export read from outside the app's tables (the analytics lake). */
+  addExportSection(name: string, read: (appId: string, childId: string) => Promise<unknown>): void {
+    this.#exportSections.push({ name, read });
   }
 
   /** Registers a hook run after a child is erased (cache invalidation). */
@@ -158,7 +176,11 @@ export class ChildrenService {
    */
   async erase(principal: Principal, childId: string): Promise<{ tables: Record<string, number> }> {
     await this.authorizeChild(principal, 'child.delete', childId);
-    const result = await this.#db.db.transaction().execute((trx) => eraseChild(trx, principal.app, childId, principal.role));
+    const result = await this.#db.db.transaction().execute(async (trx) => {
+      const erased = await eraseChild(trx, principal.app, childId, principal.role);
+      for (const step of this.#eraseSteps) Object.assign(erased.tables, await step(trx, principal.app, childId));
+      return erased;
+    });
     for (const hook of this.#onErase) await hook(principal.app, childId);
     return result;
   }
@@ -179,6 +201,7 @@ export class ChildrenService {
       return { sections: await readChildData(trx, principal.app, childId), signedInDevices: await countActiveSessions(trx, principal.app, childId) };
     });
     if (!sections.child) throw notFoundFor('child');
+    for (const extra of this.#exportSections) sections[extra.name] = await extra.read(principal.app, childId);
     return { exportedAt: new Date().toISOString(), app: principal.app, ...sections, signedInDevices };
   }
 

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
+import type { Database } from '../../src/adapters/db/database.ts';
+import { liveFilesIn } from '../../src/analytics/compaction.ts';
+import { sqlString } from '../../src/analytics/parquet-writer.ts';
+
+/** An outbox row for a test: a valid event of `type` unless `properties` say otherwise. */
+export interface TestEvent {
+  app: string;
+  eventId: string;
+  type: string;
+  source: 'app' | 'server';
+  occurredAt: Date;
+  learner: string | null;
+  sessionId: string | null;
+  properties: Record<string, unknown>;
+}
+
+const DEFAULTS: Record<string, { source: 'app' | 'server'; properties: Record<string, unknown> }> = {
+  answer_recorded: { source: 'server', properties: { itemId: 'add-1-q1', lessonId: 'add-1', conceptId: 'adding', correct: true, durationMs: 4200, mastery: 0.62 } },
+  session_end: { source: 'app', properties: { durationSeconds: 95, screens: 4 } },
+  lesson_recorded: { source: 'server', properties: { lessonId: 'add-1', secondsSpent: 30 } },
+  screen_view: { source: 'app', properties: { screen: 'home' } },
+};
+
+/** A test event of `type` (answer_recorded by default) for `app`, at `occurredAt`. */
+export function testEvent(app: string, occurredAt: Date, overrides: Partial<TestEvent> = {}): TestEvent {
+  const type = overrides.type ?? 'answer_recorded';
+  const d = DEFAULTS[type] ?? { source: 'app' as const, properties: {} };
+  return { app, eventId: randomUUID(), type, source: d.source, occurredAt, learner: 'l_testlearner000000000a', sessionId: null, properties: d.properties, ...overrides };
+}
+
+/** Inserts events into the outbox as ingest does (pending: no batch). Returns them with their seq, in order. */
+export async function insertEvents(database: Database, events: readonly TestEvent[], receivedAt?: Date): Promise<(TestEvent & { seq: bigint })[]> {
+  const out: (TestEvent & { seq: bigint })[] = [];
+  for (const e of events) {
+    const row = await database.db
+      .insertInto('kidslearn.lake_events')
+      .values({
+        app: e.app,
+        event_id: e.eventId,
+        type: e.type,
+        source: e.source,
+        occurred_at: e.occurredAt,
+        ...(receivedAt ? { received_at: receivedAt } : {}),
+        learner: e.learner,
+        session_id: e.sessionId,
+        properties: JSON.stringify(e.properties),
+        payload_hash: `hash-${e.eventId}`,
+      })
+      .returning('seq')
+      .executeTakeFirstOrThrow();
+    out.push({ ...e, seq: BigInt(row.seq) });
+  }
+  return out;
+}
+
+/** Reads lake files with DuckDB, as a query would (compaction manifests applied). */
+export class LakeReader {
+  #instance: DuckDBInstance | undefined;
+  #connection: DuckDBConnection | undefined;
+  readonly #dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lake-read-'));
+  #n = 0;
+
+  async #conn(): Promise<DuckDBConnection> {
+    this.#instance ??= await DuckDBInstance.create(':memory:');
+    this.#connection ??= await this.#instance.connect();
+    return this.#connection;
+  }
+
+  /** Every row of the live files under `prefix`, by seq, with `_file` (the key) added; timestamps as ISO strings. */
+  async rows(store: BlobStore, prefix = 'events/'): Promise<Record<string, unknown>[]> {
+    const live = await liveFilesIn(store, await store.list(prefix));
+    if (!live.length) return [];
+    const files: string[] = [];
+    const keyOf = new Map<string, string>();
+    for (const b of live) {
+      const file = path.join(this.#dir, `${++this.#n}.parquet`);
+      writeFileSync(file, (await store.getBytes(b.key))!);
+      files.push(file);
+      keyOf.set(file, b.key);
+    }
+    const c = await this.#conn();
+    const r = await c.runAndReadAll(
+      `select * exclude (occurred_at, received_at, filename), strftime(occurred_at, '%Y-%m-%dT%H:%M:%S.%g') as occurred_at, strftime(received_at, '%Y-%m-%dT%H:%M:%S.%g') as received_at, filename as _file
+       from read_parquet([${files.map(sqlString).join(', ')}], filename = true, hive_partitioning = false) order by seq`,
+    );
+    return r.getRowObjectsJson().map((row) => ({ ...row, _file: keyOf.get(String(row._file)) }));
+  }
+
+  /** The column types of a lake file. */
+  async schema(store: BlobStore, key: string): Promise<{ name: string; type: string }[]> {
+    const file = path.join(this.#dir, `${++this.#n}.parquet`);
+    writeFileSync(file, (await store.getBytes(key))!);
+    const c = await this.#conn();
+    const r = await c.runAndReadAll(`select column_name as name, column_type as type from (describe select * from read_parquet(${sqlString(file)}, hive_partitioning = false))`);
+    return r.getRowObjectsJson() as { name: string; type: string }[];
+  }
+
+  close(): void {
+    this.#connection?.closeSync();
+    this.#instance?.closeSync();
+    rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
