@@ -41,7 +41,7 @@ const INGEST_POOL = num('BENCH_LAKE_INGEST_POOL', 40_000);
 const ANSWER_SEC = num('BENCH_LAKE_ANSWER_SEC', 6);
 const ANSWER_ROUNDS = num('BENCH_LAKE_ROUNDS', 3);
 const ANSWER_CONNECTIONS = num('BENCH_LAKE_ANSWER_CONNECTIONS', 50);
-const WRITER_EVENTS = { postgres: num('BENCH_LAKE_WRITER_EVENTS', 500_000), embedded: num('BENCH_LAKE_WRITER_EVENTS_PGLITE', 200_000) };
+const WRITER_EVENTS = { postgres: num('BENCH_LAKE_WRITER_EVENTS', 300_000), embedded: num('BENCH_LAKE_WRITER_EVENTS_PGLITE', 100_000) };
 const FLUSH_SECONDS = num('BENCH_LAKE_FLUSH_SECONDS', 10);
 const FRESH_SEC = num('BENCH_LAKE_FRESH_SEC', 40);
 const FRESH_RATE = num('BENCH_LAKE_FRESH_RATE', 200);
@@ -62,7 +62,7 @@ interface StackFigures {
   ingestCheck?: { acknowledged: number; rows: number; distinct: number; passed: boolean };
   answers: { lake: 'on' | 'off'; round: number; single: AnswerResult; batch: AnswerResult; cpu: string }[];
   indexes: { variant: string; batch: AnswerResult; single: AnswerResult }[];
-  writer?: { inserted: number; insertSec: number; events: number; batches: number; files: number; seconds: number; pendingAfter: number };
+  writer?: { cpu: string; inserted: number; insertSec: number; events: number; batches: number; files: number; seconds: number; pendingAfter: number };
   freshness?: FreshnessResult & { flushSeconds: number };
   crash?: CrashResult;
 }
@@ -143,9 +143,12 @@ async function benchStack(kind: string): Promise<StackFigures> {
       } finally {
         await database.close();
       }
+      const share = cpuShare({ 'writer (this process)': process.pid });
       const w = await drainWithWriter(serverEnv(stack));
-      figures.writer = { inserted: n, insertSec, ...w };
+      const cpu = describeShare(share.stop(), os.cpus().length);
+      figures.writer = { inserted: n, insertSec, ...w, cpu };
       log(`  writer: ${w.events} events in ${w.batches} batches (${w.files} files) in ${fmt(w.seconds, 1)} s = ${fmt(w.events / w.seconds)} events/s; ${w.pendingAfter} pending after`);
+      log(`    CPU: ${cpu}`);
     }
 
     // 2. Answer writes, lake on vs off, interleaved.
@@ -222,6 +225,9 @@ async function benchStack(kind: string): Promise<StackFigures> {
 
     // 4. Freshness: the writer in its own process on PostgreSQL, inline on PGlite.
     if (PARTS.has('freshness')) {
+      // Start from an empty backlog (the answer runs left server events pending): freshness, not catching up.
+      const before = await drainWithWriter(serverEnv(stack));
+      log(`  freshness: ${before.events} events left by the earlier parts written first (${fmt(before.seconds, 1)} s)`);
       const lake = { LAKE_FLUSH_SECONDS: String(FLUSH_SECONDS) };
       server = await startServer(stack, stack.isServer ? {} : { ...lake, LAKE_MODE: 'inline' });
       servers.push(server.child);
