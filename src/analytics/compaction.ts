@@ -78,7 +78,14 @@ export interface CompactionResult {
 export async function compactPartition(
   store: BlobStore,
   encoder: ParquetEncoder,
-  options: { app: string; day: string; claimed: readonly { firstSeq: bigint; lastSeq: bigint }[]; crashAfterStep?: 1 | 2 | 3 },
+  options: {
+    app: string;
+    day: string;
+    claimed: readonly { firstSeq: bigint; lastSeq: bigint }[];
+    /** Learner keys of erased children (read just before the merge): never carried into the compacted file, even if a source was read before its erasure was carried out. */
+    erasedLearners?: () => Promise<readonly string[]>;
+    crashAfterStep?: 1 | 2 | 3;
+  },
 ): Promise<CompactionResult | undefined> {
   const prefix = partitionPrefix(options.app, options.day);
   const live = await liveFilesIn(store, await store.list(prefix));
@@ -104,7 +111,7 @@ export async function compactPartition(
       inputs.push(file);
     }
     const merged = path.join(dir, 'merged.parquet');
-    await encoder.merge(inputs, merged);
+    await encoder.merge(inputs, merged, (await options.erasedLearners?.()) ?? []);
     const manifest: CompactionManifest = { target, sources: sources.map((b) => b.key) };
     await store.putBytes(manifestKey, new TextEncoder().encode(JSON.stringify(manifest)));
     if (options.crashAfterStep === 1) return undefined;

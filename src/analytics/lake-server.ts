@@ -1,7 +1,8 @@
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import type { Database } from '../adapters/db/database.ts';
-import { HEALTH_DB_TIMEOUT_MS, probe } from '../features/system/system.routes.ts';
+import { HEALTH_DB_TIMEOUT_MS } from '../features/system/system.routes.ts';
+import { createWorkerHttpApp } from '../http/worker-app.ts';
 import type { Metrics } from '../observability/metrics.ts';
 
 /**
@@ -11,22 +12,13 @@ import type { Metrics } from '../observability/metrics.ts';
  * `GET /metrics` is the process's Prometheus registry.
  */
 export function createLakeHttpApp(deps: { database: Database; store: BlobStore; metrics: Pick<Metrics, 'registry'>; version: string }): Hono {
-  const app = new Hono();
-  app.get('/health', async (c) => {
-    const [db, store] = await Promise.all([probe(() => deps.database.ping(HEALTH_DB_TIMEOUT_MS)), probe(() => deps.store.ping(HEALTH_DB_TIMEOUT_MS))]);
-    const ok = db.up && store.up;
-    c.header('Cache-Control', 'no-store');
-    return c.json(
-      {
-        status: ok ? 'ok' : 'down',
-        version: deps.version,
-        database: { status: db.up ? 'up' : 'down', kind: deps.database.kind, latencyMs: db.latencyMs },
-        blobStore: { status: store.up ? 'up' : 'down', kind: deps.store.kind, latencyMs: store.latencyMs },
-      },
-      ok ? 200 : 503,
-    );
+  return createWorkerHttpApp({
+    name: 'lake writer',
+    version: deps.version,
+    metrics: deps.metrics,
+    dependencies: {
+      database: { kind: deps.database.kind, check: () => deps.database.ping(HEALTH_DB_TIMEOUT_MS) },
+      blobStore: { kind: deps.store.kind, check: () => deps.store.ping(HEALTH_DB_TIMEOUT_MS) },
+    },
   });
-  app.get('/metrics', async (c) => c.text(await deps.metrics.registry.metrics(), 200, { 'Content-Type': deps.metrics.registry.contentType }));
-  app.notFound((c) => c.json({ error: { code: 'not_found', message: 'The lake writer serves /health and /metrics only' } }, 404));
-  return app;
 }

@@ -1,4 +1,5 @@
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import { LAKE_COLUMNS, type LakeRow } from './lake-layout.ts';
 
 /**
@@ -12,7 +13,8 @@ export interface ParquetEncoder {
   /** Writes `rows` (sorted by seq) to `file`; rejects when DuckDB refuses a value. */
   write(rows: readonly LakeRow[], file: string): Promise<void>;
   /** Merges Parquet files with the lake's columns into one (sorted by seq): compaction. */
-  merge(inputs: readonly string[], file: string): Promise<void>;
+  /** Merges files into one, by seq, leaving out rows of `excludeLearners` (erased children's keys). */
+  merge(inputs: readonly string[], file: string, excludeLearners?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -60,12 +62,14 @@ export async function openParquetEncoder(): Promise<ParquetEncoder> {
         await connection.run(`copy (select * from ${TABLE} order by seq) to ${sqlString(file)} (format parquet, compression zstd)`);
         await connection.run(`delete from ${TABLE}`);
       }),
-    merge: (inputs, file) =>
+    merge: (inputs, file, excludeLearners = []) =>
       serial(async () => {
         if (closed) throw new Error('parquet encoder closed');
         const columns = LAKE_COLUMNS.map(([name]) => name).join(', ');
+        for (const l of excludeLearners) if (!LEARNER_KEY_PATTERN.test(l)) throw new Error(`not a learner key: ${l}`);
+        const where = excludeLearners.length ? ` where learner is null or learner not in (${excludeLearners.map(sqlString).join(', ')})` : '';
         await connection.run(
-          `copy (select ${columns} from read_parquet([${inputs.map(sqlString).join(', ')}], hive_partitioning = false) order by seq) to ${sqlString(file)} (format parquet, compression zstd)`,
+          `copy (select ${columns} from read_parquet([${inputs.map(sqlString).join(', ')}], hive_partitioning = false)${where} order by seq) to ${sqlString(file)} (format parquet, compression zstd)`,
         );
       }),
     close: () =>

@@ -451,6 +451,27 @@ for (const backend of await databaseBackends()) {
       await w.stop(1000);
     });
 
+    it('compaction leaves out the rows of erased learners, even from a source not yet rewritten by the erasure', async () => {
+      await reset();
+      const store = new MemoryBlobStore();
+      const w = writer(store);
+      const erased = 'l_erasedlearner00000000a';
+      for (let i = 0; i < 2; i++) {
+        await insertEvents(opened.database, [testEvent('alpha', D1), testEvent('alpha', D1, { learner: erased })]);
+        await w.flushNow();
+      }
+      const encoder = await openParquetEncoder();
+      try {
+        const result = await compactPartition(store, encoder, { app: 'alpha', day: '2026-11-20', claimed: [], erasedLearners: async () => [erased] });
+        assert.equal(result?.sources, 2);
+        const rows = await reader.rows(store, 'events/app=alpha/');
+        assert.equal(rows.length, 2);
+        assert.ok(rows.every((r) => r.learner === 'l_testlearner000000000a'));
+      } finally {
+        await encoder.close();
+      }
+    });
+
     it('prunes exported events and finished batches past LAKE_DEDUP_DAYS, in chunks; pending and recent events stay', async () => {
       await reset();
       const store = new MemoryBlobStore();

@@ -134,7 +134,8 @@ function registerCompact(lake: Command, ctx: CliContext): void {
         const out: string[] = [];
         try {
           for (const p of partitions) {
-            const r = await compactPartition(c.lakeStore, encoder, { app: p.app, day: p.day, claimed: await claimedRanges(c.database.db) });
+            const erasedLearners = async () => (await c.database.db.selectFrom('kidslearn.lake_erasures').select('learner').where('app', '=', p.app).execute()).map((e) => e.learner);
+            const r = await compactPartition(c.lakeStore, encoder, { app: p.app, day: p.day, claimed: await claimedRanges(c.database.db), erasedLearners });
             if (r) out.push(`${p.app} ${p.day}: ${r.sources} files → ${r.target} (${r.bytesBefore} → ${r.bytesAfter} bytes)`);
           }
         } finally {
