@@ -346,7 +346,7 @@ for (const f of all) {
 }
 if (server) {
   const best = Math.max(...server.ingest.map((r) => r.eventsPerSec));
-  checks.push([`PostgreSQL server: ingest ≥ ${TARGET.ingestPerSec} events/s (best ${fmt(best)})`, best >= TARGET.ingestPerSec, false]);
+  if (server.ingest.length) checks.push([`PostgreSQL server: ingest ≥ ${TARGET.ingestPerSec} events/s (best ${fmt(best)})`, best >= TARGET.ingestPerSec, false]);
   if (server.answers.length) {
     checks.push([`PostgreSQL server: single answers lake on/off ≥ ${TARGET.onOffRatio}× (${fmt(ratio(server, (a) => a.single), 2)}×)`, ratio(server, (a) => a.single) >= TARGET.onOffRatio, false]);
     checks.push([`PostgreSQL server: batches of 20 lake on/off ≥ ${TARGET.onOffRatio}× (${fmt(ratio(server, (a) => a.batch), 2)}×)`, ratio(server, (a) => a.batch) >= TARGET.onOffRatio, false]);
