@@ -80,6 +80,10 @@ const EnvSchema = z.object({
   ENGINE_CONCURRENCY: intFrom(2, 1, 64),
   ENGINE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
   JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
+  LAKE_ENABLED: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
   LAKE_MODE: z.preprocess(emptyToUndefined, z.enum(['inline', 'separate']).optional()),
   LAKE_PORT: intFrom(3002, 0, 65535),
   LAKE_FLUSH_SECONDS: z.coerce.number().min(0.1).max(3600).default(60),
@@ -202,7 +206,9 @@ export interface Config {
    */
   engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; pollSeconds: number; queueTimeoutMs: number };
   /**
-   * The analytics lake (see docs/analytics.md). `mode`: the lake writer runs
+   * The analytics lake (see docs/analytics.md). `enabled` false: no server
+   * events are written, `POST /api/events` acknowledges and drops every
+   * event (reason `lake_disabled`) and no lake writer runs. `mode`: the lake writer runs
    * inside `npm start` (`inline`, the default on embedded PGlite) or as
    * `npm run lake` (`separate`, the default with a PostgreSQL server), with
    * its /health and /metrics on `port`. A batch is written every
@@ -215,6 +221,7 @@ export interface Config {
    * `alertWebhookUrl` when set.
    */
   lake: {
+    enabled: boolean;
     mode: 'inline' | 'separate';
     port: number;
     flushSeconds: number;
@@ -339,6 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
     lake: {
+      enabled: e.LAKE_ENABLED,
       mode: e.LAKE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'),
       port: e.LAKE_PORT,
       flushSeconds: e.LAKE_FLUSH_SECONDS,

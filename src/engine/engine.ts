@@ -20,7 +20,7 @@ export const ENGINE_JOB_KINDS: EngineJobKind[] = [
   {
     queue: PLAN_QUEUE,
     handler: (c) =>
-      planJobHandler({ db: c.database, builder: c.planBuilder, metrics: c.metrics, logger: c.logger, enrich: freshPracticeEnricher({ generator: c.generator, logger: c.logger }), learnerKeys: c.learnerKeys }) as JobHandler,
+      planJobHandler({ db: c.database, builder: c.planBuilder, metrics: c.metrics, logger: c.logger, enrich: freshPracticeEnricher({ generator: c.generator, logger: c.logger }), learnerKeys: c.config.lake.enabled ? c.learnerKeys : undefined }) as JobHandler,
   },
 ];
 

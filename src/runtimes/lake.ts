@@ -12,6 +12,10 @@ import { closeServer, exitOnStartFailure, listen, loadConfigOrExit, onStopSignal
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
+  if (!config.lake.enabled) {
+    process.stderr.write('kidslearn lake writer: LAKE_ENABLED=false, so there is nothing to write; exiting\n');
+    process.exit(0);
+  }
   const container = await createContainer(config);
   const { logger } = container;
   const writer = container.lakeWriter();

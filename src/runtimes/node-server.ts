@@ -26,14 +26,15 @@ async function main(): Promise<void> {
   const { logger } = container;
   const engine: RunningEngine | undefined = config.engine.mode === 'inline' ? await startEngine(container, { concurrency: config.engine.concurrency }) : undefined;
   // LAKE_MODE=inline (the default on PGlite): the lake writer's loop runs here; otherwise `npm run lake`.
-  const lakeWriter = config.lake.mode === 'inline' ? container.lakeWriter() : undefined;
+  // LAKE_ENABLED=false: no writer at all (nothing reaches the outbox).
+  const lakeWriter = config.lake.enabled && config.lake.mode === 'inline' ? container.lakeWriter() : undefined;
   lakeWriter?.start();
   const { server, port } = await listen(createHttpApp(container).fetch, config.port, config.host);
   const url = `http://localhost:${port}`;
   logger.info({ url, database: container.database.kind, cache: container.cache.kind, engine: config.engine.mode, lake: config.lake.mode, version: config.version }, 'kidslearn listening');
   flushLogger(logger);
   process.stderr.write(
-    `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind}, engine: ${engine ? 'inline' : 'separate process (npm run engine)'}, lake writer: ${lakeWriter ? 'inline' : 'separate process (npm run lake)'})\n` +
+    `\nkidslearn ${config.version} is running at ${url}  (database: ${container.database.kind}, cache: ${container.cache.kind}, engine: ${engine ? 'inline' : 'separate process (npm run engine)'}, lake writer: ${!config.lake.enabled ? 'off (LAKE_ENABLED=false)' : lakeWriter ? 'inline' : 'separate process (npm run lake)'})\n` +
       `  API docs:  ${url}/docs\n` +
       `  Get a token (another terminal):  npm run -s kidslearn -- token --app mathkids --role guardian\n` +
       `  Then:      curl -H "Authorization: Bearer <token>" "${url}/api/lessons?grade=2"\n` +

@@ -197,9 +197,11 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const poolSize = config.database.kind === 'postgres' ? config.database.poolSize : 10;
     const writeConcurrency = database.kind === 'postgres' ? Math.max(1, Math.floor(poolSize / 2)) : 1;
     const learnerKeys = new LearnerKeys(database);
+    // LAKE_ENABLED=false: the services write no server events (they get no learner keys).
+    const serverEventKeys = config.lake.enabled ? learnerKeys : undefined;
     const eventOutbox = new EventOutbox({ db: database });
-    const events = new EventsService({ db: database, outbox: eventOutbox, keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog });
-    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency, learnerKeys });
+    const events = new EventsService({ db: database, outbox: eventOutbox, keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog, enabled: config.lake.enabled });
+    const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency, learnerKeys: serverEventKeys });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     embedder = overrides.embedder ?? createEmbedder(config);
     const vectors = createPgvectorStore({ database, timeoutMs: config.statementTimeoutMs });
@@ -261,7 +263,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       metrics,
       logger,
       masteryThreshold: config.masteryThreshold,
-      learnerKeys,
+      learnerKeys: serverEventKeys,
     });
     const lakeStore = overrides.lakeStore ?? openLakeStore(config);
     const lakeStatus = new LakeStatusReader({ database, store: lakeStore });

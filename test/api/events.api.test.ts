@@ -17,7 +17,7 @@ import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fi
 import { answerMaker } from '../support/answers.ts';
 import { stacks } from '../support/servers.ts';
 
-type Ingest = { accepted: number; duplicates: number; conflicts: number; dropped: { count: number; reasons: { product_analytics_off: number } } };
+type Ingest = { accepted: number; duplicates: number; conflicts: number; dropped: { count: number; reasons: { product_analytics_off: number; lake_disabled: number } } };
 type ErrorJson = { error: { code: string; message: string; details?: { field: string; message: string }[] } };
 type Row = {
   seq: string | number;
@@ -122,7 +122,7 @@ for (const stack of await stacks()) {
       const sentAt = Date.now();
       const res = await post(events);
       assert.equal(res.status, 202, JSON.stringify(res.body));
-      assert.deepEqual(res.body, { accepted: 3, duplicates: 0, conflicts: 0, dropped: { count: 0, reasons: { product_analytics_off: 0 } } });
+      assert.deepEqual(res.body, { accepted: 3, duplicates: 0, conflicts: 0, dropped: { count: 0, reasons: { product_analytics_off: 0, lake_disabled: 0 } } });
       const rows = await rowsOf(events.map((e) => e.eventId));
       const mia = await keyOf(kids.mia);
       assert.match(mia, LEARNER_KEY_PATTERN);
@@ -144,7 +144,7 @@ for (const stack of await stacks()) {
       assert.equal((await post(events)).body.accepted, 2);
       const again = await post(events);
       assert.equal(again.status, 202);
-      assert.deepEqual(again.body, { accepted: 0, duplicates: 2, conflicts: 0, dropped: { count: 0, reasons: { product_analytics_off: 0 } } });
+      assert.deepEqual(again.body, { accepted: 0, duplicates: 2, conflicts: 0, dropped: { count: 0, reasons: { product_analytics_off: 0, lake_disabled: 0 } } });
       assert.equal((await rowsOf(events.map((e) => e.eventId))).length, 2);
       // Key order in properties does not make another payload.
       const reordered = { ...events[1]!, properties: { score: 0.5, durationSeconds: 300, lessonId: 'alpha-only' } };
@@ -158,7 +158,7 @@ for (const stack of await stacks()) {
       const changed = { ...first, properties: { lessonId: 'count-k' } };
       const res = await post([changed]);
       assert.equal(res.status, 202);
-      assert.deepEqual(res.body, { accepted: 0, duplicates: 0, conflicts: 1, dropped: { count: 0, reasons: { product_analytics_off: 0 } } });
+      assert.deepEqual(res.body, { accepted: 0, duplicates: 0, conflicts: 1, dropped: { count: 0, reasons: { product_analytics_off: 0, lake_disabled: 0 } } });
       assert.deepEqual(await rowsOf([first.eventId]), [stored], 'the stored event is not overwritten');
       const letters = (await sql<{ app: string; event_id: string; reason: string; type: string; learner: string; event: Record<string, unknown>; seq: unknown }>`
         select app, event_id, reason, type, learner, event, seq from kidslearn.lake_dead_letters where event_id = ${first.eventId}::uuid`.execute(db())).rows;
@@ -273,7 +273,7 @@ for (const stack of await stacks()) {
       const learning = ev({ childId: kids.mia });
       const off = await post([...miaUsage, learning], tokens.ann);
       assert.equal(off.status, 202);
-      assert.deepEqual(off.body, { accepted: 1, duplicates: 0, conflicts: 0, dropped: { count: 4, reasons: { product_analytics_off: 4 } } });
+      assert.deepEqual(off.body, { accepted: 1, duplicates: 0, conflicts: 0, dropped: { count: 4, reasons: { product_analytics_off: 4, lake_disabled: 0 } } });
       assert.deepEqual((await rowsOf([...miaUsage, learning].map((e) => e.eventId))).map((r) => r.event_id), [learning.eventId]);
       assert.equal((await metric('dropped')) - droppedBefore, 4);
       // The child's own token, events without childId: about the child, so dropped the same.
@@ -284,7 +284,7 @@ for (const stack of await stacks()) {
 
       const leoUsage = usage(kids.leo);
       const on = await post(leoUsage, tokens.ann);
-      assert.deepEqual(on.body, { accepted: 4, duplicates: 0, conflicts: 0, dropped: { count: 0, reasons: { product_analytics_off: 0 } } });
+      assert.deepEqual(on.body, { accepted: 4, duplicates: 0, conflicts: 0, dropped: { count: 0, reasons: { product_analytics_off: 0, lake_disabled: 0 } } });
       const leoRows = await rowsOf(leoUsage.map((e) => e.eventId));
       assert.deepEqual(leoRows.map((r) => r.learner), Array(4).fill(await keyOf(kids.leo)));
 

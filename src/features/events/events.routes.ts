@@ -48,7 +48,10 @@ const IngestResult = z
     conflicts: z.number().int().openapi({ description: 'Events whose id is stored with a different payload: kept as dead letters, the stored event unchanged' }),
     dropped: z.object({
       count: z.number().int(),
-      reasons: z.object({ product_analytics_off: z.number().int().openapi({ description: 'Usage events about a child whose productAnalytics setting is off' }) }),
+      reasons: z.object({
+        product_analytics_off: z.number().int().openapi({ description: 'Usage events about a child whose productAnalytics setting is off' }),
+        lake_disabled: z.number().int().openapi({ description: 'Events received while the lake is switched off (LAKE_ENABLED=false): every event of the request' }),
+      }),
     }),
   })
   .openapi('EventIngestResult');
@@ -61,7 +64,7 @@ const ingest = createRoute({
   summary: `Send analytics events: 1–${MAX_EVENTS_PER_REQUEST} per request, at most 1 MiB`,
   description:
     'Each event is checked against its type’s schema (unknown types and properties are refused, naming the field); one bad event refuses the whole batch. ' +
-    'Child ids are replaced by pseudonymous learner keys. Usage events (session_start, session_end, screen_view, app_error) about a child whose productAnalytics setting is off are dropped and counted. ' +
+    'Child ids are replaced by pseudonymous learner keys. Usage events (session_start, session_end, screen_view, app_error) about a child whose productAnalytics setting is off are dropped and counted. With LAKE_ENABLED=false every event is acknowledged and dropped (reason lake_disabled). ' +
     'Idempotent on eventId. 202 only once the batch is committed; 503 `lake_backlog_full` with Retry-After while the lake writer is too far behind.',
   security,
   request: { body: { required: true, content: { 'application/json': { schema: EventBatch } } } },

@@ -19,8 +19,8 @@ export interface ClientEventInput {
   properties: Record<string, unknown>;
 }
 
-/** Why an event was not stored (only reason so far: the child's setting). */
-export type DropReason = 'product_analytics_off';
+/** Why an event was not stored: the child's setting, or the lake switched off (`LAKE_ENABLED=false`). */
+export type DropReason = 'product_analytics_off' | 'lake_disabled';
 
 /** What `POST /api/events` answers once the batch is committed. */
 export interface IngestResult {
@@ -45,13 +45,16 @@ export class EventsService {
   readonly #keys: LearnerKeys;
   readonly #metrics: Metrics;
   readonly #maxBacklog: number;
+  readonly #enabled: boolean;
 
-  constructor(deps: { db: Database; outbox: EventOutbox; keys: LearnerKeys; metrics: Metrics; maxBacklog: number }) {
+  /** `enabled` false (`LAKE_ENABLED=false`): every event is acknowledged and dropped (reason `lake_disabled`), nothing is read or stored. */
+  constructor(deps: { db: Database; outbox: EventOutbox; keys: LearnerKeys; metrics: Metrics; maxBacklog: number; enabled?: boolean }) {
     this.#db = deps.db;
     this.#outbox = deps.outbox;
     this.#keys = deps.keys;
     this.#metrics = deps.metrics;
     this.#maxBacklog = deps.maxBacklog;
+    this.#enabled = deps.enabled ?? true;
   }
 
   /**
@@ -63,6 +66,10 @@ export class EventsService {
    */
   async ingest(principal: Principal, events: readonly ClientEventInput[]): Promise<IngestResult> {
     authorize(principal, 'child.events.write');
+    if (!this.#enabled) {
+      this.#metrics.lakeEvents.inc({ outcome: 'dropped' }, events.length);
+      return { accepted: 0, duplicates: 0, conflicts: 0, dropped: { count: events.length, reasons: { product_analytics_off: 0, lake_disabled: events.length } } };
+    }
     const app = principal.app;
     const backlog = await this.#outbox.backlog(undefined, this.#maxBacklog);
     if (backlog > this.#maxBacklog) throw lakeBacklogFull(backlog, this.#maxBacklog, BACKLOG_RETRY_SECONDS);
@@ -108,7 +115,7 @@ export class EventsService {
       accepted: count('accepted'),
       duplicates: count('duplicate'),
       conflicts: count('conflict'),
-      dropped: { count: dropped, reasons: { product_analytics_off: dropped } },
+      dropped: { count: dropped, reasons: { product_analytics_off: dropped, lake_disabled: 0 } },
     };
     const m = this.#metrics.lakeEvents;
     if (result.accepted) m.inc({ outcome: 'accepted' }, result.accepted);
