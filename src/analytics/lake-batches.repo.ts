@@ -153,7 +153,14 @@ export async function markWritten(
     const batch = await trx.selectFrom('kidslearn.lake_batches').select(['state', 'attempts']).where('id', '=', batchId).forUpdate().executeTakeFirst();
     if (!batch || batch.state !== 'claimed') return { written: false, exported: 0, deadLetters: [] };
     const rejectedSeqs = rejected.map((r) => r.event.seq.toString());
-    let update = trx.updateTable('kidslearn.lake_events').set({ exported_at: sql<Date>`now()` }).where('batch_id', '=', batchId).where('exported_at', 'is', null);
+    // Once in the lake, an outbox row keeps only what deduplication needs (app, event id, payload
+    // hash) until it is pruned: no learner key, session or properties stay in the database, so a
+    // child's erasure and export find the child's outbox rows among the pending ones alone.
+    let update = trx
+      .updateTable('kidslearn.lake_events')
+      .set({ exported_at: sql<Date>`now()`, learner: null, session_id: null, properties: '{}' })
+      .where('batch_id', '=', batchId)
+      .where('exported_at', 'is', null);
     if (rejectedSeqs.length) update = update.where('seq', 'not in', rejectedSeqs);
     const result = await update.executeTakeFirst();
     const deadLetters = await insertDeadLetters(trx, rejected.map((r) => ({ ...r, reason: 'rejected' as const, attempts: batch.attempts + 1 })));

@@ -36,7 +36,8 @@ export class LakePrivacy {
   /** Inside the child's erasure transaction: what the database holds goes now, the files follow. */
   async eraseInTransaction(trx: Transaction<Tables>, app: string, childId: string): Promise<Record<string, number>> {
     const learner = await this.#keys.keyOf(app, childId, trx);
-    const events = await trx.deleteFrom('kidslearn.lake_events').where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
+    // Exported rows hold no learner key any more (the writer clears it): only pending ones can be the child's.
+    const events = await trx.deleteFrom('kidslearn.lake_events').where('exported_at', 'is', null).where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
     const letters = await trx.deleteFrom('kidslearn.lake_dead_letters').where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
     await trx.insertInto('kidslearn.lake_erasures').values({ app, learner }).execute();
     return { lake_events: Number(events.numDeletedRows), lake_dead_letters: Number(letters.numDeletedRows) };
@@ -49,6 +50,7 @@ export class LakePrivacy {
     const pending = await this.#database.db
       .selectFrom('kidslearn.lake_events')
       .select(['event_id', 'type', 'source', 'occurred_at', 'received_at', 'session_id', 'properties'])
+      .where('exported_at', 'is', null)
       .where('app', '=', app)
       .where('learner', '=', learner)
       .orderBy('seq')

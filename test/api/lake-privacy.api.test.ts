@@ -104,8 +104,11 @@ for (const stack of await stacks()) {
       const res = await t.request(`/api/children/${kids.mia}`, { method: 'DELETE', token: tokens.ann });
       assert.equal(res.status, 204, await res.clone().text());
       const db = t.container.database.db;
-      // Every outbox row of hers went: the 18 exported (kept for the dedup window) and the 3 pending; Leo's stay.
-      assert.equal((await db.selectFrom('kidslearn.lake_events').select('seq').where('learner', '=', leoKey).execute()).length, 17);
+      // Her 3 pending outbox rows went; Leo's 2 stay. Exported rows keep no learner key at all (only app, id and hash, for dedup).
+      assert.equal((await db.selectFrom('kidslearn.lake_events').select('seq').where('learner', '=', leoKey).execute()).length, 2);
+      const exported = await db.selectFrom('kidslearn.lake_events').select(['learner', 'session_id', 'properties']).where('app', '=', app).where('exported_at', 'is not', null).execute();
+      assert.equal(exported.length, 33);
+      assert.ok(exported.every((r) => r.learner === null && r.session_id === null && JSON.stringify(r.properties) === '{}'));
       assert.equal((await db.selectFrom('kidslearn.lake_events').select('seq').where('learner', '=', miaKey).execute()).length, 0);
       assert.equal((await db.selectFrom('kidslearn.lake_dead_letters').select('id').where('learner', '=', miaKey).execute()).length, 0);
       const erasure = await db.selectFrom('kidslearn.lake_erasures').selectAll().where('learner', '=', miaKey).executeTakeFirstOrThrow();

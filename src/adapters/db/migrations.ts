@@ -76,10 +76,11 @@ export const controlMigrations: Migration[] = [
            unique (app, event_id)
          )`,
         // Every index here is paid by every acknowledged event (and so by every answer, whose
-        // answer_recorded event is written in the same statement): one for the writer and the
-        // backlog (not yet exported, in seq order), one for a child's export and erasure.
+        // answer_recorded event is written in the same statement), so there is one besides the
+        // keys: what is not yet exported, in seq order (the writer's claims, the backlog). A
+        // child's export and erasure read the pending rows through it too: the writer clears the
+        // learner key, session and properties of the rows it exports.
         `create index lake_events_pending on kidslearn.lake_events (seq) where exported_at is null`,
-        `create index lake_events_learner on kidslearn.lake_events (app, learner) where learner is not null`,
         `create index lake_events_exported on kidslearn.lake_events (received_at) where exported_at is not null`,
         // Events that cannot enter the lake (a conflicting retry, a batch past its attempts), kept with the reason for redrive.
         `create table kidslearn.lake_dead_letters (
