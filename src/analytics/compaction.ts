@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
+import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import type { Logger } from '../observability/logger.ts';
+import { liveEventFiles, parseManifest } from './lake-files.ts';
 import { eventObjectKey, LAKE_EVENTS_PREFIX, parseEventObjectKey, partitionPrefix } from './lake-layout.ts';
 import type { ParquetEncoder } from './parquet-writer.ts';
 
@@ -34,29 +35,7 @@ export const isManifestKey = (key: string) => MANIFEST.test(key);
 
 async function readManifest(store: BlobStore, key: string): Promise<CompactionManifest | undefined> {
   const bytes = await store.getBytes(key);
-  if (!bytes) return undefined;
-  try {
-    const m = JSON.parse(Buffer.from(bytes).toString('utf8')) as CompactionManifest;
-    return typeof m.target === 'string' && Array.isArray(m.sources) ? m : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The event files a query should read from `listing` (one or more
- * partitions): Parquet files, minus the sources of every manifest whose
- * target exists.
- */
-export async function liveFilesIn(store: BlobStore, listing: readonly BlobInfo[]): Promise<BlobInfo[]> {
-  const keys = new Set(listing.map((b) => b.key));
-  const hidden = new Set<string>();
-  for (const b of listing) {
-    if (!isManifestKey(b.key)) continue;
-    const m = await readManifest(store, b.key);
-    if (m && keys.has(m.target)) for (const s of m.sources) hidden.add(s);
-  }
-  return listing.filter((b) => parseEventObjectKey(b.key) !== undefined && !hidden.has(b.key));
+  return bytes ? parseManifest(bytes) : undefined;
 }
 
 /** What one partition's compaction did. */
@@ -88,7 +67,7 @@ export async function compactPartition(
   },
 ): Promise<CompactionResult | undefined> {
   const prefix = partitionPrefix(options.app, options.day);
-  const live = await liveFilesIn(store, await store.list(prefix));
+  const live = await liveEventFiles(store, { app: options.app, fromDay: options.day, toDay: options.day });
   const sources = live.filter((b) => {
     const k = parseEventObjectKey(b.key)!;
     return !options.claimed.some((c) => k.firstSeq <= c.lastSeq && c.firstSeq <= k.lastSeq);

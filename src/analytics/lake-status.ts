@@ -2,8 +2,7 @@ import { sql } from 'kysely';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import type { Database } from '../adapters/db/database.ts';
 import { countDeadLetters } from './dead-letters.repo.ts';
-import { liveFilesIn } from './compaction.ts';
-import { LAKE_EVENTS_PREFIX } from './lake-layout.ts';
+import { liveEventFiles } from './lake-files.ts';
 
 /** One app's lake at a glance (`GET /admin/lake/status`, `kidslearn lake status`). */
 export interface LakeStatus {
@@ -63,7 +62,7 @@ export class LakeStatusReader {
   async #listing(app: string): Promise<{ files: number; bytes: number }> {
     const cached = this.#listings.get(app);
     if (cached && Date.now() - cached.at < LISTING_CACHE_MS) return cached;
-    const live = await liveFilesIn(this.#store, await this.#store.list(`${LAKE_EVENTS_PREFIX}app=${app}/`));
+    const live = await liveEventFiles(this.#store, { app });
     const entry = { at: Date.now(), files: live.length, bytes: live.reduce((s, b) => s + b.size, 0) };
     if (this.#listings.size > 1000) this.#listings.clear();
     this.#listings.set(app, entry);

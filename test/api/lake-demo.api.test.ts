@@ -37,7 +37,7 @@ describe('lake demo (through the real ingest path)', () => {
     } finally {
       await writer.stop(1000);
     }
-    rows = await reader.rows(t.container.lakeStore, `events/app=${app}/`);
+    rows = await reader.rows(t.container.lakeStore, app);
   });
   after(async () => {
     reader.close();

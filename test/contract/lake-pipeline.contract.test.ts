@@ -392,7 +392,7 @@ for (const backend of await databaseBackends()) {
       const [redriven] = await redriveDeadLetters(db(), { ids: [Number(conflict.id)] });
       assert.notEqual(redriven!.eventId, orig!.eventId);
       await w.flushNow();
-      const alpha = (await reader.rows(store, 'events/app=alpha/')).map((r) => [r.event_id, r.correct]);
+      const alpha = (await reader.rows(store, 'alpha')).map((r) => [r.event_id, r.correct]);
       assert.deepEqual(alpha.sort(), [[orig!.eventId, true], [redriven!.eventId, false]].sort());
       // Purge: by id, then by app.
       assert.equal(await purgeDeadLetters(db(), { ids: [Number(conflict.id)] }), 1);
@@ -411,7 +411,7 @@ for (const backend of await databaseBackends()) {
         await w.flushNow();
       }
       const summary = async () => {
-        const rows = await reader.rows(store, 'events/app=alpha/');
+        const rows = await reader.rows(store, 'alpha');
         return { count: rows.length, ids: rows.map((r) => String(r.event_id)).sort().join(','), seqs: rows.map((r) => String(r.seq)).join(',') };
       };
       const before = await summary();
@@ -464,7 +464,7 @@ for (const backend of await databaseBackends()) {
       try {
         const result = await compactPartition(store, encoder, { app: 'alpha', day: '2026-11-20', claimed: [], erasedLearners: async () => [erased] });
         assert.equal(result?.sources, 2);
-        const rows = await reader.rows(store, 'events/app=alpha/');
+        const rows = await reader.rows(store, 'alpha');
         assert.equal(rows.length, 2);
         assert.ok(rows.every((r) => r.learner === 'l_testlearner000000000a'));
       } finally {

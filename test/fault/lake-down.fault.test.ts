@@ -98,7 +98,7 @@ for (const stack of await stacks()) {
         await writer.stop(1000);
       }
       assert.equal(await pending(), 0);
-      const rows = await reader.rows(store, 'events/app=alpha/');
+      const rows = await reader.rows(store, 'alpha');
       assert.equal(rows.length, waiting);
       const ids = rows.map((r) => String(r.event_id));
       assert.equal(new Set(ids).size, ids.length, 'each once');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
 import type { Database } from '../../src/adapters/db/database.ts';
-import { liveFilesIn } from '../../src/analytics/compaction.ts';
+import { liveEventFiles } from '../../src/analytics/lake-files.ts';
 import { sqlString } from '../../src/analytics/parquet-writer.ts';
 
 /** An outbox row for a test: a valid event of `type` unless `properties` say otherwise. */
@@ -72,9 +72,9 @@ export class LakeReader {
     return this.#connection;
   }
 
-  /** Every row of the live files under `prefix`, by seq, with `_file` (the key) added; timestamps as ISO strings. */
-  async rows(store: BlobStore, prefix = 'events/'): Promise<Record<string, unknown>[]> {
-    const live = await liveFilesIn(store, await store.list(prefix));
+  /** Every row of the live files of the lake or of one app (`app`), by seq, with `_file` (the key) added; timestamps as ISO strings. */
+  async rows(store: BlobStore, app?: string): Promise<Record<string, unknown>[]> {
+    const live = await liveEventFiles(store, app ? { app } : {});
     if (!live.length) return [];
     const files: string[] = [];
     const keyOf = new Map<string, string>();
