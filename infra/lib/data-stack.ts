@@ -1,0 +1,268 @@
+/**
+ * DataStack: Aurora Serverless v2 PostgreSQL (pgvector) behind RDS Proxy, its
+ * credentials in Secrets Manager, ElastiCache Redis, and the deploy-time
+ * migrations (a custom resource that invokes the bundled "migrate" Lambda).
+ *
+ * Reachability, by security group: our code (NetworkStack.appSecurityGroup) →
+ * proxy :5432 → cluster :5432; our code → Redis :6379. Nothing else gets in.
+ */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { type CfnElement, CustomResource, Duration, FileSystem, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elasticache from 'aws-cdk-lib/aws-elasticache';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import type { EnvConfig } from './config.ts';
+import { SUBNETS } from './network-stack.ts';
+
+/** Props of {@link DataStack}. */
+export interface DataStackProps extends StackProps {
+  config: EnvConfig;
+  vpc: ec2.IVpc;
+  appSecurityGroup: ec2.ISecurityGroup;
+  /** Directory holding the Lambda bundles (`<lambdaDir>/migrate/index.mjs`); CDK context `lambdaDir`. */
+  lambdaDir: string;
+  /**
+   * Changes on every `npm run deploy` (CDK context `deployId`) so the migrations
+   * run on every deploy, not only when the migrate bundle changes.
+   */
+  deployId?: string | undefined;
+}
+
+/** PostgreSQL port (the cluster and the proxy listen on it). */
+export const POSTGRES_PORT = 5432;
+/** Redis port. */
+export const REDIS_PORT = 6379;
+
+/** Aurora PostgreSQL 16.9 ships pgvector 0.8.0; our migrations run `create extension vector`. */
+const ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9;
+
+/** The database, its proxy and secret, Redis, and the migrations that run on deploy. */
+export class DataStack extends Stack {
+  /** Master credentials (username, password, host, port, dbname) — the proxy authenticates with it. */
+  readonly databaseSecret: secretsmanager.ISecret;
+  /** RDS Proxy: every Lambda and Fargate task connects here (TLS required), never to the cluster. */
+  readonly databaseProxy: rds.IDatabaseProxy;
+  /** The application database's name. */
+  readonly databaseName: string;
+  /** `rediss://host:port` of the Redis primary (TLS). */
+  readonly redisUrl: string;
+  /** The migrate function (exposed for tests and alarms). */
+  readonly migrateFunction: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, props);
+    const { config, vpc, appSecurityGroup } = props;
+    const prod = config.deletionProtection;
+    const removal = prod ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    this.databaseName = 'kidslearn';
+
+    // ---- Aurora ---------------------------------------------------------------------------
+    const key = new kms.Key(this, 'DatabaseKey', {
+      description: `kidslearn ${config.name}: Aurora storage encryption`,
+      enableKeyRotation: true,
+      removalPolicy: removal,
+    });
+    const clusterSg = new ec2.SecurityGroup(this, 'ClusterSecurityGroup', {
+      vpc,
+      description: 'Aurora cluster: 5432 from the RDS Proxy only',
+      allowAllOutbound: false,
+    });
+    const proxySg = new ec2.SecurityGroup(this, 'ProxySecurityGroup', {
+      vpc,
+      description: 'RDS Proxy: 5432 from the app security group only',
+      // The proxy reaches the cluster and Secrets Manager (through the VPC endpoint).
+      allowAllOutbound: true,
+    });
+
+    // The cluster's PostgreSQL log group, made here (with retention) before RDS would create it
+    // without one — instead of the LogRetention custom resource CDK adds for `cloudwatchLogsRetention`.
+    const clusterIdentifier = `kidslearn-${config.name}`;
+    const postgresLogs = new logs.LogGroup(this, 'PostgresLogs', {
+      logGroupName: `/aws/rds/cluster/${clusterIdentifier}/postgresql`,
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: removal,
+    });
+
+    const cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      clusterIdentifier,
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: ENGINE_VERSION }),
+      credentials: rds.Credentials.fromGeneratedSecret('kidslearn_admin'),
+      defaultDatabaseName: this.databaseName,
+      vpc,
+      vpcSubnets: { subnetGroupName: SUBNETS.data },
+      securityGroups: [clusterSg],
+      writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false }),
+      readers: Array.from({ length: config.database.readers }, (_, i) =>
+        rds.ClusterInstance.serverlessV2(`Reader${i + 1}`, { publiclyAccessible: false, scaleWithWriter: true }),
+      ),
+      serverlessV2MinCapacity: config.database.minCapacityAcu,
+      serverlessV2MaxCapacity: config.database.maxCapacityAcu,
+      storageEncrypted: true,
+      storageEncryptionKey: key,
+      iamAuthentication: true,
+      deletionProtection: config.deletionProtection,
+      // prod: keep a final snapshot on delete; elsewhere a deleted stack leaves nothing to pay for.
+      removalPolicy: prod ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
+      backup: { retention: Duration.days(config.database.backupRetentionDays) },
+      cloudwatchLogsExports: ['postgresql'],
+      parameterGroup: new rds.ParameterGroup(this, 'ClusterParameters', {
+        engine: rds.DatabaseClusterEngine.auroraPostgres({ version: ENGINE_VERSION }),
+        description: 'kidslearn: TLS only',
+        parameters: { 'rds.force_ssl': '1' },
+      }),
+    });
+    cluster.node.addDependency(postgresLogs);
+    this.databaseSecret = cluster.secret!;
+
+    const proxy = new rds.DatabaseProxy(this, 'Proxy', {
+      proxyTarget: rds.ProxyTarget.fromCluster(cluster),
+      secrets: [this.databaseSecret],
+      vpc,
+      vpcSubnets: { subnetGroupName: SUBNETS.app },
+      securityGroups: [proxySg],
+      requireTLS: true,
+      // Lambdas authenticate with the secret's password (read once per environment); IAM auth optional later.
+      iamAuth: false,
+      idleClientTimeout: Duration.minutes(30),
+      maxConnectionsPercent: 90,
+    });
+    this.databaseProxy = proxy;
+    // ProxyTarget.fromCluster adds the cluster SG's only ingress (the cluster port, from the proxy SG);
+    // the proxy's only ingress is from our code.
+    proxySg.addIngressRule(appSecurityGroup, ec2.Port.tcp(POSTGRES_PORT), 'from kidslearn Lambda functions and Fargate tasks');
+
+    // ---- Redis ----------------------------------------------------------------------------
+    const redisSg = new ec2.SecurityGroup(this, 'RedisSecurityGroup', {
+      vpc,
+      description: 'ElastiCache Redis: 6379 from the app security group only',
+      allowAllOutbound: false,
+    });
+    redisSg.addIngressRule(appSecurityGroup, ec2.Port.tcp(REDIS_PORT), 'from kidslearn Lambda functions and Fargate tasks');
+    const redisSubnets = new elasticache.CfnSubnetGroup(this, 'RedisSubnets', {
+      description: 'kidslearn Redis: isolated data subnets',
+      subnetIds: vpc.selectSubnets({ subnetGroupName: SUBNETS.data }).subnetIds,
+    });
+    const multiAz = config.redis.replicas > 0;
+    const redis = new elasticache.CfnReplicationGroup(this, 'Redis', {
+      replicationGroupDescription: `kidslearn ${config.name} cache`,
+      engine: 'redis',
+      engineVersion: '7.1',
+      cacheNodeType: config.redis.nodeType,
+      numCacheClusters: 1 + config.redis.replicas,
+      automaticFailoverEnabled: multiAz,
+      multiAzEnabled: multiAz,
+      cacheSubnetGroupName: redisSubnets.ref,
+      securityGroupIds: [redisSg.securityGroupId],
+      port: REDIS_PORT,
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: 'required',
+      atRestEncryptionEnabled: true,
+      autoMinorVersionUpgrade: true,
+    });
+    this.redisUrl = `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
+
+    // ---- Migrations on every deploy -------------------------------------------------------
+    const migrateDir = path.join(props.lambdaDir, 'migrate');
+    if (!existsSync(path.join(migrateDir, 'index.mjs'))) {
+      throw new Error(`No migrate bundle at ${migrateDir}/index.mjs: run \`npm run build:lambda\` first (or pass --context lambdaDir=<dir>)`);
+    }
+    const migrateLogs = new logs.LogGroup(this, 'MigrateLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const migrate = new lambda.Function(this, 'Migrate', {
+      description: 'kidslearn: runs control and tenant migrations (invoked by CloudFormation on deploy)',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: lambda.Code.fromAsset(migrateDir),
+      handler: 'index.handler',
+      memorySize: 512,
+      // A migration on a large tenant can take minutes; the custom resource waits for it.
+      timeout: Duration.minutes(14),
+      vpc,
+      vpcSubnets: { subnetGroupName: SUBNETS.app },
+      securityGroups: [appSecurityGroup],
+      logGroup: migrateLogs,
+      environment: {
+        DATABASE_SECRET_ARN: this.databaseSecret.secretArn,
+        DATABASE_HOST: proxy.endpoint,
+        DATABASE_NAME: this.databaseName,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+    });
+    this.databaseSecret.grantRead(migrate);
+    this.migrateFunction = migrate;
+
+    const providerLogs = new logs.LogGroup(this, 'MigrateProviderLogs', {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const provider = new cr.Provider(this, 'MigrateProvider', { onEventHandler: migrate, logGroup: providerLogs });
+    const migrations = new CustomResource(this, 'Migrations', {
+      serviceToken: provider.serviceToken,
+      resourceType: 'Custom::KidslearnMigrations',
+      properties: {
+        // A new bundle (new migrations) changes this, so CloudFormation sends Update and they run.
+        BundleHash: FileSystem.fingerprint(migrateDir),
+        // `npm run deploy` passes a fresh deployId: migrations also run when nothing changed.
+        DeployId: props.deployId ?? 'none',
+      },
+    });
+    // Migrate only once the database can be reached through the proxy.
+    migrations.node.addDependency(proxy, cluster);
+
+    this.#acknowledgeNagFindings(prod, config.redis.replicas);
+  }
+
+  /**
+   * cdk-nag (AwsSolutions) findings we accept, each with its reason; cdk-nag 3 takes them
+   * through CDK's own `Validations.of(scope).acknowledge()` (see docs/deploy-aws.md).
+   */
+  #acknowledgeNagFindings(prod: boolean, redisReplicas: number): void {
+    const stack = Validations.of(this);
+    stack.acknowledge(
+      // Single-user rotation would change the password under running tasks, which read the secret once
+      // per execution environment (by design: one Secrets Manager call) and open new pool connections
+      // later. Rotate by hand with a redeploy, or switch the proxy to IAM auth first (docs/deploy-aws.md).
+      { id: 'AwsSolutions-SMG4', reason: 'Automatic rotation would break running tasks that cache the credentials; documented manual rotation.' },
+      // A non-default port is obscurity, not security: access is by security group and TLS.
+      { id: 'AwsSolutions-RDS11', reason: 'Default port 5432; reachability is enforced by security groups (proxy only), not by the port.' },
+      { id: 'AwsSolutions-AEC5', reason: 'Default port 6379; reachability is enforced by security groups (app SG only), not by the port.' },
+      // Redis AUTH would put a password into REDIS_URL, a plain environment variable; the cache holds no
+      // personal data (pseudonymous ids, counters), is TLS-only and reachable from our security group only.
+      { id: 'AwsSolutions-AEC6', reason: 'No AUTH token: TLS-only, reachable only from the app security group, holds no personal data.' },
+    );
+    for (const fn of ['Migrate', 'MigrateProvider/framework-onEvent']) {
+      const role = this.node.findChild(fn.split('/')[0]!);
+      const target = fn.includes('/') ? role.node.findChild('framework-onEvent') : role;
+      Validations.of(target).acknowledge(
+        // AWS-maintained execution policies scoped to writing logs and managing VPC ENIs.
+        { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'AWS-managed policy limited to CloudWatch Logs writes.' },
+      );
+    }
+    // The Provider framework may invoke the migrate function and its versions (`<arn>:*`), nothing else.
+    const migrateLogicalId = this.getLogicalId(this.migrateFunction.node.defaultChild as CfnElement);
+    Validations.of(this.node.findChild('MigrateProvider')).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${migrateLogicalId}.Arn>:*]`,
+      reason: 'Custom-resource Provider framework: lambda:InvokeFunction on the migrate function and its versions only.',
+    });
+    Validations.of(this.migrateFunction).acknowledge(
+      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', reason: 'AWS-managed policy limited to the ENI actions a VPC function needs.' },
+    );
+    if (!prod) {
+      // Outside prod the database must go away with the stack (disposable environments).
+      stack.acknowledge({ id: 'AwsSolutions-RDS10', reason: 'Deletion protection only in prod (EnvConfig.deletionProtection); dev and staging are disposable.' });
+    }
+    if (redisReplicas === 0) {
+      // A single cache node in dev: losing it costs cold caches, not data.
+      stack.acknowledge({ id: 'AwsSolutions-AEC4', reason: 'Single cache node where EnvConfig.redis.replicas is 0 (dev); Multi-AZ elsewhere.' });
+    }
+  }
+}

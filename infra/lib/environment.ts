@@ -1,0 +1,73 @@
+/**
+ * Builds every stack of one environment into a CDK app. bin/app.ts, the synth
+ * script and the tests all call this, so they synthesise the same thing.
+ */
+import { readFileSync } from 'node:fs';
+import { type App, type Environment, Validations } from 'aws-cdk-lib';
+import cdkNag from 'cdk-nag';
+import { type EnvConfig, envTitle } from './config.ts';
+import { DataStack } from './data-stack.ts';
+import { IdentityStack } from './identity-stack.ts';
+import { NetworkStack } from './network-stack.ts';
+
+/** Inputs of {@link buildEnvironment} besides the configuration. */
+export interface BuildOptions {
+  /** Directory of the Lambda bundles (`<lambdaDir>/<name>/index.mjs`). */
+  lambdaDir: string;
+  /** Changes on every `npm run deploy` so migrations rerun (CDK context `deployId`). */
+  deployId?: string | undefined;
+}
+
+/** The stacks of one environment, by role. */
+export interface EnvironmentStacks {
+  network: NetworkStack;
+  data: DataStack;
+  identity: IdentityStack;
+}
+
+/** Stack id of `<part>` in environment `config`: `Kidslearn-Dev-Network`. */
+export function stackId(config: EnvConfig, part: string): string {
+  return `Kidslearn-${envTitle(config.name)}-${part}`;
+}
+
+/** Adds the stacks of environment `config` to `app`. */
+export function buildEnvironment(app: App, config: EnvConfig, options: BuildOptions): EnvironmentStacks {
+  // Account unresolved unless configured: synth works without credentials; deploy uses the caller's account.
+  const env: Environment = { account: config.account ?? process.env.CDK_DEFAULT_ACCOUNT, region: config.region };
+  const tags = { project: 'kidslearn', environment: config.name };
+  const common = { env, tags, config };
+
+  const network = new NetworkStack(app, stackId(config, 'Network'), { ...common, description: `kidslearn ${config.name}: VPC, endpoints, app security group` });
+  const data = new DataStack(app, stackId(config, 'Data'), {
+    ...common,
+    description: `kidslearn ${config.name}: Aurora PostgreSQL + RDS Proxy, Redis, migrations`,
+    vpc: network.vpc,
+    appSecurityGroup: network.appSecurityGroup,
+    lambdaDir: options.lambdaDir,
+    deployId: options.deployId,
+  });
+  const identity = new IdentityStack(app, stackId(config, 'Identity'), { ...common, description: `kidslearn ${config.name}: Cognito user pool and app client` });
+
+  return { network, data, identity };
+}
+
+/**
+ * cdk-nag's AwsSolutions rules on everything in `app`. cdk-nag 3 is a CDK policy-validation
+ * plugin (not an Aspect): an unacknowledged error makes `app.synth()` throw and writes
+ * `<outdir>/validation-report.json`. Findings are accepted with
+ * `Validations.of(construct).acknowledge({ id, reason })` (there is no NagSuppressions in v3).
+ */
+export function addNagChecks(app: App): void {
+  // cdk-nag is CommonJS whose re-exports Node's ESM loader cannot name: take them off the default export.
+  Validations.of(app).addPlugins(new cdkNag.AwsSolutionsChecks(app, { verbose: true }));
+}
+
+/**
+ * The feature flags of cdk.json's "context", for apps built in code (the synth
+ * script, tests) so they synthesise exactly what the CLI does.
+ */
+export function cdkJsonContext(): Record<string, unknown> {
+  const file = new URL('../../cdk.json', import.meta.url);
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> };
+  return parsed.context ?? {};
+}
