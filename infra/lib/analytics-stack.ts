@@ -14,11 +14,11 @@ import type { Construct } from 'constructs';
 // table cannot drift from the layout the lake writer produces.
 import { athenaColumns, athenaPartitionColumns, athenaTableProperties, eventsLocation } from '../../src/analytics/athena-ddl.ts';
 import { LAKE_EVENTS_PREFIX } from '../../src/analytics/lake-layout.ts';
-import type { ServicesConfig } from './services-config.ts';
+import type { EnvConfig } from './config.ts';
 
 /** Props of {@link AnalyticsStack}. */
 export interface AnalyticsStackProps extends StackProps {
-  config: ServicesConfig;
+  config: EnvConfig;
 }
 
 /**
@@ -66,7 +66,7 @@ export class AnalyticsStack extends Stack {
     // A customer managed key: CloudWatch must be allowed to use it to publish,
     // which the AWS managed alias/aws/sns key does not allow.
     const topicKey = new kms.Key(this, 'AlarmTopicKey', {
-      description: `kidslearn ${config.envName}: encrypts the alarm topic`,
+      description: `kidslearn ${config.name}: encrypts the alarm topic`,
       enableKeyRotation: true,
       removalPolicy,
     });
@@ -80,7 +80,7 @@ export class AnalyticsStack extends Stack {
       }),
     );
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
-      displayName: `kidslearn ${config.envName} alarms`,
+      displayName: `kidslearn ${config.name} alarms`,
       masterKey: topicKey,
       enforceSSL: true,
     });
@@ -89,8 +89,8 @@ export class AnalyticsStack extends Stack {
 
     // ---- Queues ------------------------------------------------------------
     const retentionPeriod = Duration.days(config.queues.retentionDays);
-    // Dead letters are kept as long as SQS allows, to be inspected and redriven.
-    const deadLetterRetention = Duration.days(14);
+    // Dead letters are kept longer than messages (SQS allows 14 days at most), to be inspected and redriven.
+    const deadLetterRetention = Duration.days(config.queues.deadLetterRetentionDays);
     this.eventsDeadLetterQueue = new sqs.Queue(this, 'EventsDeadLetterQueue', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -133,7 +133,7 @@ export class AnalyticsStack extends Stack {
       ['Jobs', this.jobsDeadLetterQueue],
     ] as const) {
       const alarm = new cloudwatch.Alarm(this, `${name}DeadLetterAlarm`, {
-        alarmDescription: `kidslearn ${config.envName}: messages in the ${name.toLowerCase()} dead-letter queue (see docs/deploy-aws.md, "Dead letters")`,
+        alarmDescription: `kidslearn ${config.name}: messages in the ${name.toLowerCase()} dead-letter queue (see docs/deploy-aws.md, "Dead letters")`,
         metric: queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 0,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -148,7 +148,7 @@ export class AnalyticsStack extends Stack {
       ['Jobs', this.jobsQueue],
     ] as const) {
       const alarm = new cloudwatch.Alarm(this, `${name}QueueAgeAlarm`, {
-        alarmDescription: `kidslearn ${config.envName}: the oldest message in the ${name.toLowerCase()} queue is over 15 minutes old`,
+        alarmDescription: `kidslearn ${config.name}: the oldest message in the ${name.toLowerCase()} queue is over 15 minutes old`,
         metric: queue.metricApproximateAgeOfOldestMessage({ period: Duration.minutes(5), statistic: cloudwatch.Stats.MAXIMUM }),
         threshold: 15 * 60,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -185,12 +185,12 @@ export class AnalyticsStack extends Stack {
           id: 'events',
           prefix: LAKE_PREFIX + LAKE_EVENTS_PREFIX,
           transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(config.lake.transitionToInfrequentAccessDays) }],
-          ...(config.lake.expirationDays ? { expiration: Duration.days(config.lake.expirationDays) } : {}),
+          expiration: Duration.days(config.lake.expirationDays),
         },
         {
           id: 'old-versions-and-uploads',
           // Erasure and compaction replace files: their old versions go after this many days.
-          noncurrentVersionExpiration: Duration.days(config.lake.noncurrentVersionExpirationDays),
+          noncurrentVersionExpiration: Duration.days(config.services.lakeNoncurrentVersionExpirationDays),
           expiredObjectDeleteMarker: true,
           abortIncompleteMultipartUploadAfter: Duration.days(1),
         },
@@ -205,16 +205,16 @@ export class AnalyticsStack extends Stack {
       enforceSSL: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'athena-results/',
-      lifecycleRules: [{ expiration: Duration.days(config.lake.athenaResultsExpirationDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+      lifecycleRules: [{ expiration: Duration.days(config.services.athenaResultsExpirationDays), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       removalPolicy,
       autoDeleteObjects,
     });
 
     // ---- Glue table and Athena workgroup ------------------------------------
-    this.glueDatabaseName = `kidslearn_${config.envName}`;
+    this.glueDatabaseName = `kidslearn_${config.name}`;
     const database = new glue.CfnDatabase(this, 'GlueDatabase', {
       catalogId: this.account,
-      databaseInput: { name: this.glueDatabaseName, description: `kidslearn ${config.envName}: the analytics lake` },
+      databaseInput: { name: this.glueDatabaseName, description: `kidslearn ${config.name}: the analytics lake` },
     });
     const table = new glue.CfnTable(this, 'EventsTable', {
       catalogId: this.account,
@@ -241,17 +241,17 @@ export class AnalyticsStack extends Stack {
     });
     table.addDependency(database);
 
-    this.athenaWorkGroupName = `kidslearn-${config.envName}`;
+    this.athenaWorkGroupName = `kidslearn-${config.name}`;
     new athena.CfnWorkGroup(this, 'AthenaWorkGroup', {
       name: this.athenaWorkGroupName,
-      description: `kidslearn ${config.envName}: queries over the analytics lake`,
+      description: `kidslearn ${config.name}: queries over the analytics lake`,
       state: 'ENABLED',
       recursiveDeleteOption: !config.deletionProtection,
       workGroupConfiguration: {
         // Clients cannot override the result location, encryption or the scan limit.
         enforceWorkGroupConfiguration: true,
         publishCloudWatchMetricsEnabled: true,
-        bytesScannedCutoffPerQuery: config.lake.athenaBytesScannedCutoffPerQuery,
+        bytesScannedCutoffPerQuery: config.athena.bytesScannedCutoffPerQuery,
         engineVersion: { selectedEngineVersion: 'Athena engine version 3' },
         resultConfiguration: {
           outputLocation: athenaResults.s3UrlForObject('results/'),

@@ -5,7 +5,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { athenaDdl } from '../../src/analytics/athena-ddl.ts';
 import { eventObjectKey, LAKE_COLUMNS, LAKE_PARTITION_COLUMNS } from '../../src/analytics/lake-layout.ts';
 import { AnalyticsStack } from '../../infra/lib/analytics-stack.ts';
-import { SERVICES_CONFIG, type EnvName } from '../../infra/lib/services-config.ts';
+import { loadEnvConfig, type EnvName } from '../../infra/lib/config.ts';
+import { cdkJsonContext } from '../../infra/lib/environment.ts';
 import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
 
 /**
@@ -14,11 +15,11 @@ import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
  * the lake layout, the Athena workgroup, and the cdk-nag rules.
  */
 
-const app = new App();
+const app = new App({ context: cdkJsonContext() });
 const ALARM_EMAIL = 'ops@example.com';
 const stacks = Object.fromEntries(
   (['dev', 'staging', 'prod'] as const).map((env) => {
-    const config = { ...SERVICES_CONFIG[env], alarmEmail: env === 'prod' ? ALARM_EMAIL : undefined };
+    const config = loadEnvConfig(env, { alarmEmail: env === 'prod' ? ALARM_EMAIL : undefined });
     return [env, new AnalyticsStack(app, `Kidslearn-${env}-Analytics`, { env: { region: 'eu-west-1' }, config })];
   }),
 ) as Record<EnvName, AnalyticsStack>;
@@ -53,7 +54,8 @@ describe('analytics stack: queues', () => {
       assert.deepEqual(redrive.deadLetterTargetArn, { 'Fn::GetAtt': [dlqId, 'Arn'] });
       assert.ok(redrive.maxReceiveCount >= 5, env);
       const dlq = t.findResources('AWS::SQS::Queue')[dlqId] as Resource;
-      assert.equal(dlq.Properties.MessageRetentionPeriod, 14 * 86400);
+      assert.equal(dlq.Properties.MessageRetentionPeriod, loadEnvConfig(env as EnvName).queues.deadLetterRetentionDays * 86400);
+      assert.ok((dlq.Properties.MessageRetentionPeriod as number) > (queue.Properties.MessageRetentionPeriod as number));
       assert.ok((queue.Properties.MessageRetentionPeriod as number) <= 14 * 86400);
       // Six times the consumer's 30 s timeout, as AWS advises for Lambda event sources.
       assert.equal(queue.Properties.VisibilityTimeout, 180);
@@ -120,16 +122,16 @@ describe('analytics stack: lake bucket', () => {
 
   it('lifecycle follows each environment: events/ to Standard-IA, expiry, old versions', () => {
     for (const [env, t] of Object.entries(templates) as [EnvName, Template][]) {
-      const { lake } = SERVICES_CONFIG[env];
+      const config = loadEnvConfig(env);
       const rules = (resource(t, 'AWS::S3::Bucket', 'LakeBucket').Properties.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
       const events = rules.find((r) => r.Id === 'events')!;
       assert.equal(events.Prefix, 'events/');
-      assert.deepEqual(events.Transitions, [{ StorageClass: 'STANDARD_IA', TransitionInDays: lake.transitionToInfrequentAccessDays }]);
-      assert.equal(events.ExpirationInDays, lake.expirationDays);
+      assert.deepEqual(events.Transitions, [{ StorageClass: 'STANDARD_IA', TransitionInDays: config.lake.transitionToInfrequentAccessDays }]);
+      assert.equal(events.ExpirationInDays, config.lake.expirationDays);
       const versions = rules.find((r) => r.Id === 'old-versions-and-uploads')!;
-      assert.deepEqual(versions.NoncurrentVersionExpiration, { NoncurrentDays: lake.noncurrentVersionExpirationDays });
+      assert.deepEqual(versions.NoncurrentVersionExpiration, { NoncurrentDays: config.services.lakeNoncurrentVersionExpirationDays });
     }
-    assert.notEqual(SERVICES_CONFIG.dev.lake.expirationDays, SERVICES_CONFIG.prod.lake.expirationDays);
+    assert.notEqual(loadEnvConfig('dev').lake.expirationDays, loadEnvConfig('prod').lake.expirationDays);
   });
 
   it('prod keeps its buckets on stack deletion; dev does not', () => {
@@ -178,7 +180,7 @@ describe('analytics stack: Glue table and Athena', () => {
       const wg = Object.values(t.findResources('AWS::Athena::WorkGroup'))[0] as Resource;
       const conf = wg.Properties.WorkGroupConfiguration as Record<string, unknown> & { ResultConfiguration: Record<string, unknown> };
       assert.equal(conf.EnforceWorkGroupConfiguration, true);
-      assert.equal(conf.BytesScannedCutoffPerQuery, SERVICES_CONFIG[env].lake.athenaBytesScannedCutoffPerQuery);
+      assert.equal(conf.BytesScannedCutoffPerQuery, loadEnvConfig(env).athena.bytesScannedCutoffPerQuery);
       assert.deepEqual(conf.ResultConfiguration.EncryptionConfiguration, { EncryptionOption: 'SSE_S3' });
       const results = logicalIdOf(t, 'AWS::S3::Bucket', 'AthenaResultsBucket');
       assert.equal(resolveCfn(conf.ResultConfiguration.OutputLocation, { [results]: 'results' }), 's3://results/results/');
