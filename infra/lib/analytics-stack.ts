@@ -28,6 +28,15 @@ export interface AnalyticsStackProps extends StackProps {
  */
 export const LAKE_PREFIX = '';
 
+/**
+ * The lake bucket's name: fixed per environment, account and region, so the
+ * other stacks scope IAM to `arn:…:s3:::<name>/events/*` without a
+ * cross-stack reference, and analysts find it by name.
+ */
+export function lakeBucketName(stack: Stack, env: string): string {
+  return `kidslearn-${env}-lake-${stack.account}-${stack.region}`;
+}
+
 /** First year the Glue table's partition projection covers. */
 export const LAKE_FIRST_YEAR = 2025;
 
@@ -173,6 +182,7 @@ export class AnalyticsStack extends Stack {
     Validations.of(accessLogs).acknowledge({ id: 'AwsSolutions-S1', reason: 'This bucket is the target of the other buckets\u2019 server access logs; logging it to itself would loop.' });
 
     this.lakeBucket = new s3.Bucket(this, 'LakeBucket', {
+      bucketName: lakeBucketName(this, config.name),
       encryption: s3.BucketEncryption.S3_MANAGED,
       bucketKeyEnabled: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
