@@ -30,7 +30,6 @@ export interface ApiStackProps extends StackProps {
   redisUrl: string;
   userPool: cognito.IUserPool;
   userPoolClient: cognito.IUserPoolClient;
-  issuerUrl: string;
   analytics: AnalyticsStack;
   /** Directory of the Lambda bundles (`<lambdaDir>/<name>/index.mjs`); CDK context `lambdaDir`. */
   lambdaDir: string;
@@ -100,7 +99,10 @@ export class ApiStack extends Stack {
     const identityArn = this.formatArn({ service: 'ses', resource: 'identity', resourceName: config.mail.sender });
 
     // ---- Settings every function of the app shares -----------------------------------
-    const jwksUrl = `${props.issuerUrl}/.well-known/jwks.json`;
+    // The issuer exactly as Cognito writes `iss` (built as CDK's own HttpUserPoolAuthorizer does):
+    // the app compares it verbatim, and API Gateway reads `<issuer>/.well-known/openid-configuration`.
+    const issuer = `https://cognito-idp.${this.region}.${this.urlSuffix}/${props.userPool.userPoolId}`;
+    const jwksUrl = `${issuer}/.well-known/jwks.json`;
     const common: Record<string, string> = {
       NODE_OPTIONS: '--enable-source-maps',
       // Lambda's file system is read-only but for /tmp.
@@ -138,7 +140,7 @@ export class ApiStack extends Stack {
       ...vpcPlacement,
       environment: {
         ...common,
-        OIDC_ISSUER: props.issuerUrl,
+        OIDC_ISSUER: issuer,
         OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
         OIDC_JWKS_URL: jwksUrl,
         JOB_QUEUE: 'sqs',
@@ -232,7 +234,7 @@ export class ApiStack extends Stack {
     });
 
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiAlias);
-    const authorizer = new HttpJwtAuthorizer('CognitoJwt', props.issuerUrl, {
+    const authorizer = new HttpJwtAuthorizer('CognitoJwt', issuer, {
       authorizerName: 'cognito',
       jwtAudience: [props.userPoolClient.userPoolClientId],
       identitySource: ['$request.header.Authorization'],

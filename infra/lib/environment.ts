@@ -75,7 +75,6 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
     description: `kidslearn ${config.name}: HTTP API with Cognito JWT authorizer, api and events-consumer functions, SES identity`,
     userPool: identity.userPool,
     userPoolClient: identity.userPoolClient,
-    issuerUrl: identity.issuerUrl,
     lambdaDir: options.lambdaDir,
   });
   const engine = new EngineStack(app, stackId(config, 'Engine'), {

@@ -30,6 +30,7 @@ export function resolveCfn(value: unknown, refs: Record<string, string>): string
       const [id, attr] = o['Fn::GetAtt'] as [string, string];
       return refs[`${id}.${attr}`] ?? `<${id}.${attr}>`;
     }
+    if ('Fn::ImportValue' in o) return `import(${resolveCfn(o['Fn::ImportValue'], refs)})`;
     if ('Fn::Join' in o) {
       const [sep, parts] = o['Fn::Join'] as [string, unknown[]];
       return parts.map((p) => resolveCfn(p, refs)).join(sep);
