@@ -92,7 +92,7 @@ export class EngineStack extends Stack {
       LAKE_MODE: 'separate',
     };
 
-    const service = (name: 'Engine' | 'LakeWriter', o: { command: string[]; port: number; portVar: string; cpu: number; memoryMib: number; environment: Record<string, string>; desiredCount: number; maxHealthyPercent?: number }) => {
+    const service = (name: 'Engine' | 'LakeWriter', o: { command: string[]; port: number; portVar: string; cpu: number; memoryMib: number; environment: Record<string, string>; desiredCount?: number; maxHealthyPercent?: number }) => {
       const taskDefinition = new ecs.FargateTaskDefinition(this, `${name}Task`, {
         cpu: o.cpu,
         memoryLimitMiB: o.memoryMib,
@@ -120,7 +120,7 @@ export class EngineStack extends Stack {
       const svc = new ecs.FargateService(this, `${name}Service`, {
         cluster: this.cluster,
         taskDefinition,
-        desiredCount: o.desiredCount,
+        ...(o.desiredCount === undefined ? {} : { desiredCount: o.desiredCount }),
         securityGroups: [props.appSecurityGroup],
         vpcSubnets: { subnetGroupName: SUBNETS.app },
         assignPublicIp: false,
@@ -140,7 +140,7 @@ export class EngineStack extends Stack {
       portVar: 'ENGINE_PORT',
       cpu: config.engine.cpu,
       memoryMib: config.engine.memoryMib,
-      desiredCount: config.engine.minTasks,
+      // No desired count: autoscaling owns it (between minTasks and maxTasks), and a deploy does not reset it.
       environment: {
         JOB_QUEUE: 'sqs',
         JOBS_QUEUE_URL: analytics.jobsQueue.queueUrl,
