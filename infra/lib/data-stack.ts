@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { type CfnElement, CustomResource, Duration, FileSystem, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, CustomResource, Duration, FileSystem, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -167,6 +167,10 @@ export class DataStack extends Stack {
       autoMinorVersionUpgrade: true,
     });
     this.redisUrl = `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
+
+    new CfnOutput(this, 'DatabaseProxyEndpoint', { value: proxy.endpoint, description: 'DATABASE_HOST' });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.databaseSecret.secretArn, description: 'DATABASE_SECRET_ARN' });
+    new CfnOutput(this, 'RedisUrl', { value: this.redisUrl, description: 'REDIS_URL' });
 
     // ---- Migrations on every deploy -------------------------------------------------------
     const migrateDir = path.join(props.lambdaDir, 'migrate');
