@@ -120,6 +120,9 @@ export class DataStack extends Stack {
     });
     cluster.node.addDependency(postgresLogs);
     this.databaseSecret = cluster.secret!;
+    // A prod snapshot is only useful with its master password: keep the secret with the snapshot.
+    // (cluster.secret is the target attachment; the Secret itself is the cluster's child "Secret".)
+    (cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(removal);
 
     const proxy = new rds.DatabaseProxy(this, 'Proxy', {
       proxyTarget: rds.ProxyTarget.fromCluster(cluster),

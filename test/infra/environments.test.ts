@@ -68,6 +68,9 @@ test('the database: deletion protection and a final snapshot in prod only; capac
   // The encryption key outlives a deleted prod stack (snapshots need it); dev's goes with it.
   prod.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain' });
   dev.hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete' });
+  // So does the master password the snapshot restores with.
+  prod.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Retain' });
+  dev.hasResource('AWS::SecretsManager::Secret', { DeletionPolicy: 'Delete' });
 });
 
 test('Redis: a single node in dev, Multi-AZ with failover in prod', () => {
