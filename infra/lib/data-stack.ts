@@ -180,11 +180,14 @@ export class DataStack extends Stack {
     if (!existsSync(path.join(migrateDir, 'index.mjs'))) {
       throw new Error(`No migrate bundle at ${migrateDir}/index.mjs: run \`npm run build:lambda\` first (or pass --context lambdaDir=<dir>)`);
     }
+    const migrateName = `kidslearn-${config.name}-migrate`;
     const migrateLogs = new logs.LogGroup(this, 'MigrateLogs', {
+      logGroupName: `/aws/lambda/${migrateName}`,
       retention: config.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const migrate = new lambda.Function(this, 'Migrate', {
+      functionName: migrateName,
       description: 'kidslearn: runs control and tenant migrations (invoked by CloudFormation on deploy)',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
