@@ -163,9 +163,9 @@ test('the migrations property changes with the bundle and with the deploy id (so
   };
   const other = placeholderLambdaDir('v2');
   try {
-    const a = props(dev.lambdaDir, 'x');
-    const b = props(other, 'x');
-    const c = props(dev.lambdaDir, 'y');
+    const a = (Object.values(t.findResources('Custom::KidslearnMigrations'))[0] as { Properties: Record<string, unknown> }).Properties;
+    const b = props(other, String(a.DeployId));
+    const c = props(dev.lambdaDir, 'another deploy');
     assert.notEqual(a.BundleHash, b.BundleHash, 'a new migrate bundle reruns migrations');
     assert.equal(a.BundleHash, c.BundleHash);
     assert.notEqual(a.DeployId, c.DeployId, 'a new deploy id reruns migrations');

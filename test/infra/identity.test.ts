@@ -1,18 +1,21 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { before, test } from 'node:test';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadConfig } from '../../src/config/config.ts';
-import { ROLE_GROUPS } from '../../infra/lib/identity-stack.ts';
-import { synthesizeEnvironment, type SynthesizedEnvironment } from '../support/cdk.ts';
+import { App } from 'aws-cdk-lib';
+import { loadEnvConfig } from '../../infra/lib/config.ts';
+import { cdkJsonContext } from '../../infra/lib/environment.ts';
+import { IdentityStack, ROLE_GROUPS } from '../../infra/lib/identity-stack.ts';
 
-let dev: SynthesizedEnvironment;
+// The identity stack alone (it depends on no other); cdk-nag runs over every stack in environments.test.ts.
+let identity: IdentityStack;
 let t: Template;
 
 before(() => {
-  dev = synthesizeEnvironment('dev');
-  t = dev.template(dev.stacks.identity);
+  const config = loadEnvConfig('dev');
+  identity = new IdentityStack(new App({ context: cdkJsonContext() }), 'Kidslearn-Dev-Identity', { config, env: { region: config.region } });
+  t = Template.fromStack(identity);
 });
-after(() => dev.dispose());
 
 /** The app's OIDC settings with only issuer and audience given: the defaults the pool must match. */
 const oidc = loadConfig({ OIDC_ISSUER: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x', OIDC_AUDIENCE: 'client' }, { envFile: null }).oidc!;
@@ -51,7 +54,7 @@ test('the app client is a public SRP client with short-lived tokens, no OAuth re
 });
 
 test('issuerUrl is the pool provider URL (OIDC_ISSUER) and the outputs name it and the audience', () => {
-  const issuer = dev.stacks.identity.resolve(dev.stacks.identity.issuerUrl) as unknown;
+  const issuer = identity.resolve(identity.issuerUrl) as unknown;
   const pool = Object.keys(t.findResources('AWS::Cognito::UserPool'))[0]!;
   assert.deepEqual(issuer, { 'Fn::Join': ['', ['https://cognito-idp.eu-west-1.', { Ref: 'AWS::URLSuffix' }, '/', { Ref: pool }]] });
   t.hasOutput('OidcIssuer', { Description: 'OIDC_ISSUER' });
