@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { type CfnElement, CustomResource, Duration, FileSystem, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, CustomResource, Duration, FileSystem, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -120,6 +120,9 @@ export class DataStack extends Stack {
     });
     cluster.node.addDependency(postgresLogs);
     this.databaseSecret = cluster.secret!;
+    // A prod snapshot is only useful with its master password: keep the secret with the snapshot.
+    // (cluster.secret is the target attachment; the Secret itself is the cluster's child "Secret".)
+    (cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(removal);
 
     const proxy = new rds.DatabaseProxy(this, 'Proxy', {
       proxyTarget: rds.ProxyTarget.fromCluster(cluster),
@@ -168,16 +171,23 @@ export class DataStack extends Stack {
     });
     this.redisUrl = `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
 
+    new CfnOutput(this, 'DatabaseProxyEndpoint', { value: proxy.endpoint, description: 'DATABASE_HOST' });
+    new CfnOutput(this, 'DatabaseSecretArn', { value: this.databaseSecret.secretArn, description: 'DATABASE_SECRET_ARN' });
+    new CfnOutput(this, 'RedisUrl', { value: this.redisUrl, description: 'REDIS_URL' });
+
     // ---- Migrations on every deploy -------------------------------------------------------
     const migrateDir = path.join(props.lambdaDir, 'migrate');
     if (!existsSync(path.join(migrateDir, 'index.mjs'))) {
       throw new Error(`No migrate bundle at ${migrateDir}/index.mjs: run \`npm run build:lambda\` first (or pass --context lambdaDir=<dir>)`);
     }
+    const migrateName = `kidslearn-${config.name}-migrate`;
     const migrateLogs = new logs.LogGroup(this, 'MigrateLogs', {
+      logGroupName: `/aws/lambda/${migrateName}`,
       retention: config.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const migrate = new lambda.Function(this, 'Migrate', {
+      functionName: migrateName,
       description: 'kidslearn: runs control and tenant migrations (invoked by CloudFormation on deploy)',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

@@ -11,7 +11,7 @@
  *   (AdminCreateUser) sets it. Cognito puts custom attributes in ID tokens only, so clients
  *   send the ID token (or OIDC_DEFAULT_APP covers a single-app deployment).
  */
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import type { Construct } from 'constructs';
 import type { EnvConfig } from './config.ts';
@@ -80,7 +80,12 @@ export class IdentityStack extends Stack {
 
     this.userPool = pool;
     this.userPoolClient = client;
-    this.issuerUrl = pool.userPoolProviderUrl;
+    // The `iss` of Cognito tokens, spelled out rather than the ProviderURL attribute so its form is plain.
+    this.issuerUrl = `https://cognito-idp.${this.region}.${this.urlSuffix}/${pool.userPoolId}`;
+    // What an operator copies into OIDC_ISSUER / OIDC_AUDIENCE for servers outside this deployment.
+    new CfnOutput(this, 'OidcIssuer', { value: this.issuerUrl, description: 'OIDC_ISSUER' });
+    new CfnOutput(this, 'OidcAudience', { value: client.userPoolClientId, description: 'OIDC_AUDIENCE (app client id)' });
+    new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId });
 
     Validations.of(pool).acknowledge(
       // Children and guardians sign in on shared family devices; MFA is offered (TOTP), not forced.

@@ -1,0 +1,102 @@
+/**
+ * Synthesises one environment of the CDK app (infra/) in code, once per test
+ * file, with cdk-nag's AwsSolutions checks on — no AWS account, no network.
+ *
+ * cdk-nag 3 is a policy-validation plugin: an unacknowledged finding makes
+ * `app.synth()` throw and leaves `validation-report.json` in the output
+ * directory. We keep the findings (`nagFindings`) and still read the
+ * templates from disk, so one nag failure does not hide every other assertion.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { App, type Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { type EnvName, loadEnvConfig, type EnvConfig } from '../../infra/lib/config.ts';
+import { addNagChecks, buildEnvironment, cdkJsonContext, type EnvironmentStacks } from '../../infra/lib/environment.ts';
+
+/** One cdk-nag finding that was not acknowledged. */
+export interface NagFinding {
+  rule: string;
+  severity: string;
+  path: string;
+}
+
+/** A synthesised environment. */
+export interface SynthesizedEnvironment {
+  config: EnvConfig;
+  stacks: EnvironmentStacks;
+  /** The template of one stack of this environment. */
+  template(stack: Stack): Template;
+  /** AwsSolutions findings not acknowledged (empty when the checks pass). */
+  nagFindings: NagFinding[];
+  /** The directory the Lambda assets were read from. */
+  lambdaDir: string;
+  /** Deletes the temporary directories. */
+  dispose(): void;
+}
+
+/**
+ * TEST FIXTURE: a Lambda bundle directory with a placeholder `migrate/index.mjs`
+ * (the real one is built by `npm run build:lambda` from src/runtimes/lambda/migrate.ts).
+ * Infra tests only need an asset directory to hash and stage; the code never runs here.
+ */
+export function placeholderLambdaDir(marker = 'v1'): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cdk-lambda-'));
+  mkdirSync(path.join(dir, 'migrate'));
+  writeFileSync(
+    path.join(dir, 'migrate', 'index.mjs'),
+    `// TEST FIXTURE (test/support/cdk.ts), not the migrate function: ${marker}\nexport const handler = async () => { throw new Error('test fixture'); };\n`,
+  );
+  return dir;
+}
+
+/** Synthesises environment `name` (all its stacks, with cdk-nag) into a temporary directory. */
+export function synthesizeEnvironment(name: EnvName, options: { lambdaDir?: string; deployId?: string } = {}): SynthesizedEnvironment {
+  const ownLambdaDir = options.lambdaDir === undefined;
+  const lambdaDir = options.lambdaDir ?? placeholderLambdaDir();
+  const outdir = mkdtempSync(path.join(tmpdir(), `kidslearn-cdk-${name}-`));
+  const config = loadEnvConfig(name);
+  const app = new App({ outdir, context: { ...cdkJsonContext(), env: name } });
+  const stacks = buildEnvironment(app, config, { lambdaDir, deployId: options.deployId });
+  addNagChecks(app);
+  let synthesized = true;
+  try {
+    app.synth();
+  } catch (error) {
+    if (!existsSync(path.join(outdir, 'validation-report.json'))) throw error;
+    synthesized = false;
+  }
+  return {
+    config,
+    stacks,
+    lambdaDir,
+    nagFindings: readNagFindings(outdir),
+    template(stack) {
+      // After a failed validation the templates are on disk even though app.synth() threw.
+      return synthesized ? Template.fromStack(stack) : Template.fromJSON(JSON.parse(readFileSync(path.join(outdir, stack.templateFile), 'utf8')) as Record<string, unknown>);
+    },
+    dispose() {
+      rmSync(outdir, { recursive: true, force: true });
+      if (ownLambdaDir) rmSync(lambdaDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface ValidationReport {
+  pluginReports: { pluginName: string; violations: { ruleName: string; severity: string; violatingConstructs: { constructPath: string }[] }[] }[];
+}
+
+function readNagFindings(outdir: string): NagFinding[] {
+  const file = path.join(outdir, 'validation-report.json');
+  if (!existsSync(file)) return [];
+  const report = JSON.parse(readFileSync(file, 'utf8')) as ValidationReport;
+  return report.pluginReports
+    .filter((p) => p.pluginName === 'AwsSolutions')
+    .flatMap((p) => p.violations.flatMap((v) => v.violatingConstructs.map((c) => ({ rule: v.ruleName, severity: v.severity, path: c.constructPath }))));
+}
+
+/** Logical ids of the resources of `type` in `template`. */
+export function logicalIds(template: Template, type: string, props?: Record<string, unknown>): string[] {
+  return Object.keys(template.findResources(type, props ? { Properties: props } : undefined));
+}
