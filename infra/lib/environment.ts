@@ -19,7 +19,10 @@ export interface BuildOptions {
   lambdaDir: string;
   /** Changes on every `npm run deploy` so migrations rerun (CDK context `deployId`). */
   deployId?: string | undefined;
-  /** Docker build context of the service image (default: the repository root; tests pass a fixture). */
+  /**
+   * Docker build context of the service image: default the CDK context value `imageDirectory`,
+   * else the repository root (its Dockerfile). Tests pass a fixture directory.
+   */
   imageDirectory?: string | undefined;
 }
 
@@ -77,11 +80,13 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
     userPoolClient: identity.userPoolClient,
     lambdaDir: options.lambdaDir,
   });
+  const imageContext: unknown = app.node.tryGetContext('imageDirectory');
+  const imageDirectory = options.imageDirectory ?? (typeof imageContext === 'string' && imageContext !== '' ? imageContext : undefined);
   const engine = new EngineStack(app, stackId(config, 'Engine'), {
     ...common,
     ...platform,
     description: `kidslearn ${config.name}: ECS Fargate cluster with the adaptive engine and the lake writer`,
-    ...(options.imageDirectory ? { imageDirectory: options.imageDirectory } : {}),
+    ...(imageDirectory ? { imageDirectory } : {}),
   });
   // The API and the workers start only once the data stack, migrations included, is deployed.
   api.addDependency(data);

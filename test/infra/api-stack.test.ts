@@ -7,7 +7,8 @@ import type { Container } from '../../src/wiring/container.ts';
 import { PROTECTED_METHODS, PROTECTED_ROUTES } from '../../infra/lib/api-stack.ts';
 import { loadEnvConfig } from '../../infra/lib/config.ts';
 import { buildEnvironment, cdkJsonContext, type EnvironmentStacks } from '../../infra/lib/environment.ts';
-import { imageFixtureDir, lambdaFixtureDir, logicalIdOf, nagFindings, resolveCfn } from './support.ts';
+import { placeholderImageDir, placeholderLambdaDir } from '../support/cdk.ts';
+import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
 
 /**
  * The API stack of dev and prod, synthesised once with the whole
@@ -16,8 +17,8 @@ import { imageFixtureDir, lambdaFixtureDir, logicalIdOf, nagFindings, resolveCfn
  * own route table —, CORS, throttling, the functions, least privilege.
  */
 
-const lambdaDir = lambdaFixtureDir();
-const imageDirectory = imageFixtureDir();
+const lambdaDir = placeholderLambdaDir();
+const imageDirectory = placeholderImageDir();
 const app = new App({ context: cdkJsonContext() });
 const envs = {
   dev: buildEnvironment(app, loadEnvConfig('dev'), { lambdaDir, imageDirectory }),

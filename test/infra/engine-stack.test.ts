@@ -6,7 +6,8 @@ import { eventObjectKey } from '../../src/analytics/lake-layout.ts';
 import { loadEnvConfig } from '../../infra/lib/config.ts';
 import { CONTAINER_USER, ENGINE_PORT, LAKE_PORT } from '../../infra/lib/engine-stack.ts';
 import { buildEnvironment, cdkJsonContext } from '../../infra/lib/environment.ts';
-import { imageFixtureDir, lambdaFixtureDir, logicalIdOf, nagFindings, resolveCfn } from './support.ts';
+import { placeholderImageDir, placeholderLambdaDir } from '../support/cdk.ts';
+import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
 
 /**
  * The engine stack of dev and prod, synthesised once with the whole
@@ -15,8 +16,8 @@ import { imageFixtureDir, lambdaFixtureDir, logicalIdOf, nagFindings, resolveCfn
  * rollback, scaling, and the task roles' least privilege.
  */
 
-const lambdaDir = lambdaFixtureDir();
-const imageDirectory = imageFixtureDir();
+const lambdaDir = placeholderLambdaDir();
+const imageDirectory = placeholderImageDir();
 const app = new App({ context: cdkJsonContext() });
 const envs = {
   dev: buildEnvironment(app, loadEnvConfig('dev'), { lambdaDir, imageDirectory }),

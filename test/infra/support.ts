@@ -1,6 +1,3 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import type { App, IResolvable } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 
@@ -46,27 +43,3 @@ export function logicalIdOf(template: { findResources(type: string): Record<stri
   return ids[0]!;
 }
 
-/** Bundle names the stacks read from `lambdaDir`. */
-export const LAMBDA_BUNDLES = ['api', 'events-consumer', 'migrate'] as const;
-
-/**
- * A temporary `lambdaDir` holding TEST FIXTURES: one tiny placeholder
- * `index.mjs` per bundle, so the stacks synthesise without `npm run
- * build:lambda`. They are never deployed; the real bundles come from
- * scripts/build-lambda.ts.
- */
-export function lambdaFixtureDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lambda-fixture-'));
-  for (const name of LAMBDA_BUNDLES) {
-    mkdirSync(path.join(dir, name));
-    writeFileSync(path.join(dir, name, 'index.mjs'), `// TEST FIXTURE (test/infra/support.ts): placeholder for the ${name} bundle, never deployed.\nexport const handler = async () => ({ fixture: '${name}' });\n`);
-  }
-  return dir;
-}
-
-/** A temporary Docker build context holding a TEST FIXTURE Dockerfile (the real one is the repository's). */
-export function imageFixtureDir(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-image-fixture-'));
-  writeFileSync(path.join(dir, 'Dockerfile'), '# TEST FIXTURE (test/infra/support.ts): stands in for the repository Dockerfile, never built.\nFROM scratch\n');
-  return dir;
-}
