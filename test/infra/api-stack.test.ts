@@ -268,6 +268,21 @@ describe('api stack: least privilege', () => {
     assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.endsWith(':*') || a === '*')), []);
   });
 
+  it('the token signing key: generated into its own secret at deploy, read by the api function, before it starts', () => {
+    const t = api.dev;
+    const secretId = logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey');
+    const env = (one(t, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.deepEqual(env.JWT_PRIVATE_KEY_SECRET_ARN, { Ref: secretId });
+    assert.equal(env.JWT_PRIVATE_KEY, undefined, 'the key itself is never in the environment');
+    assert.ok(statements.some((s) => actions(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(JSON.stringify({ Ref: secretId }))));
+    const key = Object.values(t.findResources('Custom::KidslearnJwtSigningKey'))[0] as Resource;
+    assert.deepEqual(key.Properties.SecretArn, { Ref: secretId });
+    const generator = roleStatements(t, 'JwtSigningKeyGenerator');
+    assert.deepEqual(generator.map((s) => [actions(s), s.Resource]), [[['secretsmanager:PutSecretValue'], { Ref: secretId }]]);
+    const keyId = Object.keys(t.findResources('Custom::KidslearnJwtSigningKey'))[0]!;
+    assert.ok((t.findResources('AWS::Lambda::Function')[logicalIdOf(t, 'AWS::Lambda::Function', 'Api')] as { DependsOn?: string[] }).DependsOn?.includes(keyId));
+  });
+
   it('no managed full-access policy anywhere in the app', () => {
     for (const t of everyTemplate) assert.doesNotMatch(JSON.stringify(t.toJSON()), /FullAccess/);
   });
