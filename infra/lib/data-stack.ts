@@ -112,6 +112,9 @@ export class DataStack extends Stack {
       removalPolicy: prod ? RemovalPolicy.SNAPSHOT : RemovalPolicy.DESTROY,
       backup: { retention: Duration.days(config.database.backupRetentionDays) },
       cloudwatchLogsExports: ['postgresql'],
+      // Top SQL and waits for 7 days (free tier), with the cluster's key.
+      enablePerformanceInsights: true,
+      performanceInsightEncryptionKey: key,
       parameterGroup: new rds.ParameterGroup(this, 'ClusterParameters', {
         engine: rds.DatabaseClusterEngine.auroraPostgres({ version: ENGINE_VERSION }),
         description: 'kidslearn: TLS only',

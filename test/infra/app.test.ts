@@ -28,9 +28,14 @@ test('the CDK app (cdk.json "app") builds every environment (all six stacks) wit
 });
 
 test('the CDK app says how to build the missing Lambda bundles', () => {
-  const r = node(['infra/bin/app.ts'], { CDK_CONTEXT_JSON: JSON.stringify({ env: 'dev', lambdaDir: '/nonexistent-kidslearn' }), CDK_OUTDIR: path.join(tmpdir(), 'kidslearn-cdk-none') });
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /No migrate bundle at \/nonexistent-kidslearn\/migrate\/index\.mjs: run `npm run build:lambda` first/);
+  const outdir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cdk-none-'));
+  try {
+    const r = node(['infra/bin/app.ts'], { CDK_CONTEXT_JSON: JSON.stringify({ env: 'dev', lambdaDir: '/nonexistent-kidslearn' }), CDK_OUTDIR: outdir });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /No migrate bundle at \/nonexistent-kidslearn\/migrate\/index\.mjs: run `npm run build:lambda` first/);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 });
 
 test('npm run synth stops before synthesising when the bundles are missing', () => {

@@ -35,6 +35,7 @@ test('Aurora Serverless v2 PostgreSQL 16 (pgvector 0.8), encrypted with a rotati
     StorageEncrypted: true,
     KmsKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
     DatabaseName: 'kidslearn',
+    PerformanceInsightsEnabled: true,
     ServerlessV2ScalingConfiguration: { MinCapacity: dev.config.database.minCapacityAcu, MaxCapacity: dev.config.database.maxCapacityAcu },
   });
   const instances = Object.values(t.findResources('AWS::RDS::DBInstance')) as { Properties: Record<string, unknown> }[];

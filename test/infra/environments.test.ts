@@ -19,8 +19,9 @@ const templates = (name: EnvName): [string, Template][] => {
 };
 
 for (const name of ENV_NAMES) {
-  test(`${name}: cdk-nag AwsSolutions reports nothing unacknowledged`, () => {
+  test(`${name}: cdk-nag AwsSolutions reports nothing unacknowledged and the synth passes validation`, () => {
     assert.deepEqual(envs[name].nagFindings, []);
+    assert.equal(envs[name].synthError, undefined);
   });
 }
 

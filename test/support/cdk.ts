@@ -30,6 +30,8 @@ export interface SynthesizedEnvironment {
   template(stack: Stack): Template;
   /** AwsSolutions findings not acknowledged (empty when the checks pass). */
   nagFindings: NagFinding[];
+  /** Why `app.synth()` failed validation (any plugin), or undefined when it succeeded. */
+  synthError: string | undefined;
   /** The directory the Lambda assets were read from. */
   lambdaDir: string;
   /** Deletes the temporary directories. */
@@ -74,18 +76,20 @@ export function synthesizeEnvironment(name: EnvName, options: { lambdaDir?: stri
   const imageDirectory = placeholderImageDir();
   const stacks = buildEnvironment(app, config, { lambdaDir, deployId: options.deployId, imageDirectory });
   addNagChecks(app);
-  let synthesized = true;
+  let synthError: string | undefined;
   try {
     app.synth();
   } catch (error) {
     if (!existsSync(path.join(outdir, 'validation-report.json'))) throw error;
-    synthesized = false;
+    synthError = error instanceof Error ? error.message : String(error);
   }
+  const synthesized = synthError === undefined;
   return {
     config,
     stacks,
     lambdaDir,
     nagFindings: readNagFindings(outdir),
+    synthError,
     template(stack) {
       // After a failed validation the templates are on disk even though app.synth() threw.
       return synthesized ? Template.fromStack(stack) : Template.fromJSON(JSON.parse(readFileSync(path.join(outdir, stack.templateFile), 'utf8')) as Record<string, unknown>);
