@@ -125,6 +125,10 @@ export class AnalyticsStack extends Stack {
       fifo: true,
       // A sender may give its own deduplication id; without one, the body is the id.
       contentBasedDeduplication: true,
+      // High-throughput FIFO: ordering and deduplication per message group (one group per job or
+      // singleton key), so the queue is not held to 300 messages a second in all.
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod,

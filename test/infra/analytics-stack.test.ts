@@ -66,6 +66,7 @@ describe('analytics stack: queues', () => {
     const queue = resource(dev, 'AWS::SQS::Queue', 'JobsQueue');
     const dlqId = logicalIdOf(dev, 'AWS::SQS::Queue', 'JobsDeadLetterQueue');
     assert.equal(queue.Properties.FifoQueue, true);
+    assert.equal(queue.Properties.FifoThroughputLimit, 'perMessageGroupId');
     assert.equal((dev.findResources('AWS::SQS::Queue')[dlqId] as Resource).Properties.FifoQueue, true);
     const redrive = queue.Properties.RedrivePolicy as { deadLetterTargetArn: unknown; maxReceiveCount: number };
     assert.deepEqual(redrive.deadLetterTargetArn, { 'Fn::GetAtt': [dlqId, 'Arn'] });
