@@ -26,7 +26,7 @@ export interface AnalyticsStackProps extends StackProps {
  * the lake starts at the root (`LAKE_S3_PREFIX` is empty) and every file is
  * under `events/`, the only prefix the writer may write.
  */
-export const LAKE_PREFIX = '';
+export const LAKE_PREFIX: string = '';
 
 /**
  * The lake bucket's name: fixed per environment, account and region, so the

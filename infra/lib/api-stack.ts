@@ -148,7 +148,8 @@ export class ApiStack extends Stack {
       ENGINE_MODE: 'separate',
       LAKE_MODE: 'separate',
       LAKE_S3_BUCKET: lakeBucket,
-      LAKE_S3_PREFIX: LAKE_PREFIX,
+      // The lake is at the bucket's root: no LAKE_S3_PREFIX (an empty value is not set at all).
+      ...(LAKE_PREFIX ? { LAKE_S3_PREFIX: LAKE_PREFIX } : {}),
       LAKE_S3_REGION: this.region,
     };
     const vpcPlacement = { vpc: props.vpc, vpcSubnets: { subnetGroupName: SUBNETS.app }, securityGroups: [props.appSecurityGroup] };

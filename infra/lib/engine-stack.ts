@@ -183,7 +183,8 @@ export class EngineStack extends Stack {
       environment: {
         LAKE_ENABLED: 'true',
         LAKE_S3_BUCKET: lakeBucket,
-        LAKE_S3_PREFIX: LAKE_PREFIX,
+        // The lake is at the bucket's root: no LAKE_S3_PREFIX (an empty value is not set at all).
+        ...(LAKE_PREFIX ? { LAKE_S3_PREFIX: LAKE_PREFIX } : {}),
         LAKE_S3_REGION: this.region,
       },
     });

@@ -89,7 +89,7 @@ describe('engine stack: services', () => {
     assert.equal(e.LLM_BEDROCK_MODEL, loadEnvConfig('dev').services.llmModelId);
     const l = envOf(container(engine.dev, 'LakeWriterTask'));
     assert.equal(resolveCfn(l.LAKE_S3_BUCKET, {}), 'kidslearn-dev-lake-<AWS::AccountId>-eu-west-1');
-    assert.equal(l.LAKE_S3_PREFIX, '');
+    assert.equal(l.LAKE_S3_PREFIX, undefined, 'the lake is at the bucket root (LAKE_PREFIX)');
     assert.equal(l.LAKE_S3_REGION, 'eu-west-1');
     assert.equal(one(engine.prod, 'AWS::ECS::Service', 'LakeWriterService').Properties.DesiredCount, 1);
     // The engine's count is left to autoscaling (a deploy must not reset it).
