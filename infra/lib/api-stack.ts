@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -282,6 +283,16 @@ export class ApiStack extends Stack {
           reason: `${route.path} is served without a token by design (sign-in, public keys, health, docs, dashboard shell; docs/access.md).`,
         });
       }
+    }
+
+    // The environment's own domain (prod: the one links in mails point to): a TLS certificate validated
+    // by DNS (the deploy waits until the validation record CloudFormation shows is published), the
+    // API's custom domain, and the name to point a CNAME (or alias) at.
+    if (config.domainName) {
+      const certificate = new acm.Certificate(this, 'ApiCertificate', { domainName: config.domainName, validation: acm.CertificateValidation.fromDns() });
+      const domain = new apigwv2.DomainName(this, 'ApiDomain', { domainName: config.domainName, certificate, securityPolicy: apigwv2.SecurityPolicy.TLS_1_2 });
+      new apigwv2.ApiMapping(this, 'ApiMapping', { api: this.api, domainName: domain, stage });
+      new CfnOutput(this, 'ApiDomainTarget', { value: domain.regionalDomainName, description: `Point ${config.domainName} (CNAME or alias) at this name` });
     }
 
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the HTTP API' });

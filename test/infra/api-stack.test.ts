@@ -174,6 +174,21 @@ describe('api stack: per environment', () => {
     }
   });
 
+  it('the environment’s domain (prod) gets a DNS-validated certificate and an API mapping; mail links point to it', () => {
+    const domainName = loadEnvConfig('prod').domainName!;
+    const domain = resources(api.prod, 'AWS::ApiGatewayV2::DomainName')[0]!.Properties;
+    assert.equal(domain.DomainName, domainName);
+    const cert = resources(api.prod, 'AWS::CertificateManager::Certificate')[0]!.Properties;
+    assert.deepEqual([cert.DomainName, cert.ValidationMethod], [domainName, 'DNS']);
+    assert.equal(resources(api.prod, 'AWS::ApiGatewayV2::ApiMapping').length, 1);
+    const env = (one(api.prod, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.equal(env.MAIL_LINK_BASE_URL, `https://${domainName}`);
+    // dev has no domain: no certificate, and mails carry codes without links.
+    assert.equal(loadEnvConfig('dev').domainName, undefined);
+    assert.equal(resources(api.dev, 'AWS::ApiGatewayV2::DomainName').length, 0);
+    assert.equal((one(api.dev, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables.MAIL_LINK_BASE_URL, undefined);
+  });
+
   it('prod keeps warm instances on the `live` alias the API invokes; dev has none', () => {
     for (const env of ['dev', 'prod'] as const) {
       const t = api[env];
