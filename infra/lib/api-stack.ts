@@ -143,6 +143,9 @@ export class ApiStack extends Stack {
       DATABASE_SECRET_ARN: props.databaseSecret.secretArn,
       DATABASE_HOST: props.databaseProxy.endpoint,
       DATABASE_NAME: props.databaseName,
+      // One request (or one batch) at a time per execution environment: a small pool, so reserved
+      // concurrency × pool size stays within what RDS Proxy should hold.
+      DATABASE_POOL_SIZE: '2',
       REDIS_URL: props.redisUrl,
       METRICS_EMF: 'true',
       // The engine and the lake writer run on Fargate (EngineStack), never inside a function.

@@ -236,6 +236,7 @@ describe('api stack: functions', () => {
     assert.match(resolveCfn(env.DATABASE_SECRET_ARN, {}), /Kidslearn-Dev-Data/);
     assert.match(resolveCfn(env.DATABASE_HOST, {}), /Kidslearn-Dev-Data/);
     assert.equal(env.DATABASE_URL, undefined, 'credentials come from the secret, never the environment');
+    assert.equal(env.DATABASE_POOL_SIZE, '2', 'one request at a time per instance: a small pool per execution environment');
   });
 
   it('the events consumer drains the events queue in batches and reports partial batch failures', () => {
