@@ -80,7 +80,6 @@ export class EngineStack extends Stack {
     });
     const common: Record<string, string> = {
       NODE_ENV: 'production',
-      KIDSLEARN_DATA_DIR: '/tmp/kidslearn',
       LOG_LEVEL: 'info',
       SEED_DEMO_APPS: String(config.services.seedDemoApps),
       DATABASE_SECRET_ARN: props.databaseSecret.secretArn,
