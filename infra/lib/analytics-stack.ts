@@ -40,7 +40,7 @@ export function lakeBucketName(stack: Stack, env: string): string {
 /** First year the Glue table's partition projection covers. */
 export const LAKE_FIRST_YEAR = 2025;
 
-/** Visibility timeout of the events queue: six times the consumer's timeout, as AWS advises for Lambda event sources. */
+/** Timeout of the events-consumer function; the events queue's visibility timeout is derived from it. */
 export const EVENTS_CONSUMER_TIMEOUT = Duration.seconds(30);
 
 /**
@@ -110,7 +110,8 @@ export class AnalyticsStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod,
-      visibilityTimeout: Duration.seconds(EVENTS_CONSUMER_TIMEOUT.toSeconds() * 6),
+      // Six times the consumer's timeout plus its batching window, as AWS advises for Lambda event sources.
+      visibilityTimeout: Duration.seconds(EVENTS_CONSUMER_TIMEOUT.toSeconds() * 6 + config.services.eventsConsumer.maxBatchingWindowSeconds),
       deadLetterQueue: { queue: this.eventsDeadLetterQueue, maxReceiveCount: config.queues.maxReceiveCount },
       removalPolicy,
     });

@@ -57,8 +57,8 @@ describe('analytics stack: queues', () => {
       assert.equal(dlq.Properties.MessageRetentionPeriod, loadEnvConfig(env as EnvName).queues.deadLetterRetentionDays * 86400);
       assert.ok((dlq.Properties.MessageRetentionPeriod as number) > (queue.Properties.MessageRetentionPeriod as number));
       assert.ok((queue.Properties.MessageRetentionPeriod as number) <= 14 * 86400);
-      // Six times the consumer's 30 s timeout, as AWS advises for Lambda event sources.
-      assert.equal(queue.Properties.VisibilityTimeout, 180);
+      // Six times the consumer's 30 s timeout plus its batching window, as AWS advises for Lambda event sources.
+      assert.equal(queue.Properties.VisibilityTimeout, 180 + loadEnvConfig(env as EnvName).services.eventsConsumer.maxBatchingWindowSeconds);
     }
   });
 
