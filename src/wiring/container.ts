@@ -39,6 +39,7 @@ import { ModelStore } from '../features/progress/model-store.ts';
 import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { createEmfSink } from '../observability/emf.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
@@ -171,7 +172,8 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     }
     cache = overrides.cache ?? (await openCache(config, logger));
     const signingKey = overrides.signingKey ?? (await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk }));
-    const metrics = createMetrics(() => database.poolStats());
+    // On Lambda (METRICS_EMF=true) the HTTP metrics also go to stdout in CloudWatch's embedded metric format.
+    const metrics = createMetrics(() => database.poolStats(), { httpSink: config.metrics.emf ? createEmfSink() : undefined });
     const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
     const apps = new AppsService(database);
     const concepts = new ConceptsService({ db: database });

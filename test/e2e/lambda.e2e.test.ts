@@ -75,7 +75,7 @@ describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: 
   it('migrate (custom resource onEvent): applies nothing on an up-to-date database and reports the versions; Delete is a no-op', async () => {
     const { handler } = await import('../../src/runtimes/lambda/migrate.ts');
     const base = { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:p', ResponseURL: 'https://example.org', StackId: 's', RequestId: 'q', LogicalResourceId: 'Migrations', ResourceType: 'Custom::Migrations', ResourceProperties: { ServiceToken: 'x' } };
-    const created = await handler({ ...base, RequestType: 'Create' });
+    const created = await handler({ ...base, RequestType: 'Create' }, {} as never);
     assert.equal(created.PhysicalResourceId, 'kidslearn-migrations');
     assert.equal(created.Data.Applied, '0');
     const versions = JSON.parse(created.Data.Versions) as Record<string, number>;
@@ -83,9 +83,9 @@ describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: 
     assert.equal(created.Data.ControlVersion, String(versions.control));
     assert.equal(created.Data.TenantVersion, String(versions['app:alpha']));
     assert.equal(created.Data.Apps, '1');
-    const updated = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: 'kidslearn-migrations', OldResourceProperties: { ServiceToken: 'x' } });
+    const updated = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: 'kidslearn-migrations', OldResourceProperties: { ServiceToken: 'x' } }, {} as never);
     assert.deepEqual(updated, created);
-    const deleted = await handler({ ...base, RequestType: 'Delete', PhysicalResourceId: 'kidslearn-migrations' });
+    const deleted = await handler({ ...base, RequestType: 'Delete', PhysicalResourceId: 'kidslearn-migrations' }, {} as never);
     assert.deepEqual(deleted, { PhysicalResourceId: 'kidslearn-migrations', Data: { Applied: '0', ControlVersion: '', TenantVersion: '', Apps: '', Versions: '' } });
   });
 });

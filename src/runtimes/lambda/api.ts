@@ -1,5 +1,7 @@
+// First: instruments the AWS SDK clients the container creates (X-Ray).
+import { traced } from './invocation.ts';
 import { handle } from 'hono/aws-lambda';
-import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import type { LambdaEvent } from 'hono/aws-lambda';
 import { createHttpApp } from '../../http/app.ts';
 import { createContainer } from '../../wiring/container.ts';
 import { lambdaConfig } from './aws-config.ts';
@@ -10,13 +12,13 @@ import { lambdaConfig } from './aws-config.ts';
  * it runs in the init phase, before the first request and under
  * provisioned concurrency) and reused by every invocation of this
  * execution environment: pool, cache connections, keys. Migrations are not
- * run here: the "migrate" function runs them at deploy time.
+ * run here: the "migrate" function runs them at deploy time. Each
+ * invocation is traced and flushes its metrics (METRICS_EMF) and log lines
+ * (runtimes/lambda/invocation.ts).
  */
 const config = await lambdaConfig();
 const container = await createContainer(config, { skipMigrations: true });
 const app = handle(createHttpApp(container));
 
 /** The Lambda handler. */
-export async function handler(event: LambdaEvent, context: LambdaContext) {
-  return app(event, context);
-}
+export const handler = traced('api', (event: LambdaEvent, context) => app(event, context), { metrics: container.metrics, logger: container.logger });
