@@ -1,3 +1,4 @@
+// @lambda-shared: a module the Lambda entry points share, not an entry (scripts/build-lambda.ts).
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { resolveSecrets } from '../../adapters/aws/secrets.ts';
 import { ConfigError, loadConfig, type Config } from '../../config/config.ts';
