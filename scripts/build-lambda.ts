@@ -20,8 +20,11 @@
  *   lazily, only on the embedded database and for lake queries); a build
  *   that would bundle them fails.
  * - `pg-native`: `pg`'s optional native driver, never enabled.
+ *
+ * Not deployed on Lambda: Swagger UI's files (`/docs` answers 503
+ * `docs_unavailable` there; `/openapi.json` works).
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -34,6 +37,20 @@ export const SHARED_MARKER = '// @lambda-shared';
 
 /** Never in a bundle: provided by the runtime, or unreachable on Lambda (see above). */
 export const EXTERNAL = ['@aws-sdk/*', '@electric-sql/*', '@duckdb/*', 'pg-native'];
+
+/**
+ * Files a function reads at run time besides its code, copied beside its
+ * `index.mjs` where the bundled modules look for them: the dashboard's page
+ * and assets (`./public/` of dashboard.routes.ts, now `./public/` of the
+ * bundle) and Chart.js's UMD build (found with `require.resolve('chart.js')`,
+ * so the package's manifest, its main entry and the UMD file).
+ */
+const RUNTIME_FILES: Record<string, { from: string; to: string }[]> = {
+  api: [
+    { from: 'src/features/dashboard/public', to: 'public' },
+    ...['package.json', 'LICENSE.md', 'dist/chart.cjs', 'dist/chart.umd.min.js'].map((f) => ({ from: `node_modules/chart.js/${f}`, to: `node_modules/chart.js/${f}` })),
+  ],
+};
 
 /** One built function. */
 export interface BuiltLambda {
@@ -111,6 +128,11 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
     for (const forbidden of ['@electric-sql/', '@duckdb/', '@aws-sdk/']) {
       const found = Object.keys(packages).find((p) => p.startsWith(forbidden));
       if (found) throw new Error(`${name}: ${found} was bundled; it must stay external (see scripts/build-lambda.ts)`);
+    }
+    for (const { from, to } of RUNTIME_FILES[name] ?? []) {
+      const target = path.join(outDir, name, to);
+      mkdirSync(path.dirname(target), { recursive: true });
+      cpSync(path.join(ROOT, from), target, { recursive: true });
     }
     built.push({ name, file, bytes: output.bytes, packages });
   }

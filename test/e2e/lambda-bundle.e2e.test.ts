@@ -82,7 +82,7 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
       throw new Error(`${name} failed: ${error.stderr?.slice(0, 2000) ?? error.message}`);
     });
     const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    const results = lines.find((l) => '__results' in l)!.__results as { statusCode: number; body: string; headers: Record<string, string> }[];
+    const results = lines.find((l) => '__results' in l)!.__results as { statusCode: number; body: string; headers: Record<string, string>; isBase64Encoded?: boolean }[];
     return { results, lines: lines.filter((l) => !('__results' in l)) };
   };
 
@@ -159,8 +159,10 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
       apiEvent('GET', '/api/lessons', 'gw-lessons-1', { authorization: `Bearer ${token}` }, 'grade=1'),
       apiEvent('GET', '/api/lessons', 'gw-lessons-2'),
       apiEvent('GET', '/api/no-such-route', 'gw-404-1', { authorization: `Bearer ${token}` }),
+      apiEvent('GET', '/admin/dashboard', 'gw-dash-1'),
+      apiEvent('GET', '/admin/dashboard/assets/chart.umd.min.js', 'gw-dash-2'),
     ]);
-    const [health, lessons, denied, missing] = results;
+    const [health, lessons, denied, missing, dashboard, chart] = results;
     assert.equal(health!.statusCode, 200);
     const healthBody = JSON.parse(health!.body) as { status: string; checks?: Record<string, unknown> };
     assert.equal(healthBody.status, 'ok', health!.body);
@@ -177,21 +179,31 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     assert.equal(error.code, 'route_not_found');
     assert.match(error.message, /No route for GET \/api\/no-such-route/);
 
+    // The dashboard's page and files are deployed beside the bundle (build-lambda.ts RUNTIME_FILES).
+    assert.equal(dashboard!.statusCode, 200, dashboard!.body.slice(0, 300));
+    assert.match(dashboard!.body, /dashboard\/assets\/chart\.umd\.min\.js\?v=[0-9a-f]{16}/);
+    assert.equal(chart!.statusCode, 200);
+    const chartBody = chart!.isBase64Encoded ? Buffer.from(chart!.body, 'base64').toString('utf8') : chart!.body;
+    assert.equal(chartBody, readFileSync('node_modules/chart.js/dist/chart.umd.min.js', 'utf8'));
+
     // The same access log line as the Node server, with API Gateway's request id.
     const access = lines.filter((l) => l.msg === 'request');
     assert.deepEqual(
-      access.map((l) => [l.requestId, l.route, l.status, l.service]),
+      // (The dashboard's routes are labelled as the Node server labels them; only ids and statuses are checked for them.)
+      access.map((l) => (String(l.requestId).startsWith('gw-dash') ? [l.requestId, l.status] : [l.requestId, l.route, l.status, l.service])),
       [
         ['gw-health-1', '/health', 200, 'kidslearn'],
         ['gw-lessons-1', '/api/lessons', 200, 'kidslearn'],
         ['gw-lessons-2', '/api/lessons', 401, 'kidslearn'],
         ['gw-404-1', 'unmatched', 404, 'kidslearn'],
+        ['gw-dash-1', 200],
+        ['gw-dash-2', 200],
       ],
     );
     // One EMF line per invocation and series.
     const emf = lines.filter((l) => '_aws' in l);
     assert.deepEqual(
-      emf.map((l) => [l.route, l.method, l.status, l.kidslearn_http_requests_total]),
+      emf.slice(0, 4).map((l) => [l.route, l.method, l.status, l.kidslearn_http_requests_total]),
       [
         ['/health', 'GET', '200', 1],
         ['/api/lessons', 'GET', '200', 1],
@@ -199,6 +211,7 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
         ['unmatched', 'GET', '404', 1],
       ],
     );
+    assert.equal(emf.length, 6, 'one EMF line per invocation');
     assert.equal((emf[0]!._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace, 'Kidslearn');
   });
 });
