@@ -46,6 +46,15 @@ const urlWithProtocol = (protocols: string[]) =>
       }
     }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+/** An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<name> (or another https/http endpoint's path-style URL). */
+const sqsQueueUrl = () =>
+  urlWithProtocol(['https:', 'http:']).refine((v) => /^\/[^/]+\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(new URL(v).pathname), 'an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/jobs.fifo');
+
+/** The region in an SQS URL's host (`sqs.<region>.amazonaws.com`), if it names one. */
+function regionOfSqsUrl(url: string): string | undefined {
+  return /^sqs\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com/.exec(new URL(url).hostname)?.[1];
+}
+
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const EnvSchema = z.object({
@@ -80,6 +89,11 @@ const EnvSchema = z.object({
   ENGINE_CONCURRENCY: intFrom(2, 1, 64),
   ENGINE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
   JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
+  JOB_QUEUE: z.enum(['pg-boss', 'sqs']).default('pg-boss'),
+  JOBS_QUEUE_URL: z.preprocess(emptyToUndefined, sqsQueueUrl().optional()),
+  EVENT_QUEUE: z.enum(['database', 'sqs']).default('database'),
+  EVENTS_QUEUE_URL: z.preprocess(emptyToUndefined, sqsQueueUrl().optional()),
+  EVENT_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 60000),
   LAKE_ENABLED: z
     .enum(['true', 'false', '1', '0'])
     .default('true')
@@ -206,6 +220,20 @@ export interface Config {
    */
   engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; pollSeconds: number; queueTimeoutMs: number };
   /**
+   * Which job-queue adapter carries the engine's jobs (`JOB_QUEUE`):
+   * pg-boss in the database (default), or an SQS FIFO queue at `url`
+   * (`JOBS_QUEUE_URL`) with the job records in the database. `region` is
+   * read from the URL; the SDK's default (AWS_REGION) otherwise.
+   */
+  jobs: { kind: 'pg-boss' } | { kind: 'sqs'; url: string; region: string | undefined };
+  /**
+   * Where `POST /api/events` puts accepted client events (`EVENT_QUEUE`):
+   * the database outbox in the request (default), or the SQS queue at
+   * `url` (`EVENTS_QUEUE_URL`), from which the events-consumer Lambda
+   * appends them to the outbox. `timeoutMs` bounds the sends of one request.
+   */
+  events: { kind: 'database' } | { kind: 'sqs'; url: string; region: string | undefined; timeoutMs: number };
+  /**
    * The analytics lake (see docs/analytics.md). `enabled` false: no server
    * events are written, `POST /api/events` acknowledges and drops every
    * event (reason `lake_disabled`) and no lake writer runs. `mode`: the lake writer runs
@@ -319,6 +347,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   if (e.ENGINE_MODE === 'separate' && !e.DATABASE_URL) {
     throw new ConfigError('Invalid ENGINE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the engine itself)');
   }
+  if (e.JOB_QUEUE === 'sqs' && !e.JOBS_QUEUE_URL) throw new ConfigError('Invalid JOBS_QUEUE_URL: expected the SQS FIFO queue URL (…/name.fifo) when JOB_QUEUE=sqs');
+  if (e.JOB_QUEUE === 'sqs' && !e.JOBS_QUEUE_URL!.endsWith('.fifo')) throw new ConfigError(`Invalid JOBS_QUEUE_URL="${e.JOBS_QUEUE_URL}": expected a FIFO queue (its name ends in .fifo): jobs of one child must not run at once`);
+  if (e.EVENT_QUEUE === 'sqs' && !e.EVENTS_QUEUE_URL) throw new ConfigError('Invalid EVENTS_QUEUE_URL: expected the SQS queue URL when EVENT_QUEUE=sqs');
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
   const embeddings = embeddingsConfig(e, dataDir);
   const llm = llmConfig(e);
@@ -345,6 +376,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
+    jobs: e.JOB_QUEUE === 'sqs' ? { kind: 'sqs', url: e.JOBS_QUEUE_URL!, region: regionOfSqsUrl(e.JOBS_QUEUE_URL!) } : { kind: 'pg-boss' },
+    events: e.EVENT_QUEUE === 'sqs' ? { kind: 'sqs', url: e.EVENTS_QUEUE_URL!, region: regionOfSqsUrl(e.EVENTS_QUEUE_URL!), timeoutMs: e.EVENT_QUEUE_TIMEOUT_MS } : { kind: 'database' },
     lake: {
       enabled: e.LAKE_ENABLED,
       mode: e.LAKE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'),

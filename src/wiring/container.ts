@@ -5,6 +5,7 @@ import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
 import type { JobQueue } from '../adapters/jobs/job-queue.ts';
 import { openJobQueue } from '../adapters/jobs/pg-boss-queue.ts';
+import { openSqsJobQueue } from '../adapters/jobs/sqs-queue.ts';
 import type { Embedder } from '../adapters/embeddings/embedder.ts';
 import { createEmbedder } from '../adapters/embeddings/create-embedder.ts';
 import type { Mailer } from '../adapters/mail/mailer.ts';
@@ -91,7 +92,8 @@ export interface Container {
   /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
   mailer: Mailer;
   /**
-   * The durable job queue (pg-boss on the same database), opened on first
+   * The durable job queue (pg-boss on the same database, or SQS with
+   * `JOB_QUEUE=sqs`), opened on first
    * use: most processes (the CLI, many tests) never need it, and creating
    * its schema on a fresh embedded database takes seconds. A failed open is
    * not remembered, so the next call tries again (503 `queue_unavailable`).
@@ -243,13 +245,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     };
     let queue: Promise<JobQueue> | undefined;
     const jobQueue = () => {
-      queue ??= openJobQueue({
-        database,
-        databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
-        timeoutMs: config.engine.queueTimeoutMs,
-        pollingIntervalSeconds: config.engine.pollSeconds,
-        onError: (error) => logger.warn({ err: error }, 'job queue: background error'),
-      });
+      queue ??= openConfiguredJobQueue(config, database, (error) => logger.warn({ err: error }, 'job queue: background error'));
       queue.catch(() => (queue = undefined));
       return queue;
     };
@@ -394,6 +390,23 @@ export function openCache(config: Config, logger?: Logger): Promise<Cache> {
   return openRedisCache({
     ...config.cache,
     onConnectError: (error) => logger?.warn({ err: error }, 'Redis unreachable at start; serving without the cache and reconnecting in the background'),
+  });
+}
+
+/**
+ * The configured job queue (`JOB_QUEUE`): pg-boss on the application's
+ * database, or the SQS FIFO queue at `JOBS_QUEUE_URL` with the job records
+ * in the database (AWS). Each call bounded by `JOB_QUEUE_TIMEOUT_MS`.
+ */
+export function openConfiguredJobQueue(config: Config, database: Database, onError: (error: Error) => void): Promise<JobQueue> {
+  const jobs = config.jobs;
+  if (jobs.kind === 'sqs') return openSqsJobQueue({ database, queueUrl: jobs.url, region: jobs.region, timeoutMs: config.engine.queueTimeoutMs, onError });
+  return openJobQueue({
+    database,
+    databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+    timeoutMs: config.engine.queueTimeoutMs,
+    pollingIntervalSeconds: config.engine.pollSeconds,
+    onError,
   });
 }
 

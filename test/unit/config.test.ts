@@ -43,6 +43,26 @@ describe('loadConfig', () => {
     assert.throws(() => load({ ENGINE_POLL_SECONDS: '0.1' }), /^ConfigError: Invalid ENGINE_POLL_SECONDS/);
   });
 
+  it('keeps jobs on pg-boss and events in the database unless JOB_QUEUE / EVENT_QUEUE say sqs, with the region from the queue URL', () => {
+    const plain = load({});
+    assert.deepEqual(plain.jobs, { kind: 'pg-boss' });
+    assert.deepEqual(plain.events, { kind: 'database' });
+    const c = load({
+      JOB_QUEUE: 'sqs',
+      JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/kidslearn-jobs.fifo',
+      EVENT_QUEUE: 'sqs',
+      EVENTS_QUEUE_URL: 'https://sqs.eu-central-1.amazonaws.com/123456789012/kidslearn-events',
+      EVENT_QUEUE_TIMEOUT_MS: '2500',
+    });
+    assert.deepEqual(c.jobs, { kind: 'sqs', url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/kidslearn-jobs.fifo', region: 'eu-west-1' });
+    assert.deepEqual(c.events, { kind: 'sqs', url: 'https://sqs.eu-central-1.amazonaws.com/123456789012/kidslearn-events', region: 'eu-central-1', timeoutMs: 2500 });
+    assert.throws(() => load({ JOB_QUEUE: 'sqs' }), /^ConfigError: Invalid JOBS_QUEUE_URL: expected the SQS FIFO queue URL/);
+    assert.throws(() => load({ JOB_QUEUE: 'sqs', JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs' }), /expected a FIFO queue/);
+    assert.throws(() => load({ EVENT_QUEUE: 'sqs' }), /Invalid EVENTS_QUEUE_URL/);
+    assert.throws(() => load({ JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/not a queue' }), /Invalid JOBS_QUEUE_URL/);
+    assert.throws(() => load({ JOB_QUEUE: 'kafka' }), /Invalid JOB_QUEUE="kafka": expected one of pg-boss, sqs/);
+  });
+
   it('writes mail to the outbox under the data dir unless SMTP_URL is set', () => {
     assert.deepEqual(load({ KIDSLEARN_DATA_DIR: '/tmp/kl' }).mail, { kind: 'outbox', dir: '/tmp/kl/outbox', from: 'kidslearn <no-reply@localhost>', linkBaseUrl: undefined });
     assert.deepEqual(load({ SMTP_URL: 'smtps://u:p@mail.example:465', MAIL_FROM: 'Kids <hi@example.com>', MAIL_TIMEOUT_MS: '2500', MAIL_LINK_BASE_URL: 'https://app.example' }).mail, {
