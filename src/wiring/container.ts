@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
@@ -50,6 +51,7 @@ import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 import { EventOutbox } from '../analytics/event-outbox.ts';
 import { LearnerKeys } from '../analytics/learner-keys.ts';
 import { EventsService } from '../features/events/events.service.ts';
+import { createDatabaseEventSink, createSqsEventSink, type EventSink } from '../analytics/event-sink.ts';
 import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
 import { DeadLetterAlerts } from '../analytics/alerts.ts';
 import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
@@ -151,6 +153,8 @@ export interface ContainerOverrides {
   skipMigrations?: boolean;
   /** A blob store to use instead of the configured lake store. */
   lakeStore?: BlobStore;
+  /** The SQS client of the SQS adapters when `JOB_QUEUE=sqs` / `EVENT_QUEUE=sqs` (tests pass one mocked with aws-sdk-client-mock). */
+  sqsClient?: SQSClient;
 }
 
 /**
@@ -202,7 +206,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     // LAKE_ENABLED=false: the services write no server events (they get no learner keys).
     const serverEventKeys = config.lake.enabled ? learnerKeys : undefined;
     const eventOutbox = new EventOutbox({ db: database });
-    const events = new EventsService({ db: database, outbox: eventOutbox, keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog, enabled: config.lake.enabled });
+    const events = new EventsService({ db: database, outbox: eventOutbox, sink: openEventSink(config, database, eventOutbox, overrides.sqsClient), keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog, enabled: config.lake.enabled });
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency, learnerKeys: serverEventKeys });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     embedder = overrides.embedder ?? createEmbedder(config);
@@ -245,7 +249,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     };
     let queue: Promise<JobQueue> | undefined;
     const jobQueue = () => {
-      queue ??= openConfiguredJobQueue(config, database, (error) => logger.warn({ err: error }, 'job queue: background error'));
+      queue ??= openConfiguredJobQueue(config, database, (error) => logger.warn({ err: error }, 'job queue: background error'), overrides.sqsClient);
       queue.catch(() => (queue = undefined));
       return queue;
     };
@@ -398,9 +402,9 @@ export function openCache(config: Config, logger?: Logger): Promise<Cache> {
  * database, or the SQS FIFO queue at `JOBS_QUEUE_URL` with the job records
  * in the database (AWS). Each call bounded by `JOB_QUEUE_TIMEOUT_MS`.
  */
-export function openConfiguredJobQueue(config: Config, database: Database, onError: (error: Error) => void): Promise<JobQueue> {
+export function openConfiguredJobQueue(config: Config, database: Database, onError: (error: Error) => void, sqsClient?: SQSClient): Promise<JobQueue> {
   const jobs = config.jobs;
-  if (jobs.kind === 'sqs') return openSqsJobQueue({ database, queueUrl: jobs.url, region: jobs.region, timeoutMs: config.engine.queueTimeoutMs, onError });
+  if (jobs.kind === 'sqs') return openSqsJobQueue({ database, queueUrl: jobs.url, region: jobs.region, timeoutMs: config.engine.queueTimeoutMs, onError, ...(sqsClient ? { client: sqsClient } : {}) });
   return openJobQueue({
     database,
     databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
@@ -408,6 +412,17 @@ export function openConfiguredJobQueue(config: Config, database: Database, onErr
     pollingIntervalSeconds: config.engine.pollSeconds,
     onError,
   });
+}
+
+/**
+ * Where accepted client events go (`EVENT_QUEUE`): the outbox in the
+ * request's transaction, or the SQS events queue (`EVENTS_QUEUE_URL`) that
+ * the events-consumer Lambda drains into the outbox.
+ */
+export function openEventSink(config: Config, database: Database, outbox: EventOutbox, sqsClient?: SQSClient): EventSink {
+  const events = config.events;
+  if (events.kind === 'sqs') return createSqsEventSink({ queueUrl: events.url, region: events.region, timeoutMs: events.timeoutMs, ...(sqsClient ? { client: sqsClient } : {}) });
+  return createDatabaseEventSink({ db: database, outbox });
 }
 
 /** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */

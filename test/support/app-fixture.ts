@@ -1,3 +1,4 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,6 +45,8 @@ export async function createTestApp(options: {
   embedder?: Embedder;
   /** The analytics lake's store; default the configured one (a directory at `<dataDir>/lake`). */
   lakeStore?: BlobStore;
+  /** The SQS client for `EVENT_QUEUE=sqs` / `JOB_QUEUE=sqs` (a mocked one: test/support/sqs-fake.ts). */
+  sqsClient?: SQSClient;
 }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
@@ -79,6 +82,7 @@ export async function createTestApp(options: {
     logger,
     signingKey,
     ...(options.lakeStore ? { lakeStore: options.lakeStore } : {}),
+    ...(options.sqsClient ? { sqsClient: options.sqsClient } : {}),
     ...(embedder ? { embedder } : {}),
   });
   const app = createHttpApp(container);

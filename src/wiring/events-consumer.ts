@@ -1,0 +1,29 @@
+import type { Database } from '../adapters/db/database.ts';
+import { consumeEventMessages, type BatchResult, type QueuedMessage } from '../analytics/events-consumer.ts';
+import type { Config } from '../config/config.ts';
+import { createLogger, type Logger } from '../observability/logger.ts';
+import { openDatabase } from './container.ts';
+
+/** The events consumer as a runtime uses it: consume a batch, close at the end. */
+export interface EventsConsumer {
+  consume(messages: readonly QueuedMessage[]): Promise<BatchResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the events consumer (EVENT_QUEUE=sqs): the configured database and
+ * a logger, nothing else — it only appends to the outbox, so it opens no
+ * cache, queue, mailer or model. Migrations are not run here: the deploy's
+ * migrate step runs them before consumers start.
+ */
+export async function createEventsConsumer(config: Config, overrides: { database?: Database; logger?: Logger } = {}): Promise<EventsConsumer> {
+  const logger = overrides.logger ?? createLogger({ level: config.logLevel });
+  const database = overrides.database ?? (await openDatabase(config));
+  return {
+    async consume(messages) {
+      const { batchItemFailures } = await consumeEventMessages({ database, logger }, messages);
+      return { batchItemFailures };
+    },
+    close: () => database.close(),
+  };
+}
