@@ -133,6 +133,8 @@ const EnvSchema = z.object({
     .regex(/^(?:[^<>\r\n]{1,100} <[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'an address such as kidslearn <no-reply@example.com>')
     .default('kidslearn <no-reply@localhost>'),
   MAIL_TIMEOUT_MS: intFrom(10000, 100, 120000),
+  MAIL_TRANSPORT: z.preprocess(emptyToUndefined, z.enum(['outbox', 'smtp', 'ses']).optional()),
+  SES_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
   MAIL_LINK_BASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_ISSUER: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_AUDIENCE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
@@ -270,8 +272,13 @@ export interface Config {
   };
   /** `authPerMinute`: sign-in failures per account, client or device (per 15 min); `authIpPerMinute`: all `/auth/*` requests per address (flood protection). */
   rateLimits: { authPerMinute: number; authIpPerMinute: number; authHashIpPerMinute: number; apiPerMinute: number };
-  /** SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
-  mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
+  /**
+   * `MAIL_TRANSPORT`: SMTP (the default when `SMTP_URL` is set), Amazon SES
+   * (`ses`: `from` must be a verified SES identity; `region` from
+   * `SES_REGION` or the SDK's default), or the file outbox under the data
+   * dir (the default otherwise).
+   */
+  mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number } | { kind: 'ses'; region: string | undefined; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
   trustProxy: boolean;
   masteryThreshold: number;
   oidc:
@@ -402,7 +409,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     },
     rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, authIpPerMinute: e.RATE_LIMIT_AUTH_IP_PER_MINUTE, authHashIpPerMinute: e.RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
     mail: {
-      ...(e.SMTP_URL ? { kind: 'smtp' as const, url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS } : { kind: 'outbox' as const, dir: path.join(dataDir, 'outbox') }),
+      ...mailTransport(e, dataDir),
       from: e.MAIL_FROM,
       linkBaseUrl: e.MAIL_LINK_BASE_URL,
     },
@@ -422,6 +429,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     embeddings,
     llm,
   };
+}
+
+/** The mail transport: `MAIL_TRANSPORT`, else SMTP when `SMTP_URL` is set, else the outbox. */
+function mailTransport(e: z.infer<typeof EnvSchema>, dataDir: string): { kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number } | { kind: 'ses'; region: string | undefined; timeoutMs: number } {
+  const transport = e.MAIL_TRANSPORT ?? (e.SMTP_URL ? 'smtp' : 'outbox');
+  switch (transport) {
+    case 'smtp':
+      if (!e.SMTP_URL) throw new ConfigError('Invalid SMTP_URL: expected the SMTP server (smtp:// or smtps://) when MAIL_TRANSPORT=smtp');
+      return { kind: 'smtp', url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS };
+    case 'ses':
+      if (/@localhost>?$/.test(e.MAIL_FROM)) throw new ConfigError(`Invalid MAIL_FROM="${e.MAIL_FROM}": expected an address verified in SES (e.g. kidslearn <no-reply@example.org>) when MAIL_TRANSPORT=ses`);
+      return { kind: 'ses', region: e.SES_REGION, timeoutMs: e.MAIL_TIMEOUT_MS };
+    case 'outbox':
+      return { kind: 'outbox', dir: path.join(dataDir, 'outbox') };
+  }
 }
 
 /** The LLM section: an `openai` provider needs a URL and a model. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
@@ -15,6 +16,7 @@ import type { VectorStore } from '../adapters/vectors/vector-store.ts';
 import { CurriculumIndex } from '../engine/curriculum-index.ts';
 import { createOutboxMailer } from '../adapters/mail/outbox-mailer.ts';
 import { createSmtpMailer } from '../adapters/mail/smtp-mailer.ts';
+import { createSesMailer } from '../adapters/mail/ses-mailer.ts';
 import { migrateAll } from '../adapters/db/migrations.ts';
 import { openPgliteDatabase } from '../adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../adapters/db/postgres.ts';
@@ -91,7 +93,7 @@ export interface Container {
   models: ModelStore;
   rateLimiter: RateLimiter;
   rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
-  /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
+  /** Sends sign-up and password-reset mail: SMTP, Amazon SES, or the file outbox on embedded defaults. */
   mailer: Mailer;
   /**
    * The durable job queue (pg-boss on the same database, or SQS with
@@ -155,6 +157,8 @@ export interface ContainerOverrides {
   lakeStore?: BlobStore;
   /** The SQS client of the SQS adapters when `JOB_QUEUE=sqs` / `EVENT_QUEUE=sqs` (tests pass one mocked with aws-sdk-client-mock). */
   sqsClient?: SQSClient;
+  /** The SES client when `MAIL_TRANSPORT=ses` (tests pass one mocked with aws-sdk-client-mock). */
+  sesClient?: SESv2Client;
 }
 
 /**
@@ -185,7 +189,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const content = new ContentService({ db: database, lessons, logger });
     const passwords = new PasswordHasher(config.auth.scrypt);
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
-    mailer = overrides.mailer ?? openMailer(config);
+    mailer = overrides.mailer ?? openMailer(config, overrides.sesClient);
     const accounts = new AccountsService({
       db: database,
       tokens,
@@ -425,10 +429,17 @@ export function openEventSink(config: Config, database: Database, outbox: EventO
   return createDatabaseEventSink({ db: database, outbox });
 }
 
-/** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
-export function openMailer(config: Config): Mailer {
+/** The configured mailer (`MAIL_TRANSPORT`): SMTP, Amazon SES, or the file outbox under the data dir. */
+export function openMailer(config: Config, sesClient?: SESv2Client): Mailer {
   const mail = config.mail;
-  return mail.kind === 'smtp' ? createSmtpMailer({ url: mail.url, from: mail.from, timeoutMs: mail.timeoutMs }) : createOutboxMailer({ dir: mail.dir, from: mail.from });
+  switch (mail.kind) {
+    case 'smtp':
+      return createSmtpMailer({ url: mail.url, from: mail.from, timeoutMs: mail.timeoutMs });
+    case 'ses':
+      return createSesMailer({ from: mail.from, region: mail.region, timeoutMs: mail.timeoutMs, ...(sesClient ? { client: sesClient } : {}) });
+    case 'outbox':
+      return createOutboxMailer({ dir: mail.dir, from: mail.from });
+  }
 }
 
 /** How often, at most, a Redis outage of the rate limiter is logged (it fails on every request). */

@@ -1,3 +1,4 @@
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,6 +48,8 @@ export async function createTestApp(options: {
   lakeStore?: BlobStore;
   /** The SQS client for `EVENT_QUEUE=sqs` / `JOB_QUEUE=sqs` (a mocked one: test/support/sqs-fake.ts). */
   sqsClient?: SQSClient;
+  /** The SES client for `MAIL_TRANSPORT=ses` (one mocked with aws-sdk-client-mock). */
+  sesClient?: SESv2Client;
 }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
@@ -83,6 +86,7 @@ export async function createTestApp(options: {
     signingKey,
     ...(options.lakeStore ? { lakeStore: options.lakeStore } : {}),
     ...(options.sqsClient ? { sqsClient: options.sqsClient } : {}),
+    ...(options.sesClient ? { sesClient: options.sesClient } : {}),
     ...(embedder ? { embedder } : {}),
   });
   const app = createHttpApp(container);

@@ -74,6 +74,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('MAIL_TRANSPORT picks the mailer: ses (SES_REGION optional, a real sender required), smtp (needs SMTP_URL), outbox (even with SMTP_URL)', () => {
+    assert.deepEqual(load({ MAIL_TRANSPORT: 'ses', SES_REGION: 'eu-west-1', MAIL_FROM: 'Kids <no-reply@kids.example.org>', MAIL_TIMEOUT_MS: '3000' }).mail, {
+      kind: 'ses',
+      region: 'eu-west-1',
+      timeoutMs: 3000,
+      from: 'Kids <no-reply@kids.example.org>',
+      linkBaseUrl: undefined,
+    });
+    assert.equal((load({ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'no-reply@kids.example.org' }).mail as { region?: string }).region, undefined);
+    assert.throws(() => load({ MAIL_TRANSPORT: 'ses' }), /Invalid MAIL_FROM="kidslearn <no-reply@localhost>": expected an address verified in SES/);
+    assert.throws(() => load({ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'a@b.example', SES_REGION: 'Ireland' }), /Invalid SES_REGION/);
+    assert.throws(() => load({ MAIL_TRANSPORT: 'smtp' }), /Invalid SMTP_URL: expected the SMTP server/);
+    assert.equal(load({ MAIL_TRANSPORT: 'outbox', SMTP_URL: 'smtp://mail.example:25' }).mail.kind, 'outbox');
+    assert.throws(() => load({ MAIL_TRANSPORT: 'pigeon' }), /Invalid MAIL_TRANSPORT="pigeon": expected one of outbox, smtp, ses/);
+  });
+
   it('never repeats an SMTP_URL (it may hold a password) in its error', () => {
     assert.throws(() => load({ SMTP_URL: 'ftp://user:hunter2@mail.example' }), (e: Error) => !e.message.includes('hunter2'));
   });

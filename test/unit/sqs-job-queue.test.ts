@@ -6,7 +6,7 @@ import type { SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import type { Database } from '../../src/adapters/db/database.ts';
 import { controlMigrations } from '../../src/adapters/db/migrations.ts';
 import { openPgliteDatabase } from '../../src/adapters/db/pglite.ts';
-import { sendBatch, SqsCallError } from '../../src/adapters/aws/sqs-calls.ts';
+import { sendBatch, AwsCallError } from '../../src/adapters/aws/sqs-calls.ts';
 import type { JobQueue, SendOptions } from '../../src/adapters/jobs/job-queue.ts';
 import { openSqsJobQueue } from '../../src/adapters/jobs/sqs-queue.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -207,7 +207,7 @@ describe('SendMessageBatch with retries', () => {
     const fake = new FakeSqs();
     const client = fake.client(() => true);
     const t0 = performance.now();
-    await assert.rejects(sendBatch(client, URL, entries(['a']), { timeoutMs: 200, retry: FAST_RETRY }), SqsCallError);
+    await assert.rejects(sendBatch(client, URL, entries(['a']), { timeoutMs: 200, retry: FAST_RETRY }), AwsCallError);
     assert.ok(performance.now() - t0 < 800);
   });
 });

@@ -53,9 +53,9 @@ export interface RetryPolicy {
 /** Defaults: 5 tries, 50 ms base, 2 s cap. */
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 5, baseDelayMs: 50, capDelayMs: 2000 };
 
-/** Raised when an SQS call failed for good or ran past its deadline; `cause` is the last SDK error. */
-export class SqsCallError extends Error {
-  override name = 'SqsCallError';
+/** Raised when an AWS call (SQS, SES) failed for good or ran past its deadline; `cause` is the last SDK error. */
+export class AwsCallError extends Error {
+  override name = 'AwsCallError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }
@@ -66,11 +66,16 @@ export class SqsCallError extends Error {
  * all within `timeoutMs`: the signal handed to `run` aborts the request in
  * flight (and any backoff) at the deadline, and the call rejects then.
  */
-export async function callSqs<T>(what: string, run: (signal: AbortSignal) => Promise<T>, options: { timeoutMs: number; retry?: RetryPolicy; signal?: AbortSignal }): Promise<T> {
+export function callSqs<T>(what: string, run: (signal: AbortSignal) => Promise<T>, options: { timeoutMs: number; retry?: RetryPolicy; signal?: AbortSignal }): Promise<T> {
+  return callAws('SQS', what, run, options);
+}
+
+/** {@link callSqs} for any AWS service (`service` names it in errors): the same retries of throttling and transient failures, within the deadline. */
+export async function callAws<T>(service: string, what: string, run: (signal: AbortSignal) => Promise<T>, options: { timeoutMs: number; retry?: RetryPolicy; signal?: AbortSignal }): Promise<T> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
-  const timedOut = () => new SqsCallError(`SQS ${what} got no answer within ${options.timeoutMs} ms`);
+  const timedOut = () => new AwsCallError(`${service} ${what} got no answer within ${options.timeoutMs} ms`);
   // The mocked client (tests) does not watch the signal; the race makes the deadline hold either way.
   const aborted = new Promise<never>((_, reject) => {
     const onAbort = () => reject(options.signal?.aborted ? (options.signal.reason as Error) : timedOut());
@@ -83,7 +88,7 @@ export async function callSqs<T>(what: string, run: (signal: AbortSignal) => Pro
       return await Promise.race([run(signal), aborted]);
     } catch (error) {
       if (signal.aborted) throw options.signal?.aborted ? (options.signal.reason as Error) : timedOut();
-      if (attempt >= retry.maxAttempts || !isRetryableSqsError(error)) throw new SqsCallError(`SQS ${what} failed: ${describeAwsError(error)}`, { cause: error });
+      if (attempt >= retry.maxAttempts || !isRetryableSqsError(error)) throw new AwsCallError(`${service} ${what} failed: ${describeAwsError(error)}`, { cause: error });
       await Promise.race([abortableSleep(fullJitterMs(attempt, retry.baseDelayMs, retry.capDelayMs), signal), aborted]).catch(() => {});
       if (signal.aborted) throw options.signal?.aborted ? (options.signal.reason as Error) : timedOut();
     }
@@ -120,7 +125,7 @@ export async function sendBatch(client: SQSClient, queueUrl: string, entries: Se
   const failed: FailedEntry[] = [];
   for (let attempt = 1; pending.length > 0; attempt++) {
     const remaining = deadline - Date.now();
-    if (remaining <= 0) throw new SqsCallError(`SQS SendMessageBatch got no answer within ${options.timeoutMs} ms`);
+    if (remaining <= 0) throw new AwsCallError(`SQS SendMessageBatch got no answer within ${options.timeoutMs} ms`);
     let answer;
     try {
       // One try per round here: the loop below decides what is resent.
