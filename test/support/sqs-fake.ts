@@ -166,7 +166,8 @@ export class FakeSqs {
         });
       }
       if (out.length > 0 || Date.now() >= deadline) return { Messages: out };
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Unref'd: a long poll its caller gave up on (a mocked client ignores the abort signal) must not keep the test process alive.
+      await new Promise((resolve) => setTimeout(resolve, 20).unref());
     }
   }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
@@ -56,6 +57,8 @@ describe('SQS job queue', () => {
     const first = await queue.send('plans', { n: 3 }, { ...ONCE, idempotencyKey: 'request-1' });
     const again = await queue.send('plans', { n: 4 }, { ...ONCE, idempotencyKey: 'request-1' });
     assert.equal(again, first);
+    // A key SQS would refuse as a group id (spaces, non-ASCII, too long) becomes its digest.
+    const odd = await queue.send('plans', { n: 5 }, { ...ONCE, singletonKey: 'Zoë’s plan '.repeat(20) });
     const sends = fake.calls.filter(([c]) => c === 'SendMessage').map(([, i]) => i as { QueueUrl: string; MessageBody: string; MessageGroupId: string; MessageDeduplicationId: string });
     assert.deepEqual(
       sends.map((s) => [s.QueueUrl, JSON.parse(s.MessageBody), s.MessageGroupId, s.MessageDeduplicationId]),
@@ -63,6 +66,7 @@ describe('SQS job queue', () => {
         [URL, { v: 1, jobId: keyed, queue: 'plans' }, 'child-1', keyed],
         [URL, { v: 1, jobId: plain, queue: 'plans' }, plain, plain],
         [URL, { v: 1, jobId: first, queue: 'plans' }, first, first],
+        [URL, { v: 1, jobId: odd, queue: 'plans' }, createHash('sha256').update('Zoë’s plan '.repeat(20)).digest('hex'), odd],
       ],
     );
     assert.deepEqual((await queue.get(first))!.data, { n: 3 });

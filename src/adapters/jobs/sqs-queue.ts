@@ -312,7 +312,7 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
       );
       if (!inserted) return id; // the idempotency key was used before: that job stands
       try {
-        await sendMessage(name, id, o.singletonKey ?? id, id);
+        await sendMessage(name, id, groupIdOf(o.singletonKey ?? id), id);
       } catch (error) {
         // No message, no job: remove the record so nothing waits for a delivery that will not come.
         await db.deleteFrom('kidslearn.jobs').where('id', '=', id).where('sent_at', 'is', null).where('state', '=', 'created').execute().catch(report);
@@ -418,7 +418,7 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
       if (!row) return false;
       try {
         // A fresh deduplication id: the first message's id may still be within SQS's five-minute window.
-        await sendMessage(row.queue, row.id, row.singleton_key ?? row.id, `${row.id}.${row.attempts}`);
+        await sendMessage(row.queue, row.id, groupIdOf(row.singleton_key ?? row.id), `${row.id}.${row.attempts}`);
       } catch (error) {
         await db.updateTable('kidslearn.jobs').set((eb) => ({ state: 'failed', retry_limit: eb('retry_limit', '-', 1), finished_at: sql<Date>`now()` })).where('id', '=', jobId).where('state', '=', 'retry').execute().catch(report);
         throw error;
@@ -487,6 +487,15 @@ function retryDelaySeconds(row: Pick<JobsRow, 'retry_delay_seconds' | 'retry_bac
   if (!row.retry_backoff) return base;
   const step = Math.max(1, base) * 2 ** (n - 1);
   return Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(step + fullJitterMs(1, step * 1000, step * 1000) / 1000));
+}
+
+/**
+ * A MessageGroupId for a singleton key: the key itself when SQS allows it
+ * (1–128 printable ASCII characters), otherwise its SHA-256 (the same key
+ * always gives the same group).
+ */
+function groupIdOf(key: string): string {
+  return /^[\x21-\x7e]{1,128}$/.test(key) ? key : createHash('sha256').update(key).digest('hex');
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
