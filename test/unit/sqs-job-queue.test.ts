@@ -93,6 +93,21 @@ describe('SQS job queue', () => {
     assert.deepEqual(await queue.list({ queue: 'lonely', limit: 10 }), []);
   });
 
+  it('a job whose first sender died between its record and its message is sent by the next send with the same idempotency key', async () => {
+    const fake = new FakeSqs();
+    const queue = await open(fake);
+    const id = await queue.send('orphan', { n: 1 }, { ...ONCE, idempotencyKey: 'request-9' });
+    // As if the first sender had stopped after the insert: no message, no sent mark.
+    fake.queue(URL).messages.length = 0;
+    fake.queue(URL).dedup.clear();
+    await sql`update kidslearn.jobs set sent_at = null where id = ${id}`.execute(database.db);
+    assert.equal(await queue.send('orphan', { n: 1 }, { ...ONCE, idempotencyKey: 'request-9' }), id);
+    assert.deepEqual(fake.bodies(URL).map((b) => JSON.parse(b).jobId), [id]);
+    // Once sent, a repeat sends nothing more.
+    await queue.send('orphan', { n: 1 }, { ...ONCE, idempotencyKey: 'request-9' });
+    assert.equal(fake.calls.filter(([c]) => c === 'SendMessage').length, 2);
+  });
+
   it('an SQS that does not answer costs a send at most its timeout (503 queue_unavailable)', async () => {
     let silent = false;
     const fake = new FakeSqs();

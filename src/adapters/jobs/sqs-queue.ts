@@ -310,7 +310,18 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
           .returning('id')
           .executeTakeFirst(),
       );
-      if (!inserted) return id; // the idempotency key was used before: that job stands
+      if (!inserted) {
+        // The idempotency key was used before: that job stands. If its message may never have gone
+        // out (the first sender died between the insert and SendMessage), send it now: the same
+        // deduplication id makes SQS drop a second copy within five minutes, and a later copy of a
+        // finished job is deleted unrun.
+        const existing = await bounded('send', db.selectFrom('kidslearn.jobs').select(['sent_at', 'singleton_key', 'state']).where('id', '=', id).executeTakeFirst());
+        if (existing && existing.sent_at === null && existing.state === 'created') {
+          await sendMessage(name, id, groupIdOf(existing.singleton_key ?? id), id);
+          await db.updateTable('kidslearn.jobs').set({ sent_at: sql<Date>`now()` }).where('id', '=', id).execute().catch(report);
+        }
+        return id;
+      }
       try {
         await sendMessage(name, id, groupIdOf(o.singletonKey ?? id), id);
       } catch (error) {
@@ -318,7 +329,8 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
         await db.deleteFrom('kidslearn.jobs').where('id', '=', id).where('sent_at', 'is', null).where('state', '=', 'created').execute().catch(report);
         throw error;
       }
-      await bounded('send', db.updateTable('kidslearn.jobs').set({ sent_at: sql<Date>`now()` }).where('id', '=', id).execute());
+      // Only a marker (the message is out, the job will run): failing to write it must not fail the send.
+      await db.updateTable('kidslearn.jobs').set({ sent_at: sql<Date>`now()` }).where('id', '=', id).execute().catch(report);
       return id;
     },
 
