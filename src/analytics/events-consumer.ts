@@ -1,7 +1,7 @@
 import type { Database } from '../adapters/db/database.ts';
 import type { Logger } from '../observability/logger.ts';
 import { appendEvents, type AppendOutcome } from './event-outbox.ts';
-import { decodeEventsMessage } from './event-sink.ts';
+import { decodeEventsMessage } from './event-messages.ts';
 
 /** One SQS message as the consumer needs it (the fields of a Lambda `SQSRecord` it reads). */
 export interface QueuedMessage {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { decodeEventsMessage } from '../../src/analytics/event-sink.ts';
+import { decodeEventsMessage } from '../../src/analytics/event-messages.ts';
 import { createEventsConsumer } from '../../src/wiring/events-consumer.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { FakeSqs } from '../support/sqs-fake.ts';

@@ -9,11 +9,7 @@ import { createEventsConsumer, type EventsConsumer } from '../../wiring/events-c
  * again. Built once per execution environment at module scope; a failed
  * start is tried again on the next invocation. Needs DATABASE_URL.
  */
-const start = async (): Promise<EventsConsumer> => {
-  const config = loadConfig();
-  if (config.database.kind !== 'postgres') throw new Error('The events consumer needs DATABASE_URL (PGlite is for a single long-lived process)');
-  return createEventsConsumer(config);
-};
+const start = (): Promise<EventsConsumer> => createEventsConsumer(loadConfig());
 let ready = start();
 ready.catch(() => {});
 
