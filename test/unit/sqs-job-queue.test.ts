@@ -9,7 +9,7 @@ import { controlMigrations } from '../../src/adapters/db/migrations.ts';
 import { openPgliteDatabase } from '../../src/adapters/db/pglite.ts';
 import { sendBatch, AwsCallError } from '../../src/adapters/aws/sqs-calls.ts';
 import type { JobQueue, SendOptions } from '../../src/adapters/jobs/job-queue.ts';
-import { openSqsJobQueue } from '../../src/adapters/jobs/sqs-queue.ts';
+import { openSqsJobQueue, pruneJobRecords } from '../../src/adapters/jobs/sqs-queue.ts';
 import { AppError } from '../../src/domain/errors.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { openConfiguredJobQueue } from '../../src/wiring/container.ts';
@@ -142,6 +142,20 @@ describe('SQS job queue', () => {
     assert.equal(job.attempts, 1);
     assert.equal(job.output, 'done');
     assert.ok(fake.calls.filter(([c]) => c === 'DeleteMessage').length >= 2, 'the original and the copy were deleted');
+  });
+
+  it('finished job records older than the retention are pruned; recent ones, and unfinished ones, stay', async () => {
+    const fake = new FakeSqs();
+    const queue = await open(fake);
+    const ids = await Promise.all([1, 2, 3, 4].map((n) => queue.send('prune', { n }, ONCE)));
+    await sql`update kidslearn.jobs set state = 'completed', finished_at = now() - interval '8 days' where id = ${ids[0]!}`.execute(database.db);
+    await sql`update kidslearn.jobs set state = 'failed', finished_at = now() - interval '8 days' where id = ${ids[1]!}`.execute(database.db);
+    await sql`update kidslearn.jobs set state = 'completed', finished_at = now() - interval '6 days' where id = ${ids[2]!}`.execute(database.db);
+    assert.equal(await pruneJobRecords(database, 7), 2);
+    assert.deepEqual(
+      (await queue.list({ queue: 'prune', limit: 10 })).map((j) => j.id).sort(),
+      [ids[2]!, ids[3]!].sort(),
+    );
   });
 
   it('a message that is not a job is deleted (it could never run) and the worker goes on', async () => {

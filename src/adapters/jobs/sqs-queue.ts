@@ -42,6 +42,8 @@ export interface SqsJobQueueOptions {
   visibilityMarginSeconds?: number;
   /** Retries of each SQS call (throttling, 5xx, network). */
   retry?: RetryPolicy;
+  /** Finished job records (completed, failed, cancelled) are deleted this long after they finished. Default 7 days, as pg-boss. */
+  keepFinishedDays?: number;
   /** Background failures (a receive that failed, a message that could not be released); never thrown. */
   onError?: (error: Error) => void;
 }
@@ -57,6 +59,8 @@ interface JobMessage {
 const FOREIGN_RELEASE_SECONDS = 5;
 /** SQS's longest visibility timeout (12 hours). */
 const MAX_VISIBILITY_SECONDS = 43_200;
+/** How often a process that works a queue deletes old finished job records. */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
 /** Pause after a failed receive before the next (a worker must not spin while SQS or the network is down). */
 const RECEIVE_ERROR_PAUSE_MS = 1000;
 
@@ -276,6 +280,17 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
     }
   };
 
+  // Working processes prune old finished records now and then (pg-boss's maintenance does the same for its jobs).
+  const keepDays = options.keepFinishedDays ?? 7;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const startPruning = () => {
+    if (pruneTimer) return;
+    const prune = () => void pruneJobRecords(database, keepDays).catch(report);
+    prune();
+    pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS);
+    pruneTimer.unref();
+  };
+
   /** Stops of every work registration, so `stop` can end them all. */
   const registrations = new Set<{ stop(): void; loops: Promise<void>[]; handlers: Set<Promise<void>> }>();
 
@@ -336,6 +351,7 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
 
     async work(name, o, handler) {
       open();
+      startPruning();
       const url = urlOf(name);
       const stopping = new AbortController();
       const handlers = new Set<Promise<void>>();
@@ -441,6 +457,7 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
     async stop(o) {
       if (stopped) return;
       stopped = true;
+      clearInterval(pruneTimer);
       for (const r of registrations) r.stop();
       const all = [...registrations];
       const waitMs = o.graceful ? Math.max(0, o.timeoutMs) : 0;
@@ -476,6 +493,20 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
     },
   };
   return queue;
+}
+
+/**
+ * Deletes job records that finished (completed, failed, cancelled) more than
+ * `days` ago; returns how many. Failed jobs stay inspectable and retryable
+ * until then.
+ */
+export async function pruneJobRecords(database: Database, days: number): Promise<number> {
+  const result = await database.db
+    .deleteFrom('kidslearn.jobs')
+    .where('state', 'in', ['completed', 'failed', 'cancelled'])
+    .where('finished_at', '<', sql<Date>`now() - make_interval(days => ${days})`)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** What a handler receives (the port's `Job`, untyped data). */
