@@ -162,6 +162,7 @@ describe('SQS job queue', () => {
     const fake = new FakeSqs();
     const queue = await open(fake);
     fake.redeliver(URL, 'm-junk', 'not json', 'g');
+    fake.redeliver(URL, 'm-not-a-job-id', JSON.stringify({ v: 1, jobId: 'not-a-uuid', queue: 'poison' }), 'h');
     const runs: unknown[] = [];
     const worker = await queue.work('poison', { concurrency: 1 }, async (job) => runs.push(job.data));
     const id = await queue.send('poison', { n: 1 }, ONCE);

@@ -9,6 +9,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { sql, type Selectable } from 'kysely';
+import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import { withTimeout } from '../db/database.ts';
 import type { JobsTable } from '../db/tables.ts';
@@ -49,11 +50,8 @@ export interface SqsJobQueueOptions {
 }
 
 /** The body of every message: which job (its record holds the rest) of which named queue. */
-interface JobMessage {
-  v: 1;
-  jobId: string;
-  queue: string;
-}
+const JobMessageSchema = z.object({ v: z.literal(1), jobId: z.uuid(), queue: z.string().min(1).max(200) }).strict();
+type JobMessage = z.infer<typeof JobMessageSchema>;
 
 /** Visibility of a message received for a named queue this registration does not work: another consumer may take it. */
 const FOREIGN_RELEASE_SECONDS = 5;
@@ -189,8 +187,7 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
   const handle = async (queue: string, url: string, message: Message, handler: (job: JobForHandler) => Promise<unknown>, track: Set<Promise<void>>) => {
     let body: JobMessage;
     try {
-      body = JSON.parse(message.Body ?? '') as JobMessage;
-      if (body.v !== 1 || typeof body.jobId !== 'string' || typeof body.queue !== 'string') throw new Error('not a job message');
+      body = JobMessageSchema.parse(JSON.parse(message.Body ?? ''));
     } catch {
       // A message this adapter did not write: nothing can ever run it.
       report(new Error(`job queue: deleting a message that is not a job (${message.MessageId})`));
