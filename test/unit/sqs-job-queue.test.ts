@@ -158,6 +158,20 @@ describe('SQS job queue', () => {
     );
   });
 
+  it('a handler that throws before returning a promise fails its attempt like any other (no job left active)', async () => {
+    const fake = new FakeSqs();
+    const queue = await open(fake);
+    const id = await queue.send('sync-throw', {}, ONCE);
+    const worker = await queue.work('sync-throw', { concurrency: 1 }, () => {
+      throw new Error('thrown at once');
+    });
+    await waitFor(async () => (await queue.get(id))?.state === 'failed');
+    await worker.stop();
+    const job = (await queue.get(id))!;
+    assert.deepEqual([job.attempts, job.error], [1, 'thrown at once']);
+    assert.deepEqual(fake.bodies(URL), [], 'its message deleted');
+  });
+
   it('a message that is not a job is deleted (it could never run) and the worker goes on', async () => {
     const fake = new FakeSqs();
     const queue = await open(fake);

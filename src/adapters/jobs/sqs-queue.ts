@@ -220,6 +220,9 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
       if (Number(ended.numUpdatedRows) === 1) await deleteMessage(url, message);
       return;
     }
+    // The message stays hidden for the attempt's timeout (plus the margin) — set before the claim, so a
+    // failure here costs no attempt: the message simply comes back after the receive's visibility.
+    await changeVisibility(url, message, row.expire_seconds + margin);
     const claimed = await bounded(
       'claim',
       db
@@ -246,7 +249,6 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
     running.add(r);
     track.add(r.done);
     try {
-      await changeVisibility(url, message, expire + margin);
       let timer: NodeJS.Timeout | undefined;
       const outcome = await new Promise<{ ok: true; value: unknown } | { ok: false; message: string }>((resolve) => {
         timer = setTimeout(() => {
@@ -254,7 +256,10 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
           controller.abort(error);
           resolve({ ok: false, message: error.message });
         }, expire * 1000);
-        handler({ id: row.id, queue, data: row.data as object, attempt, signal: controller.signal }).then(
+        // Through a promise, so a handler that throws before returning one fails the attempt like any other.
+        Promise.resolve()
+          .then(() => handler({ id: row.id, queue, data: row.data as object, attempt, signal: controller.signal }))
+          .then(
           (value) => resolve({ ok: true, value }),
           (error: unknown) => resolve({ ok: false, message: error instanceof Error ? error.message : String(error) }),
         );
