@@ -46,6 +46,15 @@ const urlWithProtocol = (protocols: string[]) =>
       }
     }, `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
 
+/** An SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<name> (or another https/http endpoint's path-style URL). */
+const sqsQueueUrl = () =>
+  urlWithProtocol(['https:', 'http:']).refine((v) => /^\/[^/]+\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/.test(new URL(v).pathname), 'an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/123456789012/jobs.fifo');
+
+/** The region in an SQS URL's host (`sqs.<region>.amazonaws.com`), if it names one. */
+function regionOfSqsUrl(url: string): string | undefined {
+  return /^sqs\.([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com/.exec(new URL(url).hostname)?.[1];
+}
+
 const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
 
 const EnvSchema = z.object({
@@ -86,6 +95,11 @@ const EnvSchema = z.object({
   ENGINE_CONCURRENCY: intFrom(2, 1, 64),
   ENGINE_POLL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
   JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
+  JOB_QUEUE: z.enum(['pg-boss', 'sqs']).default('pg-boss'),
+  JOBS_QUEUE_URL: z.preprocess(emptyToUndefined, sqsQueueUrl().optional()),
+  EVENT_QUEUE: z.enum(['database', 'sqs']).default('database'),
+  EVENTS_QUEUE_URL: z.preprocess(emptyToUndefined, sqsQueueUrl().optional()),
+  EVENT_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 60000),
   LAKE_ENABLED: z
     .enum(['true', 'false', '1', '0'])
     .default('true')
@@ -125,6 +139,8 @@ const EnvSchema = z.object({
     .regex(/^(?:[^<>\r\n]{1,100} <[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'an address such as kidslearn <no-reply@example.com>')
     .default('kidslearn <no-reply@localhost>'),
   MAIL_TIMEOUT_MS: intFrom(10000, 100, 120000),
+  MAIL_TRANSPORT: z.preprocess(emptyToUndefined, z.enum(['outbox', 'smtp', 'ses']).optional()),
+  SES_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
   MAIL_LINK_BASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_ISSUER: z.preprocess(emptyToUndefined, urlWithProtocol(['https:', 'http:']).optional()),
   OIDC_AUDIENCE: z.preprocess(emptyToUndefined, z.string().min(1).optional()),
@@ -218,6 +234,20 @@ export interface Config {
    */
   engine: { mode: 'inline' | 'separate'; port: number; concurrency: number; pollSeconds: number; queueTimeoutMs: number };
   /**
+   * Which job-queue adapter carries the engine's jobs (`JOB_QUEUE`):
+   * pg-boss in the database (default), or an SQS FIFO queue at `url`
+   * (`JOBS_QUEUE_URL`) with the job records in the database. `region` is
+   * read from the URL; the SDK's default (AWS_REGION) otherwise.
+   */
+  jobs: { kind: 'pg-boss' } | { kind: 'sqs'; url: string; region: string | undefined };
+  /**
+   * Where `POST /api/events` puts accepted client events (`EVENT_QUEUE`):
+   * the database outbox in the request (default), or the SQS queue at
+   * `url` (`EVENTS_QUEUE_URL`), from which the events-consumer Lambda
+   * appends them to the outbox. `timeoutMs` bounds the sends of one request.
+   */
+  events: { kind: 'database' } | { kind: 'sqs'; url: string; region: string | undefined; timeoutMs: number };
+  /**
    * The analytics lake (see docs/analytics.md). `enabled` false: no server
    * events are written, `POST /api/events` acknowledges and drops every
    * event (reason `lake_disabled`) and no lake writer runs. `mode`: the lake writer runs
@@ -254,8 +284,13 @@ export interface Config {
   };
   /** `authPerMinute`: sign-in failures per account, client or device (per 15 min); `authIpPerMinute`: all `/auth/*` requests per address (flood protection). */
   rateLimits: { authPerMinute: number; authIpPerMinute: number; authHashIpPerMinute: number; apiPerMinute: number };
-  /** SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
-  mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
+  /**
+   * `MAIL_TRANSPORT`: SMTP (the default when `SMTP_URL` is set), Amazon SES
+   * (`ses`: `from` must be a verified SES identity; `region` from
+   * `SES_REGION` or the SDK's default), or the file outbox under the data
+   * dir (the default otherwise).
+   */
+  mail: ({ kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number } | { kind: 'ses'; region: string | undefined; timeoutMs: number }) & { from: string; linkBaseUrl: string | undefined };
   trustProxy: boolean;
   masteryThreshold: number;
   oidc:
@@ -338,6 +373,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
   if (e.ENGINE_MODE === 'separate' && !e.DATABASE_URL) {
     throw new ConfigError('Invalid ENGINE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the engine itself)');
   }
+  if (e.JOB_QUEUE === 'sqs' && !e.JOBS_QUEUE_URL) throw new ConfigError('Invalid JOBS_QUEUE_URL: expected the SQS FIFO queue URL (…/name.fifo) when JOB_QUEUE=sqs');
+  if (e.JOB_QUEUE === 'sqs' && !e.JOBS_QUEUE_URL!.endsWith('.fifo')) throw new ConfigError(`Invalid JOBS_QUEUE_URL="${e.JOBS_QUEUE_URL}": expected a FIFO queue (its name ends in .fifo): jobs of one child must not run at once`);
+  if (e.EVENT_QUEUE === 'sqs' && !e.EVENTS_QUEUE_URL) throw new ConfigError('Invalid EVENTS_QUEUE_URL: expected the SQS queue URL when EVENT_QUEUE=sqs');
   const dataDir = path.resolve(e.KIDSLEARN_DATA_DIR);
   const embeddings = embeddingsConfig(e, dataDir);
   const llm = llmConfig(e);
@@ -365,6 +403,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
+    jobs: e.JOB_QUEUE === 'sqs' ? { kind: 'sqs', url: e.JOBS_QUEUE_URL!, region: regionOfSqsUrl(e.JOBS_QUEUE_URL!) } : { kind: 'pg-boss' },
+    events: e.EVENT_QUEUE === 'sqs' ? { kind: 'sqs', url: e.EVENTS_QUEUE_URL!, region: regionOfSqsUrl(e.EVENTS_QUEUE_URL!), timeoutMs: e.EVENT_QUEUE_TIMEOUT_MS } : { kind: 'database' },
     lake: {
       enabled: e.LAKE_ENABLED,
       mode: e.LAKE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'),
@@ -389,7 +429,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     },
     rateLimits: { authPerMinute: e.RATE_LIMIT_AUTH_PER_MINUTE, authIpPerMinute: e.RATE_LIMIT_AUTH_IP_PER_MINUTE, authHashIpPerMinute: e.RATE_LIMIT_AUTH_HASH_IP_PER_MINUTE, apiPerMinute: e.RATE_LIMIT_API_PER_MINUTE },
     mail: {
-      ...(e.SMTP_URL ? { kind: 'smtp' as const, url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS } : { kind: 'outbox' as const, dir: path.join(dataDir, 'outbox') }),
+      ...mailTransport(e, dataDir),
       from: e.MAIL_FROM,
       linkBaseUrl: e.MAIL_LINK_BASE_URL,
     },
@@ -409,6 +449,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     embeddings,
     llm,
   };
+}
+
+/** The mail transport: `MAIL_TRANSPORT`, else SMTP when `SMTP_URL` is set, else the outbox. */
+function mailTransport(e: z.infer<typeof EnvSchema>, dataDir: string): { kind: 'outbox'; dir: string } | { kind: 'smtp'; url: string; timeoutMs: number } | { kind: 'ses'; region: string | undefined; timeoutMs: number } {
+  const transport = e.MAIL_TRANSPORT ?? (e.SMTP_URL ? 'smtp' : 'outbox');
+  switch (transport) {
+    case 'smtp':
+      if (!e.SMTP_URL) throw new ConfigError('Invalid SMTP_URL: expected the SMTP server (smtp:// or smtps://) when MAIL_TRANSPORT=smtp');
+      return { kind: 'smtp', url: e.SMTP_URL, timeoutMs: e.MAIL_TIMEOUT_MS };
+    case 'ses':
+      if (/@localhost>?$/.test(e.MAIL_FROM)) throw new ConfigError(`Invalid MAIL_FROM="${e.MAIL_FROM}": expected an address verified in SES (e.g. kidslearn <no-reply@example.org>) when MAIL_TRANSPORT=ses`);
+      return { kind: 'ses', region: e.SES_REGION, timeoutMs: e.MAIL_TIMEOUT_MS };
+    case 'outbox':
+      return { kind: 'outbox', dir: path.join(dataDir, 'outbox') };
+  }
 }
 
 /** The LLM section: an `openai` provider needs a URL and a model. */

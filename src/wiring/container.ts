@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
@@ -12,6 +14,7 @@ import type { VectorStore } from '../adapters/vectors/vector-store.ts';
 import { CurriculumIndex } from '../engine/curriculum-index.ts';
 import { createOutboxMailer } from '../adapters/mail/outbox-mailer.ts';
 import { createSmtpMailer } from '../adapters/mail/smtp-mailer.ts';
+import { createSesMailer } from '../adapters/mail/ses-mailer.ts';
 import { migrateAll } from '../adapters/db/migrations.ts';
 import { openPgliteDatabase } from '../adapters/db/pglite.ts';
 import { openPostgresDatabase } from '../adapters/db/postgres.ts';
@@ -49,6 +52,7 @@ import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 import { EventOutbox } from '../analytics/event-outbox.ts';
 import { LearnerKeys } from '../analytics/learner-keys.ts';
 import { EventsService } from '../features/events/events.service.ts';
+import { createDatabaseEventSink, createSqsEventSink, type EventSink } from '../analytics/event-sink.ts';
 import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
 import { DeadLetterAlerts } from '../analytics/alerts.ts';
 import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
@@ -88,10 +92,11 @@ export interface Container {
   models: ModelStore;
   rateLimiter: RateLimiter;
   rateLimits: { authPerIp: RateLimitRule; authHashPerIp: RateLimitRule; signInPerClient: RateLimitRule; signInPerAccount: RateLimitRule; signInPerDevice: RateLimitRule; apiPerToken: RateLimitRule };
-  /** Sends sign-up and password-reset mail: SMTP, or the file outbox on embedded defaults. */
+  /** Sends sign-up and password-reset mail: SMTP, Amazon SES, or the file outbox on embedded defaults. */
   mailer: Mailer;
   /**
-   * The durable job queue (pg-boss on the same database), opened on first
+   * The durable job queue (pg-boss on the same database, or SQS with
+   * `JOB_QUEUE=sqs`), opened on first
    * use: most processes (the CLI, many tests) never need it, and creating
    * its schema on a fresh embedded database takes seconds. A failed open is
    * not remembered, so the next call tries again (503 `queue_unavailable`).
@@ -149,6 +154,10 @@ export interface ContainerOverrides {
   skipMigrations?: boolean;
   /** A blob store to use instead of the configured lake store. */
   lakeStore?: BlobStore;
+  /** The SQS client of the SQS adapters when `JOB_QUEUE=sqs` / `EVENT_QUEUE=sqs` (tests pass one mocked with aws-sdk-client-mock). */
+  sqsClient?: SQSClient;
+  /** The SES client when `MAIL_TRANSPORT=ses` (tests pass one mocked with aws-sdk-client-mock). */
+  sesClient?: SESv2Client;
 }
 
 /**
@@ -181,7 +190,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     const content = new ContentService({ db: database, lessons, logger });
     const passwords = new PasswordHasher(config.auth.scrypt);
     rateLimiter = overrides.rateLimiter ?? (await openRateLimiter(config, logger));
-    mailer = overrides.mailer ?? openMailer(config);
+    mailer = overrides.mailer ?? openMailer(config, overrides.sesClient);
     const accounts = new AccountsService({
       db: database,
       tokens,
@@ -202,7 +211,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     // LAKE_ENABLED=false: the services write no server events (they get no learner keys).
     const serverEventKeys = config.lake.enabled ? learnerKeys : undefined;
     const eventOutbox = new EventOutbox({ db: database });
-    const events = new EventsService({ db: database, outbox: eventOutbox, keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog, enabled: config.lake.enabled });
+    const events = new EventsService({ db: database, outbox: eventOutbox, sink: openEventSink(config, database, eventOutbox, overrides.sqsClient), keys: learnerKeys, metrics, maxBacklog: config.lake.maxBacklog, enabled: config.lake.enabled });
     const progress = new ProgressService({ db: database, children, masteryThreshold: config.masteryThreshold, models, apps, lessons, writeConcurrency, learnerKeys: serverEventKeys });
     children.onErase(async (app, childId) => progress.forgetChild(app, childId));
     embedder = overrides.embedder ?? createEmbedder(config);
@@ -245,15 +254,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     };
     let queue: Promise<JobQueue> | undefined;
     const jobQueue = () => {
-      // pg-boss (with its cron and date libraries, ~1 MB) is loaded on first use: most processes
-      // never need it, and it is a Lambda cold start's largest avoidable cost.
-      queue ??= import('../adapters/jobs/pg-boss-queue.ts').then(({ openJobQueue }) => openJobQueue({
-        database,
-        databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
-        timeoutMs: config.engine.queueTimeoutMs,
-        pollingIntervalSeconds: config.engine.pollSeconds,
-        onError: (error) => logger.warn({ err: error }, 'job queue: background error'),
-      }));
+      queue ??= openConfiguredJobQueue(config, database, (error) => logger.warn({ err: error }, 'job queue: background error'), overrides.sqsClient);
       queue.catch(() => (queue = undefined));
       return queue;
     };
@@ -401,10 +402,51 @@ export function openCache(config: Config, logger?: Logger): Promise<Cache> {
   });
 }
 
-/** The configured mailer: SMTP when `SMTP_URL` is set, otherwise the file outbox under the data dir. */
-export function openMailer(config: Config): Mailer {
+/**
+ * The configured job queue (`JOB_QUEUE`): pg-boss on the application's
+ * database, or the SQS FIFO queue at `JOBS_QUEUE_URL` with the job records
+ * in the database (AWS). Each call bounded by `JOB_QUEUE_TIMEOUT_MS`.
+ */
+export async function openConfiguredJobQueue(config: Config, database: Database, onError: (error: Error) => void, sqsClient?: SQSClient): Promise<JobQueue> {
+  // Both adapters are loaded on first use: most processes never need a queue, and pg-boss (with its
+  // cron and date libraries, ~1 MB) is a Lambda cold start's largest avoidable cost.
+  const jobs = config.jobs;
+  if (jobs.kind === 'sqs') {
+    const { openSqsJobQueue } = await import('../adapters/jobs/sqs-queue.ts');
+    return openSqsJobQueue({ database, queueUrl: jobs.url, region: jobs.region, timeoutMs: config.engine.queueTimeoutMs, onError, ...(sqsClient ? { client: sqsClient } : {}) });
+  }
+  const { openJobQueue } = await import('../adapters/jobs/pg-boss-queue.ts');
+  return openJobQueue({
+    database,
+    databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+    timeoutMs: config.engine.queueTimeoutMs,
+    pollingIntervalSeconds: config.engine.pollSeconds,
+    onError,
+  });
+}
+
+/**
+ * Where accepted client events go (`EVENT_QUEUE`): the outbox in the
+ * request's transaction, or the SQS events queue (`EVENTS_QUEUE_URL`) that
+ * the events-consumer Lambda drains into the outbox.
+ */
+export function openEventSink(config: Config, database: Database, outbox: EventOutbox, sqsClient?: SQSClient): EventSink {
+  const events = config.events;
+  if (events.kind === 'sqs') return createSqsEventSink({ queueUrl: events.url, region: events.region, timeoutMs: events.timeoutMs, ...(sqsClient ? { client: sqsClient } : {}) });
+  return createDatabaseEventSink({ db: database, outbox });
+}
+
+/** The configured mailer (`MAIL_TRANSPORT`): SMTP, Amazon SES, or the file outbox under the data dir. */
+export function openMailer(config: Config, sesClient?: SESv2Client): Mailer {
   const mail = config.mail;
-  return mail.kind === 'smtp' ? createSmtpMailer({ url: mail.url, from: mail.from, timeoutMs: mail.timeoutMs }) : createOutboxMailer({ dir: mail.dir, from: mail.from });
+  switch (mail.kind) {
+    case 'smtp':
+      return createSmtpMailer({ url: mail.url, from: mail.from, timeoutMs: mail.timeoutMs });
+    case 'ses':
+      return createSesMailer({ from: mail.from, region: mail.region, timeoutMs: mail.timeoutMs, ...(sesClient ? { client: sesClient } : {}) });
+    case 'outbox':
+      return createOutboxMailer({ dir: mail.dir, from: mail.from });
+  }
 }
 
 /** How often, at most, a Redis outage of the rate limiter is logged (it fails on every request). */

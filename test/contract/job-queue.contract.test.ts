@@ -9,16 +9,21 @@ import { sql } from 'kysely';
 import type { Database } from '../../src/adapters/db/database.ts';
 import type { JobQueue, JobRecord, JobState, SendOptions } from '../../src/adapters/jobs/job-queue.ts';
 import { openJobQueue } from '../../src/adapters/jobs/pg-boss-queue.ts';
+import { controlMigrations } from '../../src/adapters/db/migrations.ts';
+import { openSqsJobQueue } from '../../src/adapters/jobs/sqs-queue.ts';
+import { FakeSqs } from '../support/sqs-fake.ts';
 import { createEffectTables, writeEffect } from '../support/job-effects.ts';
 import { openPostgresDatabase } from '../../src/adapters/db/postgres.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { createThrowawayDatabase, databaseBackends } from '../support/servers.ts';
 
 /**
- * The job-queue port's contract, on embedded PGlite and on a throwaway
- * PostgreSQL database. Assertions read the stored job (`get`, `list`), not
- * only what handlers saw. Intervals are short (polling 0.5 s, maintenance
- * 1 s, timeouts of 1–2 s) so the suite runs in seconds.
+ * The job-queue port's contract, run on both adapters — pg-boss, and SQS
+ * (driven through the AWS SDK's client mock over an in-test model of SQS,
+ * test/support/sqs-fake.ts) with its job records — each on embedded PGlite
+ * and on a throwaway PostgreSQL database. Assertions read the stored job
+ * (`get`, `list`), not only what handlers saw. Intervals are short (polling
+ * 0.5 s, maintenance 1 s, timeouts of 1–2 s) so the suite runs in seconds.
  */
 const FAST = { timeoutMs: 5000, pollingIntervalSeconds: 0.5, maintenanceIntervalSeconds: 1 };
 const ONCE: SendOptions = { retryLimit: 0, retryDelaySeconds: 1, retryBackoff: false, expireInSeconds: 30 };
@@ -39,21 +44,56 @@ async function until(queue: JobQueue, id: string, states: JobState[], ms = 15_00
   assert.fail(`job ${id} not ${states.join('|')} within ${ms} ms: ${JSON.stringify(last)}`);
 }
 
+/** How a test opens one more queue instance: `slow` polls rarely (pg-boss: every 60 s; SQS: the longest long poll, 20 s). */
+type OpenQueue = (database: Database, url: string | undefined, o?: { slow?: boolean; severed?: () => boolean }) => Promise<JobQueue>;
+
+/** The adapters under test. The SQS one shares one fake SQS per suite (every instance is another process's client). */
+const adapters: Array<{ name: 'pg-boss' | 'sqs'; make(): OpenQueue; prepare?(database: Database): Promise<void> }> = [
+  {
+    name: 'pg-boss',
+    make: () => (database, url, o) => openJobQueue({ database, ...(url ? { databaseUrl: url } : {}), ...FAST, ...(o?.slow ? { pollingIntervalSeconds: 60 } : {}) }),
+  },
+  {
+    name: 'sqs',
+    // The job records' table: control migration 6 alone (the whole series needs pgvector, which this server may lack).
+    async prepare(database) {
+      await sql`create schema if not exists kidslearn`.execute(database.db);
+      await database.db.transaction().execute((trx) => controlMigrations.find((m) => m.name === 'job records')!.up(trx, 'kidslearn'));
+    },
+    make() {
+      const sqs = new FakeSqs();
+      return (database, _url, o) =>
+        openSqsJobQueue({
+          database,
+          client: sqs.client(o?.severed),
+          // One FIFO queue per named queue, so tests' queues do not see each other's messages.
+          queueUrl: (name) => `https://sqs.eu-west-1.amazonaws.com/123456789012/${name}.fifo`,
+          timeoutMs: FAST.timeoutMs,
+          waitTimeSeconds: o?.slow ? 20 : 2,
+          visibilityMarginSeconds: 1,
+        });
+    },
+  },
+];
+
+for (const adapter of adapters)
 for (const backend of await databaseBackends()) {
-  describe(`job queue contract: ${backend.name}`, { skip: backend.skip }, () => {
+  describe(`job queue contract: ${adapter.name} on ${backend.name}`, { skip: backend.skip }, () => {
     let opened: Awaited<ReturnType<typeof backend.open>>;
     let database: Database;
     let queue: JobQueue;
+    const openQueue = adapter.make();
     // Every queue a test opens is stopped after the suite even if the test failed: a running pg-boss keeps the process alive.
     const others: JobQueue[] = [];
-    const open = async () => {
-      const q = await openJobQueue({ database, ...(opened.url ? { databaseUrl: opened.url } : {}), ...FAST });
+    const open = async (o?: { slow?: boolean; severed?: () => boolean; database?: Database }) => {
+      const q = await openQueue(o?.database ?? database, opened.url, o);
       others.push(q);
       return q;
     };
     before(async () => {
       opened = await backend.open();
       database = opened.database;
+      await adapter.prepare?.(database);
       queue = await open();
     });
     after(async () => {
@@ -307,8 +347,7 @@ for (const backend of await databaseBackends()) {
 
     it('a job sent in the process that works its queue starts at once, not at the next poll', async () => {
       // Polling every 60 s: without the wake-up the job would wait for the next poll, well past the deadline below.
-      const slow = await openJobQueue({ database, ...(opened.url ? { databaseUrl: opened.url } : {}), ...FAST, pollingIntervalSeconds: 60 });
-      others.push(slow);
+      const slow = await open({ slow: true });
       const name = fresh('wake');
       const worker = await slow.work(name, { concurrency: 1 }, async () => 'ok');
       await sleep(1500); // the worker's first poll has found nothing; it now sleeps for a minute
@@ -320,11 +359,10 @@ for (const backend of await databaseBackends()) {
 
     it(
       'a job sent by another process wakes an idle worker at once (LISTEN/NOTIFY), not at its next poll',
-      { skip: backend.name === 'pglite' ? 'PGlite serves one process: there is no other sender to hear' : false },
+      { skip: backend.name === 'pglite' && adapter.name === 'pg-boss' ? 'PGlite serves one process: there is no other sender to hear' : false },
       async () => {
-        const slow = await openJobQueue({ database, databaseUrl: opened.url!, ...FAST, pollingIntervalSeconds: 60 });
-        const sender = await open(); // another pg-boss instance with its own pool: as the API process would be
-        others.push(slow);
+        const slow = await open({ slow: true });
+        const sender = await open(); // another instance (pg-boss: with its own pool; SQS: its own client): as the API process would be
         const name = fresh('notify');
         const worker = await slow.work(name, { concurrency: 1 }, async () => 'ok');
         await sleep(1500); // the worker's first poll has found nothing; it now sleeps for a minute
@@ -341,7 +379,7 @@ for (const backend of await databaseBackends()) {
 
     it(
       'a worker killed mid-job: the job is picked up again after its expiry and completes, its effect written once',
-      { skip: backend.name === 'pglite' ? 'PGlite is in-process: a worker cannot be killed apart from the database' : false },
+      { skip: backend.name === 'pglite' ? 'PGlite is in-process: a worker cannot be killed apart from the database' : adapter.name === 'sqs' ? 'the fake SQS lives in this process: see the partitioned worker test' : false },
       async () => {
         const name = fresh('killed');
         await createEffectTables(database);
@@ -375,6 +413,48 @@ for (const backend of await databaseBackends()) {
           assert.equal(effects.rows[0]!.n, 1, 'and wrote once');
         } finally {
           if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        }
+      },
+    );
+
+    it(
+      'a worker cut off mid-job (its SQS calls and its database connection go silent): the message comes back after the visibility timeout, the next attempt completes, the effect is written once',
+      { skip: adapter.name !== 'sqs' ? 'pg-boss: see the killed worker test' : backend.name === 'pglite' ? 'PGlite is in-process: a worker cannot be cut off from the database' : false },
+      async () => {
+        const name = fresh('partitioned');
+        await createEffectTables(database);
+        // The doomed worker reaches the database through a proxy that can go silent, and SQS through a client that can hang.
+        const proxy = await startFaultProxy(opened.url!);
+        const cutOffDb = await openPostgresDatabase({ url: proxy.wrap(opened.url!), poolSize: 2, connectTimeoutMs: 1000, statementTimeoutMs: 2000 });
+        let cutOff = false;
+        const doomed = await open({ database: cutOffDb, severed: () => cutOff });
+        try {
+          let ran!: (id: string) => void;
+          const effect = new Promise<string>((resolve) => (ran = resolve));
+          await doomed.work(name, { concurrency: 1 }, async (job) => {
+            await writeEffect(cutOffDb, job);
+            ran(job.id);
+            await new Promise(() => {}); // stuck: its process is about to vanish
+          });
+          const id = await queue.send(name, { childId: 'c-9' }, { retryLimit: 2, retryDelaySeconds: 1, retryBackoff: false, expireInSeconds: 2, singletonKey: 'c-9' });
+          assert.equal(await effect, id);
+          assert.equal((await queue.get(id))!.state, 'active');
+          cutOff = true;
+          proxy.set('blackhole');
+
+          const worker = await queue.work(name, { concurrency: 1 }, (job) => writeEffect(database, job));
+          const done = await until(queue, id, ['completed'], 20_000);
+          await worker.stop();
+          assert.equal(done.attempts, 2);
+          const runs = await sql<{ attempt: number }>`select attempt from job_runs where job_id = ${id} order by at`.execute(database.db);
+          assert.deepEqual(runs.rows.map((r) => r.attempt), [1, 2], 'the job ran twice');
+          const effects = await sql<{ n: number }>`select count(*)::int as n from job_effects where job_id = ${id}`.execute(database.db);
+          assert.equal(effects.rows[0]!.n, 1, 'and wrote once');
+        } finally {
+          proxy.set('pass');
+          await doomed.stop({ graceful: false, timeoutMs: 0 });
+          await cutOffDb.close();
+          await proxy.close();
         }
       },
     );

@@ -1,3 +1,5 @@
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -44,6 +46,10 @@ export async function createTestApp(options: {
   embedder?: Embedder;
   /** The analytics lake's store; default the configured one (a directory at `<dataDir>/lake`). */
   lakeStore?: BlobStore;
+  /** The SQS client for `EVENT_QUEUE=sqs` / `JOB_QUEUE=sqs` (a mocked one: test/support/sqs-fake.ts). */
+  sqsClient?: SQSClient;
+  /** The SES client for `MAIL_TRANSPORT=ses` (one mocked with aws-sdk-client-mock). */
+  sesClient?: SESv2Client;
 }): Promise<TestApp> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-test-'));
   const config = loadConfig(
@@ -79,6 +85,8 @@ export async function createTestApp(options: {
     logger,
     signingKey,
     ...(options.lakeStore ? { lakeStore: options.lakeStore } : {}),
+    ...(options.sqsClient ? { sqsClient: options.sqsClient } : {}),
+    ...(options.sesClient ? { sesClient: options.sesClient } : {}),
     ...(embedder ? { embedder } : {}),
   });
   const app = createHttpApp(container);

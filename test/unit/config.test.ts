@@ -43,6 +43,26 @@ describe('loadConfig', () => {
     assert.throws(() => load({ ENGINE_POLL_SECONDS: '0.1' }), /^ConfigError: Invalid ENGINE_POLL_SECONDS/);
   });
 
+  it('keeps jobs on pg-boss and events in the database unless JOB_QUEUE / EVENT_QUEUE say sqs, with the region from the queue URL', () => {
+    const plain = load({});
+    assert.deepEqual(plain.jobs, { kind: 'pg-boss' });
+    assert.deepEqual(plain.events, { kind: 'database' });
+    const c = load({
+      JOB_QUEUE: 'sqs',
+      JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/kidslearn-jobs.fifo',
+      EVENT_QUEUE: 'sqs',
+      EVENTS_QUEUE_URL: 'https://sqs.eu-central-1.amazonaws.com/123456789012/kidslearn-events',
+      EVENT_QUEUE_TIMEOUT_MS: '2500',
+    });
+    assert.deepEqual(c.jobs, { kind: 'sqs', url: 'https://sqs.eu-west-1.amazonaws.com/123456789012/kidslearn-jobs.fifo', region: 'eu-west-1' });
+    assert.deepEqual(c.events, { kind: 'sqs', url: 'https://sqs.eu-central-1.amazonaws.com/123456789012/kidslearn-events', region: 'eu-central-1', timeoutMs: 2500 });
+    assert.throws(() => load({ JOB_QUEUE: 'sqs' }), /^ConfigError: Invalid JOBS_QUEUE_URL: expected the SQS FIFO queue URL/);
+    assert.throws(() => load({ JOB_QUEUE: 'sqs', JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/jobs' }), /expected a FIFO queue/);
+    assert.throws(() => load({ EVENT_QUEUE: 'sqs' }), /Invalid EVENTS_QUEUE_URL/);
+    assert.throws(() => load({ JOBS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/not a queue' }), /Invalid JOBS_QUEUE_URL/);
+    assert.throws(() => load({ JOB_QUEUE: 'kafka' }), /Invalid JOB_QUEUE="kafka": expected one of pg-boss, sqs/);
+  });
+
   it('writes mail to the outbox under the data dir unless SMTP_URL is set', () => {
     assert.deepEqual(load({ KIDSLEARN_DATA_DIR: '/tmp/kl' }).mail, { kind: 'outbox', dir: '/tmp/kl/outbox', from: 'kidslearn <no-reply@localhost>', linkBaseUrl: undefined });
     assert.deepEqual(load({ SMTP_URL: 'smtps://u:p@mail.example:465', MAIL_FROM: 'Kids <hi@example.com>', MAIL_TIMEOUT_MS: '2500', MAIL_LINK_BASE_URL: 'https://app.example' }).mail, {
@@ -52,6 +72,22 @@ describe('loadConfig', () => {
       from: 'Kids <hi@example.com>',
       linkBaseUrl: 'https://app.example',
     });
+  });
+
+  it('MAIL_TRANSPORT picks the mailer: ses (SES_REGION optional, a real sender required), smtp (needs SMTP_URL), outbox (even with SMTP_URL)', () => {
+    assert.deepEqual(load({ MAIL_TRANSPORT: 'ses', SES_REGION: 'eu-west-1', MAIL_FROM: 'Kids <no-reply@kids.example.org>', MAIL_TIMEOUT_MS: '3000' }).mail, {
+      kind: 'ses',
+      region: 'eu-west-1',
+      timeoutMs: 3000,
+      from: 'Kids <no-reply@kids.example.org>',
+      linkBaseUrl: undefined,
+    });
+    assert.equal((load({ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'no-reply@kids.example.org' }).mail as { region?: string }).region, undefined);
+    assert.throws(() => load({ MAIL_TRANSPORT: 'ses' }), /Invalid MAIL_FROM="kidslearn <no-reply@localhost>": expected an address verified in SES/);
+    assert.throws(() => load({ MAIL_TRANSPORT: 'ses', MAIL_FROM: 'a@b.example', SES_REGION: 'Ireland' }), /Invalid SES_REGION/);
+    assert.throws(() => load({ MAIL_TRANSPORT: 'smtp' }), /Invalid SMTP_URL: expected the SMTP server/);
+    assert.equal(load({ MAIL_TRANSPORT: 'outbox', SMTP_URL: 'smtp://mail.example:25' }).mail.kind, 'outbox');
+    assert.throws(() => load({ MAIL_TRANSPORT: 'pigeon' }), /Invalid MAIL_TRANSPORT="pigeon": expected one of outbox, smtp, ses/);
   });
 
   it('never repeats an SMTP_URL (it may hold a password) in its error', () => {

@@ -159,6 +159,41 @@ export const controlMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 6,
+    name: 'job records',
+    async up(trx) {
+      await runAll(trx, [
+        // The SQS job queue's records (adapters/jobs/sqs-queue.ts): SQS delivers, this table answers
+        // get/list/counts/retry and holds each job's state, attempts and output. The primary key (a
+        // hash of queue and idempotency key when one is given) makes a repeated send add nothing.
+        // pg-boss keeps its own tables in its own schema; this one stays empty on that adapter.
+        `create table kidslearn.jobs (
+           id uuid primary key,
+           queue text not null check (length(queue) between 1 and 200),
+           state text not null default 'created' check (state in ('created', 'retry', 'active', 'completed', 'failed', 'cancelled')),
+           data jsonb not null,
+           singleton_key text,
+           idempotency_key text,
+           attempts integer not null default 0,
+           retry_limit integer not null check (retry_limit >= 0),
+           retry_delay_seconds integer not null check (retry_delay_seconds >= 0),
+           retry_backoff boolean not null,
+           expire_seconds integer not null check (expire_seconds >= 1),
+           output jsonb,
+           error text,
+           created_at timestamptz not null default now(),
+           started_at timestamptz,
+           finished_at timestamptz,
+           run_after timestamptz not null default now(),
+           sent_at timestamptz,
+           unique (queue, idempotency_key)
+         )`,
+        `create index jobs_queue_state on kidslearn.jobs (queue, state)`,
+        `create index jobs_created on kidslearn.jobs (created_at desc, id desc)`,
+      ]);
+    },
+  },
 ];
 
 export const tenantMigrations: Migration[] = [

@@ -312,6 +312,28 @@ export interface LakeErasuresTable {
   rows_removed: number | null;
 }
 
+/** A job of the SQS job queue (control migration 6): its state and history; SQS only delivers it. */
+export interface JobsTable {
+  id: string;
+  queue: string;
+  state: 'created' | 'retry' | 'active' | 'completed' | 'failed' | 'cancelled';
+  data: ColumnType<unknown, string, string>;
+  singleton_key: string | null;
+  idempotency_key: string | null;
+  attempts: Generated<number>;
+  retry_limit: number;
+  retry_delay_seconds: number;
+  retry_backoff: boolean;
+  expire_seconds: number;
+  output: ColumnType<unknown, string | null, string | null>;
+  error: string | null;
+  created_at: Generated<Date>;
+  started_at: Date | null;
+  finished_at: Date | null;
+  run_after: Generated<Date>;
+  sent_at: Date | null;
+}
+
 /** Every table Kysely knows about. Control tables are schema-qualified. */
 /** Single-use tokens sent by mail, as digests (migration 7). */
 export interface EmailTokensTable {
@@ -397,4 +419,5 @@ export interface Tables {
   'kidslearn.lake_batches': LakeBatchesTable;
   'kidslearn.lake_writer_state': LakeWriterStateTable;
   'kidslearn.lake_erasures': LakeErasuresTable;
+  'kidslearn.jobs': JobsTable;
 }

@@ -3,8 +3,8 @@ import { AppError } from '../../domain/errors.ts';
 /**
  * The job-queue port: durable background jobs for the adaptive engine (plan
  * requests) and later the lake writer. Engine-agnostic on purpose: the
- * adapter today is pg-boss (on embedded PGlite or a PostgreSQL server), and
- * an SQS adapter can be added for AWS without touching its users. So the
+ * adapters are pg-boss (on embedded PGlite or a PostgreSQL server) and SQS
+ * with job records in the database (AWS), chosen in `wiring/`. So the
  * port speaks of queues, jobs, attempts and states only; nothing here names
  * a table, a policy or a pg-boss option. Only `wiring/` picks the adapter.
  *
@@ -14,7 +14,7 @@ import { AppError } from '../../domain/errors.ts';
  */
 export interface JobQueue {
   /** Which adapter this is; only for logs, health and metrics. */
-  readonly kind: 'pg-boss';
+  readonly kind: 'pg-boss' | 'sqs';
 
   /**
    * Adds a job to `queue` (created on first use) and returns its id. With

@@ -1,8 +1,8 @@
 /**
- * The mailer port: sends one plain-text message to one address. Two
+ * The mailer port: sends one plain-text message to one address. Three
  * adapters: a file outbox under the data directory (embedded default; `npm
- * run kidslearn -- mail list` shows it) and SMTP. Amazon SES comes later as a
- * third. Only `wiring/container.ts` picks one.
+ * run kidslearn -- mail list` shows it), SMTP, and Amazon SES (AWS). Only
+ * `wiring/container.ts` picks one (`MAIL_TRANSPORT`).
  */
 export interface MailMessage {
   /** One recipient address (already validated and lower-cased). */
@@ -14,7 +14,7 @@ export interface MailMessage {
 
 /** What the adapters have in common. */
 export interface Mailer {
-  readonly kind: 'outbox' | 'smtp';
+  readonly kind: 'outbox' | 'smtp' | 'ses';
   /**
    * Sends (or, for the outbox, stores) one message. Resolves once it was
    * handed over; rejects with AppError `mail_unavailable` (503) when that

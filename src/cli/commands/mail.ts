@@ -12,7 +12,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--last <n>', 'only the last n messages', parsePositiveInt)
     .action((options: { to?: string; last?: number }) => {
       const config = ctx.config();
-      if (config.mail.kind !== 'outbox') throw failure('SMTP_URL is set: mail goes to that server, not to the outbox (unset SMTP_URL to use the outbox)');
+      if (config.mail.kind === 'smtp') throw failure('SMTP_URL is set: mail goes to that server, not to the outbox (unset SMTP_URL to use the outbox)');
+      if (config.mail.kind === 'ses') throw failure('MAIL_TRANSPORT=ses: mail goes through Amazon SES, not to the outbox');
       const messages = listOutbox(config.mail.dir, options.to === undefined ? {} : { to: options.to }).slice(options.last === undefined ? 0 : -options.last);
       ctx.print(
         messages.length

@@ -43,9 +43,9 @@ const EventBatch = z
 
 const IngestResult = z
   .object({
-    accepted: z.number().int().openapi({ description: 'Events stored by this request' }),
-    duplicates: z.number().int().openapi({ description: 'Events already stored with the same id and payload (retries): acknowledged, stored once' }),
-    conflicts: z.number().int().openapi({ description: 'Events whose id is stored with a different payload: kept as dead letters, the stored event unchanged' }),
+    accepted: z.number().int().openapi({ description: 'Events stored by this request (EVENT_QUEUE=sqs: events the queue took; the consumer stores each id once)' }),
+    duplicates: z.number().int().openapi({ description: 'Events already stored with the same id and payload (retries): acknowledged, stored once. Always 0 with EVENT_QUEUE=sqs (decided by the consumer)' }),
+    conflicts: z.number().int().openapi({ description: 'Events whose id is stored with a different payload: kept as dead letters, the stored event unchanged. Always 0 with EVENT_QUEUE=sqs (the consumer dead-letters them)' }),
     dropped: z.object({
       count: z.number().int(),
       reasons: z.object({
@@ -60,12 +60,12 @@ const ingest = createRoute({
   method: 'post',
   path: '/api/events',
   tags: ['events'],
-  ...raises({ child_not_found: 'not_found', lake_backlog_full: 'unavailable', forbidden: 'forbidden' }),
+  ...raises({ child_not_found: 'not_found', lake_backlog_full: 'unavailable', event_queue_unavailable: 'unavailable', forbidden: 'forbidden' }),
   summary: `Send analytics events: 1–${MAX_EVENTS_PER_REQUEST} per request, at most 1 MiB`,
   description:
     'Each event is checked against its type’s schema (unknown types and properties are refused, naming the field); one bad event refuses the whole batch. ' +
     'Child ids are replaced by pseudonymous learner keys. Usage events (session_start, session_end, screen_view, app_error) about a child whose productAnalytics setting is off are dropped and counted. With LAKE_ENABLED=false every event is acknowledged and dropped (reason lake_disabled). ' +
-    'Idempotent on eventId. 202 only once the batch is committed; 503 `lake_backlog_full` with Retry-After while the lake writer is too far behind.',
+    'Idempotent on eventId. 202 only once the batch is committed (EVENT_QUEUE=sqs: once the events queue took every event; duplicates and conflicts are then decided by the consumer and reported as 0); 503 `lake_backlog_full` with Retry-After while the lake writer is too far behind; 503 `event_queue_unavailable` when the events queue did not take every event in time.',
   security,
   request: { body: { required: true, content: { 'application/json': { schema: EventBatch } } } },
   responses: { 202: json(IngestResult, 'Committed'), ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503) },

@@ -1,6 +1,7 @@
 import type { Database } from '../../adapters/db/database.ts';
 import type { EventOutbox, OutboxEvent } from '../../analytics/event-outbox.ts';
 import { withPayloadHash } from '../../analytics/event-outbox.ts';
+import { createDatabaseEventSink, type EventSink } from '../../analytics/event-sink.ts';
 import type { LearnerKeys } from '../../analytics/learner-keys.ts';
 import { authorize, notFoundFor } from '../../domain/access-policy.ts';
 import { EVENT_CATEGORY, type ClientEventType } from '../../domain/analytics/event-types.ts';
@@ -22,7 +23,11 @@ export interface ClientEventInput {
 /** Why an event was not stored: the child's setting, or the lake switched off (`LAKE_ENABLED=false`). */
 export type DropReason = 'product_analytics_off' | 'lake_disabled';
 
-/** What `POST /api/events` answers once the batch is committed. */
+/**
+ * What `POST /api/events` answers once the batch is committed (database
+ * sink) or queued (SQS sink: `accepted` counts the events SQS took, and
+ * `duplicates` and `conflicts` are 0 — the consumer decides them).
+ */
 export interface IngestResult {
   accepted: number;
   duplicates: number;
@@ -36,21 +41,27 @@ export const BACKLOG_RETRY_SECONDS = 30;
 /**
  * Event ingest: checks who the events are about, drops usage events the
  * child's privacy settings do not allow, replaces child ids by pseudonymous
- * learner keys and appends the batch to the outbox in one transaction.
- * Nothing is acknowledged before that transaction commits.
+ * learner keys and hands the batch to the event sink: the outbox in one
+ * transaction (default), or the SQS events queue (`EVENT_QUEUE=sqs`).
+ * Nothing is acknowledged before the sink has taken every event.
  */
 export class EventsService {
   readonly #db: Database;
   readonly #outbox: EventOutbox;
+  readonly #sink: EventSink;
   readonly #keys: LearnerKeys;
   readonly #metrics: Metrics;
   readonly #maxBacklog: number;
   readonly #enabled: boolean;
 
-  /** `enabled` false (`LAKE_ENABLED=false`): every event is acknowledged and dropped (reason `lake_disabled`), nothing is read or stored. */
-  constructor(deps: { db: Database; outbox: EventOutbox; keys: LearnerKeys; metrics: Metrics; maxBacklog: number; enabled?: boolean }) {
+  /**
+   * `enabled` false (`LAKE_ENABLED=false`): every event is acknowledged and dropped (reason `lake_disabled`), nothing is read or stored.
+   * `sink`: where kept events go; the outbox in the request's transaction when not given.
+   */
+  constructor(deps: { db: Database; outbox: EventOutbox; sink?: EventSink; keys: LearnerKeys; metrics: Metrics; maxBacklog: number; enabled?: boolean }) {
     this.#db = deps.db;
     this.#outbox = deps.outbox;
+    this.#sink = deps.sink ?? createDatabaseEventSink({ db: deps.db, outbox: deps.outbox });
     this.#keys = deps.keys;
     this.#metrics = deps.metrics;
     this.#maxBacklog = deps.maxBacklog;
@@ -109,12 +120,11 @@ export class EventsService {
         }),
       );
     }
-    const outcomes = kept.length === 0 ? [] : await db.transaction().execute((trx) => this.#outbox.append(trx, kept));
-    const count = (o: string) => outcomes.filter((x) => x === o).length;
+    const delivered = await this.#sink.deliver(kept);
     const result: IngestResult = {
-      accepted: count('accepted'),
-      duplicates: count('duplicate'),
-      conflicts: count('conflict'),
+      accepted: delivered.accepted,
+      duplicates: delivered.duplicates,
+      conflicts: delivered.conflicts,
       dropped: { count: dropped, reasons: { product_analytics_off: dropped, lake_disabled: 0 } },
     };
     const m = this.#metrics.lakeEvents;

@@ -27,19 +27,25 @@ const LAMBDA_DEFAULTS = { KIDSLEARN_DATA_DIR: '/tmp/kidslearn' } as const;
  * shared signing key (each execution environment would otherwise make its
  * own, and tokens would verify only where they were issued).
  */
-export async function loadLambdaConfig(env: NodeJS.ProcessEnv = process.env, options: { client?: SecretsManagerClient } = {}): Promise<Config> {
+export async function loadLambdaConfig(env: NodeJS.ProcessEnv = process.env, options: LambdaConfigOptions & { client?: SecretsManagerClient } = {}): Promise<Config> {
   const config = loadConfig(await resolveSecrets({ ...LAMBDA_DEFAULTS, ...env }, options), { envFile: null });
   if (config.database.kind !== 'postgres') throw new ConfigError('Invalid DATABASE_URL: the Lambda runtime needs DATABASE_URL or DATABASE_SECRET_ARN (PGlite is for a single long-lived process)');
-  if (!config.jwt.privateKeyJwk) {
+  if (options.signsTokens !== false && !config.jwt.privateKeyJwk) {
     throw new ConfigError('Invalid JWT_PRIVATE_KEY: the Lambda runtime needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN (every execution environment must sign with the same key)');
   }
   return config;
 }
 
+/** What a function needs besides the database. */
+export interface LambdaConfigOptions {
+  /** false for functions that issue and verify no kidslearn token (migrate, events-consumer): no signing key required. Default true. */
+  signsTokens?: boolean;
+}
+
 let environment: Promise<Config> | undefined;
 
 /** This execution environment's configuration: resolved on the first call, the same promise after. */
-export function lambdaConfig(): Promise<Config> {
-  environment ??= loadLambdaConfig();
+export function lambdaConfig(options: LambdaConfigOptions = {}): Promise<Config> {
+  environment ??= loadLambdaConfig(process.env, options);
   return environment;
 }

@@ -15,7 +15,8 @@ import { lambdaConfig } from './aws-config.ts';
  * failure throws, and the Provider framework fails the deployment with its
  * message.
  */
-const config = await lambdaConfig();
+// Migrations sign no token: the function gets the database settings only.
+const config = await lambdaConfig({ signsTokens: false });
 const logger = createLogger({ level: config.logLevel });
 
 /** What the Provider framework expects back from `onEvent`. */
