@@ -1,0 +1,299 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
+import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
+import { listingPrefixes, liveEventFiles, type LakeFileScope } from './lake-files.ts';
+import { LAKE_PARTITION_COLUMNS, parseEventObjectKey } from './lake-layout.ts';
+
+/**
+ * Daily rollups: small Parquet files derived from one (app, day)'s event
+ * files, so the reports read thousands of rows instead of millions
+ * (docs/analytics.md, "Rollups"). Layout, beside `events/`:
+ *
+ *   rollups/app=<app>/year=YYYY/month=MM/day=DD/<kind>-<fingerprint>.parquet
+ *
+ * A rollup is only a cache of what the day's events say, and it says which
+ * events it was computed from: the fingerprint is a hash of the sorted keys
+ * of the day's live event files it read (for `mastery`, a chain over every
+ * day up to it). A query uses a rollup only when its fingerprint equals the
+ * one of the files it lists now; any other day is computed from the raw
+ * events with the same SQL the rollup was built with. So a late event (a new
+ * file in a rolled-up day), a compaction (new names) or a rewrite by the
+ * writer never make a report read stale figures: that day is read raw until
+ * `lake compact` builds its rollups again.
+ *
+ * Every rollup keeps the pseudonymous learner key of its rows, so erasing a
+ * learner from the lake (lake-erasure.ts) removes their rows from rollups
+ * exactly as recomputing them without the learner would.
+ */
+
+export const LAKE_ROLLUPS_PREFIX = 'rollups/';
+
+/** The rollup kinds and the reports that read them. */
+export const ROLLUP_KINDS = ['learners', 'sessions', 'funnel', 'mastery'] as const;
+export type RollupKind = (typeof ROLLUP_KINDS)[number];
+
+/** Columns of each kind's files (the partition columns come from the path). */
+export const ROLLUP_COLUMNS: Readonly<Record<RollupKind, readonly (readonly [string, string])[]>> = {
+  // The day's distinct learners (active-learners).
+  learners: [['learner', 'VARCHAR']],
+  // kind 's': the day's distinct (learner, session) starts; kind 'e': session_end duration summed per learner (sessions).
+  sessions: [
+    ['kind', 'VARCHAR'],
+    ['learner', 'VARCHAR'],
+    ['session_key', 'VARCHAR'],
+    ['duration_ms', 'BIGINT'],
+  ],
+  // kind 's': distinct (lesson, learner) started; 'c': completed (funnel).
+  funnel: [
+    ['kind', 'VARCHAR'],
+    ['lesson_id', 'VARCHAR'],
+    ['learner', 'VARCHAR'],
+  ],
+  // Cumulative: the latest mastery per (learner, concept) over every answer up to the end of the day (mastery).
+  mastery: [
+    ['learner', 'VARCHAR'],
+    ['concept_id', 'VARCHAR'],
+    ['mastery', 'DOUBLE'],
+  ],
+};
+
+const DAY_COLUMNS = 'year, month, day';
+
+/**
+ * The rows a per-day rollup holds, as SQL over the `events` view filtered by
+ * `where` (columns: year, month, day, then the kind's columns). The builder
+ * writes exactly this for one day; a report computes it over the days no
+ * valid rollup covers, and unions both, so the two paths cannot differ.
+ */
+export function rollupRowsSql(kind: Exclude<RollupKind, 'mastery'>, where: string): string {
+  switch (kind) {
+    case 'learners':
+      return `SELECT DISTINCT ${DAY_COLUMNS}, learner FROM events WHERE ${where} AND learner IS NOT NULL`;
+    case 'sessions':
+      return `SELECT DISTINCT ${DAY_COLUMNS}, 's' AS kind, learner, coalesce(session_id, event_id) AS session_key, NULL::BIGINT AS duration_ms
+          FROM events WHERE ${where} AND type = 'session_start'
+        UNION ALL
+        SELECT ${DAY_COLUMNS}, 'e' AS kind, learner, NULL::VARCHAR AS session_key, CAST(sum(duration_ms) AS BIGINT) AS duration_ms
+          FROM events WHERE ${where} AND type = 'session_end' GROUP BY ${DAY_COLUMNS}, learner`;
+    case 'funnel':
+      return `SELECT DISTINCT ${DAY_COLUMNS}, 's' AS kind, lesson_id, learner
+          FROM events WHERE ${where} AND type = 'lesson_start' AND lesson_id IS NOT NULL AND learner IS NOT NULL
+        UNION ALL
+        SELECT DISTINCT ${DAY_COLUMNS}, 'c' AS kind, lesson_id, learner
+          FROM events WHERE ${where} AND type IN ('lesson_complete', 'lesson_recorded') AND lesson_id IS NOT NULL AND learner IS NOT NULL`;
+  }
+}
+
+/** The latest mastery per (learner, concept) among the answers of `events` matching `where`, by time then sequence. */
+export function latestMasterySql(where: string): string {
+  return `SELECT learner, concept_id, arg_max(mastery, (occurred_at, seq)) AS mastery FROM events
+    WHERE ${where} AND type = 'answer_recorded' AND learner IS NOT NULL AND concept_id IS NOT NULL AND mastery IS NOT NULL
+    GROUP BY learner, concept_id`;
+}
+
+// ---- keys and fingerprints ----
+
+const ROLLUP_KEY = /^rollups\/app=([a-z][a-z0-9_]{1,30})\/year=(\d{4})\/month=(\d{2})\/day=(\d{2})\/([a-z]+)-([0-9a-f]{32})\.parquet$/;
+
+/** What a rollup's key says. */
+export interface ParsedRollupKey {
+  app: string;
+  day: string;
+  kind: RollupKind;
+  fingerprint: string;
+}
+
+export function parseRollupKey(key: string): ParsedRollupKey | undefined {
+  const m = ROLLUP_KEY.exec(key);
+  if (!m || !(ROLLUP_KINDS as readonly string[]).includes(m[5]!)) return undefined;
+  return { app: m[1]!, day: `${m[2]}-${m[3]}-${m[4]}`, kind: m[5] as RollupKind, fingerprint: m[6]! };
+}
+
+export function rollupKey(app: string, day: string, kind: RollupKind, fingerprint: string): string {
+  const [y, m, d] = day.split('-');
+  return `${LAKE_ROLLUPS_PREFIX}app=${app}/year=${y}/month=${m}/day=${d}/${kind}-${fingerprint}.parquet`;
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32);
+
+/**
+ * The fingerprints of each day of one app's live event files (sorted by
+ * day): `day` from the day's file keys, `chain` from the previous day's
+ * chain and this day's (what a cumulative rollup depends on). Pure.
+ */
+export function dayFingerprints(files: readonly BlobInfo[]): { day: string; files: BlobInfo[]; day_fp: string; chain_fp: string }[] {
+  const byDay = new Map<string, BlobInfo[]>();
+  for (const f of files) {
+    const k = parseEventObjectKey(f.key);
+    if (!k) continue;
+    const list = byDay.get(k.day) ?? [];
+    list.push(f);
+    byDay.set(k.day, list);
+  }
+  let chain = '';
+  return [...byDay.keys()].sort().map((day) => {
+    const dayFiles = byDay.get(day)!.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const day_fp = hash(dayFiles.map((f) => f.key).join('\n'));
+    chain = hash(`${chain}\n${day}:${day_fp}`);
+    return { day, files: dayFiles, day_fp, chain_fp: chain };
+  });
+}
+
+/**
+ * Which rollup files a query of `kind` reads and which event files remain
+ * to be read raw (pure). Per-day kinds: every day whose rollup matches its
+ * files' fingerprint is read from the rollup. `mastery`: the latest day
+ * whose cumulative rollup matches its chain (the files must be every day up
+ * to the report's end), and the days after it raw.
+ */
+export function planRollupRead(kind: RollupKind, eventFiles: readonly BlobInfo[], rollupFiles: readonly BlobInfo[]): { rollups: BlobInfo[]; events: BlobInfo[] } {
+  const available = new Map<string, BlobInfo>();
+  for (const r of rollupFiles) {
+    const k = parseRollupKey(r.key);
+    if (k?.kind === kind) available.set(`${k.day}/${k.fingerprint}`, r);
+  }
+  const days = dayFingerprints(eventFiles);
+  if (kind === 'mastery') {
+    for (let i = days.length - 1; i >= 0; i--) {
+      const hit = available.get(`${days[i]!.day}/${days[i]!.chain_fp}`);
+      if (hit) return { rollups: [hit], events: days.slice(i + 1).flatMap((d) => d.files) };
+    }
+    return { rollups: [], events: days.flatMap((d) => d.files) };
+  }
+  const rollups: BlobInfo[] = [];
+  const events: BlobInfo[] = [];
+  for (const d of days) {
+    const hit = available.get(`${d.day}/${d.day_fp}`);
+    if (hit) rollups.push(hit);
+    else events.push(...d.files);
+  }
+  return { rollups, events };
+}
+
+/** The rollup files listed for a scope (same months as the event listing). */
+export async function listRollups(store: BlobStore, scope: LakeFileScope): Promise<BlobInfo[]> {
+  const prefixes = listingPrefixes(scope).map((p) => LAKE_ROLLUPS_PREFIX + p.slice('events/'.length));
+  const lists = await Promise.all(prefixes.map((p) => store.list(p)));
+  return lists.flat().filter((b) => {
+    const k = parseRollupKey(b.key);
+    return !!k && (!scope.app || k.app === scope.app) && (!scope.fromDay || k.day >= scope.fromDay) && (!scope.toDay || k.day <= scope.toDay);
+  });
+}
+
+const HIVE_TYPES = `{${LAKE_PARTITION_COLUMNS.map(([c, t]) => `'${c}': ${t}`).join(', ')}}`;
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** The `rollup` view over these local files of one kind (an empty, typed relation when there are none). */
+export function rollupViewSql(kind: RollupKind, files: readonly string[]): string {
+  const columns = ROLLUP_COLUMNS[kind];
+  if (!files.length) {
+    const all = [...columns, ...LAKE_PARTITION_COLUMNS];
+    return `CREATE TEMP VIEW rollup AS SELECT ${all.map(([c, t]) => `NULL::${t} AS ${c}`).join(', ')} WHERE false`;
+  }
+  return (
+    `CREATE TEMP VIEW rollup AS SELECT ${[...columns.map(([c]) => c), 'app', 'year', 'month', 'day'].join(', ')} ` +
+    `FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true, hive_types = ${HIVE_TYPES}, hive_types_autocast = false)`
+  );
+}
+
+// ---- building ----
+
+/** What one build did. */
+export interface RollupBuildResult {
+  app: string;
+  /** Rollup files written (missing or out of date). */
+  written: number;
+  /** Days whose rollups were all up to date already. */
+  upToDate: number;
+  /** Stale rollup files deleted (their day's files changed, or the day has no events any more). */
+  deleted: number;
+}
+
+/**
+ * Builds the missing or out-of-date rollups of one app for every day up to
+ * `throughDay` (inclusive; pass yesterday, the last closed day). Idempotent:
+ * a day whose rollups match its files costs a listing only. The cumulative
+ * `mastery` rollup of a day is built from the previous day's and the day's
+ * answers, so after a late event every later day's is rebuilt in turn.
+ * `erasedLearners` (read just before each file is stored) never get a row,
+ * even when a source file was read before their erasure rewrote it.
+ */
+export async function buildRollups(
+  store: BlobStore,
+  app: string,
+  options: { throughDay: string; erasedLearners?: () => Promise<readonly string[]>; log?: (line: string) => void },
+): Promise<RollupBuildResult> {
+  const result: RollupBuildResult = { app, written: 0, upToDate: 0, deleted: 0 };
+  const live = await liveEventFiles(store, { app, toDay: options.throughDay });
+  const days = dayFingerprints(live);
+  const existing = await listRollups(store, { app, toDay: options.throughDay });
+  const existingKeys = new Set(existing.map((b) => b.key));
+  const work = await mkdtemp(path.join(tmpdir(), 'kidslearn-rollup-'));
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const duck = await instance.connect();
+  const local = async (key: string): Promise<string> => {
+    if (store.localRoot) return path.join(path.resolve(store.localRoot), ...key.split('/'));
+    const file = path.join(work, `${randomBytes(8).toString('hex')}.parquet`);
+    await store.getFile(key, file);
+    return file;
+  };
+  const put = async (key: string, selectSql: string) => {
+    const out = path.join(work, `${randomBytes(8).toString('hex')}.parquet`);
+    const erased = ((await options.erasedLearners?.()) ?? []).filter((l) => LEARNER_KEY_PATTERN.test(l));
+    const keep = erased.length ? `WHERE learner IS NULL OR learner NOT IN (${erased.map(sqlString).join(', ')})` : '';
+    await duck.run(`COPY (SELECT * FROM (${selectSql}) ${keep}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+    await store.putFile(key, out);
+    await rm(out, { force: true });
+    result.written++;
+  };
+  try {
+    let previousMastery: string | undefined; // the previous day's cumulative rollup (key)
+    for (const d of days) {
+      const wanted = new Set<string>([...ROLLUP_KINDS.filter((k) => k !== 'mastery').map((k) => rollupKey(app, d.day, k, d.day_fp)), rollupKey(app, d.day, 'mastery', d.chain_fp)]);
+      const missing = [...wanted].filter((k) => !existingKeys.has(k));
+      if (missing.length) {
+        const files = await Promise.all(d.files.map((f) => local(f.key)));
+        await duck.run('DROP VIEW IF EXISTS events');
+        await duck.run(
+          `CREATE TEMP VIEW events AS SELECT * FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true, hive_types = ${HIVE_TYPES}, hive_types_autocast = false)`,
+        );
+        for (const key of missing) {
+          const kind = parseRollupKey(key)!.kind;
+          if (kind === 'mastery') {
+            // Every answer of this day occurred after every answer of earlier days (files are partitioned by the
+            // UTC day of occurred_at), so the day's latest replaces the previous state of the pairs it touches.
+            const day = latestMasterySql('true');
+            const previous = previousMastery ? `SELECT learner, concept_id, mastery FROM read_parquet(${sqlString(await local(previousMastery))}) ANTI JOIN d USING (learner, concept_id) UNION ALL ` : '';
+            await put(key, `WITH d AS (${day}) ${previous}SELECT learner, concept_id, mastery FROM d`);
+          } else {
+            await put(key, `SELECT * EXCLUDE (year, month, day) FROM (${rollupRowsSql(kind, 'true')})`);
+          }
+        }
+      } else result.upToDate++;
+      previousMastery = rollupKey(app, d.day, 'mastery', d.chain_fp);
+      // Out-of-date rollups of the day go once the current ones are stored.
+      const stale = existing.filter((b) => parseRollupKey(b.key)!.day === d.day && !wanted.has(b.key)).map((b) => b.key);
+      if (stale.length) {
+        await store.delete(stale);
+        result.deleted += stale.length;
+      }
+    }
+    // Rollups of days that have no events any more (every file erased).
+    const withEvents = new Set(days.map((d) => d.day));
+    const orphans = existing.filter((b) => !withEvents.has(parseRollupKey(b.key)!.day)).map((b) => b.key);
+    if (orphans.length) {
+      await store.delete(orphans);
+      result.deleted += orphans.length;
+    }
+    options.log?.(`${app}: rollups through ${options.throughDay}: ${result.written} written, ${result.upToDate} days up to date, ${result.deleted} stale deleted`);
+    return result;
+  } finally {
+    duck.closeSync();
+    instance.closeSync();
+    await rm(work, { recursive: true, force: true });
+  }
+}
