@@ -33,7 +33,7 @@ import { LAKE_PARTITION_COLUMNS, parseEventObjectKey } from './lake-layout.ts';
 export const LAKE_ROLLUPS_PREFIX = 'rollups/';
 
 /** The rollup kinds and the reports that read them. */
-export const ROLLUP_KINDS = ['learners', 'sessions', 'funnel', 'mastery'] as const;
+export const ROLLUP_KINDS = ['learners', 'sessions', 'accuracy', 'funnel', 'mastery', 'errors'] as const;
 export type RollupKind = (typeof ROLLUP_KINDS)[number];
 
 /** Columns of each kind's files (the partition columns come from the path). */
@@ -47,6 +47,12 @@ export const ROLLUP_COLUMNS: Readonly<Record<RollupKind, readonly (readonly [str
     ['session_key', 'VARCHAR'],
     ['duration_ms', 'BIGINT'],
   ],
+  // Answers and correct ones per concept (accuracy). The only kind without learner keys: erasure deletes it for the days it touches.
+  accuracy: [
+    ['concept_id', 'VARCHAR'],
+    ['answers', 'BIGINT'],
+    ['correct', 'BIGINT'],
+  ],
   // kind 's': distinct (lesson, learner) started; 'c': completed (funnel).
   funnel: [
     ['kind', 'VARCHAR'],
@@ -59,7 +65,17 @@ export const ROLLUP_COLUMNS: Readonly<Record<RollupKind, readonly (readonly [str
     ['concept_id', 'VARCHAR'],
     ['mastery', 'DOUBLE'],
   ],
+  // app_error events and fatal ones per (code, learner) (errors).
+  errors: [
+    ['code', 'VARCHAR'],
+    ['learner', 'VARCHAR'],
+    ['events', 'BIGINT'],
+    ['fatal', 'BIGINT'],
+  ],
 };
+
+/** Whether a kind's rows carry the learner key (erasure filters them) or are aggregated over learners (erasure deletes the day's file). */
+export const hasLearnerColumn = (kind: RollupKind) => ROLLUP_COLUMNS[kind].some(([c]) => c === 'learner');
 
 const DAY_COLUMNS = 'year, month, day';
 
@@ -79,6 +95,14 @@ export function rollupRowsSql(kind: Exclude<RollupKind, 'mastery'>, where: strin
         UNION ALL
         SELECT ${DAY_COLUMNS}, 'e' AS kind, learner, NULL::VARCHAR AS session_key, CAST(sum(duration_ms) AS BIGINT) AS duration_ms
           FROM events WHERE ${where} AND type = 'session_end' GROUP BY ${DAY_COLUMNS}, learner`;
+    case 'accuracy':
+      return `SELECT ${DAY_COLUMNS}, concept_id, count(*) AS answers, count(*) FILTER (WHERE correct) AS correct
+          FROM events WHERE ${where} AND type = 'answer_recorded' AND concept_id IS NOT NULL GROUP BY ${DAY_COLUMNS}, concept_id`;
+    case 'errors':
+      // app_error has no column for its code: the JSON of these (few) rows is read.
+      return `SELECT ${DAY_COLUMNS}, properties->>'$.code' AS code, learner, count(*) AS events,
+            count(*) FILTER (WHERE TRY_CAST(properties->>'$.fatal' AS BOOLEAN)) AS fatal
+          FROM events WHERE ${where} AND type = 'app_error' GROUP BY ${DAY_COLUMNS}, code, learner`;
     case 'funnel':
       return `SELECT DISTINCT ${DAY_COLUMNS}, 's' AS kind, lesson_id, learner
           FROM events WHERE ${where} AND type = 'lesson_start' AND lesson_id IS NOT NULL AND learner IS NOT NULL
@@ -232,6 +256,7 @@ export async function buildRollups(
   const days = dayFingerprints(live);
   const existing = await listRollups(store, { app, toDay: options.throughDay });
   const existingKeys = new Set(existing.map((b) => b.key));
+  const erasedNow = async () => ((await options.erasedLearners?.()) ?? []).filter((l) => LEARNER_KEY_PATTERN.test(l));
   const work = await mkdtemp(path.join(tmpdir(), 'kidslearn-rollup-'));
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const duck = await instance.connect();
@@ -241,13 +266,24 @@ export async function buildRollups(
     await store.getFile(key, file);
     return file;
   };
-  const put = async (key: string, selectSql: string) => {
+  /**
+   * Builds one rollup file from `select(keep)` (keep: the SQL condition that leaves erased learners out) and
+   * stores it. The erased learners are read again after the file is stored: if one was added meanwhile, the
+   * file is built again without them (the erasure may have looked at the rollups before this file existed).
+   */
+  const put = async (key: string, select: (keep: string) => string) => {
     const out = path.join(work, `${randomBytes(8).toString('hex')}.parquet`);
-    const erased = ((await options.erasedLearners?.()) ?? []).filter((l) => LEARNER_KEY_PATTERN.test(l));
-    const keep = erased.length ? `WHERE learner IS NULL OR learner NOT IN (${erased.map(sqlString).join(', ')})` : '';
-    await duck.run(`COPY (SELECT * FROM (${selectSql}) ${keep}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
-    await store.putFile(key, out);
-    await rm(out, { force: true });
+    let erased = await erasedNow();
+    for (let attempt = 1; ; attempt++) {
+      const keep = erased.length ? `(learner IS NULL OR learner NOT IN (${erased.map(sqlString).join(', ')}))` : 'true';
+      await duck.run(`COPY (${select(keep)}) TO ${sqlString(out)} (FORMAT parquet, COMPRESSION zstd)`);
+      await store.putFile(key, out);
+      await rm(out, { force: true });
+      const after = await erasedNow();
+      if (after.every((l) => erased.includes(l))) break;
+      if (attempt >= 5) throw new Error('learners kept being erased while a rollup was built; try again');
+      erased = after;
+    }
     result.written++;
   };
   try {
@@ -266,11 +302,13 @@ export async function buildRollups(
           if (kind === 'mastery') {
             // Every answer of this day occurred after every answer of earlier days (files are partitioned by the
             // UTC day of occurred_at), so the day's latest replaces the previous state of the pairs it touches.
-            const day = latestMasterySql('true');
-            const previous = previousMastery ? `SELECT learner, concept_id, mastery FROM read_parquet(${sqlString(await local(previousMastery))}) ANTI JOIN d USING (learner, concept_id) UNION ALL ` : '';
-            await put(key, `WITH d AS (${day}) ${previous}SELECT learner, concept_id, mastery FROM d`);
+            const previous = previousMastery ? await local(previousMastery) : undefined;
+            await put(key, (keep) => {
+              const before = previous ? `SELECT learner, concept_id, mastery FROM (SELECT * FROM read_parquet(${sqlString(previous)}) WHERE ${keep}) p ANTI JOIN d USING (learner, concept_id) UNION ALL ` : '';
+              return `WITH d AS (${latestMasterySql(keep)}) ${before}SELECT learner, concept_id, mastery FROM d`;
+            });
           } else {
-            await put(key, `SELECT * EXCLUDE (year, month, day) FROM (${rollupRowsSql(kind, 'true')})`);
+            await put(key, (keep) => `SELECT * EXCLUDE (year, month, day) FROM (${rollupRowsSql(kind, keep)})`);
           }
         }
       } else result.upToDate++;

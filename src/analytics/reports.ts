@@ -179,10 +179,15 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
         // Weekly: a learner active on day d counts for the windows ending on d … d+6. Per learner, the day
         // after the previous active day's windows (prev + 7) or d, whichever is later, starts a run of windows
         // that ends at d + 6; runs do not overlap, so a window's count is (runs started) − (runs ended) up to
-        // its day. This is count(DISTINCT learner) over each 7-day window without joining every day to it.
+        // its day: count(DISTINCT learner) over each 7-day window without joining every day to it. Each
+        // learner's days come from one list (a hash aggregate: cheaper here than a window function's sort).
+        // `d` holds each (day, learner) once: a day's rows come from its rollup or from its events, never both.
         sql: `WITH d AS (
-            SELECT DISTINCT ${PARTITION_DAY} AS day, learner FROM ${rollupSource('learners', partitionFilter(app, first, to))}),
-          runs AS (SELECT day, lag(day) OVER (PARTITION BY learner ORDER BY day) AS prev FROM d),
+            SELECT ${PARTITION_DAY} AS day, learner FROM ${rollupSource('learners', partitionFilter(app, first, to))}),
+          l AS (SELECT list_sort(list(day)) AS days FROM d GROUP BY learner),
+          runs AS (
+            SELECT day, prev FROM (SELECT unnest(days) AS day, unnest(list_prepend(NULL::DATE, days)) AS prev FROM l)
+            WHERE day IS NOT NULL),
           deltas AS (
             SELECT x, sum(delta) AS delta FROM (
               SELECT CASE WHEN prev IS NULL OR prev + 7 < day THEN day ELSE prev + 7 END AS x, 1 AS delta FROM runs
@@ -219,9 +224,9 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
     case 'accuracy':
       return {
         scope,
-        sql: `SELECT ${ISO_DAY} AS day, concept_id, count(*) AS answers, count(*) FILTER (WHERE correct) AS correct
-          FROM events WHERE ${where} AND type = 'answer_recorded' AND concept_id IS NOT NULL
-          GROUP BY ALL ORDER BY day, concept_id`,
+        rollup: 'accuracy',
+        sql: `SELECT ${ISO_DAY} AS day, concept_id, sum(answers) AS answers, sum(correct) AS correct
+          FROM ${rollupSource('accuracy', where)} GROUP BY ALL ORDER BY day, concept_id`,
         finish: (rows) => ({
           rows: rows.map((r) => {
             const answers = toNumber(r.answers);
@@ -280,13 +285,11 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
         }),
       };
     case 'errors':
-      // app_error has no column for its code: the JSON of these (few) rows is read.
       return {
         scope,
-        sql: `SELECT properties->>'$.code' AS code, count(*) AS events, count(DISTINCT learner) AS learners,
-            count(*) FILTER (WHERE TRY_CAST(properties->>'$.fatal' AS BOOLEAN)) AS fatal
-          FROM events WHERE ${where} AND type = 'app_error'
-          GROUP BY ALL ORDER BY events DESC, code LIMIT ${TOP_ERRORS}`,
+        rollup: 'errors',
+        sql: `SELECT code, sum(events) AS events, count(DISTINCT learner) AS learners, sum(fatal) AS fatal
+          FROM ${rollupSource('errors', where)} GROUP BY code ORDER BY events DESC, code LIMIT ${TOP_ERRORS}`,
         finish: (rows) => ({
           rows: rows.map((r) => ({ code: String(r.code), events: toNumber(r.events), learners: toNumber(r.learners), fatal: toNumber(r.fatal) })),
         }),
