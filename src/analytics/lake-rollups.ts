@@ -25,9 +25,10 @@ import { LAKE_PARTITION_COLUMNS, parseEventObjectKey } from './lake-layout.ts';
  * writer never make a report read stale figures: that day is read raw until
  * `lake compact` builds its rollups again.
  *
- * Every rollup keeps the pseudonymous learner key of its rows, so erasing a
- * learner from the lake (lake-erasure.ts) removes their rows from rollups
- * exactly as recomputing them without the learner would.
+ * Erasing a learner (lake-erasure.ts) reaches the rollups too: kinds whose
+ * rows keep the pseudonymous learner key lose that learner's rows (exactly
+ * what recomputing without them gives); kinds aggregated over learners are
+ * deleted for the days the learner had events.
  */
 
 export const LAKE_ROLLUPS_PREFIX = 'rollups/';
@@ -40,14 +41,13 @@ export type RollupKind = (typeof ROLLUP_KINDS)[number];
 export const ROLLUP_COLUMNS: Readonly<Record<RollupKind, readonly (readonly [string, string])[]>> = {
   // The day's distinct learners (active-learners).
   learners: [['learner', 'VARCHAR']],
-  // kind 's': the day's distinct (learner, session) starts; kind 'e': session_end duration summed per learner (sessions).
+  // The day's sessions report row: distinct sessions and learners started, session_end minutes (sessions).
   sessions: [
-    ['kind', 'VARCHAR'],
-    ['learner', 'VARCHAR'],
-    ['session_key', 'VARCHAR'],
+    ['sessions', 'BIGINT'],
+    ['learners', 'BIGINT'],
     ['duration_ms', 'BIGINT'],
   ],
-  // Answers and correct ones per concept (accuracy). The only kind without learner keys: erasure deletes it for the days it touches.
+  // Answers and correct ones per concept (accuracy).
   accuracy: [
     ['concept_id', 'VARCHAR'],
     ['answers', 'BIGINT'],
@@ -74,7 +74,11 @@ export const ROLLUP_COLUMNS: Readonly<Record<RollupKind, readonly (readonly [str
   ],
 };
 
-/** Whether a kind's rows carry the learner key (erasure filters them) or are aggregated over learners (erasure deletes the day's file). */
+/**
+ * Whether a kind's rows carry the learner key (erasure removes that learner's rows, which is what recomputing
+ * without them gives) or are aggregated over learners (`sessions`, `accuracy`: erasure deletes the file of
+ * each day the learner had events, and the day is read raw until the next build).
+ */
 export const hasLearnerColumn = (kind: RollupKind) => ROLLUP_COLUMNS[kind].some(([c]) => c === 'learner');
 
 const DAY_COLUMNS = 'year, month, day';
@@ -90,11 +94,11 @@ export function rollupRowsSql(kind: Exclude<RollupKind, 'mastery'>, where: strin
     case 'learners':
       return `SELECT DISTINCT ${DAY_COLUMNS}, learner FROM events WHERE ${where} AND learner IS NOT NULL`;
     case 'sessions':
-      return `SELECT DISTINCT ${DAY_COLUMNS}, 's' AS kind, learner, coalesce(session_id, event_id) AS session_key, NULL::BIGINT AS duration_ms
-          FROM events WHERE ${where} AND type = 'session_start'
-        UNION ALL
-        SELECT ${DAY_COLUMNS}, 'e' AS kind, learner, NULL::VARCHAR AS session_key, CAST(sum(duration_ms) AS BIGINT) AS duration_ms
-          FROM events WHERE ${where} AND type = 'session_end' GROUP BY ${DAY_COLUMNS}, learner`;
+      return `SELECT ${DAY_COLUMNS},
+            count(DISTINCT coalesce(session_id, event_id)) FILTER (WHERE type = 'session_start') AS sessions,
+            count(DISTINCT learner) FILTER (WHERE type = 'session_start') AS learners,
+            CAST(sum(duration_ms) FILTER (WHERE type = 'session_end') AS BIGINT) AS duration_ms
+          FROM events WHERE ${where} AND type IN ('session_start', 'session_end') GROUP BY ${DAY_COLUMNS}`;
     case 'accuracy':
       return `SELECT ${DAY_COLUMNS}, concept_id, count(*) AS answers, count(*) FILTER (WHERE correct) AS correct
           FROM events WHERE ${where} AND type = 'answer_recorded' AND concept_id IS NOT NULL GROUP BY ${DAY_COLUMNS}, concept_id`;
@@ -168,6 +172,16 @@ export function dayFingerprints(files: readonly BlobInfo[]): { day: string; file
 }
 
 /**
+ * The fingerprint a `kind` rollup of day `d` is stored under: the day's (or,
+ * for `mastery`, the chain's) fingerprint together with the kind's columns
+ * and SQL, so rollups written by an earlier version of that SQL are never read.
+ */
+export function rollupFingerprint(kind: RollupKind, d: { day_fp: string; chain_fp: string }): string {
+  const sql = kind === 'mastery' ? latestMasterySql('?') : rollupRowsSql(kind, '?');
+  return hash(`${kind}\n${JSON.stringify(ROLLUP_COLUMNS[kind])}\n${sql}\n${kind === 'mastery' ? d.chain_fp : d.day_fp}`);
+}
+
+/**
  * Which rollup files a query of `kind` reads and which event files remain
  * to be read raw (pure). Per-day kinds: every day whose rollup matches its
  * files' fingerprint is read from the rollup. `mastery`: the latest day
@@ -183,7 +197,7 @@ export function planRollupRead(kind: RollupKind, eventFiles: readonly BlobInfo[]
   const days = dayFingerprints(eventFiles);
   if (kind === 'mastery') {
     for (let i = days.length - 1; i >= 0; i--) {
-      const hit = available.get(`${days[i]!.day}/${days[i]!.chain_fp}`);
+      const hit = available.get(`${days[i]!.day}/${rollupFingerprint(kind, days[i]!)}`);
       if (hit) return { rollups: [hit], events: days.slice(i + 1).flatMap((d) => d.files) };
     }
     return { rollups: [], events: days.flatMap((d) => d.files) };
@@ -191,7 +205,7 @@ export function planRollupRead(kind: RollupKind, eventFiles: readonly BlobInfo[]
   const rollups: BlobInfo[] = [];
   const events: BlobInfo[] = [];
   for (const d of days) {
-    const hit = available.get(`${d.day}/${d.day_fp}`);
+    const hit = available.get(`${d.day}/${rollupFingerprint(kind, d)}`);
     if (hit) rollups.push(hit);
     else events.push(...d.files);
   }
@@ -289,7 +303,7 @@ export async function buildRollups(
   try {
     let previousMastery: string | undefined; // the previous day's cumulative rollup (key)
     for (const d of days) {
-      const wanted = new Set<string>([...ROLLUP_KINDS.filter((k) => k !== 'mastery').map((k) => rollupKey(app, d.day, k, d.day_fp)), rollupKey(app, d.day, 'mastery', d.chain_fp)]);
+      const wanted = new Set<string>(ROLLUP_KINDS.map((k) => rollupKey(app, d.day, k, rollupFingerprint(k, d))));
       const missing = [...wanted].filter((k) => !existingKeys.has(k));
       if (missing.length) {
         const files = await Promise.all(d.files.map((f) => local(f.key)));
@@ -312,7 +326,7 @@ export async function buildRollups(
           }
         }
       } else result.upToDate++;
-      previousMastery = rollupKey(app, d.day, 'mastery', d.chain_fp);
+      previousMastery = rollupKey(app, d.day, 'mastery', rollupFingerprint('mastery', d));
       // Out-of-date rollups of the day go once the current ones are stored.
       const stale = existing.filter((b) => parseRollupKey(b.key)!.day === d.day && !wanted.has(b.key)).map((b) => b.key);
       if (stale.length) {

@@ -213,10 +213,7 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
       return {
         scope,
         rollup: 'sessions',
-        sql: `SELECT ${ISO_DAY} AS day,
-            count(DISTINCT session_key) FILTER (WHERE kind = 's') AS sessions,
-            count(DISTINCT learner) FILTER (WHERE kind = 's') AS learners,
-            sum(duration_ms) FILTER (WHERE kind = 'e') AS duration_ms
+        sql: `SELECT ${ISO_DAY} AS day, sum(sessions) AS sessions, sum(learners) AS learners, sum(duration_ms) AS duration_ms
           FROM ${rollupSource('sessions', where)}
           GROUP BY ALL ORDER BY day`,
         finish: (rows) => ({ rows: rows.map(sessionRow) }),
