@@ -7,10 +7,10 @@ import { compactPartition } from '../../src/analytics/compaction.ts';
 import { eraseLearnersFromLake } from '../../src/analytics/lake-erasure.ts';
 import { liveEventFiles } from '../../src/analytics/lake-files.ts';
 import { eventObjectKey, lakeRow, utcDay, type LakeRow } from '../../src/analytics/lake-layout.ts';
-import { LakeQueryEngine, type LakeQueryOptions } from '../../src/analytics/lake-query.ts';
+import { LakeQueryEngine, rowObjects, type LakeQueryOptions } from '../../src/analytics/lake-query.ts';
 import { buildRollups, dayFingerprints, LAKE_ROLLUPS_PREFIX, parseRollupKey, planRollupRead, ROLLUP_KINDS, rollupFingerprint } from '../../src/analytics/lake-rollups.ts';
 import { openParquetEncoder, type ParquetEncoder } from '../../src/analytics/parquet-writer.ts';
-import { REPORT_NAMES, runReport, type ReportBody, type ReportName } from '../../src/analytics/reports.ts';
+import { addDays, partitionFilter, REPORT_NAMES, reportPlan, runReport, type ReportBody, type ReportName } from '../../src/analytics/reports.ts';
 import type { EventType } from '../../src/domain/analytics/event-types.ts';
 import { createTestDirBlobStore } from '../support/dir-blob-store.ts';
 import { lakeEvent, tempLakeDir } from '../support/lake-files.ts';
@@ -94,6 +94,67 @@ async function putFile(store: ReturnType<typeof createTestDirBlobStore>, encoder
   return key;
 }
 
+/**
+ * The oracle: each report's SQL as it was before rollups existed (one
+ * statement over the raw events, commit deac36e), so the rewritten SQL is
+ * checked against the old meaning, not only against itself.
+ */
+function oracleSql(name: ReportName, app: string, from: string, to: string, threshold: number): string {
+  const where = partitionFilter(app, from, to);
+  const ISO_DAY = `strftime(make_date(year, month, day), '%Y-%m-%d')`;
+  switch (name) {
+    case 'active-learners':
+      return `WITH d AS (
+            SELECT DISTINCT make_date(year, month, day) AS day, learner FROM events
+            WHERE ${partitionFilter(app, addDays(from, -6), to)} AND learner IS NOT NULL),
+          days AS (SELECT CAST(unnest(generate_series(DATE '${from}', DATE '${to}', INTERVAL 1 DAY)) AS DATE) AS day)
+          SELECT strftime(days.day, '%Y-%m-%d') AS day,
+            count(DISTINCT d.learner) FILTER (WHERE d.day = days.day) AS daily,
+            count(DISTINCT d.learner) AS weekly
+          FROM days LEFT JOIN d ON d.day BETWEEN days.day - 6 AND days.day
+          GROUP BY days.day ORDER BY days.day`;
+    case 'sessions':
+      return `SELECT ${ISO_DAY} AS day,
+            count(DISTINCT coalesce(session_id, event_id)) FILTER (WHERE type = 'session_start') AS sessions,
+            count(DISTINCT learner) FILTER (WHERE type = 'session_start') AS learners,
+            sum(duration_ms) FILTER (WHERE type = 'session_end') AS duration_ms
+          FROM events WHERE ${where} AND type IN ('session_start', 'session_end')
+          GROUP BY ALL ORDER BY day`;
+    case 'accuracy':
+      return `SELECT ${ISO_DAY} AS day, concept_id, count(*) AS answers, count(*) FILTER (WHERE correct) AS correct
+          FROM events WHERE ${where} AND type = 'answer_recorded' AND concept_id IS NOT NULL
+          GROUP BY ALL ORDER BY day, concept_id`;
+    case 'funnel':
+      return `WITH started AS (
+            SELECT DISTINCT lesson_id, learner FROM events
+            WHERE ${where} AND type = 'lesson_start' AND lesson_id IS NOT NULL AND learner IS NOT NULL),
+          completed AS (
+            SELECT DISTINCT lesson_id, learner FROM events
+            WHERE ${where} AND type IN ('lesson_complete', 'lesson_recorded') AND lesson_id IS NOT NULL AND learner IS NOT NULL),
+          pairs AS (
+            SELECT s.lesson_id, s.learner, c.learner AS completer FROM started s
+            LEFT JOIN completed c ON c.lesson_id = s.lesson_id AND c.learner = s.learner)
+          SELECT lesson_id, count(*) AS started, count(completer) AS completed FROM pairs GROUP BY lesson_id
+          UNION ALL
+          SELECT NULL, count(DISTINCT learner), count(DISTINCT completer) FROM pairs
+          ORDER BY started DESC, lesson_id NULLS FIRST`;
+    case 'mastery':
+      return `WITH latest AS (
+            SELECT learner, concept_id, arg_max(mastery, (occurred_at, seq)) AS mastery FROM events
+            WHERE ${partitionFilter(app, undefined, to)} AND type = 'answer_recorded'
+              AND learner IS NOT NULL AND concept_id IS NOT NULL AND mastery IS NOT NULL
+            GROUP BY learner, concept_id)
+          SELECT least(CAST(floor(mastery * 10) AS INTEGER), 9) AS bucket, count(*) AS n,
+            count(*) FILTER (WHERE mastery >= ${threshold}) AS mastered
+          FROM latest GROUP BY bucket ORDER BY bucket`;
+    case 'errors':
+      return `SELECT properties->>'$.code' AS code, count(*) AS events, count(DISTINCT learner) AS learners,
+            count(*) FILTER (WHERE TRY_CAST(properties->>'$.fatal' AS BOOLEAN)) AS fatal
+          FROM events WHERE ${where} AND type = 'app_error'
+          GROUP BY ALL ORDER BY events DESC, code LIMIT 20`;
+  }
+}
+
 describe('reports over daily rollups', () => {
   const lake = tempLakeDir();
   const store = createTestDirBlobStore(lake.dir);
@@ -132,6 +193,10 @@ describe('reports over daily rollups', () => {
         const withRollups = await runReport(spy(e), report, { app: 'alpha', ...range }, options);
         const raw = await runReport(e, report, { app: 'alpha', ...range }, { ...options, rollups: false });
         assert.deepEqual(withRollups, raw, `${label}: ${report} ${range.from}..${range.to}`);
+        const plan = reportPlan(report, { app: 'alpha', ...range }, options.masteryThreshold);
+        const oracle = plan.finish(rowObjects(await e.query(oracleSql(report, 'alpha', range.from, range.to, options.masteryThreshold), { scope: plan.scope, maxRows: 200_000 })));
+        assert.deepEqual(raw.rows, oracle.rows, `${label}: ${report} ${range.from}..${range.to} (oracle)`);
+        if (oracle.extras) for (const [k, v] of Object.entries(oracle.extras)) assert.deepEqual(raw[k], v, `${label}: ${report} ${k} (oracle)`);
         out.set(`${report} ${range.from}..${range.to}`, raw);
       }
     }
