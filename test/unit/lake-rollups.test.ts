@@ -49,7 +49,7 @@ function randomEvent(app: string, day: string, rnd: () => number, learners: read
   const learner = rnd() < 0.06 ? null : pick(learners);
   const t = rnd();
   let type: EventType;
-  let properties: Record<string, unknown> = {};
+  let properties: Record<string, unknown>;
   let sessionId: string | null = null;
   if (t < 0.4) {
     type = 'answer_recorded';
