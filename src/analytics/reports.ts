@@ -237,15 +237,14 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
       return {
         scope,
         rollup: 'funnel',
-        sql: `WITH f AS ${rollupSource('funnel', where)},
-          started AS (SELECT DISTINCT lesson_id, learner FROM f WHERE kind = 's'),
-          completed AS (SELECT DISTINCT lesson_id, learner FROM f WHERE kind = 'c'),
-          pairs AS (
-            SELECT s.lesson_id, s.learner, c.learner AS completer FROM started s
-            LEFT JOIN completed c ON c.lesson_id = s.lesson_id AND c.learner = s.learner)
-          SELECT lesson_id, count(*) AS started, count(completer) AS completed FROM pairs GROUP BY lesson_id
+        // One row per (lesson, learner) started in the range, flagged if also completed; then per learner.
+        sql: `WITH pairs AS (
+            SELECT lesson_id, learner, bool_or(kind = 'c') AS completed FROM ${rollupSource('funnel', where)}
+            GROUP BY lesson_id, learner HAVING bool_or(kind = 's')),
+          learners AS (SELECT learner, bool_or(completed) AS completed FROM pairs GROUP BY learner)
+          SELECT lesson_id, count(*) AS started, count(*) FILTER (WHERE completed) AS completed FROM pairs GROUP BY lesson_id
           UNION ALL
-          SELECT NULL, count(DISTINCT learner), count(DISTINCT completer) FROM pairs
+          SELECT NULL, count(*), count(*) FILTER (WHERE completed) FROM learners
           ORDER BY started DESC, lesson_id NULLS FIRST`,
         finish: (rows) => {
           const funnel = (r: Record<string, unknown>) => {
