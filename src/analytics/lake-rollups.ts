@@ -153,7 +153,7 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex').s
  * day): `day` from the day's file keys, `chain` from the previous day's
  * chain and this day's (what a cumulative rollup depends on). Pure.
  */
-export function dayFingerprints(files: readonly BlobInfo[]): { day: string; files: BlobInfo[]; day_fp: string; chain_fp: string }[] {
+export function dayFingerprints(files: readonly BlobInfo[]): { day: string; files: BlobInfo[]; dayFp: string; chainFp: string }[] {
   const byDay = new Map<string, BlobInfo[]>();
   for (const f of files) {
     const k = parseEventObjectKey(f.key);
@@ -165,9 +165,9 @@ export function dayFingerprints(files: readonly BlobInfo[]): { day: string; file
   let chain = '';
   return [...byDay.keys()].sort().map((day) => {
     const dayFiles = byDay.get(day)!.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const day_fp = hash(dayFiles.map((f) => f.key).join('\n'));
-    chain = hash(`${chain}\n${day}:${day_fp}`);
-    return { day, files: dayFiles, day_fp, chain_fp: chain };
+    const dayFp = hash(dayFiles.map((f) => f.key).join('\n'));
+    chain = hash(`${chain}\n${day}:${dayFp}`);
+    return { day, files: dayFiles, dayFp, chainFp: chain };
   });
 }
 
@@ -176,9 +176,9 @@ export function dayFingerprints(files: readonly BlobInfo[]): { day: string; file
  * for `mastery`, the chain's) fingerprint together with the kind's columns
  * and SQL, so rollups written by an earlier version of that SQL are never read.
  */
-export function rollupFingerprint(kind: RollupKind, d: { day_fp: string; chain_fp: string }): string {
+export function rollupFingerprint(kind: RollupKind, d: { dayFp: string; chainFp: string }): string {
   const sql = kind === 'mastery' ? latestMasterySql('?') : rollupRowsSql(kind, '?');
-  return hash(`${kind}\n${JSON.stringify(ROLLUP_COLUMNS[kind])}\n${sql}\n${kind === 'mastery' ? d.chain_fp : d.day_fp}`);
+  return hash(`${kind}\n${JSON.stringify(ROLLUP_COLUMNS[kind])}\n${sql}\n${kind === 'mastery' ? d.chainFp : d.dayFp}`);
 }
 
 /**

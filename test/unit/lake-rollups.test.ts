@@ -351,8 +351,8 @@ describe('reports over daily rollups', () => {
     const c = eventObjectKey('alpha', '2026-11-02', 10, 12);
     const days = dayFingerprints([f(a), f(b)]);
     const later = dayFingerprints([f(a), f(b), f(c)]);
-    assert.equal(days[0]!.day_fp, later[0]!.day_fp);
-    assert.notEqual(days[1]!.day_fp, later[1]!.day_fp);
+    assert.equal(days[0]!.dayFp, later[0]!.dayFp);
+    assert.notEqual(days[1]!.dayFp, later[1]!.dayFp);
     const rollup = (kind: 'learners' | 'mastery', day: string, fp: string) => f(`rollups/app=alpha/year=2026/month=11/day=${day.slice(8)}/${kind}-${fp}.parquet`);
     const built = ['learners', 'mastery'] as const;
     // Simulate a build over [a, b]: what the builder would name.
