@@ -274,10 +274,13 @@ export async function buildRollups(
   const work = await mkdtemp(path.join(tmpdir(), 'kidslearn-rollup-'));
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   const duck = await instance.connect();
+  // On S3 each day's files are fetched for that day only (and removed after it), not the whole lake at once.
+  const downloaded: string[] = [];
   const local = async (key: string): Promise<string> => {
     if (store.localRoot) return path.join(path.resolve(store.localRoot), ...key.split('/'));
     const file = path.join(work, `${randomBytes(8).toString('hex')}.parquet`);
     await store.getFile(key, file);
+    downloaded.push(file);
     return file;
   };
   /**
@@ -308,8 +311,11 @@ export async function buildRollups(
       if (missing.length) {
         const files = await Promise.all(d.files.map((f) => local(f.key)));
         await duck.run('DROP VIEW IF EXISTS events');
+        // The partition columns as the day's constants (copies fetched from S3 have no Hive path).
+        const [y, m, dd] = d.day.split('-').map(Number);
         await duck.run(
-          `CREATE TEMP VIEW events AS SELECT * FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = true, hive_types = ${HIVE_TYPES}, hive_types_autocast = false)`,
+          `CREATE TEMP VIEW events AS SELECT *, ${sqlString(app)} AS app, ${y}::INTEGER AS year, ${m}::INTEGER AS month, ${dd}::INTEGER AS day ` +
+            `FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)`,
         );
         for (const key of missing) {
           const kind = parseRollupKey(key)!.kind;
@@ -326,6 +332,7 @@ export async function buildRollups(
           }
         }
       } else result.upToDate++;
+      for (const file of downloaded.splice(0)) await rm(file, { force: true });
       previousMastery = rollupKey(app, d.day, 'mastery', rollupFingerprint('mastery', d));
       // Out-of-date rollups of the day go once the current ones are stored.
       const stale = existing.filter((b) => parseRollupKey(b.key)!.day === d.day && !wanted.has(b.key)).map((b) => b.key);

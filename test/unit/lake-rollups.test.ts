@@ -344,6 +344,18 @@ describe('reports over daily rollups', () => {
     assert.equal(await rollupRowsOf(learner), 0);
   });
 
+  it('builds over a remote store too (each day\'s files fetched from it), with the same figures', { timeout: 240_000 }, async () => {
+    await store.delete(await rollupKeys());
+    remote.gets.length = 0;
+    const built = await buildRollups(remote, 'alpha', { throughDay: '2026-11-09' });
+    assert.equal(built.written, 13 * ROLLUP_KINDS.length);
+    assert.ok(remote.gets.some((k) => k.startsWith('events/app=alpha/year=2026/month=10/')));
+    assert.ok(remote.gets.every((k) => k.includes('/app=alpha/')));
+    used.length = 0;
+    await compareAll('built over S3', s3Engine);
+    assert.ok(used.some((n) => n > 0));
+  });
+
   it('fingerprints: a rollup counts only for the exact files it was built from, and mastery only for an unbroken chain', () => {
     const f = (key: string) => ({ key, size: 1, modifiedAt: new Date(0) });
     const a = eventObjectKey('alpha', '2026-11-01', 1, 5);
