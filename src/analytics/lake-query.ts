@@ -7,6 +7,7 @@ import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
 import { AppError } from '../domain/errors.ts';
 import { listingPrefixes, liveEventFiles, type LakeFileScope } from './lake-files.ts';
 import { LAKE_COLUMNS, LAKE_PARTITION_COLUMNS, parseEventObjectKey } from './lake-layout.ts';
+import { LAKE_ROLLUPS_PREFIX, listRollups, parseRollupKey, planRollupRead, rollupViewSql, type RollupKind } from './lake-rollups.ts';
 
 /**
  * SQL over the lake with DuckDB. One DuckDB instance per engine (in memory,
@@ -48,6 +49,14 @@ export interface LakeQueryOptions {
    * could not be read: 503 `lake_unavailable`.
    */
   freeForm?: boolean;
+  /**
+   * Read this kind of daily rollup where it is up to date (lake-rollups.ts):
+   * the view `rollup` covers those rollup files and `events` only the event
+   * files of the days they do not cover, so the SQL must combine both.
+   */
+  rollup?: RollupKind;
+  /** With `rollup`: ignore every rollup (an empty `rollup` view, every event file raw); tests and benchmarks compare both paths. */
+  rawOnly?: boolean;
 }
 
 export interface LakeColumnInfo {
@@ -64,6 +73,8 @@ export interface LakeQueryResult {
   truncated: boolean;
   /** How many lake files the `events` view covered. */
   files: number;
+  /** How many rollup files the `rollup` view covered (queries with `rollup` only). */
+  rollupFiles?: number;
 }
 
 const DEFAULT_MAX_ROWS = 10_000;
@@ -172,9 +183,9 @@ export class LakeQueryEngine {
 
   async #attempt(sql: string, options: LakeQueryOptions, deadline: number, timeoutMs: number, mayRetry: boolean): Promise<LakeQueryResult> {
     const remaining = () => deadline - Date.now();
-    let files: string[];
+    let files: { events: string[]; rollups: string[] };
     try {
-      files = await beforeDeadline(this.#localFiles(options.scope ?? {}), remaining(), timeoutMs);
+      files = await beforeDeadline(this.#localFiles(options.scope ?? {}, options.rollup && !options.rawOnly ? options.rollup : undefined), remaining(), timeoutMs);
     } catch (error) {
       if (mayRetry && isVanished(error)) throw new VanishedFile(error);
       if (error instanceof AppError) throw error;
@@ -191,7 +202,8 @@ export class LakeQueryEngine {
       Math.max(0, remaining()),
     );
     try {
-      await createViews(connection, files);
+      await createViews(connection, files.events);
+      if (options.rollup) await connection.run(rollupViewSql(options.rollup, files.rollups));
       if (timedOut) throw lakeQueryTimeout(timeoutMs);
       const extracted = await connection.extractStatements(sql);
       if (extracted.count !== 1) throw invalidQuery(`Expected exactly one SQL statement, got ${extracted.count}`);
@@ -205,7 +217,13 @@ export class LakeQueryEngine {
       const columns = reader.columnNames().map((name, i) => ({ name, type: reader.columnType(i).toString() }));
       const rows = reader.getRowsJS().slice(0, maxRows) as unknown[][];
       if (timedOut) throw lakeQueryTimeout(timeoutMs);
-      return { columns, rows, truncated: reader.currentRowCount > maxRows, files: files.length };
+      return {
+        columns,
+        rows,
+        truncated: reader.currentRowCount > maxRows,
+        files: files.events.length,
+        ...(options.rollup ? { rollupFiles: files.rollups.length } : {}),
+      };
     } catch (error) {
       if (timedOut) throw lakeQueryTimeout(timeoutMs);
       if (error instanceof AppError) throw error;
@@ -218,28 +236,39 @@ export class LakeQueryEngine {
     }
   }
 
-  /** The local paths of `scope`'s live files: in place, or copied from S3 into the cache. */
-  async #localFiles(scope: LakeFileScope): Promise<string[]> {
+  /**
+   * The local paths of `scope`'s live files (and, with `rollup`, of the
+   * up-to-date rollups of that kind, the event files narrowed to the days
+   * they do not cover): in place, or copied from S3 into the cache.
+   */
+  async #localFiles(scope: LakeFileScope, rollup?: RollupKind): Promise<{ events: string[]; rollups: string[] }> {
     let live: BlobInfo[];
+    let rollups: BlobInfo[] = [];
+    let read: { events: BlobInfo[]; rollups: BlobInfo[] };
     try {
       live = await liveEventFiles(this.#store, scope);
+      if (rollup) rollups = await listRollups(this.#store, scope);
+      read = rollup ? planRollupRead(rollup, live, rollups) : { events: live, rollups: [] };
     } catch (error) {
       if (error instanceof AppError) throw error;
       throw lakeUnavailable('The lake could not be listed', error);
     }
     const root = this.#store.localRoot;
-    if (root) return live.map((b) => path.join(path.resolve(root), ...b.key.split('/')));
+    const inPlace = (b: BlobInfo) => path.join(path.resolve(root!), ...b.key.split('/'));
+    if (root) return { events: read.events.map(inPlace), rollups: read.rollups.map(inPlace) };
     await this.#prune(scope, live);
-    const out: string[] = new Array<string>(live.length);
+    if (rollup) await this.#prune(scope, rollups, LAKE_ROLLUPS_PREFIX);
+    const wanted = [...read.events, ...read.rollups];
+    const out: string[] = new Array<string>(wanted.length);
     let next = 0;
     const worker = async () => {
-      while (next < live.length) {
+      while (next < wanted.length) {
         const i = next++;
-        out[i] = await this.#cached(live[i]!);
+        out[i] = await this.#cached(wanted[i]!);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.#downloads, live.length) }, worker));
-    return out;
+    await Promise.all(Array.from({ length: Math.min(this.#downloads, wanted.length) }, worker));
+    return { events: out.slice(0, read.events.length), rollups: out.slice(read.events.length) };
   }
 
   /**
@@ -248,15 +277,16 @@ export class LakeQueryEngine {
    * erased data outlives its object in the cache. Files outside the scope
    * are left for a query that covers them.
    */
-  async #prune(scope: LakeFileScope, live: readonly BlobInfo[]): Promise<void> {
+  async #prune(scope: LakeFileScope, live: readonly BlobInfo[], under: 'events/' | typeof LAKE_ROLLUPS_PREFIX = 'events/'): Promise<void> {
     const keep = new Set(live.map((b) => cacheKey(b)));
     const inScope = (app: string, day: string) =>
       (!scope.app || app === scope.app) && (!scope.fromDay || day >= scope.fromDay) && (!scope.toDay || day <= scope.toDay);
-    for (const prefix of listingPrefixes(scope)) {
+    const parse = (key: string) => (under === 'events/' ? parseEventObjectKey(key) : parseRollupKey(key));
+    for (const prefix of listingPrefixes(scope).map((p) => under + p.slice('events/'.length))) {
       const files = await readdir(path.join(this.#cacheDir, ...prefix.split('/').filter(Boolean)), { recursive: true }).catch(() => [] as string[]);
       for (const relative of files) {
         const cached = `${prefix}${relative.split(path.sep).join('/')}`;
-        const parsed = parseEventObjectKey(cached.replace(/\.\d+\.parquet$/, '.parquet'));
+        const parsed = parse(cached.replace(/\.\d+\.parquet$/, '.parquet'));
         if (!parsed || keep.has(cached) || !inScope(parsed.app, parsed.day) || this.#inFlight.has(path.join(this.#cacheDir, ...cached.split('/')))) continue;
         await rm(path.join(this.#cacheDir, ...cached.split('/')), { force: true });
       }

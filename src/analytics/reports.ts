@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.ts';
 import type { LakeFileScope } from './lake-files.ts';
 import { rowObjects, type LakeQueryOptions, type LakeQueryResult } from './lake-query.ts';
+import { latestMasterySql, rollupRowsSql, ROLLUP_COLUMNS, type RollupKind } from './lake-rollups.ts';
 
 /**
  * The lake's reports (`GET /admin/reports/{report}`, `kidslearn lake
@@ -9,6 +10,11 @@ import { rowObjects, type LakeQueryOptions, type LakeQueryResult } from './lake-
  * date range is both the file listing (only those days' partitions are
  * listed and read) and a filter on the partition columns. Rates and counts
  * are finished in TypeScript by the pure functions below.
+ *
+ * Four reports read daily rollups (lake-rollups.ts) where they are up to
+ * date: their SQL unions the `rollup` view with the same rows computed from
+ * the raw events of the days no rollup covers, so the figures are the same
+ * whichever days are rolled up.
  */
 
 export const REPORT_NAMES = ['active-learners', 'sessions', 'accuracy', 'funnel', 'mastery', 'errors'] as const;
@@ -43,6 +49,8 @@ export interface ReportOptions {
   /** Deadline of the report's query. */
   timeoutMs?: number;
   now?: () => Date;
+  /** false: compute from the raw events only, ignoring rollups (tests and benchmarks compare both). */
+  rollups?: boolean;
 }
 
 /** How many (app, concept, day) rows a report may return; a year of 100 concepts is 36,600. */
@@ -142,8 +150,16 @@ export function partitionFilter(app: string, from: string | undefined, to: strin
 
 const ISO_DAY = `strftime(${PARTITION_DAY}, '%Y-%m-%d')`;
 
+/** A per-day rollup's rows for the days matching `where`: from the `rollup` view, plus the same rows computed from the raw `events` (the days no rollup covers). */
+function rollupSource(kind: Exclude<RollupKind, 'mastery'>, where: string): string {
+  const columns = ['year', 'month', 'day', ...ROLLUP_COLUMNS[kind].map(([c]) => c)].join(', ');
+  return `(SELECT ${columns} FROM rollup WHERE ${where} UNION ALL SELECT ${columns} FROM (${rollupRowsSql(kind, where)}))`;
+}
+
 interface ReportPlan {
   scope: LakeFileScope;
+  /** The rollup kind the SQL reads beside the raw events, if any. */
+  rollup?: RollupKind;
   sql: string;
   finish(rows: Record<string, unknown>[]): { rows: Record<string, unknown>[]; extras?: Record<string, unknown> };
 }
@@ -159,15 +175,30 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
       const first = addDays(from, -6);
       return {
         scope: { app, fromDay: first, toDay: to },
+        rollup: 'learners',
+        // Weekly: a learner active on day d counts for the windows ending on d … d+6. Per learner, the day
+        // after the previous active day's windows (prev + 7) or d, whichever is later, starts a run of windows
+        // that ends at d + 6; runs do not overlap, so a window's count is (runs started) − (runs ended) up to
+        // its day: count(DISTINCT learner) over each 7-day window without joining every day to it. Each
+        // learner's days come from one list (a hash aggregate: cheaper here than a window function's sort).
+        // `d` holds each (day, learner) once: a day's rows come from its rollup or from its events, never both.
         sql: `WITH d AS (
-            SELECT DISTINCT ${PARTITION_DAY} AS day, learner FROM events
-            WHERE ${partitionFilter(app, first, to)} AND learner IS NOT NULL),
-          days AS (SELECT CAST(unnest(generate_series(DATE ${quote(from)}, DATE ${quote(to)}, INTERVAL 1 DAY)) AS DATE) AS day)
-          SELECT strftime(days.day, '%Y-%m-%d') AS day,
-            count(DISTINCT d.learner) FILTER (WHERE d.day = days.day) AS daily,
-            count(DISTINCT d.learner) AS weekly
-          FROM days LEFT JOIN d ON d.day BETWEEN days.day - 6 AND days.day
-          GROUP BY days.day ORDER BY days.day`,
+            SELECT ${PARTITION_DAY} AS day, learner FROM ${rollupSource('learners', partitionFilter(app, first, to))}),
+          l AS (SELECT list_sort(list(day)) AS days FROM d GROUP BY learner),
+          runs AS (
+            SELECT day, prev FROM (SELECT unnest(days) AS day, unnest(list_prepend(NULL::DATE, days)) AS prev FROM l)
+            WHERE day IS NOT NULL),
+          deltas AS (
+            SELECT x, sum(delta) AS delta FROM (
+              SELECT CASE WHEN prev IS NULL OR prev + 7 < day THEN day ELSE prev + 7 END AS x, 1 AS delta FROM runs
+              UNION ALL SELECT day + 7 AS x, -1 AS delta FROM runs)
+            GROUP BY x),
+          days AS (SELECT CAST(unnest(generate_series(DATE ${quote(from)}, DATE ${quote(to)}, INTERVAL 1 DAY)) AS DATE) AS day),
+          weekly AS (SELECT days.day, sum(deltas.delta) AS weekly FROM days JOIN deltas ON deltas.x <= days.day GROUP BY days.day),
+          daily AS (SELECT day, count(*) AS daily FROM d GROUP BY day)
+          SELECT strftime(days.day, '%Y-%m-%d') AS day, coalesce(daily.daily, 0) AS daily, coalesce(weekly.weekly, 0) AS weekly
+          FROM days LEFT JOIN daily ON daily.day = days.day LEFT JOIN weekly ON weekly.day = days.day
+          ORDER BY days.day`,
         finish: (rows) => ({
           rows: fillDays(
             from,
@@ -181,20 +212,18 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
     case 'sessions':
       return {
         scope,
-        sql: `SELECT ${ISO_DAY} AS day,
-            count(DISTINCT coalesce(session_id, event_id)) FILTER (WHERE type = 'session_start') AS sessions,
-            count(DISTINCT learner) FILTER (WHERE type = 'session_start') AS learners,
-            sum(duration_ms) FILTER (WHERE type = 'session_end') AS duration_ms
-          FROM events WHERE ${where} AND type IN ('session_start', 'session_end')
+        rollup: 'sessions',
+        sql: `SELECT ${ISO_DAY} AS day, sum(sessions) AS sessions, sum(learners) AS learners, sum(duration_ms) AS duration_ms
+          FROM ${rollupSource('sessions', where)}
           GROUP BY ALL ORDER BY day`,
         finish: (rows) => ({ rows: rows.map(sessionRow) }),
       };
     case 'accuracy':
       return {
         scope,
-        sql: `SELECT ${ISO_DAY} AS day, concept_id, count(*) AS answers, count(*) FILTER (WHERE correct) AS correct
-          FROM events WHERE ${where} AND type = 'answer_recorded' AND concept_id IS NOT NULL
-          GROUP BY ALL ORDER BY day, concept_id`,
+        rollup: 'accuracy',
+        sql: `SELECT ${ISO_DAY} AS day, concept_id, sum(answers) AS answers, sum(correct) AS correct
+          FROM ${rollupSource('accuracy', where)} GROUP BY ALL ORDER BY day, concept_id`,
         finish: (rows) => ({
           rows: rows.map((r) => {
             const answers = toNumber(r.answers);
@@ -207,18 +236,15 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
       // A learner counts as completing a lesson only if they started it in the range too, so completed ≤ started.
       return {
         scope,
-        sql: `WITH started AS (
-            SELECT DISTINCT lesson_id, learner FROM events
-            WHERE ${where} AND type = 'lesson_start' AND lesson_id IS NOT NULL AND learner IS NOT NULL),
-          completed AS (
-            SELECT DISTINCT lesson_id, learner FROM events
-            WHERE ${where} AND type IN ('lesson_complete', 'lesson_recorded') AND lesson_id IS NOT NULL AND learner IS NOT NULL),
-          pairs AS (
-            SELECT s.lesson_id, s.learner, c.learner AS completer FROM started s
-            LEFT JOIN completed c ON c.lesson_id = s.lesson_id AND c.learner = s.learner)
-          SELECT lesson_id, count(*) AS started, count(completer) AS completed FROM pairs GROUP BY lesson_id
+        rollup: 'funnel',
+        // One row per (lesson, learner) started in the range, flagged if also completed; then per learner.
+        sql: `WITH pairs AS (
+            SELECT lesson_id, learner, bool_or(kind = 'c') AS completed FROM ${rollupSource('funnel', where)}
+            GROUP BY lesson_id, learner HAVING bool_or(kind = 's')),
+          learners AS (SELECT learner, bool_or(completed) AS completed FROM pairs GROUP BY learner)
+          SELECT lesson_id, count(*) AS started, count(*) FILTER (WHERE completed) AS completed FROM pairs GROUP BY lesson_id
           UNION ALL
-          SELECT NULL, count(DISTINCT learner), count(DISTINCT completer) FROM pairs
+          SELECT NULL, count(*), count(*) FILTER (WHERE completed) FROM learners
           ORDER BY started DESC, lesson_id NULLS FIRST`,
         finish: (rows) => {
           const funnel = (r: Record<string, unknown>) => {
@@ -236,13 +262,16 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
     case 'mastery':
       // The state at the end of `to`: every answer up to then counts, not only the range's. The latest
       // answer per (learner, concept) by time, then sequence (arg_max: about 30% faster than a window here).
+      // `rollup` is that state at the end of an earlier day (or nothing) and `events` the days after it: their
+      // answers all occurred later (files are partitioned by the UTC day of occurred_at), so a pair they touch
+      // takes their latest value and every other pair keeps the rollup's.
       return {
         scope: { app, toDay: to },
-        sql: `WITH latest AS (
-            SELECT learner, concept_id, arg_max(mastery, (occurred_at, seq)) AS mastery FROM events
-            WHERE ${partitionFilter(app, undefined, to)} AND type = 'answer_recorded'
-              AND learner IS NOT NULL AND concept_id IS NOT NULL AND mastery IS NOT NULL
-            GROUP BY learner, concept_id)
+        rollup: 'mastery',
+        sql: `WITH tail AS (${latestMasterySql(partitionFilter(app, undefined, to))}),
+          latest AS (
+            SELECT mastery FROM (SELECT learner, concept_id, mastery FROM rollup WHERE ${partitionFilter(app, undefined, to)}) r ANTI JOIN tail USING (learner, concept_id)
+            UNION ALL SELECT mastery FROM tail)
           SELECT least(CAST(floor(mastery * ${BUCKETS}) AS INTEGER), ${BUCKETS - 1}) AS bucket, count(*) AS n,
             count(*) FILTER (WHERE mastery >= ${Number(masteryThreshold)}) AS mastered
           FROM latest GROUP BY bucket ORDER BY bucket`,
@@ -252,13 +281,11 @@ export function reportPlan(name: ReportName, range: ReportRange, masteryThreshol
         }),
       };
     case 'errors':
-      // app_error has no column for its code: the JSON of these (few) rows is read.
       return {
         scope,
-        sql: `SELECT properties->>'$.code' AS code, count(*) AS events, count(DISTINCT learner) AS learners,
-            count(*) FILTER (WHERE TRY_CAST(properties->>'$.fatal' AS BOOLEAN)) AS fatal
-          FROM events WHERE ${where} AND type = 'app_error'
-          GROUP BY ALL ORDER BY events DESC, code LIMIT ${TOP_ERRORS}`,
+        rollup: 'errors',
+        sql: `SELECT code, sum(events) AS events, count(DISTINCT learner) AS learners, sum(fatal) AS fatal
+          FROM ${rollupSource('errors', where)} GROUP BY code ORDER BY events DESC, code LIMIT ${TOP_ERRORS}`,
         finish: (rows) => ({
           rows: rows.map((r) => ({ code: String(r.code), events: toNumber(r.events), learners: toNumber(r.learners), fatal: toNumber(r.fatal) })),
         }),
@@ -284,7 +311,7 @@ export function sessionRow(r: Record<string, unknown>): Record<string, unknown> 
 /** Runs one report over the lake. */
 export async function runReport(queries: ReportQueries, name: ReportName, range: ReportRange, options: ReportOptions): Promise<ReportBody> {
   const plan = reportPlan(name, range, options.masteryThreshold);
-  const result = await queries.query(plan.sql, { scope: plan.scope, maxRows: REPORT_MAX_ROWS, timeoutMs: options.timeoutMs });
+  const result = await queries.query(plan.sql, { scope: plan.scope, rollup: plan.rollup, rawOnly: options.rollups === false, maxRows: REPORT_MAX_ROWS, timeoutMs: options.timeoutMs });
   const { rows, extras } = plan.finish(rowObjects(result));
   return { report: name, app: range.app, from: range.from, to: range.to, generatedAt: (options.now?.() ?? new Date()).toISOString(), rows, ...extras };
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { ExportedEvent } from '../../src/analytics/lake-privacy.ts';
+import { parseRollupKey, buildRollups } from '../../src/analytics/lake-rollups.ts';
+import { addDays, REPORT_NAMES, runReport } from '../../src/analytics/reports.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { LakeReader } from '../support/lake.ts';
@@ -100,6 +102,14 @@ for (const stack of await stacks()) {
       assert.equal(before.filter((r) => r.learner === miaKey).length, 18);
       assert.equal(before.filter((r) => r.learner === leoKey).length, 15);
       const filesBefore = new Set(before.map((r) => r._file));
+      // The reports' daily rollups of those days (as `lake compact` builds them): some hold her key, some are aggregated over learners.
+      const today = new Date().toISOString().slice(0, 10);
+      await buildRollups(t.container.lakeStore, app, { throughDay: today });
+      const herDays = new Set(before.filter((r) => r.learner === miaKey).map((r) => String(r.occurred_at).slice(0, 10)));
+      const rollupsBefore = await reader.rollupFiles(t.container.lakeStore, app);
+      const keyedWithHer = rollupsBefore.filter((f) => f.learners.includes(miaKey));
+      const aggregatedOfHerDays = rollupsBefore.filter((f) => /\/(sessions|accuracy)-/.test(f.key) && herDays.has(parseRollupKey(f.key)!.day));
+      assert.ok(keyedWithHer.length >= 3 && aggregatedOfHerDays.length === 6, `${keyedWithHer.length} keyed, ${aggregatedOfHerDays.length} aggregated`);
 
       const res = await t.request(`/api/children/${kids.mia}`, { method: 'DELETE', token: tokens.ann });
       assert.equal(res.status, 204, await res.clone().text());
@@ -120,7 +130,24 @@ for (const stack of await stacks()) {
       const done = await db.selectFrom('kidslearn.lake_erasures').selectAll().where('learner', '=', miaKey).executeTakeFirstOrThrow();
       assert.ok(done.done_at instanceof Date);
       assert.equal(done.rows_removed, 18);
-      assert.equal(done.files_rewritten, filesBefore.size, 'each of the three day files held her rows');
+      assert.equal(
+        done.files_rewritten,
+        filesBefore.size + keyedWithHer.length + aggregatedOfHerDays.length,
+        'each of the three day files held her rows, and so did those rollups',
+      );
+      // Every rollup: none holds her key; those aggregated over learners are gone for her days (read raw until rebuilt); Leo is still there.
+      const rollupsAfter = await reader.rollupFiles(t.container.lakeStore, app);
+      assert.ok(rollupsAfter.every((f) => !f.learners.includes(miaKey)));
+      assert.ok(rollupsAfter.some((f) => f.learners.includes(leoKey)));
+      assert.deepEqual(
+        rollupsAfter.map((f) => f.key).sort(),
+        rollupsBefore.map((f) => f.key).filter((k) => !aggregatedOfHerDays.some((a) => a.key === k)).sort(),
+      );
+      for (const report of REPORT_NAMES) {
+        const range = { app, from: addDays(today, -6), to: today };
+        const options = { masteryThreshold: 0.8, now: () => new Date(0) };
+        assert.deepEqual(await runReport(t.container.lakeQuery(), report, range, options), await runReport(t.container.lakeQuery(), report, range, { ...options, rollups: false }), report);
+      }
 
       // Scan the whole lake: every file, every row.
       const after = await lakeRows();

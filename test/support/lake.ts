@@ -92,6 +92,22 @@ export class LakeReader {
     return r.getRowObjectsJson().map((row) => ({ ...row, _file: keyOf.get(String(row._file)) }));
   }
 
+  /** Every rollup file of an app (rollups/app=<app>/…): its key and the learner keys it holds (none for kinds aggregated over learners). */
+  async rollupFiles(store: BlobStore, app: string): Promise<{ key: string; learners: string[] }[]> {
+    const c = await this.#conn();
+    const out: { key: string; learners: string[] }[] = [];
+    for (const b of await store.list(`rollups/app=${app}/`)) {
+      const file = path.join(this.#dir, `${++this.#n}.parquet`);
+      writeFileSync(file, (await store.getBytes(b.key))!);
+      const columns = (await c.runAndReadAll(`select column_name from (describe select * from read_parquet(${sqlString(file)}, hive_partitioning = false))`)).getRows().map((r) => String(r[0]));
+      const learners = columns.includes('learner')
+        ? (await c.runAndReadAll(`select distinct learner from read_parquet(${sqlString(file)}, hive_partitioning = false) where learner is not null`)).getRows().map((r) => String(r[0]))
+        : [];
+      out.push({ key: b.key, learners });
+    }
+    return out;
+  }
+
   /** The column types of a lake file. */
   async schema(store: BlobStore, key: string): Promise<{ name: string; type: string }[]> {
     const file = path.join(this.#dir, `${++this.#n}.parquet`);

@@ -81,9 +81,21 @@ describe('cli: lake', () => {
     await cli('lake', 'flush');
     const before = (await reader.rows(store)).map((r) => r.event_id);
     assert.deepEqual(before, [...good, ...more].map((e) => e.eventId));
-    assert.match(await cli('lake', 'compact', '--app', 'lakeapp', '--day', day), /^lakeapp 2026-11-20: 2 files → events\/app=lakeapp\/year=2026\/month=11\/day=20\/\d{20}-\d{20}\.c\.parquet/);
+    const compacted = await cli('lake', 'compact', '--app', 'lakeapp', '--day', day);
+    assert.match(compacted, /^lakeapp 2026-11-20: 2 files → events\/app=lakeapp\/year=2026\/month=11\/day=20\/\d{20}-\d{20}\.c\.parquet/);
+    // Then the day's rollups (one file per kind), for the reports.
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    assert.match(compacted, new RegExp(`\nrollups of lakeapp through ${yesterday}: 6 files written, 0 days up to date, 0 out-of-date files deleted$`));
     assert.equal((await store.list('events/')).length, 1);
+    assert.deepEqual(
+      (await store.list('rollups/')).map((b) => b.key.replace(/-[0-9a-f]{32}\.parquet$/, '')).sort(),
+      ['accuracy', 'errors', 'funnel', 'learners', 'mastery', 'sessions'].map((k) => `rollups/app=lakeapp/year=2026/month=11/day=20/${k}`),
+    );
     assert.deepEqual((await reader.rows(store)).map((r) => r.event_id), before);
-    assert.equal(await cli('lake', 'compact'), 'nothing to compact (1 partitions checked)');
+    assert.equal(
+      await cli('lake', 'compact'),
+      `nothing to compact (1 partitions checked)\nrollups of lakeapp through ${yesterday}: 0 files written, 1 days up to date, 0 out-of-date files deleted`,
+    );
+    assert.equal(await cli('lake', 'compact', '--no-rollups'), 'nothing to compact (1 partitions checked)');
   });
 });

@@ -3,6 +3,8 @@ import { compactPartition, partitionsUnder } from '../../analytics/compaction.ts
 import { listDeadLetters, purgeDeadLetters, redriveDeadLetters, type DeadLetter, type DeadLetterFilter } from '../../analytics/dead-letters.repo.ts';
 import { claimedRanges } from '../../analytics/lake-batches.repo.ts';
 import { LAKE_EVENTS_PREFIX } from '../../analytics/lake-layout.ts';
+import { buildRollups } from '../../analytics/lake-rollups.ts';
+import { addDays } from '../../analytics/reports.ts';
 import { openParquetEncoder } from '../../analytics/parquet-writer.ts';
 import { runDemo } from '../../analytics/demo-runner.ts';
 import { startProgress, type Progress } from '../progress.ts';
@@ -124,24 +126,38 @@ function requireFilter(options: { id?: number[]; app?: string; olderThan?: numbe
 function registerCompact(lake: Command, ctx: CliContext): void {
   lake
     .command('compact')
-    .description("merge each partition's (app, day) files into one .c.parquet; queries return the same rows at every step, and a crash is finished at the writer's next start")
+    .description(
+      "merge each partition's (app, day) files into one .c.parquet (queries return the same rows at every step, and a crash is finished at the writer's next start), then build the reports' daily rollups of the closed days",
+    )
     .option('--app <id>', 'only this app', parseAppId)
-    .option('--day <YYYY-MM-DD>', 'only this UTC day', parseDay)
-    .action(async (options: { app?: string; day?: string }) => {
+    .option('--day <YYYY-MM-DD>', 'only compact this UTC day', parseDay)
+    .option('--through <YYYY-MM-DD>', 'build rollups of the days up to this one (default: yesterday, UTC)', parseDay)
+    .option('--no-rollups', 'compact only')
+    .action(async (options: { app?: string; day?: string; through?: string; rollups: boolean }) => {
       const lines = await withContainer(ctx, async (c) => {
         const partitions = (await partitionsUnder(c.lakeStore, options.app ? `${LAKE_EVENTS_PREFIX}app=${options.app}/` : LAKE_EVENTS_PREFIX)).filter((p) => !options.day || p.day === options.day);
+        const erasedLearners = (app: string) => async () => (await c.database.db.selectFrom('kidslearn.lake_erasures').select('learner').where('app', '=', app).execute()).map((e) => e.learner);
         const encoder = await openParquetEncoder();
         const out: string[] = [];
         try {
           for (const p of partitions) {
-            const erasedLearners = async () => (await c.database.db.selectFrom('kidslearn.lake_erasures').select('learner').where('app', '=', p.app).execute()).map((e) => e.learner);
-            const r = await compactPartition(c.lakeStore, encoder, { app: p.app, day: p.day, claimed: await claimedRanges(c.database.db), erasedLearners });
+            const r = await compactPartition(c.lakeStore, encoder, { app: p.app, day: p.day, claimed: await claimedRanges(c.database.db), erasedLearners: erasedLearners(p.app) });
             if (r) out.push(`${p.app} ${p.day}: ${r.sources} files → ${r.target} (${r.bytesBefore} → ${r.bytesAfter} bytes)`);
           }
         } finally {
           await encoder.close();
         }
-        return out.length ? out : [`nothing to compact (${partitions.length} partitions checked)`];
+        if (!out.length) out.push(`nothing to compact (${partitions.length} partitions checked)`);
+        if (options.rollups) {
+          // Closed days only: today's files change with every flush (a rollup of them would be out of date at once).
+          const through = options.through ?? addDays(new Date().toISOString().slice(0, 10), -1);
+          const apps = options.app ? [options.app] : [...new Set((await partitionsUnder(c.lakeStore)).map((p) => p.app))].sort();
+          for (const app of apps) {
+            const r = await buildRollups(c.lakeStore, app, { throughDay: through, erasedLearners: erasedLearners(app) });
+            out.push(`rollups of ${app} through ${through}: ${r.written} files written, ${r.upToDate} days up to date, ${r.deleted} out-of-date files deleted`);
+          }
+        }
+        return out;
       });
       ctx.print(lines.join('\n'));
     });
