@@ -254,7 +254,7 @@ export class AnalyticsStack extends Stack {
         },
       },
     });
-    table.addDependency(database);
+    table.addResourceDependency(database);
 
     this.athenaWorkGroupName = `kidslearn-${config.name}`;
     new athena.CfnWorkGroup(this, 'AthenaWorkGroup', {

@@ -98,9 +98,9 @@ export class DataStack extends Stack {
       vpc,
       vpcSubnets: { subnetGroupName: SUBNETS.data },
       securityGroups: [clusterSg],
-      writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false }),
+      writer: rds.ClusterInstance.serverlessV2('Writer', { publiclyAccessible: false, enablePerformanceInsights: true, performanceInsightEncryptionKey: key }),
       readers: Array.from({ length: config.database.readers }, (_, i) =>
-        rds.ClusterInstance.serverlessV2(`Reader${i + 1}`, { publiclyAccessible: false, scaleWithWriter: true }),
+        rds.ClusterInstance.serverlessV2(`Reader${i + 1}`, { publiclyAccessible: false, scaleWithWriter: true, enablePerformanceInsights: true, performanceInsightEncryptionKey: key }),
       ),
       serverlessV2MinCapacity: config.database.minCapacityAcu,
       serverlessV2MaxCapacity: config.database.maxCapacityAcu,

@@ -89,8 +89,8 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
     ...(imageDirectory ? { imageDirectory } : {}),
   });
   // The API and the workers start only once the data stack, migrations included, is deployed.
-  api.addDependency(data);
-  engine.addDependency(data);
+  api.addStackDependency(data);
+  engine.addStackDependency(data);
 
   return { network, data, identity, analytics, api, engine };
 }
