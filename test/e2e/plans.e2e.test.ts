@@ -114,7 +114,9 @@ for (const variant of [
       }
       assert.equal(view?.status, 'ready', JSON.stringify(view));
       const fresh = view.plan!.activities.flatMap((a) => a.fresh ?? []);
-      assert.ok(fresh.length > 0, JSON.stringify(view.plan));
+      // On failure, say why: the process that ran the plan logs each activity left without a fresh item.
+      const why = () => [api.output(), engine?.output() ?? ''].join('\n').split('\n').filter((l) => /fresh|generat|embedd/i.test(l)).slice(-5).join('\n');
+      assert.ok(fresh.length > 0, `${JSON.stringify(view.plan)}\n${why()}`);
       const question = fresh[0]!;
       assert.ok(question.prompt.length > 0);
       // The generated question is not one of the app's authored items.
