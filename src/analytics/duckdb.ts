@@ -16,3 +16,15 @@ export function loadDuckDB(): Promise<typeof DuckDB> {
   loading.catch(() => (loading = undefined));
   return loading;
 }
+
+/**
+ * A DuckDB instance for the lake, in memory. DuckDB's external file cache
+ * (on by default since 1.3) is turned off: lake files are rewritten under
+ * the same name (erasure, rollups rebuilt), and a long-lived instance must
+ * never answer from the bytes of a file that was replaced — stale figures,
+ * a decompression error, or an erased learner's rows.
+ */
+export async function openLakeDuckDB(options: Record<string, string> = {}): Promise<DuckDB.DuckDBInstance> {
+  const { DuckDBInstance } = await loadDuckDB();
+  return DuckDBInstance.create(':memory:', { ...options, enable_external_file_cache: 'false' });
+}

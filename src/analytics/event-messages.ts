@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES, type EventType } from '../domain/analytics/event-types.ts';
-import { withPayloadHash, type OutboxEvent } from './event-outbox.ts';
+import { eventFields, withPayloadHash, type OutboxEvent } from './event-outbox.ts';
 
 /**
  * The events queue's message format (EVENT_QUEUE=sqs), shared by the
@@ -30,17 +30,7 @@ export const EventsMessage = z.object({ v: z.literal(1), events: z.array(QueuedE
 
 /** The JSON of one event inside a message. */
 function eventJson(e: OutboxEvent): string {
-  return JSON.stringify({
-    eventId: e.eventId,
-    app: e.app,
-    type: e.type,
-    source: e.source,
-    occurredAt: e.occurredAt.toISOString(),
-    receivedAt: e.receivedAt.toISOString(),
-    learner: e.learner,
-    sessionId: e.sessionId,
-    properties: e.properties,
-  });
+  return JSON.stringify(eventFields(e));
 }
 
 const HEAD = '{"v":1,"events":[';

@@ -73,9 +73,9 @@ export function deterministicUuid(name: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** The event as a dead letter keeps it (what would have been written). */
-function eventJson(e: OutboxEvent): string {
-  return JSON.stringify({
+/** An event's fields as JSON values (instants as ISO strings): what a queued message carries. */
+export function eventFields(e: OutboxEvent) {
+  return {
     eventId: e.eventId,
     app: e.app,
     type: e.type,
@@ -85,8 +85,12 @@ function eventJson(e: OutboxEvent): string {
     learner: e.learner,
     sessionId: e.sessionId,
     properties: e.properties,
-    payloadHash: e.payloadHash,
-  });
+  };
+}
+
+/** The event as a dead letter keeps it (what would have been written). */
+function eventJson(e: OutboxEvent): string {
+  return JSON.stringify({ ...eventFields(e), payloadHash: e.payloadHash });
 }
 
 /**

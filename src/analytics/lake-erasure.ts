@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadDuckDB } from './duckdb.ts';
+import { openLakeDuckDB } from './duckdb.ts';
 import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import { LAKE_EVENTS_PREFIX, parseEventObjectKey } from './lake-layout.ts';
@@ -39,8 +39,7 @@ export async function eraseLearnersFromLake(store: BlobStore, app: string, learn
   result.filesScanned = files.length + keyed.length;
   if (files.length === 0 && keyed.length === 0) return result;
   const work = await mkdtemp(path.join(tmpdir(), 'kidslearn-erase-'));
-  const { DuckDBInstance } = await loadDuckDB();
-  const instance = await DuckDBInstance.create(':memory:');
+  const instance = await openLakeDuckDB();
   const duck = await instance.connect();
   const inList = learners.map((l) => `'${l}'`).join(', ');
   let downloaded = 0;

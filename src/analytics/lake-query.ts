@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { loadDuckDB } from './duckdb.ts';
+import { loadDuckDB, openLakeDuckDB } from './duckdb.ts';
 import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
 import { AppError } from '../domain/errors.ts';
 import { listingPrefixes, liveEventFiles, type LakeFileScope } from './lake-files.ts';
@@ -286,7 +286,7 @@ export class LakeQueryEngine {
       const files = await readdir(path.join(this.#cacheDir, ...prefix.split('/').filter(Boolean)), { recursive: true }).catch(() => [] as string[]);
       for (const relative of files) {
         const cached = `${prefix}${relative.split(path.sep).join('/')}`;
-        const parsed = parse(cached.replace(/\.\d+\.parquet$/, '.parquet'));
+        const parsed = parse(uncachedKey(cached));
         if (!parsed || keep.has(cached) || !inScope(parsed.app, parsed.day) || this.#inFlight.has(path.join(this.#cacheDir, ...cached.split('/')))) continue;
         await rm(path.join(this.#cacheDir, ...cached.split('/')), { force: true });
       }
@@ -319,8 +319,7 @@ export class LakeQueryEngine {
 
   #open(): Promise<DuckDBInstance> {
     this.#instance ??= (async () => {
-      const { DuckDBInstance } = await loadDuckDB();
-      const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false' });
+      const instance = await openLakeDuckDB({ autoinstall_known_extensions: 'false' });
       const connection = await instance.connect();
       try {
         // Only the lake's folder may be read; no writes or reads elsewhere, and no query can undo this.
@@ -345,9 +344,19 @@ export class LakeQueryEngine {
   }
 }
 
-/** Where an S3 object is cached: its key with the size before `.parquet`, so a rewritten object is fetched again. */
+/**
+ * Where an S3 object is cached: its key with a version tag before `.parquet` — the object's ETag
+ * (else its size and modification time) — so an object rewritten under the same key (erasure,
+ * rollups rebuilt) is fetched again, even when its size did not change.
+ */
 export function cacheKey(blob: BlobInfo): string {
-  return blob.key.replace(/\.parquet$/, '') + `.${blob.size}.parquet`;
+  const tag = blob.etag && /^[0-9A-Za-z-]{1,80}$/.test(blob.etag) ? blob.etag.toLowerCase() : `${blob.size}-${blob.modifiedAt.getTime()}`;
+  return blob.key.replace(/\.parquet$/, '') + `.${tag}.parquet`;
+}
+
+/** The object key of a cache file (its version tag taken out). */
+function uncachedKey(cached: string): string {
+  return cached.replace(/\.[0-9a-z-]+\.parquet$/, '.parquet');
 }
 
 async function createViews(connection: DuckDBConnection, files: readonly string[]): Promise<void> {

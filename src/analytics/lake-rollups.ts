@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadDuckDB } from './duckdb.ts';
+import { openLakeDuckDB } from './duckdb.ts';
 import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import { listingPrefixes, liveEventFiles, type LakeFileScope } from './lake-files.ts';
@@ -272,8 +272,7 @@ export async function buildRollups(
   const existingKeys = new Set(existing.map((b) => b.key));
   const erasedNow = async () => ((await options.erasedLearners?.()) ?? []).filter((l) => LEARNER_KEY_PATTERN.test(l));
   const work = await mkdtemp(path.join(tmpdir(), 'kidslearn-rollup-'));
-  const { DuckDBInstance } = await loadDuckDB();
-  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const instance = await openLakeDuckDB({ threads: '2' });
   const duck = await instance.connect();
   // On S3 each day's files are fetched for that day only (and removed after it), not the whole lake at once.
   const downloaded: string[] = [];

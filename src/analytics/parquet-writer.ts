@@ -1,5 +1,5 @@
 import type { DuckDBAppender, DuckDBConnection, DuckDBTimestampValue } from '@duckdb/node-api';
-import { loadDuckDB } from './duckdb.ts';
+import { loadDuckDB, openLakeDuckDB } from './duckdb.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import { LAKE_COLUMNS, type LakeRow } from './lake-layout.ts';
 
@@ -26,9 +26,9 @@ const TABLE = 'lake_rows';
 
 /** Opens the encoder: one DuckDB instance, two threads (the writer shares the machine with the API). */
 export async function openParquetEncoder(): Promise<ParquetEncoder> {
-  const { DuckDBInstance, DuckDBTimestampValue } = await loadDuckDB();
+  const { DuckDBTimestampValue } = await loadDuckDB();
   const micros: Micros = (d) => new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
-  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  const instance = await openLakeDuckDB({ threads: '2' });
   let connection: DuckDBConnection;
   try {
     connection = await instance.connect();

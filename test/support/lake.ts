@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { openLakeDuckDB } from '../../src/analytics/duckdb.ts';
 import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
 import type { Database } from '../../src/adapters/db/database.ts';
 import { liveEventFiles } from '../../src/analytics/lake-files.ts';
@@ -67,7 +68,7 @@ export class LakeReader {
   #n = 0;
 
   async #conn(): Promise<DuckDBConnection> {
-    this.#instance ??= await DuckDBInstance.create(':memory:');
+    this.#instance ??= await openLakeDuckDB();
     this.#connection ??= await this.#instance.connect();
     return this.#connection;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { BlobInfo, BlobStore } from '../../src/adapters/blobs/blob-store.ts';
 import { blobStoreUnavailable } from '../../src/domain/errors.ts';
@@ -79,7 +80,7 @@ export class MemoryBlobStore implements BlobStore {
     return [...this.objects]
       .filter(([k]) => k.startsWith(prefix))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, o]) => ({ key, size: o.bytes.byteLength, modifiedAt: o.modifiedAt }));
+      .map(([key, o]) => ({ key, size: o.bytes.byteLength, modifiedAt: o.modifiedAt, etag: createHash('md5').update(o.bytes).digest('hex') }));
   }
   async delete(keys: readonly string[]): Promise<void> {
     await this.#check('delete');

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
 import { liveEventFiles, listingPrefixes, monthsBetween, parseManifest } from '../../src/analytics/lake-files.ts';
 import { eventObjectKey, lakeRow, partitionPrefix } from '../../src/analytics/lake-layout.ts';
-import { LakeQueryEngine, rowObjects, type LakeQueryResult } from '../../src/analytics/lake-query.ts';
+import { cacheKey, LakeQueryEngine, rowObjects, type LakeQueryResult } from '../../src/analytics/lake-query.ts';
 import { cellText, csvField, formatCsv, formatJson, formatTable, jsonValue } from '../../src/analytics/result-format.ts';
 import { partitionFilter } from '../../src/analytics/reports.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -132,7 +132,7 @@ describe('lake query engine', () => {
     assert.deepEqual(rowObjects(await engine.query('SELECT 41 + 1 AS x', { freeForm: true })), [{ x: 42 }]);
   });
 
-  it('on S3 copies the needed files into the cache once (keyed by key and size) and answers the same', async () => {
+  it('on S3 copies the needed files into the cache once (keyed by key and version) and answers the same', async () => {
     const s3 = createTestDirBlobStore(lake.dir, { as: 's3' });
     const cacheDir = path.join(lake.dir, '..', `${path.basename(lake.dir)}-s3cache`);
     const remote = new LakeQueryEngine({ store: s3, cacheDir, timeoutMs: 10_000 });
@@ -145,7 +145,7 @@ describe('lake query engine', () => {
       assert.equal(s3.gets.length, 3, 'the second query read the cache');
       const cached = readdirSync(path.join(cacheDir, ...partitionPrefix('alpha', '2026-11-02').split('/')));
       assert.equal(cached.length, 1);
-      assert.match(cached[0]!, /^\d{20}-\d{20}\.\d+\.parquet$/);
+      assert.match(cached[0]!, /^\d{20}-\d{20}\.[0-9a-z-]+\.parquet$/, 'cached under the key and a version tag');
     } finally {
       await remote.close();
     }
@@ -181,6 +181,20 @@ describe('S3 cache pruning', () => {
       await engine.close();
       lake.dispose();
     }
+  });
+});
+
+describe('S3 cache keys', () => {
+  it('an object rewritten under the same key with the same size is cached apart (ETag, else modification time)', () => {
+    const key = 'rollups/app=alpha/year=2026/month=11/day=02/funnel-ab12.parquet';
+    const at = new Date('2026-11-02T10:00:00Z');
+    const before = cacheKey({ key, size: 900, modifiedAt: at, etag: '0123456789abcdef0123456789abcdef' });
+    const after = cacheKey({ key, size: 900, modifiedAt: at, etag: 'fedcba9876543210fedcba9876543210' });
+    assert.notEqual(before, after);
+    assert.equal(before, 'rollups/app=alpha/year=2026/month=11/day=02/funnel-ab12.0123456789abcdef0123456789abcdef.parquet');
+    // A multipart upload's ETag ("<md5>-<parts>") is kept as it is; a store without ETags falls back to size and time.
+    assert.match(cacheKey({ key, size: 900, modifiedAt: at, etag: 'ABCDEF0123-3' }), /funnel-ab12\.abcdef0123-3\.parquet$/);
+    assert.notEqual(cacheKey({ key, size: 900, modifiedAt: at }), cacheKey({ key, size: 900, modifiedAt: new Date(at.getTime() + 1) }));
   });
 });
 

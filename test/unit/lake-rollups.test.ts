@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { openLakeDuckDB } from '../../src/analytics/duckdb.ts';
 import { compactPartition } from '../../src/analytics/compaction.ts';
 import { eraseLearnersFromLake } from '../../src/analytics/lake-erasure.ts';
 import { liveEventFiles } from '../../src/analytics/lake-files.ts';
@@ -14,6 +15,7 @@ import { addDays, partitionFilter, REPORT_NAMES, reportPlan, runReport, type Rep
 import type { EventType } from '../../src/domain/analytics/event-types.ts';
 import { createTestDirBlobStore } from '../support/dir-blob-store.ts';
 import { lakeEvent, tempLakeDir } from '../support/lake-files.ts';
+import { seededRandom } from '../../src/domain/seeded-random.ts';
 
 /**
  * Reports over daily rollups give exactly what the raw events give: every
@@ -23,17 +25,6 @@ import { lakeEvent, tempLakeDir } from '../support/lake-files.ts';
  * compaction, and an erasure (after which no rollup holds the learner).
  */
 
-/** mulberry32: a small seeded generator, so the lake is the same on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LEARNERS = Array.from({ length: 9 }, (_, i) => `l_${String(i).padStart(4, '0')}learnerkey0000000x`);
 const FIRST_DAY = '2026-10-28';
@@ -216,13 +207,13 @@ describe('reports over daily rollups', () => {
 
   before(async () => {
     encoder = await openParquetEncoder();
-    const instance = await DuckDBInstance.create(':memory:');
+    const instance = await openLakeDuckDB();
     duck = await instance.connect();
     closeDuck = () => {
       duck.closeSync();
       instance.closeSync();
     };
-    const rnd = random(20261204);
+    const rnd = seededRandom(20261204);
     for (let d = 0; d < DAYS; d++) {
       const day = dayOf(d);
       // Some learners are away some days (so weekly and daily counts differ), one file to three per day.
@@ -269,7 +260,7 @@ describe('reports over daily rollups', () => {
 
   it('a late event in a rolled-up day is counted at once (that day is read raw) and the next build replaces the stale rollups', { timeout: 240_000 }, async () => {
     const before = await compareAll('before the late events');
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     // A late batch for 11-02: a learner never seen before, plus answers that change some pairs' latest mastery.
     const newcomer = 'l_9999latecomer000000000'.slice(0, 24);
     const late = [

@@ -5,6 +5,8 @@ export interface BlobInfo {
   key: string;
   size: number;
   modifiedAt: Date;
+  /** The store's content tag (S3's ETag, quotes removed), when it has one: changes whenever the content does. */
+  etag?: string;
 }
 
 /**

@@ -186,7 +186,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         const page = await listPage(prefix + keyPrefix, token, pageSize);
         for (const object of page.Contents ?? []) {
           if (!object.Key?.startsWith(prefix)) continue;
-          found.push({ key: object.Key.slice(prefix.length), size: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) });
+          found.push({ key: object.Key.slice(prefix.length), size: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0), ...(object.ETag ? { etag: object.ETag.replaceAll('"', '') } : {}) });
         }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
