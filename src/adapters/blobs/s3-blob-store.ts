@@ -11,7 +11,7 @@ import { abortableSleep } from '../abortable-sleep.ts';
 import { replaceFile } from './atomic-file.ts';
 import { assertBlobKey, assertBlobPrefix, blobNotFound, blobStoreUnavailable, type BlobInfo, type BlobStore } from './blob-store.ts';
 import { instrumentAwsClient } from '../../observability/aws-clients.ts';
-import { lazyModule } from '../aws/lazy-module.ts';
+import { lazyModule } from '../lazy-module.ts';
 
 /** Options of the S3 blob store. */
 export interface S3BlobStoreOptions {

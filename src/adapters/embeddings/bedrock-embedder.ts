@@ -3,9 +3,9 @@ import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { AttemptError, DEFAULT_RETRY, mapLimited, normalize, truncateText, withRetries, type Embedder, type RetryPolicy } from './embedder.ts';
 import { classifyBedrockError } from '../aws/bedrock-errors.ts';
 import { instrumentAwsClient } from '../../observability/aws-clients.ts';
-import { lazyModule } from '../aws/lazy-module.ts';
+import { lazyModule } from '../lazy-module.ts';
 
-/** The Bedrock runtime client package, loaded on the first call rather than at import (see adapters/aws/lazy-module.ts). */
+/** The Bedrock runtime client package, loaded on the first call rather than at import (see adapters/lazy-module.ts). */
 const loadBedrockSdk = lazyModule((): Promise<typeof BedrockSdk> => import('@aws-sdk/client-bedrock-runtime'));
 
 /** Titan Text Embeddings v2, the default Bedrock model. */

@@ -1,8 +1,8 @@
 /**
  * A module loaded on first use: `load()` runs once and every call gets the
  * same promise; a failed load is not remembered, so the next call tries
- * again. The AWS SDK client packages are loaded this way by the adapters
- * that need them (S3, Bedrock): importing one costs tens of milliseconds of
+ * again. Packages an adapter needs only when it is used (the AWS SDK
+ * clients for S3 and Bedrock, nodemailer) are loaded this way: importing one costs tens of milliseconds of
  * CPU, which a Lambda function would otherwise pay in every cold start,
  * before its first request, whether or not that request needs the client.
  */
