@@ -52,6 +52,25 @@ const RUNTIME_FILES: Record<string, { from: string; to: string }[]> = {
   ],
 };
 
+/**
+ * Zod's error messages in every language it ships (`z.locales`, ~260 KB of
+ * the bundle, compiled at every cold start): kidslearn uses only the English
+ * messages Zod installs by default, so in a Lambda bundle `z.locales` holds
+ * `en` alone.
+ */
+const zodEnglishOnly: esbuild.Plugin = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: path.join(path.dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-locales' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};\n`,
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 /** One built function. */
 export interface BuiltLambda {
   name: string;
@@ -112,6 +131,7 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       sourceRoot: '',
       legalComments: 'linked',
       external: EXTERNAL,
+      plugins: [zodEnglishOnly],
       // ESM output still has to run the CommonJS packages it bundles (pg, pino, ...): give them `require`,
       // `__filename` and `__dirname`.
       banner: {
