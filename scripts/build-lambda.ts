@@ -78,8 +78,10 @@ export interface BuiltLambda {
   file: string;
   /** All of its code: `index.mjs` and its chunks (`chunks/*.mjs`, loaded on first `import()`). */
   bytes: number;
-  /** `index.mjs` alone: what an execution environment reads and compiles at init. */
+  /** `index.mjs` alone. */
   entryBytes: number;
+  /** What an execution environment reads and compiles at init: `index.mjs` and the chunks it imports statically (the rest wait for their `import()`). */
+  initBytes: number;
   /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
   packages: Record<string, number>;
 }
@@ -170,7 +172,15 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       mkdirSync(path.dirname(target), { recursive: true });
       cpSync(path.join(ROOT, from), target, { recursive: true });
     }
-    built.push({ name, file, bytes, entryBytes: output.bytes, packages });
+    const atInit = new Set<string>();
+    const visit = (o: string) => {
+      if (atInit.has(o)) return;
+      atInit.add(o);
+      for (const i of result.metafile.outputs[o]?.imports ?? []) if (i.kind === 'import-statement' && result.metafile.outputs[i.path]) visit(i.path);
+    };
+    visit(entryOutput);
+    const initBytes = [...atInit].reduce((sum, o) => sum + result.metafile.outputs[o]!.bytes, 0);
+    built.push({ name, file, bytes, entryBytes: output.bytes, initBytes, packages });
   }
   return built;
 }
