@@ -1,5 +1,7 @@
 import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import type { Config } from '../../config/config.ts';
+import { MATHKIDS_TEMPLATES } from '../../seed/mathkids.ts';
+import { WORDKIDS_TEMPLATES } from '../../seed/wordkids.ts';
 import { createBedrockModel } from './bedrock-model.ts';
 import type { LanguageModel } from './language-model.ts';
 import { createOfflineModel } from './offline-model.ts';
@@ -20,12 +22,7 @@ export interface LanguageModelOverrides {
  * `offline` both are the same adapter. Only the wiring module calls this.
  */
 export function createLanguageModel(config: Pick<Config, 'llm'>, overrides: LanguageModelOverrides = {}): { model: LanguageModel; offline: LanguageModel } {
-  // The demo curricula's templates are loaded with the first generation, not at start.
-  const loadTemplates = async () => {
-    const [{ MATHKIDS_TEMPLATES }, { WORDKIDS_TEMPLATES }] = await Promise.all([import('../../seed/mathkids.ts'), import('../../seed/wordkids.ts')]);
-    return [...MATHKIDS_TEMPLATES, ...WORDKIDS_TEMPLATES];
-  };
-  const offline = createOfflineModel({ loadTemplates, ...(overrides.offlineSeed === undefined ? {} : { seed: overrides.offlineSeed }) });
+  const offline = createOfflineModel({ templates: [...MATHKIDS_TEMPLATES, ...WORDKIDS_TEMPLATES], ...(overrides.offlineSeed === undefined ? {} : { seed: overrides.offlineSeed }) });
   const l = config.llm;
   const policy = { timeoutMs: l.timeoutMs, retries: l.retries };
   switch (l.provider) {

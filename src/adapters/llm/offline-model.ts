@@ -12,8 +12,6 @@ export const OFFLINE_MODEL_ID = 'offline-templates-v1';
 export interface OfflineModelOptions {
   /** Concept templates (the demo curricula's generators, see src/seed), matched by concept id, subject and grade. */
   templates?: readonly ConceptSpec[];
-  /** Or templates loaded on the first call (the demo curricula are ~100 KB of code a Lambda cold start need not compile). */
-  loadTemplates?: () => Promise<readonly ConceptSpec[]>;
   /** Seed of the random stream (tests); otherwise every call draws a fresh seed, so items differ from call to call. */
   seed?: number;
 }
@@ -94,23 +92,13 @@ function fromItem(item: PracticeItem): GeneratedCandidate {
  * items go through the same checks. A concept it has nothing for gets `[]`.
  */
 export function createOfflineModel(options: OfflineModelOptions = {}): LanguageModel {
-  const byId = (list: readonly ConceptSpec[] = []) => new Map(list.map((t) => [t.id, t]));
-  const load = options.loadTemplates;
-  let templates: Promise<Map<string, ConceptSpec>> | Map<string, ConceptSpec> = load ? new Map() : byId(options.templates);
-  let loaded = !load;
+  const templates = new Map((options.templates ?? []).map((t) => [t.id, t]));
   let calls = 0;
   return {
     provider: 'offline',
     model: OFFLINE_MODEL_ID,
     async generate(request, opts = {}) {
       opts.signal?.throwIfAborted();
-      if (!loaded) {
-        const loading = load!().then((list) => byId([...(options.templates ?? []), ...list]));
-        loading.catch(() => (loaded = false)); // a failed load is tried again by the next call
-        templates = loading;
-        loaded = true;
-      }
-      const specs = await templates;
       const task = request.task;
       const rng = makeRng(options.seed === undefined ? randomInt(2 ** 31) : options.seed + calls++);
       const out: GeneratedCandidate[] = [];
@@ -121,7 +109,7 @@ export function createOfflineModel(options: OfflineModelOptions = {}): LanguageM
           out.push(c);
         }
       };
-      const spec = specs.get(task.conceptId);
+      const spec = templates.get(task.conceptId);
       const attempts = task.count * 6;
       for (let i = 0; i < attempts && out.length < task.count; i++) {
         if (spec && spec.subject === task.subject && spec.grade === task.grade) {
