@@ -1,7 +1,8 @@
 /**
  * `npm run build:lambda`: bundles every Lambda entry point in
  * src/runtimes/lambda/ with esbuild into `dist/lambda/<name>/index.mjs`
- * (+ `index.mjs.map`), one minified ESM file per function, for the
+ * (+ `index.mjs.map`), one minified ESM entry per function and `chunks/`
+ * beside it for what is loaded with `import()` (code splitting), for the
  * `nodejs24.x` runtime (handler `index.handler`). infra/ deploys each folder
  * with `lambda.Code.fromAsset`; its tests call {@link buildLambdas} with a
  * temporary `outDir`.
