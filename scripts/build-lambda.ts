@@ -1,7 +1,8 @@
 /**
  * `npm run build:lambda`: bundles every Lambda entry point in
  * src/runtimes/lambda/ with esbuild into `dist/lambda/<name>/index.mjs`
- * (+ `index.mjs.map`), one minified ESM file per function, for the
+ * (+ `index.mjs.map`), one minified ESM entry per function and `chunks/`
+ * beside it for what is loaded with `import()` (code splitting), for the
  * `nodejs24.x` runtime (handler `index.handler`). infra/ deploys each folder
  * with `lambda.Code.fromAsset`; its tests call {@link buildLambdas} with a
  * temporary `outDir`.
@@ -52,12 +53,36 @@ const RUNTIME_FILES: Record<string, { from: string; to: string }[]> = {
   ],
 };
 
+/**
+ * Zod's error messages in every language it ships (`z.locales`, ~260 KB of
+ * the bundle, compiled at every cold start): kidslearn uses only the English
+ * messages Zod installs by default, so in a Lambda bundle `z.locales` holds
+ * `en` alone.
+ */
+const zodEnglishOnly: esbuild.Plugin = {
+  name: 'zod-english-only',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: path.join(path.dirname(args.importer), '..', 'locales', 'index.js'), namespace: 'zod-locales' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
+      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};\n`,
+      resolveDir: path.dirname(args.path),
+    }));
+  },
+};
+
 /** One built function. */
 export interface BuiltLambda {
   name: string;
   /** `<outDir>/<name>/index.mjs` */
   file: string;
+  /** All of its code: `index.mjs` and its chunks (`chunks/*.mjs`, loaded on first `import()`). */
   bytes: number;
+  /** `index.mjs` alone. */
+  entryBytes: number;
+  /** What an execution environment reads and compiles at init: `index.mjs` and the chunks it imports statically (the rest wait for their `import()`). */
+  initBytes: number;
   /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
   packages: Record<string, number>;
 }
@@ -90,7 +115,13 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
     const result = await esbuild.build({
       absWorkingDir: ROOT,
       entryPoints: [path.join(ENTRY_DIR, entry)],
-      outfile: file,
+      outdir: path.join(outDir, name),
+      entryNames: 'index',
+      outExtension: { '.js': '.mjs' },
+      // Modules imported with `import()` (pg-boss and its date libraries, nodemailer, ...) go to chunks of their
+      // own, read and compiled only when first imported: the cold start compiles only what the handler loads.
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
       bundle: true,
       platform: 'node',
       target: 'node24',
@@ -103,6 +134,7 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       sourceRoot: '',
       legalComments: 'linked',
       external: EXTERNAL,
+      plugins: [zodEnglishOnly],
       // ESM output still has to run the CommonJS packages it bundles (pg, pino, ...): give them `require`,
       // `__filename` and `__dirname`.
       banner: {
@@ -117,13 +149,20 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       metafile: true,
       logLevel: 'warning',
     });
-    const output = result.metafile.outputs[path.relative(ROOT, file).split(path.sep).join('/')];
+    const entryOutput = path.relative(ROOT, file).split(path.sep).join('/');
+    const output = result.metafile.outputs[entryOutput];
     if (!output) throw new Error(`esbuild did not report ${file}`);
+    // The function's code: its entry and the chunks (index.mjs and chunks/*.mjs), by package.
     const packages: Record<string, number> = {};
-    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
-      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-      const key = match ? match[1]! : 'src';
-      packages[key] = (packages[key] ?? 0) + bytesInOutput;
+    let bytes = 0;
+    for (const [outputPath, o] of Object.entries(result.metafile.outputs)) {
+      if (!outputPath.endsWith('.mjs')) continue;
+      bytes += o.bytes;
+      for (const [input, { bytesInOutput }] of Object.entries(o.inputs)) {
+        const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+        const key = match ? match[1]! : 'src';
+        packages[key] = (packages[key] ?? 0) + bytesInOutput;
+      }
     }
     for (const forbidden of ['@electric-sql/', '@duckdb/', '@aws-sdk/']) {
       const found = Object.keys(packages).find((p) => p.startsWith(forbidden));
@@ -134,7 +173,15 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       mkdirSync(path.dirname(target), { recursive: true });
       cpSync(path.join(ROOT, from), target, { recursive: true });
     }
-    built.push({ name, file, bytes: output.bytes, packages });
+    const atInit = new Set<string>();
+    const visit = (o: string) => {
+      if (atInit.has(o)) return;
+      atInit.add(o);
+      for (const i of result.metafile.outputs[o]?.imports ?? []) if (i.kind === 'import-statement' && result.metafile.outputs[i.path]) visit(i.path);
+    };
+    visit(entryOutput);
+    const initBytes = [...atInit].reduce((sum, o) => sum + result.metafile.outputs[o]!.bytes, 0);
+    built.push({ name, file, bytes, entryBytes: output.bytes, initBytes, packages });
   }
   return built;
 }

@@ -134,8 +134,11 @@ export class ApiStack extends Stack {
     // the app compares it verbatim, and API Gateway reads `<issuer>/.well-known/openid-configuration`.
     const issuer = `https://cognito-idp.${this.region}.${this.urlSuffix}/${props.userPool.userPoolId}`;
     const jwksUrl = `${issuer}/.well-known/jwks.json`;
+    // No NODE_OPTIONS=--enable-source-maps: Node then reads and parses the bundle's source map
+    // (6 MB) at every cold start, ~110 ms of CPU before the first request (docs/performance.md,
+    // bench:lambda). Stack traces keep function and class names (the bundles keep names); a
+    // position in index.mjs maps back with the index.mjs.map deployed beside it (docs/deploy-aws.md).
     const common: Record<string, string> = {
-      NODE_OPTIONS: '--enable-source-maps',
       // Lambda's file system is read-only but for /tmp.
       KIDSLEARN_DATA_DIR: '/tmp/kidslearn',
       LOG_LEVEL: 'info',

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../adapters/cache/lru.ts';
 import type { Database } from '../adapters/db/database.ts';
 import type { Tables } from '../adapters/db/tables.ts';
 import { learnerKey, newLearnerSecret } from '../domain/analytics/pseudonym.ts';
@@ -20,7 +20,7 @@ export class LearnerKeys {
   readonly #db: Database;
   readonly #secrets = new Map<string, Buffer>();
   /** Keys computed from committed secrets, so the answer path does not run an HMAC per answer write. */
-  readonly #keys = new LRUCache<string, string>({ max: 100_000 });
+  readonly #keys = lruCache<string, string>(100_000);
   /** One read per app at a time (outside transactions). */
   readonly #loading = new Map<string, Promise<Buffer>>();
 

@@ -163,8 +163,9 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
       apiEvent('GET', '/api/no-such-route', 'gw-404-1', { authorization: `Bearer ${token}` }),
       apiEvent('GET', '/admin/dashboard', 'gw-dash-1'),
       apiEvent('GET', '/admin/dashboard/assets/chart.umd.min.js', 'gw-dash-2'),
+      apiEvent('GET', '/api/lessons', 'gw-invalid-1', { authorization: `Bearer ${token}` }, 'order=bogus'),
     ]);
-    const [health, lessons, denied, missing, dashboard, chart] = results;
+    const [health, lessons, denied, missing, dashboard, chart, invalid] = results;
     assert.equal(health!.statusCode, 200);
     const healthBody = JSON.parse(health!.body) as { status: string; checks?: Record<string, unknown> };
     assert.equal(healthBody.status, 'ok', health!.body);
@@ -180,6 +181,12 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     const error = (JSON.parse(missing!.body) as { error: { code: string; message: string; requestId?: string } }).error;
     assert.equal(error.code, 'route_not_found');
     assert.match(error.message, /No route for GET \/api\/no-such-route/);
+
+    // Zod's messages are still English with its other languages left out of the bundle (build-lambda.ts).
+    assert.equal(invalid!.statusCode, 400, invalid!.body);
+    const invalidError = (JSON.parse(invalid!.body) as { error: { code: string; message: string } }).error;
+    assert.equal(invalidError.code, 'validation_failed');
+    assert.equal(invalidError.message, 'Invalid query parameter "order": Invalid option: expected one of "teaching"|"grade"');
 
     // The dashboard's page and files are deployed beside the bundle (build-lambda.ts RUNTIME_FILES).
     assert.equal(dashboard!.statusCode, 200, dashboard!.body.slice(0, 300));
@@ -200,6 +207,7 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
         ['gw-404-1', 'unmatched', 404, 'kidslearn'],
         ['gw-dash-1', 200],
         ['gw-dash-2', 200],
+        ['gw-invalid-1', '/api/lessons', 400, 'kidslearn'],
       ],
     );
     // One EMF line per invocation and series.
@@ -213,7 +221,7 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
         ['unmatched', 'GET', '404', 1],
       ],
     );
-    assert.equal(emf.length, 6, 'one EMF line per invocation');
+    assert.equal(emf.length, 7, 'one EMF line per invocation');
     assert.equal((emf[0]!._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace, 'Kidslearn');
   });
 });

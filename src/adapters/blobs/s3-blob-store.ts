@@ -4,12 +4,14 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { AppError } from '../../domain/errors.ts';
 import { abortableSleep } from '../abortable-sleep.ts';
 import { replaceFile } from './atomic-file.ts';
 import { assertBlobKey, assertBlobPrefix, blobNotFound, blobStoreUnavailable, type BlobInfo, type BlobStore } from './blob-store.ts';
 import { instrumentAwsClient } from '../../observability/aws-clients.ts';
+import { lazyModule } from '../lazy-module.ts';
 
 /** Options of the S3 blob store. */
 export interface S3BlobStoreOptions {
@@ -33,6 +35,13 @@ export interface S3BlobStoreOptions {
   client?: S3Client;
 }
 
+/**
+ * The S3 client package, loaded on the store's first call rather than at
+ * import: it is ~60 ms of CPU to load, which a Lambda cold start would pay
+ * before its first request even when the request never reaches the lake.
+ */
+const loadS3Sdk = lazyModule((): Promise<typeof S3Sdk> => import('@aws-sdk/client-s3'));
+
 /** Keys per DeleteObjects request: S3's maximum. */
 const DELETE_CHUNK = 1000;
 
@@ -54,10 +63,12 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
   if (prefix !== '') assertBlobPrefix(prefix);
   const maxAttempts = options.maxAttempts ?? 3;
   const pageSize = options.listPageSize ?? 1000;
-  const client =
-    options.client ??
-    instrumentAwsClient(
-      new S3Client({
+  let client = options.client;
+  /** The SDK and the client (made on the first call); loading them counts against the call's deadline. */
+  const sdk = async () => {
+    const s3 = await loadS3Sdk();
+    client ??= instrumentAwsClient(
+      new s3.S3Client({
         region: options.region,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
@@ -67,6 +78,8 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         logger: quietLogger,
       }),
     );
+    return { s3, client };
+  };
   const ownsClient = !options.client;
   const location = `s3://${bucket}/${prefix}`;
 
@@ -95,8 +108,10 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     }
   };
 
-  const send = (key: string, body: Uint8Array | Readable, size: number, sha256: string, signal: AbortSignal) =>
-    client.send(new PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: body, ContentLength: size, ChecksumSHA256: sha256 }), { abortSignal: signal });
+  const send = async (key: string, body: Uint8Array | Readable, size: number, sha256: string, signal: AbortSignal) => {
+    const { s3, client } = await sdk();
+    return client.send(new s3.PutObjectCommand({ Bucket: bucket, Key: prefix + key, Body: body, ContentLength: size, ChecksumSHA256: sha256 }), { abortSignal: signal });
+  };
 
   /** Uploads a file; the SDK does not retry a streamed body (it cannot rewind it), so this retries with a fresh stream. */
   const putStream = async (key: string, file: string, size: number, sha256: string, signal: AbortSignal) => {
@@ -116,8 +131,9 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
 
   /** GetObject, or undefined when there is no such object. */
   const getObject = async (key: string, signal: AbortSignal) => {
+    const { s3, client } = await sdk();
     try {
-      return await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }), { abortSignal: signal });
+      return await client.send(new s3.GetObjectCommand({ Bucket: bucket, Key: prefix + key }), { abortSignal: signal });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -125,7 +141,14 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
   };
 
   const listPage = (keyPrefix: string, token: string | undefined, max: number, ms = timeoutMs) =>
-    call('ListObjectsV2', (signal) => client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix, MaxKeys: max, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: signal }), ms);
+    call(
+      'ListObjectsV2',
+      async (signal) => {
+        const { s3, client } = await sdk();
+        return client.send(new s3.ListObjectsV2Command({ Bucket: bucket, Prefix: keyPrefix, MaxKeys: max, ...(token ? { ContinuationToken: token } : {}) }), { abortSignal: signal });
+      },
+      ms,
+    );
 
   return {
     kind: 's3',
@@ -168,8 +191,9 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     async exists(key) {
       assertBlobKey(key);
       return call(`HeadObject ${key}`, async (signal) => {
+        const { s3, client } = await sdk();
         try {
-          await client.send(new HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), { abortSignal: signal });
+          await client.send(new s3.HeadObjectCommand({ Bucket: bucket, Key: prefix + key }), { abortSignal: signal });
           return true;
         } catch (error) {
           if (isNotFound(error)) return false;
@@ -197,9 +221,10 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       keys.forEach(assertBlobKey);
       for (let i = 0; i < keys.length; i += DELETE_CHUNK) {
         const chunk = keys.slice(i, i + DELETE_CHUNK);
-        const result = await call(`DeleteObjects (${chunk.length} keys)`, (signal) =>
-          client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((key) => ({ Key: prefix + key })), Quiet: true } }), { abortSignal: signal }),
-        );
+        const result = await call(`DeleteObjects (${chunk.length} keys)`, async (signal) => {
+          const { s3, client } = await sdk();
+          return client.send(new s3.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: chunk.map((key) => ({ Key: prefix + key })), Quiet: true } }), { abortSignal: signal });
+        });
         const failed = result.Errors ?? [];
         if (failed.length > 0) {
           throw blobStoreUnavailable(`Blob store ${location}: DeleteObjects refused ${failed.length} of ${chunk.length} keys (first: ${failed[0]!.Key} ${failed[0]!.Code})`, failed);
@@ -212,7 +237,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
     },
 
     async close() {
-      if (ownsClient) client.destroy();
+      if (ownsClient) client?.destroy();
     },
   };
 }

@@ -1,9 +1,9 @@
-import { LRUCache } from 'lru-cache';
+import { lruCache } from './lru.ts';
 import type { Cache } from './cache.ts';
 
 /** In-process LRU cache (the embedded default). Bounded by entry count. */
 export function createMemoryCache(options: { maxEntries: number }): Cache {
-  const lru = new LRUCache<string, string>({ max: options.maxEntries });
+  const lru = lruCache<string, string>(options.maxEntries);
   return {
     kind: 'memory',
     async get(key) {

@@ -1,7 +1,12 @@
-import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
+import type * as BedrockSdk from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { AttemptError, DEFAULT_RETRY, mapLimited, normalize, truncateText, withRetries, type Embedder, type RetryPolicy } from './embedder.ts';
 import { classifyBedrockError } from '../aws/bedrock-errors.ts';
 import { instrumentAwsClient } from '../../observability/aws-clients.ts';
+import { lazyModule } from '../lazy-module.ts';
+
+/** The Bedrock runtime client package, loaded on the first call rather than at import (see adapters/lazy-module.ts). */
+const loadBedrockSdk = lazyModule((): Promise<typeof BedrockSdk> => import('@aws-sdk/client-bedrock-runtime'));
 
 /** Titan Text Embeddings v2, the default Bedrock model. */
 export const TITAN_V2 = 'amazon.titan-embed-text-v2:0';
@@ -35,7 +40,13 @@ export interface BedrockEmbedderOptions {
 export function createBedrockEmbedder(options: BedrockEmbedderOptions): Embedder {
   const model = options.model ?? TITAN_V2;
   const dimension = options.dimensions ?? 1024;
-  const client = options.client ?? instrumentAwsClient(new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
+  let client = options.client;
+  /** The SDK and the client, made on the first call. */
+  const sdk = async () => {
+    const bedrock = await loadBedrockSdk();
+    client ??= instrumentAwsClient(new bedrock.BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
+    return { bedrock, client };
+  };
   const ownsClient = !options.client;
   const policy = options.retry ?? DEFAULT_RETRY;
   const concurrency = options.concurrency ?? 4;
@@ -52,7 +63,8 @@ export function createBedrockEmbedder(options: BedrockEmbedderOptions): Embedder
       }, options.timeoutMs);
     });
     try {
-      const command = new InvokeModelCommand({
+      const { bedrock, client } = await sdk();
+      const command = new bedrock.InvokeModelCommand({
         modelId: model,
         contentType: 'application/json',
         accept: 'application/json',
@@ -98,7 +110,7 @@ export function createBedrockEmbedder(options: BedrockEmbedderOptions): Embedder
       );
     },
     async close() {
-      if (ownsClient) client.destroy();
+      if (ownsClient) client?.destroy();
     },
   };
 }

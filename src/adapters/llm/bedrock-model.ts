@@ -1,7 +1,12 @@
-import { BedrockRuntimeClient, ConverseCommand, type ContentBlock } from '@aws-sdk/client-bedrock-runtime';
+import type * as BedrockSdk from '@aws-sdk/client-bedrock-runtime';
+import type { BedrockRuntimeClient, ContentBlock } from '@aws-sdk/client-bedrock-runtime';
 import { callWithRetries, LlmAttemptError, type CallPolicy, type LanguageModel } from './language-model.ts';
 import { classifyBedrockError } from '../aws/bedrock-errors.ts';
 import { instrumentAwsClient } from '../../observability/aws-clients.ts';
+import { lazyModule } from '../lazy-module.ts';
+
+/** The Bedrock runtime client package, loaded on the first call rather than at import (see adapters/lazy-module.ts). */
+const loadBedrockSdk = lazyModule((): Promise<typeof BedrockSdk> => import('@aws-sdk/client-bedrock-runtime'));
 
 /** Options of the Bedrock adapter. */
 export interface BedrockModelOptions {
@@ -23,7 +28,13 @@ export interface BedrockModelOptions {
  * apply, with the timeout on each attempt.
  */
 export function createBedrockModel(options: BedrockModelOptions): LanguageModel {
-  const client = options.client ?? instrumentAwsClient(new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
+  let client = options.client;
+  /** The SDK and the client, made on the first call. */
+  const sdk = async () => {
+    const bedrock = await loadBedrockSdk();
+    client ??= instrumentAwsClient(new bedrock.BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
+    return { bedrock, client };
+  };
   const ownsClient = !options.client;
   return {
     provider: 'bedrock',
@@ -33,7 +44,8 @@ export function createBedrockModel(options: BedrockModelOptions): LanguageModel 
         'bedrock',
         options.policy,
         async (signal) => {
-          const command = new ConverseCommand({
+          const { bedrock, client } = await sdk();
+          const command = new bedrock.ConverseCommand({
             modelId: options.model,
             system: [{ text: request.system }],
             messages: [{ role: 'user', content: [{ text: request.user }] }],
@@ -68,7 +80,7 @@ export function createBedrockModel(options: BedrockModelOptions): LanguageModel 
       return { ...value, model: options.model, attempts };
     },
     async close() {
-      if (ownsClient) client.destroy();
+      if (ownsClient) client?.destroy();
     },
   };
 }

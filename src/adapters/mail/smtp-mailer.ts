@@ -1,6 +1,10 @@
-import nodemailer from 'nodemailer';
+import type { SendMailOptions, Transporter } from 'nodemailer';
 import { AppError } from '../../domain/errors.ts';
+import { lazyModule } from '../lazy-module.ts';
 import type { Mailer } from './mailer.ts';
+
+/** nodemailer (~240 KB), loaded on the first message rather than at import (see adapters/lazy-module.ts). */
+const loadNodemailer = lazyModule(() => import('nodemailer'));
 
 /**
  * The server mailer: SMTP through nodemailer (one pooled transport per
@@ -9,15 +13,24 @@ import type { Mailer } from './mailer.ts';
  * a stalled mail server costs a request at most that long, then a 503.
  */
 export function createSmtpMailer(options: { url: string; from: string; timeoutMs: number }): Mailer {
-  const transport = nodemailer.createTransport({
-    url: options.url,
-    pool: true,
-    maxConnections: 2,
-    connectionTimeout: options.timeoutMs,
-    greetingTimeout: options.timeoutMs,
-    socketTimeout: options.timeoutMs,
-    dnsTimeout: options.timeoutMs,
-  } as Parameters<typeof nodemailer.createTransport>[0]);
+  /** The pooled transport, made with the first message. */
+  let transport: Promise<Transporter> | undefined;
+  const open = () => {
+    transport ??= loadNodemailer().then(({ default: nodemailer }) =>
+      nodemailer.createTransport({
+        url: options.url,
+        pool: true,
+        maxConnections: 2,
+        connectionTimeout: options.timeoutMs,
+        greetingTimeout: options.timeoutMs,
+        socketTimeout: options.timeoutMs,
+        dnsTimeout: options.timeoutMs,
+      } as Parameters<typeof nodemailer.createTransport>[0]),
+    );
+    transport.catch(() => (transport = undefined));
+    return transport;
+  };
+  const sendMail = async (mail: SendMailOptions) => (await open()).sendMail(mail);
   return {
     kind: 'smtp',
     async send(message) {
@@ -26,7 +39,7 @@ export function createSmtpMailer(options: { url: string; from: string; timeoutMs
         timer = setTimeout(() => reject(new Error(`SMTP did not accept the message within ${options.timeoutMs} ms`)), options.timeoutMs);
       });
       try {
-        await Promise.race([transport.sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text }), timeout]);
+        await Promise.race([sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text }), timeout]);
       } catch (error) {
         throw new AppError('unavailable', 'mail_unavailable', 'Email cannot be sent right now; try again in a minute', { cause: error, details: { retryAfterSeconds: 60 } });
       } finally {
@@ -34,7 +47,8 @@ export function createSmtpMailer(options: { url: string; from: string; timeoutMs
       }
     },
     async close() {
-      transport.close();
+      const opened = await transport?.catch(() => undefined);
+      opened?.close();
     },
   };
 }

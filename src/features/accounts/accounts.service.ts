@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../../adapters/cache/lru.ts';
 import { z } from 'zod';
 import type { Database } from '../../adapters/db/database.ts';
 import type { Mailer } from '../../adapters/mail/mailer.ts';
@@ -111,7 +111,7 @@ export class AccountsService {
   readonly #accessTtlSeconds: number;
   readonly #refreshTtlSeconds: number;
   /** External accounts already recorded with this role (app:sub:role), so only a first request writes. */
-  readonly #knownExternal = new LRUCache<string, true>({ max: 100_000, ttl: 10 * 60_000 });
+  readonly #knownExternal = lruCache<string, true>(100_000, { ttl: 10 * 60_000 });
 
   readonly #mailer: Mailer;
   readonly #limiter: RateLimiter;

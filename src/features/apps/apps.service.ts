@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../../adapters/cache/lru.ts';
 import type { Database } from '../../adapters/db/database.ts';
 import { AppError } from '../../domain/errors.ts';
 import { isValidAppId } from '../../domain/tenancy.ts';
@@ -12,7 +12,7 @@ import { findApp, insertApp, listApps, updateAppSettings, type AppRecord, type A
  */
 export class AppsService {
   readonly #db: Database;
-  readonly #cache = new LRUCache<string, { app: AppRecord | null }>({ max: 10_000 });
+  readonly #cache = lruCache<string, { app: AppRecord | null }>(10_000);
 
   constructor(db: Database) {
     this.#db = db;

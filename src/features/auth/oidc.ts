@@ -8,7 +8,7 @@ import {
   type JWTPayload,
   type RemoteJWKSet,
 } from 'jose';
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../../adapters/cache/lru.ts';
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { Role, type Principal } from '../../domain/principal.ts';
@@ -65,7 +65,7 @@ export class OidcVerifier {
   readonly #algorithms: string[];
   readonly #clockTolerance: number;
   readonly #jwks: RemoteJWKSet;
-  readonly #verified = new LRUCache<string, Principal>({ max: 50_000 });
+  readonly #verified = lruCache<string, Principal>(50_000);
 
   /** Checks the options (throws `Error` on a misconfiguration); fetches nothing until the first verification. */
   constructor(options: OidcOptions) {

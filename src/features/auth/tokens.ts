@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, type JWTPayload } from 'jose';
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../../adapters/cache/lru.ts';
 import { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { Role, type Principal } from '../../domain/principal.ts';
@@ -61,7 +61,7 @@ export class TokenService {
   readonly #signing: SigningKey;
   readonly #keys: VerificationKey[];
   readonly #issuer: string;
-  readonly #verified = new LRUCache<string, Principal>({ max: 50_000 });
+  readonly #verified = lruCache<string, Principal>(50_000);
 
   /**
    * `keys[0]` (a private key) signs; every key verifies, so tokens of a

@@ -1,4 +1,4 @@
-import { LRUCache } from 'lru-cache';
+import { lruCache } from '../../adapters/cache/lru.ts';
 import type { Database } from '../../adapters/db/database.ts';
 import { AppError } from '../../domain/errors.ts';
 import { scoped } from '../../adapters/db/scoped.ts';
@@ -44,7 +44,7 @@ export const MODEL_REFRESH_MS = 30_000;
  */
 export class ModelStore {
   readonly #db: Database;
-  readonly #active = new LRUCache<string, ActiveModel>({ max: 1000, ttl: MODEL_REFRESH_MS });
+  readonly #active = lruCache<string, ActiveModel>(1000, { ttl: MODEL_REFRESH_MS });
 
   constructor(db: Database) {
     this.#db = db;

@@ -7,6 +7,7 @@ import type { Principal } from '../../domain/principal.ts';
 import type { ChildrenService } from '../families/children.service.ts';
 import type { ActiveModel, ModelStore } from './model-store.ts';
 import { LRUCache } from 'lru-cache';
+import { lruCache } from '../../adapters/cache/lru.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KeyedSerial } from './keyed-serial.ts';
 import { WriteBatcher, type BatchableWrite } from './write-batcher.ts';
@@ -189,8 +190,7 @@ export class ProgressService {
     this.#writeConcurrency = deps.writeConcurrency ?? 1;
     this.#apps = deps.apps;
     this.#lessons = deps.lessons;
-    this.#keys = new LRUCache<string, ItemKey>({
-      max: 50_000,
+    this.#keys = lruCache<string, ItemKey>(50_000, {
       ttl: deps.itemKeyTtlMs ?? ITEM_KEY_TTL_MS,
       // lru-cache reuses its last clock reading until a 1 ms timer fires; a
       // test clock moves without timers running, so read it every time.
