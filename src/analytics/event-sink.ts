@@ -81,7 +81,13 @@ export interface SqsEventSinkOptions {
  * the consumer stores each id once.
  */
 export function createSqsEventSink(options: SqsEventSinkOptions): EventSink {
-  const client = options.client ?? createSqsClient({ region: options.region, connectTimeoutMs: options.timeoutMs, longestCallMs: options.timeoutMs });
+  // The SDK is loaded with the first delivery, not when the app is built (Lambda cold start).
+  let client: Promise<SQSClient> | undefined = options.client ? Promise.resolve(options.client) : undefined;
+  const clientOf = () =>
+    (client ??= createSqsClient({ region: options.region, connectTimeoutMs: options.timeoutMs, longestCallMs: options.timeoutMs }).catch((error: unknown) => {
+      client = undefined;
+      throw error;
+    }));
   const maxBytes = Math.min(SQS_MAX_MESSAGE_BYTES, options.maxMessageBytes ?? SQS_MAX_MESSAGE_BYTES);
   const fifo = options.queueUrl.endsWith('.fifo');
   return {
@@ -96,7 +102,8 @@ export function createSqsEventSink(options: SqsEventSinkOptions): EventSink {
       const requests = chunkEntries(entries);
       let failed;
       try {
-        const results = await Promise.all(requests.map((r) => sendBatch(client, options.queueUrl, r, { timeoutMs: options.timeoutMs, ...(options.retry ? { retry: options.retry } : {}) })));
+        const sqs = await clientOf();
+        const results = await Promise.all(requests.map((r) => sendBatch(sqs, options.queueUrl, r, { timeoutMs: options.timeoutMs, ...(options.retry ? { retry: options.retry } : {}) })));
         failed = results.flat();
       } catch (error) {
         throw eventQueueUnavailable(`The events queue did not take the events within ${options.timeoutMs} ms; keep them and retry with the same ids`, error);

@@ -129,6 +129,9 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
       assert.ok(!code.includes('LAMBDA_DEFAULTS'), `${b.name} is not minified`);
       // Static imports of these would fail at load on Lambda; only lazy import() may name them.
       assert.doesNotMatch(code, /from\s*"@(?:electric-sql|duckdb)\//);
+      // AWS SDK clients a request may never need are loaded with their first call, not at init (cold start): only
+      // Secrets Manager (read at init) may be imported statically.
+      assert.doesNotMatch(code, /from\s*"@aws-sdk\/client-(?:sqs|sesv2|s3|bedrock-runtime)"/, `${b.name} imports an AWS SDK client at init`);
       assert.ok(!Object.keys(b.packages).some((p) => /^@(aws-sdk|electric-sql|duckdb)\//.test(p)), Object.keys(b.packages).join(', '));
     }
     assert.ok(built.find((b) => b.name === 'api')!.packages['@aws-lambda-powertools/tracer'], 'Powertools is bundled (not in the runtime)');

@@ -1,5 +1,10 @@
-import { SendMessageBatchCommand, SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
+import type * as SqsSdk from '@aws-sdk/client-sqs';
+import type { SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sqs';
+import { lazyModule } from '../lazy-module.ts';
 import { abortableSleep } from '../abortable-sleep.ts';
+
+/** The SQS client package, loaded with the first queue call (not at import: ~70 ms of a Lambda cold start). */
+export const loadSqsSdk = lazyModule((): Promise<typeof SqsSdk> => import('@aws-sdk/client-sqs'));
 
 /**
  * What the SQS adapters (job queue, event producer) share: one client
@@ -118,6 +123,7 @@ export const SQS_MAX_MESSAGE_BYTES = 256 * 1024;
  * all did); rejects only when the deadline passes.
  */
 export async function sendBatch(client: SQSClient, queueUrl: string, entries: SendMessageBatchRequestEntry[], options: { timeoutMs: number; retry?: RetryPolicy }): Promise<FailedEntry[]> {
+  const { SendMessageBatchCommand } = await loadSqsSdk();
   if (entries.length > SQS_BATCH_ENTRIES) throw new Error(`SendMessageBatch takes at most ${SQS_BATCH_ENTRIES} entries, got ${entries.length}`);
   const retry = options.retry ?? DEFAULT_RETRY;
   const deadline = Date.now() + options.timeoutMs;
@@ -165,7 +171,8 @@ export function describeAwsError(error: unknown): string {
  * the caller's deadline), connection and request timeouts set. The request
  * timeout covers a long poll (`longestCallMs`).
  */
-export function createSqsClient(options: { region?: string | undefined; endpoint?: string | undefined; connectTimeoutMs: number; longestCallMs: number }): SQSClient {
+export async function createSqsClient(options: { region?: string | undefined; endpoint?: string | undefined; connectTimeoutMs: number; longestCallMs: number }): Promise<SQSClient> {
+  const { SQSClient } = await loadSqsSdk();
   return new SQSClient({
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),

@@ -102,7 +102,7 @@ export async function openSqsJobQueue(options: SqsJobQueueOptions): Promise<JobQ
   const db = database.db;
   const waitTimeSeconds = Math.min(20, Math.max(1, Math.round(options.waitTimeSeconds ?? 20)));
   const margin = Math.max(0, Math.round(options.visibilityMarginSeconds ?? 5));
-  const client = options.client ?? createSqsClient({ region: options.region, connectTimeoutMs: timeoutMs, longestCallMs: waitTimeSeconds * 1000 + timeoutMs });
+  const client = options.client ?? await createSqsClient({ region: options.region, connectTimeoutMs: timeoutMs, longestCallMs: waitTimeSeconds * 1000 + timeoutMs });
   const ownsClient = !options.client;
   const urlOf = typeof options.queueUrl === 'string' ? () => options.queueUrl as string : options.queueUrl;
   const report = (error: unknown) => options.onError?.(error instanceof Error ? error : new Error(String(error)));

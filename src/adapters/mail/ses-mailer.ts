@@ -1,4 +1,6 @@
-import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type * as SesSdk from '@aws-sdk/client-sesv2';
+import type { SESv2Client } from '@aws-sdk/client-sesv2';
+import { lazyModule } from '../lazy-module.ts';
 import { AppError } from '../../domain/errors.ts';
 import { callAws, describeAwsError, type RetryPolicy } from '../aws/sqs-calls.ts';
 import type { Mailer } from './mailer.ts';
@@ -16,6 +18,9 @@ export interface SesMailerOptions {
   retry?: RetryPolicy;
 }
 
+/** The SES client package, loaded with the first message. */
+const loadSesSdk = lazyModule((): Promise<typeof SesSdk> => import('@aws-sdk/client-sesv2'));
+
 /**
  * The AWS mailer: Amazon SES (API v2) `SendEmail` with simple content — the
  * subject and the plain text, UTF-8 — from `MAIL_FROM` to the one address.
@@ -26,23 +31,25 @@ export interface SesMailerOptions {
  * text (it carries a single-use code) is never logged or put in the error.
  */
 export function createSesMailer(options: SesMailerOptions): Mailer {
-  const client =
-    options.client ??
-    new SESv2Client({
-      ...(options.region ? { region: options.region } : {}),
-      maxAttempts: 1,
-      requestHandler: { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, throwOnRequestTimeout: true },
-    });
+  // The SDK is loaded with the first message, not when the app is built (Lambda cold start).
+  let client: SESv2Client | undefined = options.client;
   const ownsClient = !options.client;
   return {
     kind: 'ses',
     async send(message) {
       try {
+        const { SESv2Client, SendEmailCommand } = await loadSesSdk();
+        client ??= new SESv2Client({
+          ...(options.region ? { region: options.region } : {}),
+          maxAttempts: 1,
+          requestHandler: { connectionTimeout: options.timeoutMs, requestTimeout: options.timeoutMs, throwOnRequestTimeout: true },
+        });
+        const ses = client;
         await callAws(
           'SES',
           'SendEmail',
           (signal) =>
-            client.send(
+            ses.send(
               new SendEmailCommand({
                 FromEmailAddress: options.from,
                 Destination: { ToAddresses: [message.to] },
@@ -65,7 +72,7 @@ export function createSesMailer(options: SesMailerOptions): Mailer {
       }
     },
     async close() {
-      if (ownsClient) client.destroy();
+      if (ownsClient) client?.destroy();
     },
   };
 }
