@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { loadDuckDB } from './duckdb.ts';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import { LAKE_EVENTS_PREFIX } from './lake-layout.ts';
@@ -30,6 +30,7 @@ export async function eraseLearnersFromLake(store: BlobStore, app: string, learn
   result.filesScanned = files.length;
   if (files.length === 0) return result;
   const work = await mkdtemp(path.join(tmpdir(), 'kidslearn-erase-'));
+  const { DuckDBInstance } = await loadDuckDB();
   const instance = await DuckDBInstance.create(':memory:');
   const duck = await instance.connect();
   try {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { loadDuckDB } from './duckdb.ts';
 import type { BlobInfo, BlobStore } from '../adapters/blobs/blob-store.ts';
 import { AppError } from '../domain/errors.ts';
 import { listingPrefixes, liveEventFiles, type LakeFileScope } from './lake-files.ts';
@@ -195,6 +196,7 @@ export class LakeQueryEngine {
       const extracted = await connection.extractStatements(sql);
       if (extracted.count !== 1) throw invalidQuery(`Expected exactly one SQL statement, got ${extracted.count}`);
       const prepared = await extracted.prepare(0);
+      const { StatementType } = await loadDuckDB();
       if (prepared.statementType !== StatementType.SELECT && prepared.statementType !== StatementType.EXPLAIN) {
         throw invalidQuery('Only SELECT (or EXPLAIN) statements may run over the lake: it is read-only here');
       }
@@ -287,6 +289,7 @@ export class LakeQueryEngine {
 
   #open(): Promise<DuckDBInstance> {
     this.#instance ??= (async () => {
+      const { DuckDBInstance } = await loadDuckDB();
       const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false' });
       const connection = await instance.connect();
       try {

@@ -1,4 +1,5 @@
-import { DuckDBInstance, DuckDBTimestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBTimestampValue } from '@duckdb/node-api';
+import { loadDuckDB } from './duckdb.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import { LAKE_COLUMNS, type LakeRow } from './lake-layout.ts';
 
@@ -22,10 +23,11 @@ export interface ParquetEncoder {
 export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 const TABLE = 'lake_rows';
-const micros = (d: Date) => new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
 
 /** Opens the encoder: one DuckDB instance, two threads (the writer shares the machine with the API). */
 export async function openParquetEncoder(): Promise<ParquetEncoder> {
+  const { DuckDBInstance, DuckDBTimestampValue } = await loadDuckDB();
+  const micros: Micros = (d) => new DuckDBTimestampValue(BigInt(d.getTime()) * 1000n);
   const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
   let connection: DuckDBConnection;
   try {
@@ -49,7 +51,7 @@ export async function openParquetEncoder(): Promise<ParquetEncoder> {
         await connection.run(`delete from ${TABLE}`);
         const appender = await connection.createAppender(TABLE);
         try {
-          for (const row of rows) appendRow(appender, row);
+          for (const row of rows) appendRow(appender, row, micros);
           appender.closeSync();
         } catch (error) {
           try {
@@ -82,8 +84,10 @@ export async function openParquetEncoder(): Promise<ParquetEncoder> {
   };
 }
 
-/** Appends one row in LAKE_COLUMNS order. */
-function appendRow(a: DuckDBAppender, r: LakeRow): void {
+type Micros = (d: Date) => DuckDBTimestampValue;
+
+/** Appends one row in LAKE_COLUMNS order; `micros` makes DuckDB's timestamp values. */
+function appendRow(a: DuckDBAppender, r: LakeRow, micros: Micros): void {
   a.appendBigInt(r.seq);
   a.appendVarchar(r.event_id);
   a.appendVarchar(r.type);

@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   KIDSLEARN_DATA_DIR: z.string().min(1).default('./data'),
   PGLITE_SHARED_BUFFERS_MB: intFrom(32, 1, 4096),
   DATABASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['postgres:', 'postgresql:']).optional()),
+  DATABASE_SECRET_ARN: z.preprocess(emptyToUndefined, z.string().trim().startsWith('arn:').optional()),
   DATABASE_POOL_SIZE: intFrom(10, 1, 200),
   DATABASE_CONNECT_TIMEOUT_MS: intFrom(5000, 100, 120000),
   DATABASE_STATEMENT_TIMEOUT_MS: intFrom(10000, 100, 600000),
@@ -62,12 +63,17 @@ const EnvSchema = z.object({
   CACHE_TIMEOUT_MS: intFrom(500, 10, 10000),
   CACHE_MAX_ENTRIES: intFrom(10000, 100, 10_000_000),
   LOG_LEVEL: LogLevel.default('info'),
+  METRICS_EMF: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   CORS_ORIGINS: z
     .string()
     .default('')
     .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(z.union([z.literal('*'), urlWithProtocol(['http:', 'https:'])]))),
   JWT_PRIVATE_KEY: z.preprocess(emptyToUndefined, z.string().optional()),
+  JWT_PRIVATE_KEY_SECRET_ARN: z.preprocess(emptyToUndefined, z.string().trim().startsWith('arn:').optional()),
   JWT_ISSUER: z.string().min(1).default('kidslearn'),
   JWT_PREVIOUS_PUBLIC_KEYS: z.preprocess(emptyToUndefined, z.string().optional()),
   SEED_DEMO_APPS: z
@@ -191,6 +197,12 @@ export interface Config {
     | { kind: 'memory'; maxEntries: number }
     | { kind: 'redis'; url: string; keyPrefix: string; timeoutMs: number };
   logLevel: z.infer<typeof LogLevel>;
+  /**
+   * `emf`: also write the HTTP request metrics to stdout in CloudWatch
+   * embedded metric format (namespace `Kidslearn`), flushed per Lambda
+   * invocation (`METRICS_EMF=true`; on Lambda nothing scrapes `/metrics`).
+   */
+  metrics: { emf: boolean };
   corsOrigins: string[];
   jwt: { issuer: string; privateKeyJwk: string | undefined; previousPublicJwks: string | undefined };
   seedDemoApps: boolean;
@@ -309,6 +321,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       throw new ConfigError(`Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs (${error instanceof Error ? error.message : 'unreadable'})`, { cause: error });
     }
   }
+  if (e.DATABASE_SECRET_ARN && !e.DATABASE_URL) {
+    // The AWS entry points turn the secret into DATABASE_URL before this runs (adapters/aws/database-secret.ts).
+    throw new ConfigError('Invalid DATABASE_SECRET_ARN: expected it to be resolved into DATABASE_URL by the entry point (resolveSecrets, adapters/aws/secrets.ts) before the configuration is loaded');
+  }
+  if (e.JWT_PRIVATE_KEY_SECRET_ARN && !e.JWT_PRIVATE_KEY) {
+    throw new ConfigError('Invalid JWT_PRIVATE_KEY_SECRET_ARN: expected it to be resolved into JWT_PRIVATE_KEY by the entry point (resolveSecrets) before the configuration is loaded');
+  }
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
   if (e.LAKE_MODE === 'separate' && !e.DATABASE_URL) {
     throw new ConfigError('Invalid LAKE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the lake writer itself)');
@@ -340,6 +359,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       ? { kind: 'redis', url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, timeoutMs: e.CACHE_TIMEOUT_MS }
       : { kind: 'memory', maxEntries: e.CACHE_MAX_ENTRIES },
     logLevel: e.LOG_LEVEL,
+    metrics: { emf: e.METRICS_EMF },
     corsOrigins: e.CORS_ORIGINS,
     jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS },
     seedDemoApps: e.SEED_DEMO_APPS,

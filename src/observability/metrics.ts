@@ -6,9 +6,32 @@ export interface HttpSeries {
   observe(seconds: number): void;
 }
 
+/** The name of the HTTP request counter (Prometheus, and the embedded metric format on Lambda). */
+export const HTTP_REQUESTS_METRIC = 'kidslearn_http_requests_total';
+/** The name of the HTTP latency histogram, in seconds (Prometheus; on Lambda one EMF value per request). */
+export const HTTP_DURATION_METRIC = 'kidslearn_http_request_duration_seconds';
+
+/** The labels of one HTTP series: method, route pattern, status. */
+export type HttpLabels = { readonly method: string; readonly route: string; readonly status: string };
+
+/**
+ * Somewhere else the HTTP requests are reported to, besides the Prometheus
+ * registry: CloudWatch embedded metric format on Lambda (observability/emf.ts),
+ * where nothing scrapes `/metrics`. `labels` is the same object for every
+ * request of a series.
+ */
+export interface HttpMetricsSink {
+  /** One request of the series `labels` that took `seconds`. */
+  observe(labels: HttpLabels, seconds: number): void;
+  /** Writes out what was observed since the last flush (once per Lambda invocation). */
+  flush(): void;
+}
+
 /** Prometheus metrics of one process. A registry per container keeps tests independent. */
 export interface Metrics {
   registry: Registry;
+  /** Writes out the pushed metrics (the {@link HttpMetricsSink}, when there is one); a no-op otherwise. */
+  flush(): void;
   /**
    * The series of `kidslearn_http_requests_total` and
    * `kidslearn_http_request_duration_seconds` for one (method, route pattern,
@@ -81,20 +104,21 @@ const PLAN_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10,
 /** Upper bounds (seconds) of the HTTP latency histogram. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] as const;
 
-type HttpLabels = { method: string; route: string; status: string };
-
 /** One series' counts: per bucket (not cumulative), total and sum. */
 class Series implements HttpSeries {
   readonly labels: HttpLabels;
   readonly buckets = new Float64Array(HTTP_BUCKETS.length);
+  readonly #sink: HttpMetricsSink | undefined;
   count = 0;
   sum = 0;
 
-  constructor(labels: HttpLabels) {
+  constructor(labels: HttpLabels, sink: HttpMetricsSink | undefined) {
     this.labels = labels;
+    this.#sink = sink;
   }
 
   observe(seconds: number): void {
+    this.#sink?.observe(this.labels, seconds);
     this.count++;
     this.sum += seconds;
     for (let i = 0; i < HTTP_BUCKETS.length; i++) {
@@ -117,12 +141,17 @@ class Series implements HttpSeries {
  */
 class HttpMetrics {
   readonly #series = new Map<string, Series>();
+  readonly #sink: HttpMetricsSink | undefined;
+
+  constructor(sink: HttpMetricsSink | undefined) {
+    this.#sink = sink;
+  }
 
   series(method: string, route: string, status: number): Series {
     const key = `${method} ${status} ${route}`;
     let series = this.#series.get(key);
     if (series === undefined) {
-      series = new Series({ method, route, status: String(status) });
+      series = new Series({ method, route, status: String(status) }, this.#sink);
       this.#series.set(key, series);
     }
     return series;
@@ -164,13 +193,16 @@ class HttpMetrics {
   }
 }
 
-/** Creates the registry; `poolStats` is read at scrape time. */
-export function createMetrics(poolStats: () => { total: number; idle: number; waiting: number }, options: { defaultMetrics?: boolean } = {}): Metrics {
+/** Creates the registry; `poolStats` is read at scrape time; `httpSink` also receives every HTTP request. */
+export function createMetrics(
+  poolStats: () => { total: number; idle: number; waiting: number },
+  options: { defaultMetrics?: boolean; httpSink?: HttpMetricsSink } = {},
+): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'kidslearn_' });
-  const http = new HttpMetrics();
+  const http = new HttpMetrics(options.httpSink);
   new Counter({
-    name: 'kidslearn_http_requests_total',
+    name: HTTP_REQUESTS_METRIC,
     help: 'HTTP requests by method, route pattern and status',
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
@@ -181,7 +213,7 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
   });
   // The registry reads only the members `histogram()` provides.
   registry.registerMetric(
-    http.histogram('kidslearn_http_request_duration_seconds', 'HTTP request latency by method, route pattern and status') as unknown as Histogram,
+    http.histogram(HTTP_DURATION_METRIC, 'HTTP request latency by method, route pattern and status') as unknown as Histogram,
   );
   // Plans are few per second at most: prom-client's own types are cheap enough here.
   const planSeconds = new Histogram({
@@ -234,6 +266,7 @@ export function createMetrics(poolStats: () => { total: number; idle: number; wa
   };
   return {
     registry,
+    flush: () => options.httpSink?.flush(),
     llm,
     lakeEvents,
     lakeWriter,

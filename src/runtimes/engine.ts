@@ -12,7 +12,7 @@ import { closeServer, exitOnStartFailure, listen, loadConfigOrExit, onStopSignal
  * shutdown timeout to finish, releases the rest for a retry, and exits.
  */
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = await loadConfigOrExit();
   const container = await createContainer(config);
   const { logger } = container;
   const engine = await startEngine(container, { concurrency: config.engine.concurrency });

@@ -11,7 +11,7 @@ import { closeServer, exitOnStartFailure, listen, loadConfigOrExit, onStopSignal
  * next writer rewrites it), then the process exits.
  */
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = await loadConfigOrExit();
   if (!config.lake.enabled) {
     process.stderr.write('kidslearn lake writer: LAKE_ENABLED=false, so there is nothing to write; exiting\n');
     process.exit(0);

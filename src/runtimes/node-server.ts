@@ -13,7 +13,7 @@ import { closeServer, exitOnStartFailure, listen, loadConfigOrExit, onStopSignal
  * writer likewise (`LAKE_MODE`, `npm run lake`).
  */
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = await loadConfigOrExit();
   const container = await createContainer(config);
   // No reopen after seeding: seeding grows RSS by ~25 MB, and a reopen held
   // two PGlite instances at once. The ~600 MB that once looked like seeding's

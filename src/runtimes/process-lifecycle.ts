@@ -1,12 +1,17 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { SecretError, resolveSecrets } from '../adapters/aws/secrets.ts';
 import { ConfigError, loadConfig, type Config } from '../config/config.ts';
 
-/** Reads and validates the configuration, or prints its one-line error and exits 1. */
-export function loadConfigOrExit(): Config {
+/**
+ * Reads and validates the configuration, or prints its one-line error and
+ * exits 1. With `DATABASE_SECRET_ARN` or `JWT_PRIVATE_KEY_SECRET_ARN` (AWS Fargate) the database URL or signing key is
+ * read from Secrets Manager first, once at start.
+ */
+export async function loadConfigOrExit(): Promise<Config> {
   try {
-    return loadConfig();
+    return loadConfig(await resolveSecrets(process.env));
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof SecretError) {
       console.error(error.message);
       process.exit(1);
     }

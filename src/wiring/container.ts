@@ -4,7 +4,6 @@ import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
 import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
 import type { JobQueue } from '../adapters/jobs/job-queue.ts';
-import { openJobQueue } from '../adapters/jobs/pg-boss-queue.ts';
 import type { Embedder } from '../adapters/embeddings/embedder.ts';
 import { createEmbedder } from '../adapters/embeddings/create-embedder.ts';
 import type { Mailer } from '../adapters/mail/mailer.ts';
@@ -39,6 +38,7 @@ import { ModelStore } from '../features/progress/model-store.ts';
 import { ProgressService } from '../features/progress/progress.service.ts';
 import { createLogger, type Logger } from '../observability/logger.ts';
 import { createMetrics, type Metrics } from '../observability/metrics.ts';
+import { createEmfSink } from '../observability/emf.ts';
 import { throttledLog } from '../observability/throttle.ts';
 import { createLanguageModel, type LanguageModel, type LanguageModelOverrides } from '../adapters/llm/create-language-model.ts';
 import { ItemGenerator } from '../engine/item-generator.ts';
@@ -171,7 +171,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     }
     cache = overrides.cache ?? (await openCache(config, logger));
     const signingKey = overrides.signingKey ?? (await loadSigningKey({ dataDir: config.dataDir, privateKeyJwk: config.jwt.privateKeyJwk }));
-    const metrics = createMetrics(() => database.poolStats());
+    // On Lambda (METRICS_EMF=true) the HTTP metrics also go to stdout in CloudWatch's embedded metric
+    // format, and the process metrics (CPU, heap, event loop) are left out: nothing scrapes /metrics there.
+    const metrics = createMetrics(() => database.poolStats(), config.metrics.emf ? { httpSink: createEmfSink(), defaultMetrics: false } : {});
     const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
     const apps = new AppsService(database);
     const concepts = new ConceptsService({ db: database });
@@ -243,13 +245,15 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     };
     let queue: Promise<JobQueue> | undefined;
     const jobQueue = () => {
-      queue ??= openJobQueue({
+      // pg-boss (with its cron and date libraries, ~1 MB) is loaded on first use: most processes
+      // never need it, and it is a Lambda cold start's largest avoidable cost.
+      queue ??= import('../adapters/jobs/pg-boss-queue.ts').then(({ openJobQueue }) => openJobQueue({
         database,
         databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
         timeoutMs: config.engine.queueTimeoutMs,
         pollingIntervalSeconds: config.engine.pollSeconds,
         onError: (error) => logger.warn({ err: error }, 'job queue: background error'),
-      });
+      }));
       queue.catch(() => (queue = undefined));
       return queue;
     };

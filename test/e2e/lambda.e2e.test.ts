@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/config.ts';
-import { loadSigningKey } from '../../src/features/auth/signing-keys.ts';
+import { generatePrivateJwk, importSigningKey } from '../../src/features/auth/signing-keys.ts';
 import { TokenService } from '../../src/features/auth/tokens.ts';
 import { createContainer } from '../../src/wiring/container.ts';
 import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
@@ -27,7 +27,7 @@ function event(method: string, rawPath: string, headers: Record<string, string> 
       domainName: 'api.example.org',
       domainPrefix: 'api',
       http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId: 'r1',
+      requestId: 'gw-Req1d=',
       routeKey: '$default',
       stage: '$default',
       time: '22/Nov/2026:10:00:00 +0000',
@@ -44,21 +44,25 @@ describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: 
     const db = await createThrowawayDatabase();
     drop = db.drop;
     const dataDir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lambda-'));
-    Object.assign(process.env, { DATABASE_URL: db.url, KIDSLEARN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SEED_DEMO_APPS: 'false' });
+    // Every execution environment signs with the same key: the Lambda config requires one.
+    const jwk = await generatePrivateJwk();
+    Object.assign(process.env, { DATABASE_URL: db.url, KIDSLEARN_DATA_DIR: dataDir, LOG_LEVEL: 'silent', SEED_DEMO_APPS: 'false', JWT_PRIVATE_KEY: JSON.stringify(jwk) });
     const config = loadConfig(process.env, { envFile: null });
     const setup = await createContainer(config, { embedder: testEmbedder(), logger: createLogger({ level: 'silent' }) });
     await createFixtureApp(setup, 'alpha');
     await setup.close();
-    const key = await loadSigningKey({ dataDir, privateKeyJwk: undefined });
+    const key = await importSigningKey(jwk);
     token = await new TokenService([key], 'kidslearn').issue({ sub: 'g1', app: 'alpha', role: 'guardian' }, 300);
   });
   after(async () => drop?.());
 
   it('answers health, lessons and errors like the Node server', async () => {
-    const { handler } = await import('../../src/runtimes/lambda.ts');
+    const { handler } = await import('../../src/runtimes/lambda/api.ts');
     const context = {} as Parameters<typeof handler>[1];
     const health = await handler(event('GET', '/health') as never, context);
     assert.equal(health.statusCode, 200);
+    // No X-Request-Id from the client: API Gateway's request id is the request id (logs, response).
+    assert.equal(health.headers?.['x-request-id'], 'gw-Req1d=');
     const list = await handler(event('GET', '/api/lessons', { authorization: `Bearer ${token}` }, 'grade=1') as never, context);
     assert.equal(list.statusCode, 200);
     const body = JSON.parse(list.body) as { items: { id: string }[] };
@@ -66,5 +70,22 @@ describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: 
     const denied = await handler(event('GET', '/api/lessons') as never, context);
     assert.equal(denied.statusCode, 401);
     assert.equal((JSON.parse(denied.body) as { error: { code: string } }).error.code, 'missing_token');
+  });
+
+  it('migrate (custom resource onEvent): applies nothing on an up-to-date database and reports the versions; Delete is a no-op', async () => {
+    const { handler } = await import('../../src/runtimes/lambda/migrate.ts');
+    const base = { ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:p', ResponseURL: 'https://example.org', StackId: 's', RequestId: 'q', LogicalResourceId: 'Migrations', ResourceType: 'Custom::Migrations', ResourceProperties: { ServiceToken: 'x' } };
+    const created = await handler({ ...base, RequestType: 'Create' }, {} as never);
+    assert.equal(created.PhysicalResourceId, 'kidslearn-migrations');
+    assert.equal(created.Data.Applied, '0');
+    const versions = JSON.parse(created.Data.Versions) as Record<string, number>;
+    assert.ok(versions.control! > 0 && versions['app:alpha']! > 0, created.Data.Versions);
+    assert.equal(created.Data.ControlVersion, String(versions.control));
+    assert.equal(created.Data.TenantVersion, String(versions['app:alpha']));
+    assert.equal(created.Data.Apps, '1');
+    const updated = await handler({ ...base, RequestType: 'Update', PhysicalResourceId: 'kidslearn-migrations', OldResourceProperties: { ServiceToken: 'x' } }, {} as never);
+    assert.deepEqual(updated, created);
+    const deleted = await handler({ ...base, RequestType: 'Delete', PhysicalResourceId: 'kidslearn-migrations' }, {} as never);
+    assert.deepEqual(deleted, { PhysicalResourceId: 'kidslearn-migrations', Data: { Applied: '0', ControlVersion: '', TenantVersion: '', Apps: '', Versions: '' } });
   });
 });

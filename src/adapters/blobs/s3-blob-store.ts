@@ -9,6 +9,7 @@ import { AppError } from '../../domain/errors.ts';
 import { abortableSleep } from '../abortable-sleep.ts';
 import { replaceFile } from './atomic-file.ts';
 import { assertBlobKey, assertBlobPrefix, blobNotFound, blobStoreUnavailable, type BlobInfo, type BlobStore } from './blob-store.ts';
+import { instrumentAwsClient } from '../../observability/aws-clients.ts';
 
 /** Options of the S3 blob store. */
 export interface S3BlobStoreOptions {
@@ -55,15 +56,17 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
   const pageSize = options.listPageSize ?? 1000;
   const client =
     options.client ??
-    new S3Client({
-      region: options.region,
-      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
-      ...(options.credentials ? { credentials: options.credentials } : {}),
-      maxAttempts,
-      requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
-      logger: quietLogger,
-    });
+    instrumentAwsClient(
+      new S3Client({
+        region: options.region,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        forcePathStyle: options.forcePathStyle ?? Boolean(options.endpoint),
+        ...(options.credentials ? { credentials: options.credentials } : {}),
+        maxAttempts,
+        requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true },
+        logger: quietLogger,
+      }),
+    );
   const ownsClient = !options.client;
   const location = `s3://${bucket}/${prefix}`;
 

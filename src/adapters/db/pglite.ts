@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { vector } from '@electric-sql/pglite-pgvector';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteAdapter, PGliteDialect, sql } from 'kysely';
 import type { DatabaseConnection, DialectAdapter, Driver, TransactionSettings } from 'kysely';
 import { databaseUnavailable, withTimeout, type Database } from './database.ts';
@@ -34,6 +33,9 @@ export async function openPgliteDatabase(options: {
   }
   let pglite: PGlite;
   try {
+    // Loaded here, not at the top: PGlite (WASM) is for one long-lived process, and the Lambda
+    // bundle (scripts/build-lambda.ts), which always runs on PostgreSQL, leaves it out.
+    const [{ PGlite }, { vector }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-pgvector')]);
     // PostgreSQL's 128 MB shared_buffers default lives in WASM memory and
     // becomes resident as it is touched; the embedded default is one small
     // deployment's database, so a smaller pool keeps RSS well under 500 MB.

@@ -1,6 +1,7 @@
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime';
 import { AttemptError, DEFAULT_RETRY, mapLimited, normalize, truncateText, withRetries, type Embedder, type RetryPolicy } from './embedder.ts';
 import { classifyBedrockError } from '../aws/bedrock-errors.ts';
+import { instrumentAwsClient } from '../../observability/aws-clients.ts';
 
 /** Titan Text Embeddings v2, the default Bedrock model. */
 export const TITAN_V2 = 'amazon.titan-embed-text-v2:0';
@@ -34,7 +35,7 @@ export interface BedrockEmbedderOptions {
 export function createBedrockEmbedder(options: BedrockEmbedderOptions): Embedder {
   const model = options.model ?? TITAN_V2;
   const dimension = options.dimensions ?? 1024;
-  const client = options.client ?? new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 });
+  const client = options.client ?? instrumentAwsClient(new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
   const ownsClient = !options.client;
   const policy = options.retry ?? DEFAULT_RETRY;
   const concurrency = options.concurrency ?? 4;

@@ -1,6 +1,7 @@
 import { BedrockRuntimeClient, ConverseCommand, type ContentBlock } from '@aws-sdk/client-bedrock-runtime';
 import { callWithRetries, LlmAttemptError, type CallPolicy, type LanguageModel } from './language-model.ts';
 import { classifyBedrockError } from '../aws/bedrock-errors.ts';
+import { instrumentAwsClient } from '../../observability/aws-clients.ts';
 
 /** Options of the Bedrock adapter. */
 export interface BedrockModelOptions {
@@ -22,7 +23,7 @@ export interface BedrockModelOptions {
  * apply, with the timeout on each attempt.
  */
 export function createBedrockModel(options: BedrockModelOptions): LanguageModel {
-  const client = options.client ?? new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 });
+  const client = options.client ?? instrumentAwsClient(new BedrockRuntimeClient({ ...(options.region ? { region: options.region } : {}), maxAttempts: 1 }));
   const ownsClient = !options.client;
   return {
     provider: 'bedrock',

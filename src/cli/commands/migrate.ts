@@ -1,7 +1,42 @@
 import type { Command } from 'commander';
 import { createDatabaseIfMissing } from '../../adapters/db/create-database.ts';
 import { applyMigrations, type AppliedMigration } from '../../adapters/db/migrations.ts';
-import { withContainer, type CliContext } from '../shared.ts';
+import type { Config } from '../../config/config.ts';
+import { openDatabase } from '../../wiring/container.ts';
+import type { CliContext } from '../shared.ts';
+
+/** What one migration run did, and where every scope stands after it. */
+export interface MigrationRun {
+  /** The database `DATABASE_URL` names, when this run created it. */
+  createdDatabase: string | undefined;
+  /** The migrations this run applied (empty: everything was up to date). */
+  applied: AppliedMigration[];
+  /** The latest applied version of each scope (`control`, `app:<id>`), after the run. */
+  versions: Record<string, number>;
+}
+
+/**
+ * `kidslearn migrate` (and the AWS deploy's Lambda "migrate",
+ * runtimes/lambda/migrate.ts): on a server, creates the database when
+ * missing; then applies pending migrations to the control schema and every
+ * app, under the advisory lock (idempotent: a second run applies nothing).
+ */
+export async function migrateDatabase(config: Config): Promise<MigrationRun> {
+  const created = config.database.kind === 'postgres' ? await createDatabaseIfMissing(config.database.url, config.database.connectTimeoutMs) : undefined;
+  const database = await openDatabase(config);
+  try {
+    const applied = await applyMigrations(database.db);
+    const rows = await database.db
+      .selectFrom('kidslearn.schema_migrations')
+      .select(['scope', (eb) => eb.fn.max('version').as('version')])
+      .groupBy('scope')
+      .orderBy('scope')
+      .execute();
+    return { createdDatabase: created?.created ? created.name : undefined, applied, versions: Object.fromEntries(rows.map((r) => [r.scope, Number(r.version)])) };
+  } finally {
+    await database.close();
+  }
+}
 
 /** `applied 3 migrations:` and one line per scope, `  app:mathkids: 8 trusted devices for password sign-in; 9 content packs, ...` (names may hold commas). */
 export function describeMigrations(applied: readonly AppliedMigration[]): string {
@@ -18,11 +53,8 @@ export function register(program: Command, ctx: CliContext): void {
     .command('migrate')
     .description('create the database if missing (PostgreSQL), then apply pending migrations to the control schema and every app; says which ran')
     .action(async () => {
-      const config = ctx.config();
-      // On a server, the database itself is created first when missing; then this run migrates
-      // (rather than the container), so the output says what it did.
-      const created = config.database.kind === 'postgres' ? await createDatabaseIfMissing(config.database.url, config.database.connectTimeoutMs) : undefined;
-      if (created?.created) ctx.print(`created database ${created.name}`);
-      ctx.print(describeMigrations(await withContainer(ctx, (c) => applyMigrations(c.database.db), { skipMigrations: true })));
+      const run = await migrateDatabase(ctx.config());
+      if (run.createdDatabase) ctx.print(`created database ${run.createdDatabase}`);
+      ctx.print(describeMigrations(run.applied));
     });
 }

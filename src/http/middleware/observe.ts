@@ -8,9 +8,16 @@ import { requestHeader } from '../request-headers.ts';
 /** Longest `X-Request-Id` accepted from a client; longer or odd ones are replaced. */
 const REQUEST_ID = /^[\w\-=.:]{1,128}$/;
 
+/** The API Gateway request id, when the app runs on Lambda (hono/aws-lambda puts the event's `requestContext` into `c.env`). */
+function gatewayRequestId(env: unknown): string | undefined {
+  const id = (env as { requestContext?: { requestId?: unknown } } | undefined)?.requestContext?.requestId;
+  return typeof id === 'string' && REQUEST_ID.test(id) ? id : undefined;
+}
+
 /**
  * The outermost middleware: the request id (taken from `X-Request-Id` when it
- * is sane, generated otherwise, echoed on the response), the Prometheus
+ * is sane, else API Gateway's request id on Lambda, generated otherwise,
+ * echoed on the response), the Prometheus
  * counters, and one JSON log line per request. The route label is the matched
  * pattern (`/api/lessons/:lessonId`), never the raw path, so metric
  * cardinality stays bounded. One layer instead of three keeps the cached read
@@ -32,7 +39,7 @@ export function observe(logger: Logger, metrics: Metrics) {
   return createMiddleware<AppEnv>(async (c, next) => {
     const start = performance.now();
     const given = requestHeader(c, 'x-request-id');
-    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : crypto.randomUUID();
+    const requestId = given !== undefined && REQUEST_ID.test(given) ? given : (gatewayRequestId(c.env) ?? crypto.randomUUID());
     c.set('requestId', requestId);
     await next();
     // Handlers on hot paths put the id into the response themselves (see

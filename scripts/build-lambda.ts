@@ -1,0 +1,153 @@
+/**
+ * `npm run build:lambda`: bundles every Lambda entry point in
+ * src/runtimes/lambda/ with esbuild into `dist/lambda/<name>/index.mjs`
+ * (+ `index.mjs.map`), one minified ESM file per function, for the
+ * `nodejs24.x` runtime (handler `index.handler`). infra/ deploys each folder
+ * with `lambda.Code.fromAsset`; its tests call {@link buildLambdas} with a
+ * temporary `outDir`.
+ *
+ * Entries: every `*.ts` file of the folder except shared modules, which say
+ * so with a `// @lambda-shared` line (aws-config.ts, invocation.ts). An entry
+ * must export `handler`.
+ *
+ * Left out of the bundle:
+ * - `@aws-sdk/*`: the nodejs24.x runtime ships AWS SDK for JavaScript v3 with
+ *   every client we use (S3, Bedrock runtime, Secrets Manager, SQS, SES v2),
+ *   so none of them is bundled. Powertools and the X-Ray SDK are not in the
+ *   runtime (they are a layer) and are bundled.
+ * - `@electric-sql/*` (PGlite, WASM) and `@duckdb/*` (native): the Lambda
+ *   functions run on PostgreSQL and never reach them (both are imported
+ *   lazily, only on the embedded database and for lake queries); a build
+ *   that would bundle them fails.
+ * - `pg-native`: `pg`'s optional native driver, never enabled.
+ *
+ * Not deployed on Lambda: Swagger UI's files (`/docs` answers 503
+ * `docs_unavailable` there; `/openapi.json` works).
+ */
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ENTRY_DIR = path.join(ROOT, 'src', 'runtimes', 'lambda');
+
+/** Marks a module of the folder as shared (not an entry point). */
+export const SHARED_MARKER = '// @lambda-shared';
+
+/** Never in a bundle: provided by the runtime, or unreachable on Lambda (see above). */
+export const EXTERNAL = ['@aws-sdk/*', '@electric-sql/*', '@duckdb/*', 'pg-native'];
+
+/**
+ * Files a function reads at run time besides its code, copied beside its
+ * `index.mjs` where the bundled modules look for them: the dashboard's page
+ * and assets (`./public/` of dashboard.routes.ts, now `./public/` of the
+ * bundle) and Chart.js's UMD build (found with `require.resolve('chart.js')`,
+ * so the package's manifest, its main entry and the UMD file).
+ */
+const RUNTIME_FILES: Record<string, { from: string; to: string }[]> = {
+  api: [
+    { from: 'src/features/dashboard/public', to: 'public' },
+    ...['package.json', 'LICENSE.md', 'dist/chart.cjs', 'dist/chart.umd.min.js'].map((f) => ({ from: `node_modules/chart.js/${f}`, to: `node_modules/chart.js/${f}` })),
+  ],
+};
+
+/** One built function. */
+export interface BuiltLambda {
+  name: string;
+  /** `<outDir>/<name>/index.mjs` */
+  file: string;
+  bytes: number;
+  /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
+  packages: Record<string, number>;
+}
+
+/** The Lambda entry points: file names (`api.ts`, `migrate.ts`, ...) of src/runtimes/lambda/ that are not shared modules. */
+export function lambdaEntries(dir: string = ENTRY_DIR): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .filter((f) => !readFileSync(path.join(dir, f), 'utf8').split('\n', 5).some((line) => line.startsWith(SHARED_MARKER)))
+    .sort();
+}
+
+/**
+ * Builds every entry into `outDir` (default `dist/lambda`), replacing what
+ * was there. Resolves with each function's file, size and bundled packages.
+ */
+export async function buildLambdas(options: { outDir?: string } = {}): Promise<BuiltLambda[]> {
+  const outDir = path.resolve(options.outDir ?? path.join(ROOT, 'dist', 'lambda'));
+  rmSync(outDir, { recursive: true, force: true });
+  const entries = lambdaEntries();
+  for (const entry of entries) {
+    if (!/^export (?:const|(?:async )?function) handler\b/m.test(readFileSync(path.join(ENTRY_DIR, entry), 'utf8'))) {
+      throw new Error(`src/runtimes/lambda/${entry} exports no \`handler\`: export one, or mark a shared module with a "${SHARED_MARKER}" line at the top`);
+    }
+  }
+  const built: BuiltLambda[] = [];
+  for (const entry of entries) {
+    const name = entry.replace(/\.ts$/, '');
+    const file = path.join(outDir, name, 'index.mjs');
+    const result = await esbuild.build({
+      absWorkingDir: ROOT,
+      entryPoints: [path.join(ENTRY_DIR, entry)],
+      outfile: file,
+      bundle: true,
+      platform: 'node',
+      target: 'node24',
+      format: 'esm',
+      minify: true,
+      sourcemap: true,
+      // Stack traces name our functions and classes (error classes are matched by name in places).
+      keepNames: true,
+      // The source map's paths stay relative, so a bundle built on any machine is byte-identical.
+      sourceRoot: '',
+      legalComments: 'linked',
+      external: EXTERNAL,
+      // ESM output still has to run the CommonJS packages it bundles (pg, pino, ...): give them `require`,
+      // `__filename` and `__dirname`.
+      banner: {
+        js: [
+          "import { createRequire as __kidslearnCreateRequire } from 'node:module';",
+          "import { fileURLToPath as __kidslearnFileURLToPath } from 'node:url';",
+          'const require = __kidslearnCreateRequire(import.meta.url);',
+          'const __filename = __kidslearnFileURLToPath(import.meta.url);',
+          "const __dirname = __kidslearnFileURLToPath(new URL('.', import.meta.url));",
+        ].join(' '),
+      },
+      metafile: true,
+      logLevel: 'warning',
+    });
+    const output = result.metafile.outputs[path.relative(ROOT, file).split(path.sep).join('/')];
+    if (!output) throw new Error(`esbuild did not report ${file}`);
+    const packages: Record<string, number> = {};
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const key = match ? match[1]! : 'src';
+      packages[key] = (packages[key] ?? 0) + bytesInOutput;
+    }
+    for (const forbidden of ['@electric-sql/', '@duckdb/', '@aws-sdk/']) {
+      const found = Object.keys(packages).find((p) => p.startsWith(forbidden));
+      if (found) throw new Error(`${name}: ${found} was bundled; it must stay external (see scripts/build-lambda.ts)`);
+    }
+    for (const { from, to } of RUNTIME_FILES[name] ?? []) {
+      const target = path.join(outDir, name, to);
+      mkdirSync(path.dirname(target), { recursive: true });
+      cpSync(path.join(ROOT, from), target, { recursive: true });
+    }
+    built.push({ name, file, bytes: output.bytes, packages });
+  }
+  return built;
+}
+
+if (import.meta.main) {
+  const outDir = process.argv[2];
+  const built = await buildLambdas(outDir ? { outDir } : {});
+  for (const b of built) {
+    const top = Object.entries(b.packages)
+      .sort((a, c) => c[1] - a[1])
+      .slice(0, 5)
+      .map(([p, n]) => `${p} ${(n / 1024).toFixed(0)} KiB`)
+      .join(', ');
+    console.log(`${path.relative(process.cwd(), b.file)}  ${(b.bytes / 1024).toFixed(0)} KiB  (largest: ${top})`);
+  }
+}

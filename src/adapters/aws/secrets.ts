@@ -1,0 +1,149 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { z } from 'zod';
+
+/**
+ * Database credentials from AWS Secrets Manager, turned into the
+ * `DATABASE_URL` the rest of the code reads (config/config.ts). Used by the
+ * AWS entry points (Lambda: runtimes/lambda/aws-config.ts; Fargate: the
+ * engine, lake writer and API processes) when `DATABASE_SECRET_ARN` is set,
+ * before the configuration is loaded, so the password never sits in an
+ * environment variable of the function or task definition.
+ */
+
+/** The variables this step reads (validated here: they are read before `loadConfig`). */
+const SecretEnvSchema = z.object({
+  DATABASE_SECRET_ARN: z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN'),
+  DATABASE_HOST: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a host name such as the RDS Proxy endpoint').optional(),
+  ),
+  DATABASE_NAME: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'a database name').optional(),
+  ),
+  DATABASE_SECRET_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(3000),
+});
+
+/** The JSON of an RDS/Aurora secret (what `rds.DatabaseSecret` and the secret attachment store). */
+const DatabaseSecretSchema = z.object({
+  username: z.string().min(1),
+  password: z.string().min(1),
+  host: z.string().min(1).optional(),
+  port: z.coerce.number().int().min(1).max(65535).optional(),
+  dbname: z.string().min(1).optional(),
+});
+
+/** A secret that cannot be read or used; the message names the secret (never its value) and what is wrong. */
+export class SecretError extends Error {
+  override name = 'SecretError';
+}
+
+/**
+ * Reads one secret's string: one `GetSecretValue` (at most two attempts),
+ * bounded by `timeoutMs` in all. `what` names the secret in errors.
+ */
+export async function readSecretString(arn: string, timeoutMs: number, what: string, client_?: SecretsManagerClient): Promise<string> {
+  // Loaded here: processes without a secret (every one-machine setup) never load the client.
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
+  const region = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(arn)?.[1];
+  const client =
+    client_ ?? new SecretsManagerClient({ region, maxAttempts: 2, requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true } });
+  let text: string | undefined;
+  try {
+    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+    text = answer.SecretString;
+  } catch (error) {
+    const name = (error as { name?: string } | null)?.name ?? 'Error';
+    const why = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${timeoutMs} ms` : name;
+    throw new SecretError(`Could not read the ${what} ${arn} from Secrets Manager (${why})`, { cause: error });
+  } finally {
+    if (!client_) client.destroy();
+  }
+  if (!text) throw new SecretError(`The ${what} ${arn} has no SecretString`);
+  return text;
+}
+
+/** Options for tests: a client (aws-sdk-client-mock mocks every client anyway). */
+export interface DatabaseSecretOptions {
+  client?: SecretsManagerClient;
+}
+
+/**
+ * Returns `env` with `DATABASE_URL` built from the secret named by
+ * `DATABASE_SECRET_ARN`, or `env` unchanged when that is not set (a plain
+ * `DATABASE_URL` keeps working). Host: `DATABASE_HOST` (the RDS Proxy
+ * endpoint), else the secret's `host`; database: `DATABASE_NAME`, else the
+ * secret's `dbname`, else `postgres`. TLS is required and verified
+ * (`sslmode=verify-full`): RDS Proxy presents an ACM certificate, which
+ * Node's default CA store trusts. One call to Secrets Manager, bounded by
+ * `DATABASE_SECRET_TIMEOUT_MS` (default 3 s) for all its attempts.
+ */
+export async function resolveDatabaseSecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
+  if (!env.DATABASE_SECRET_ARN?.trim()) return env;
+  const parsed = SecretEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
+  }
+  if (env.DATABASE_URL?.trim()) throw new SecretError('Invalid DATABASE_URL: set either DATABASE_URL or DATABASE_SECRET_ARN, not both');
+  const { DATABASE_SECRET_ARN: arn, DATABASE_SECRET_TIMEOUT_MS: timeoutMs } = parsed.data;
+  const text = await readSecretString(arn, timeoutMs, 'database secret', options.client);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new SecretError(`The database secret ${arn} is not JSON (a JSON object with username and password is expected)`);
+  }
+  const secret = DatabaseSecretSchema.safeParse(json);
+  if (!secret.success) {
+    const fields = [...new Set(secret.error.issues.map((i) => String(i.path[0] ?? 'secret')))].join(', ');
+    throw new SecretError(`The database secret ${arn} is missing or has invalid fields: ${fields} (expected username, password and optionally host, port, dbname)`);
+  }
+  const host = parsed.data.DATABASE_HOST ?? secret.data.host;
+  if (!host) throw new SecretError(`Invalid DATABASE_HOST: expected the RDS Proxy endpoint (the database secret ${arn} names no host)`);
+  const url = new URL('postgresql://placeholder');
+  url.hostname = host;
+  url.port = String(secret.data.port ?? 5432);
+  url.username = encodeURIComponent(secret.data.username);
+  url.password = encodeURIComponent(secret.data.password);
+  url.pathname = `/${encodeURIComponent(parsed.data.DATABASE_NAME ?? secret.data.dbname ?? 'postgres')}`;
+  url.searchParams.set('sslmode', 'verify-full');
+  return { ...env, DATABASE_URL: url.toString() };
+}
+
+const JwtSecretEnvSchema = z.object({
+  JWT_PRIVATE_KEY_SECRET_ARN: z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN'),
+  DATABASE_SECRET_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(3000),
+});
+
+/**
+ * Returns `env` with `JWT_PRIVATE_KEY` read from the secret named by
+ * `JWT_PRIVATE_KEY_SECRET_ARN` (its string is the private JWK's JSON), or
+ * `env` unchanged when that is not set. Every API process on AWS must sign
+ * with the same key: without one, each would generate its own in its data dir.
+ */
+export async function resolveJwtKeySecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
+  if (!env.JWT_PRIVATE_KEY_SECRET_ARN?.trim()) return env;
+  const parsed = JwtSecretEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
+  }
+  if (env.JWT_PRIVATE_KEY?.trim()) throw new SecretError('Invalid JWT_PRIVATE_KEY: set either JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN, not both');
+  const arn = parsed.data.JWT_PRIVATE_KEY_SECRET_ARN;
+  const text = await readSecretString(arn, parsed.data.DATABASE_SECRET_TIMEOUT_MS, 'signing key secret', options.client);
+  let jwk: { d?: unknown } | undefined;
+  try {
+    jwk = JSON.parse(text) as { d?: unknown };
+  } catch {
+    // Reported below without echoing the value.
+  }
+  if (!jwk || typeof jwk !== 'object' || typeof jwk.d !== 'string') throw new SecretError(`The signing key secret ${arn} is not a private JWK in JSON`);
+  return { ...env, JWT_PRIVATE_KEY: text };
+}
+
+/** Both secrets above, read concurrently: `DATABASE_URL` and `JWT_PRIVATE_KEY` filled in when their `*_SECRET_ARN` is set. */
+export async function resolveSecrets(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
+  const [database, jwt] = await Promise.all([resolveDatabaseSecret(env, options), resolveJwtKeySecret(env, options)]);
+  return { ...env, ...(database.DATABASE_URL === undefined ? {} : { DATABASE_URL: database.DATABASE_URL }), ...(jwt.JWT_PRIVATE_KEY === undefined ? {} : { JWT_PRIVATE_KEY: jwt.JWT_PRIVATE_KEY }) };
+}

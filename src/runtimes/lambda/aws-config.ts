@@ -1,0 +1,45 @@
+// @lambda-shared: a module the Lambda entry points share, not an entry (scripts/build-lambda.ts).
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { resolveSecrets } from '../../adapters/aws/secrets.ts';
+import { ConfigError, loadConfig, type Config } from '../../config/config.ts';
+
+/**
+ * What every Lambda entry point starts from (a shared module, not an entry
+ * of its own: scripts/build-lambda.ts leaves it out). It is read at module
+ * scope, during the function's init phase, once per execution environment:
+ * the database secret (`DATABASE_SECRET_ARN`: URL for `DATABASE_HOST`, the
+ * RDS Proxy endpoint, and `DATABASE_NAME`, TLS required) and the signing key
+ * secret (`JWT_PRIVATE_KEY_SECRET_ARN`) are fetched from Secrets Manager
+ * once, then `loadConfig` validates the result.
+ */
+
+// Node creates the fetch classes lazily on first use; touching them here moves that work
+// (~20 ms, ARCHITECTURE.md) from the first invocation into the init phase.
+new Request('http://localhost/');
+new Response(null);
+
+/** Defaults that differ on Lambda: the only writable directory is /tmp. */
+const LAMBDA_DEFAULTS = { KIDSLEARN_DATA_DIR: '/tmp/kidslearn' } as const;
+
+/**
+ * Resolves the secrets and loads the configuration for a Lambda function:
+ * PostgreSQL is required (PGlite is for one long-lived process) and so is a
+ * shared signing key (each execution environment would otherwise make its
+ * own, and tokens would verify only where they were issued).
+ */
+export async function loadLambdaConfig(env: NodeJS.ProcessEnv = process.env, options: { client?: SecretsManagerClient } = {}): Promise<Config> {
+  const config = loadConfig(await resolveSecrets({ ...LAMBDA_DEFAULTS, ...env }, options), { envFile: null });
+  if (config.database.kind !== 'postgres') throw new ConfigError('Invalid DATABASE_URL: the Lambda runtime needs DATABASE_URL or DATABASE_SECRET_ARN (PGlite is for a single long-lived process)');
+  if (!config.jwt.privateKeyJwk) {
+    throw new ConfigError('Invalid JWT_PRIVATE_KEY: the Lambda runtime needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN (every execution environment must sign with the same key)');
+  }
+  return config;
+}
+
+let environment: Promise<Config> | undefined;
+
+/** This execution environment's configuration: resolved on the first call, the same promise after. */
+export function lambdaConfig(): Promise<Config> {
+  environment ??= loadLambdaConfig();
+  return environment;
+}

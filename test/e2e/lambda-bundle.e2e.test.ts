@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { buildLambdas, type BuiltLambda } from '../../scripts/build-lambda.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { generatePrivateJwk, importSigningKey } from '../../src/features/auth/signing-keys.ts';
+import { TokenService } from '../../src/features/auth/tokens.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { createContainer } from '../../src/wiring/container.ts';
+import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
+import { databaseBackends, POSTGRES_URL } from '../support/servers.ts';
+
+const [, postgres] = await databaseBackends();
+const run = promisify(execFile);
+
+/** An API Gateway HTTP API (payload v2) event. */
+function apiEvent(method: string, rawPath: string, requestId: string, headers: Record<string, string> = {}, rawQueryString = '') {
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath,
+    rawQueryString,
+    headers: { host: 'api.example.org', ...headers },
+    requestContext: {
+      accountId: '123456789012',
+      apiId: 'api',
+      domainName: 'api.example.org',
+      domainPrefix: 'api',
+      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
+      requestId,
+      routeKey: '$default',
+      stage: '$default',
+      time: '04/Dec/2026:10:00:00 +0000',
+      timeEpoch: 0,
+    },
+    isBase64Encoded: false,
+  };
+}
+
+function customResourceEvent(requestType: 'Create' | 'Update') {
+  return {
+    RequestType: requestType,
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
+    ResponseURL: 'https://example.org',
+    StackId: 'stack',
+    RequestId: 'cfn-1',
+    LogicalResourceId: 'Migrations',
+    ResourceType: 'Custom::Migrations',
+    ResourceProperties: { ServiceToken: 'x', Version: '1' },
+    ...(requestType === 'Update' ? { PhysicalResourceId: 'kidslearn-migrations', OldResourceProperties: { ServiceToken: 'x' } } : {}),
+  };
+}
+
+/** Imports a bundle in a fresh Node process, invokes its handler with each event, and returns the results and every stdout line. */
+const RUNNER = `
+const [bundle, events] = process.argv.slice(2);
+const { handler } = await import(bundle);
+const results = [];
+for (const event of JSON.parse(events)) results.push(await handler(event, { awsRequestId: 'lambda-invocation-1', functionName: 'kidslearn' }));
+process.stdout.write('\\n' + JSON.stringify({ __results: results }) + '\\n');
+`;
+
+describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against PostgreSQL', { skip: postgres!.skip }, () => {
+  let dir: string;
+  let built: BuiltLambda[];
+  let databaseUrl: string;
+  let databaseName: string;
+  let env: Record<string, string>;
+  let token: string;
+
+  const invoke = async (name: string, events: unknown[]) => {
+    const runner = path.join(dir, 'runner.mjs');
+    writeFileSync(runner, RUNNER);
+    const bundle = built.find((b) => b.name === name)!.file;
+    const { stdout } = await run(process.execPath, [runner, bundle, JSON.stringify(events)], { env, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }).catch((error: Error & { stderr?: string }) => {
+      throw new Error(`${name} failed: ${error.stderr?.slice(0, 2000) ?? error.message}`);
+    });
+    const lines = stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const results = lines.find((l) => '__results' in l)!.__results as { statusCode: number; body: string; headers: Record<string, string>; isBase64Encoded?: boolean }[];
+    return { results, lines: lines.filter((l) => !('__results' in l)) };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-lambda-bundle-'));
+    // Like the nodejs24.x runtime: the AWS SDK can be imported, and nothing else that is not in the bundle
+    // (PGlite and DuckDB are not there: a static import of either would fail to load).
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(path.resolve('node_modules', '@aws-sdk'), path.join(dir, 'node_modules', '@aws-sdk'));
+    built = await buildLambdas({ outDir: path.join(dir, 'lambda') });
+    databaseName = `kidslearn_bundle_${process.pid}_${randomBytes(4).toString('hex')}`;
+    const url = new URL(POSTGRES_URL);
+    url.pathname = `/${databaseName}`;
+    databaseUrl = url.toString();
+    const jwk = await generatePrivateJwk();
+    token = await new TokenService([await importSigningKey(jwk)], 'kidslearn').issue({ sub: 'g1', app: 'alpha', role: 'guardian' }, 300);
+    env = {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: databaseUrl,
+      JWT_PRIVATE_KEY: JSON.stringify(jwk),
+      KIDSLEARN_DATA_DIR: path.join(dir, 'data'),
+      LOG_LEVEL: 'info',
+      METRICS_EMF: 'true',
+      DATABASE_POOL_SIZE: '2',
+    };
+  });
+
+  after(async () => {
+    const admin = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 5000 });
+    await admin.connect();
+    await admin.query(`drop database if exists ${databaseName} with (force)`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('builds one minified ESM file with a source map per entry point, leaving out shared modules, the AWS SDK, PGlite and DuckDB', () => {
+    assert.deepEqual(built.map((b) => b.name).filter((n) => n === 'api' || n === 'migrate'), ['api', 'migrate']);
+    assert.ok(!built.some((b) => b.name === 'aws-config' || b.name === 'invocation'));
+    for (const b of built) {
+      const code = readFileSync(b.file, 'utf8');
+      assert.ok(readFileSync(`${b.file}.map`, 'utf8').includes('"sources"'));
+      assert.match(code, /sourceMappingURL=index\.mjs\.map/);
+      // Minified: identifiers of module-level constants are renamed (source: LAMBDA_DEFAULTS in aws-config.ts).
+      assert.ok(!code.includes('LAMBDA_DEFAULTS'), `${b.name} is not minified`);
+      // Static imports of these would fail at load on Lambda; only lazy import() may name them.
+      assert.doesNotMatch(code, /from\s*"@(?:electric-sql|duckdb)\//);
+      assert.ok(!Object.keys(b.packages).some((p) => /^@(aws-sdk|electric-sql|duckdb)\//.test(p)), Object.keys(b.packages).join(', '));
+    }
+    assert.ok(built.find((b) => b.name === 'api')!.packages['@aws-lambda-powertools/tracer'], 'Powertools is bundled (not in the runtime)');
+  });
+
+  it('migrate (bundled): creates the database and applies every migration; a second run applies nothing', async () => {
+    const { results, lines } = await invoke('migrate', [customResourceEvent('Create'), customResourceEvent('Update')]);
+    const [created, updated] = results as unknown as { PhysicalResourceId: string; Data: Record<string, string> }[];
+    assert.equal(created!.PhysicalResourceId, 'kidslearn-migrations');
+    assert.ok(Number(created!.Data.Applied) > 0, JSON.stringify(created));
+    assert.ok(Number(created!.Data.ControlVersion) > 0);
+    assert.equal(updated!.Data.Applied, '0');
+    assert.equal(updated!.Data.ControlVersion, created!.Data.ControlVersion);
+    assert.ok(lines.some((l) => l.msg === `migrate: applied ${created!.Data.Applied} migrations`), JSON.stringify(lines));
+    // The app the next test uses (registered through the source, as an operator would with the CLI).
+    const config = loadConfig({ DATABASE_URL: databaseUrl, KIDSLEARN_DATA_DIR: env.KIDSLEARN_DATA_DIR, LOG_LEVEL: 'silent' }, { envFile: null });
+    const setup = await createContainer(config, { embedder: testEmbedder(), logger: createLogger({ level: 'silent' }), skipMigrations: true });
+    try {
+      await createFixtureApp(setup, 'alpha');
+    } finally {
+      await setup.close();
+    }
+  });
+
+  it('api (bundled): health, a token-protected route, errors; JSON logs with the API Gateway request id; EMF metrics', async () => {
+    const { results, lines } = await invoke('api', [
+      apiEvent('GET', '/health', 'gw-health-1'),
+      apiEvent('GET', '/api/lessons', 'gw-lessons-1', { authorization: `Bearer ${token}` }, 'grade=1'),
+      apiEvent('GET', '/api/lessons', 'gw-lessons-2'),
+      apiEvent('GET', '/api/no-such-route', 'gw-404-1', { authorization: `Bearer ${token}` }),
+      apiEvent('GET', '/admin/dashboard', 'gw-dash-1'),
+      apiEvent('GET', '/admin/dashboard/assets/chart.umd.min.js', 'gw-dash-2'),
+    ]);
+    const [health, lessons, denied, missing, dashboard, chart] = results;
+    assert.equal(health!.statusCode, 200);
+    const healthBody = JSON.parse(health!.body) as { status: string; checks?: Record<string, unknown> };
+    assert.equal(healthBody.status, 'ok', health!.body);
+    assert.equal(health!.headers['x-request-id'], 'gw-health-1');
+
+    assert.equal(lessons!.statusCode, 200, lessons!.body);
+    assert.deepEqual((JSON.parse(lessons!.body) as { items: { id: string }[] }).items.map((l) => l.id), ['shared-lesson', 'read-1']);
+
+    assert.equal(denied!.statusCode, 401);
+    assert.equal((JSON.parse(denied!.body) as { error: { code: string } }).error.code, 'missing_token');
+
+    assert.equal(missing!.statusCode, 404);
+    const error = (JSON.parse(missing!.body) as { error: { code: string; message: string; requestId?: string } }).error;
+    assert.equal(error.code, 'route_not_found');
+    assert.match(error.message, /No route for GET \/api\/no-such-route/);
+
+    // The dashboard's page and files are deployed beside the bundle (build-lambda.ts RUNTIME_FILES).
+    assert.equal(dashboard!.statusCode, 200, dashboard!.body.slice(0, 300));
+    assert.match(dashboard!.body, /dashboard\/assets\/chart\.umd\.min\.js\?v=[0-9a-f]{16}/);
+    assert.equal(chart!.statusCode, 200);
+    const chartBody = chart!.isBase64Encoded ? Buffer.from(chart!.body, 'base64').toString('utf8') : chart!.body;
+    assert.equal(chartBody, readFileSync('node_modules/chart.js/dist/chart.umd.min.js', 'utf8'));
+
+    // The same access log line as the Node server, with API Gateway's request id.
+    const access = lines.filter((l) => l.msg === 'request');
+    assert.deepEqual(
+      // (The dashboard's routes are labelled as the Node server labels them; only ids and statuses are checked for them.)
+      access.map((l) => (String(l.requestId).startsWith('gw-dash') ? [l.requestId, l.status] : [l.requestId, l.route, l.status, l.service])),
+      [
+        ['gw-health-1', '/health', 200, 'kidslearn'],
+        ['gw-lessons-1', '/api/lessons', 200, 'kidslearn'],
+        ['gw-lessons-2', '/api/lessons', 401, 'kidslearn'],
+        ['gw-404-1', 'unmatched', 404, 'kidslearn'],
+        ['gw-dash-1', 200],
+        ['gw-dash-2', 200],
+      ],
+    );
+    // One EMF line per invocation and series.
+    const emf = lines.filter((l) => '_aws' in l);
+    assert.deepEqual(
+      emf.slice(0, 4).map((l) => [l.route, l.method, l.status, l.kidslearn_http_requests_total]),
+      [
+        ['/health', 'GET', '200', 1],
+        ['/api/lessons', 'GET', '200', 1],
+        ['/api/lessons', 'GET', '401', 1],
+        ['unmatched', 'GET', '404', 1],
+      ],
+    );
+    assert.equal(emf.length, 6, 'one EMF line per invocation');
+    assert.equal((emf[0]!._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace, 'Kidslearn');
+  });
+});
