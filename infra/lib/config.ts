@@ -99,6 +99,30 @@ export const EnvConfigSchema = z
       /** Sender address (the SES identity); MAIL_FROM. */
       sender: z.email(),
     }),
+    // ---- Service stacks (analytics, API, engine): fields added by helper A2 ----
+    services: z.object({
+      /** Days a replaced or deleted lake file's old version is kept (erasure and compaction replace files, so this bounds how long erased events survive). */
+      lakeNoncurrentVersionExpirationDays: z.number().int().min(1).max(30),
+      /** Days Athena query results are kept. */
+      athenaResultsExpirationDays: positiveInt,
+      /** The events-consumer function: memory, most concurrent invocations the SQS source starts (spares the database), batch size and window. */
+      eventsConsumer: z.object({
+        memoryMb: z.number().int().min(128).max(10240),
+        maxConcurrency: z.number().int().min(2).max(1000),
+        batchSize: z.number().int().min(1).max(10_000),
+        maxBatchingWindowSeconds: z.number().int().min(0).max(300),
+      }),
+      /** The lake writer's Fargate task (one task; DuckDB writes Parquet in memory). */
+      lakeWriter: z.object({
+        cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]),
+        memoryMib: positiveInt,
+      }),
+      /** Bedrock model of practice-item generation (LLM_BEDROCK_MODEL) and of embeddings (EMBEDDINGS_BEDROCK_MODEL); both must be in bedrockModelIds. */
+      llmModelId: z.string().min(3),
+      embeddingsModelId: z.string().min(3),
+      /** Create the demo apps on first start (SEED_DEMO_APPS); never outside dev. */
+      seedDemoApps: z.boolean(),
+    }),
   })
   .superRefine((c, ctx) => {
     if (c.database.maxCapacityAcu < c.database.minCapacityAcu) ctx.addIssue({ code: 'custom', path: ['database', 'maxCapacityAcu'], message: 'must be ≥ minCapacityAcu' });
@@ -107,6 +131,10 @@ export const EnvConfigSchema = z
     if (c.queues.deadLetterRetentionDays < c.queues.retentionDays) ctx.addIssue({ code: 'custom', path: ['queues', 'deadLetterRetentionDays'], message: 'must be ≥ retentionDays' });
     if (c.api.provisionedConcurrency > c.api.reservedConcurrency) ctx.addIssue({ code: 'custom', path: ['api', 'provisionedConcurrency'], message: 'must be ≤ reservedConcurrency' });
     if (c.name === 'prod' && c.engine.spot) ctx.addIssue({ code: 'custom', path: ['engine', 'spot'], message: 'prod must not run on Spot' });
+    for (const key of ['llmModelId', 'embeddingsModelId'] as const) {
+      if (!c.bedrockModelIds.includes(c.services[key])) ctx.addIssue({ code: 'custom', path: ['services', key], message: 'must be one of bedrockModelIds (IAM grants exactly those)' });
+    }
+    if (c.name !== 'dev' && c.services.seedDemoApps) ctx.addIssue({ code: 'custom', path: ['services', 'seedDemoApps'], message: 'demo apps only in dev' });
     if (c.name === 'prod' && !c.deletionProtection) ctx.addIssue({ code: 'custom', path: ['deletionProtection'], message: 'prod must keep deletion protection' });
   });
 
@@ -134,6 +162,8 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     athena: { bytesScannedCutoffPerQuery: 1_000_000_000 },
     bedrockModelIds: BEDROCK_MODELS,
     mail: { sender: 'no-reply@dev.kidslearn.example.org' },
+    // Service stacks (A2).
+    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 7, eventsConsumer: { memoryMb: 512, maxConcurrency: 2, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: true },
   },
   staging: {
     name: 'staging',
@@ -151,6 +181,8 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     athena: { bytesScannedCutoffPerQuery: 10_000_000_000 },
     bedrockModelIds: BEDROCK_MODELS,
     mail: { sender: 'no-reply@staging.kidslearn.example.org' },
+    // Service stacks (A2).
+    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 14, eventsConsumer: { memoryMb: 512, maxConcurrency: 5, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
   },
   prod: {
     name: 'prod',
@@ -169,6 +201,8 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     athena: { bytesScannedCutoffPerQuery: 100_000_000_000 },
     bedrockModelIds: BEDROCK_MODELS,
     mail: { sender: 'no-reply@kidslearn.example.org' },
+    // Service stacks (A2).
+    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 30, eventsConsumer: { memoryMb: 1024, maxConcurrency: 20, batchSize: 500, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 1024, memoryMib: 4096 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
   },
 };
 

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { type App, type Environment, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 import { type EnvConfig, envTitle } from './config.ts';
+import { AnalyticsStack } from './analytics-stack.ts';
+import { ApiStack } from './api-stack.ts';
 import { DataStack } from './data-stack.ts';
+import { EngineStack } from './engine-stack.ts';
 import { IdentityStack } from './identity-stack.ts';
 import { NetworkStack } from './network-stack.ts';
 
@@ -16,6 +19,11 @@ export interface BuildOptions {
   lambdaDir: string;
   /** Changes on every `npm run deploy` so migrations rerun (CDK context `deployId`). */
   deployId?: string | undefined;
+  /**
+   * Docker build context of the service image: default the CDK context value `imageDirectory`,
+   * else the repository root (its Dockerfile). Tests pass a fixture directory.
+   */
+  imageDirectory?: string | undefined;
 }
 
 /** The stacks of one environment, by role. */
@@ -23,6 +31,9 @@ export interface EnvironmentStacks {
   network: NetworkStack;
   data: DataStack;
   identity: IdentityStack;
+  analytics: AnalyticsStack;
+  api: ApiStack;
+  engine: EngineStack;
 }
 
 /** Stack id of `<part>` in environment `config`: `Kidslearn-Dev-Network`. */
@@ -48,7 +59,40 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
   });
   const identity = new IdentityStack(app, stackId(config, 'Identity'), { ...common, description: `kidslearn ${config.name}: Cognito user pool and app client` });
 
-  return { network, data, identity };
+  const analytics = new AnalyticsStack(app, stackId(config, 'Analytics'), {
+    ...common,
+    description: `kidslearn ${config.name}: events and jobs queues with dead letters and alarms, S3 lake, Glue table, Athena workgroup`,
+  });
+  const platform = {
+    vpc: network.vpc,
+    appSecurityGroup: network.appSecurityGroup,
+    databaseSecret: data.databaseSecret,
+    databaseProxy: data.databaseProxy,
+    databaseName: data.databaseName,
+    redisUrl: data.redisUrl,
+    analytics,
+  };
+  const api = new ApiStack(app, stackId(config, 'Api'), {
+    ...common,
+    ...platform,
+    description: `kidslearn ${config.name}: HTTP API with Cognito JWT authorizer, api and events-consumer functions, SES identity`,
+    userPool: identity.userPool,
+    userPoolClient: identity.userPoolClient,
+    lambdaDir: options.lambdaDir,
+  });
+  const imageContext: unknown = app.node.tryGetContext('imageDirectory');
+  const imageDirectory = options.imageDirectory ?? (typeof imageContext === 'string' && imageContext !== '' ? imageContext : undefined);
+  const engine = new EngineStack(app, stackId(config, 'Engine'), {
+    ...common,
+    ...platform,
+    description: `kidslearn ${config.name}: ECS Fargate cluster with the adaptive engine and the lake writer`,
+    ...(imageDirectory ? { imageDirectory } : {}),
+  });
+  // The API and the workers start only once the data stack, migrations included, is deployed.
+  api.addDependency(data);
+  engine.addDependency(data);
+
+  return { network, data, identity, analytics, api, engine };
 }
 
 /**

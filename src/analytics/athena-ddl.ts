@@ -61,6 +61,46 @@ export function locationTemplate(bucket: string, prefix = ''): string {
   return `${eventsLocation(bucket, prefix)}${LAKE_PARTITION_COLUMNS.map(([c]) => `${c}=\${${c}}`).join('/')}/`;
 }
 
+/** The table's columns, in file order, with their Athena types (the Glue table of the CDK app uses these too). */
+export function athenaColumns(): { name: string; type: string }[] {
+  return LAKE_COLUMNS.map(([name, type]) => ({ name, type: athenaType(type) }));
+}
+
+/** The partition columns (from the object key), with their Athena types. */
+export function athenaPartitionColumns(): { name: string; type: string }[] {
+  return LAKE_PARTITION_COLUMNS.map(([name, type]) => ({ name, type: athenaType(type) }));
+}
+
+/**
+ * The table properties: Parquet compression and the partition projection
+ * over the object key layout. Shared by {@link athenaDdl} and the Glue table
+ * of the CDK app (infra/lib/analytics-stack.ts), where `bucket` is a
+ * deploy-time token, so nothing here validates it; {@link athenaDdl} does.
+ */
+export function athenaTableProperties(options: { bucket: string; prefix: string; firstYear: number; apps: readonly string[] }): Record<string, string> {
+  const appProjection: [string, string][] = options.apps.length
+    ? [
+        ['projection.app.type', 'enum'],
+        ['projection.app.values', options.apps.join(',')],
+      ]
+    : [['projection.app.type', 'injected']];
+  return Object.fromEntries([
+    ['parquet.compression', 'ZSTD'],
+    ['projection.enabled', 'true'],
+    ...appProjection,
+    ['projection.year.type', 'integer'],
+    ['projection.year.range', `${options.firstYear},${LAST_YEAR}`],
+    ['projection.year.digits', '4'],
+    ['projection.month.type', 'integer'],
+    ['projection.month.range', '1,12'],
+    ['projection.month.digits', '2'],
+    ['projection.day.type', 'integer'],
+    ['projection.day.range', '1,31'],
+    ['projection.day.digits', '2'],
+    ['storage.location.template', locationTemplate(options.bucket, options.prefix)],
+  ]);
+}
+
 /** The `CREATE EXTERNAL TABLE` statement (Athena DDL) for the lake's events. */
 export function athenaDdl(options: AthenaDdlOptions): string {
   const database = options.database ?? 'kidslearn';
@@ -76,29 +116,9 @@ export function athenaDdl(options: AthenaDdlOptions): string {
   const apps = options.apps ?? [];
   for (const a of apps) if (!/^[a-z][a-z0-9_]{1,30}$/.test(a)) throw new Error(`Invalid app id ${JSON.stringify(a)}`);
 
-  const columns = LAKE_COLUMNS.map(([name, type]) => `  \`${name}\` ${athenaType(type)}`).join(',\n');
-  const partitions = LAKE_PARTITION_COLUMNS.map(([name, type]) => `\`${name}\` ${athenaType(type)}`).join(', ');
-  const appProjection: [string, string][] = apps.length
-    ? [
-        ['projection.app.type', 'enum'],
-        ['projection.app.values', apps.join(',')],
-      ]
-    : [['projection.app.type', 'injected']];
-  const properties: [string, string][] = [
-    ['parquet.compression', 'ZSTD'],
-    ['projection.enabled', 'true'],
-    ...appProjection,
-    ['projection.year.type', 'integer'],
-    ['projection.year.range', `${firstYear},${LAST_YEAR}`],
-    ['projection.year.digits', '4'],
-    ['projection.month.type', 'integer'],
-    ['projection.month.range', '1,12'],
-    ['projection.month.digits', '2'],
-    ['projection.day.type', 'integer'],
-    ['projection.day.range', '1,31'],
-    ['projection.day.digits', '2'],
-    ['storage.location.template', locationTemplate(options.bucket, prefix)],
-  ];
+  const columns = athenaColumns().map(({ name, type }) => `  \`${name}\` ${type}`).join(',\n');
+  const partitions = athenaPartitionColumns().map(({ name, type }) => `\`${name}\` ${type}`).join(', ');
+  const properties = Object.entries(athenaTableProperties({ bucket: options.bucket, prefix, firstYear, apps }));
   return [
     `CREATE EXTERNAL TABLE IF NOT EXISTS \`${database}\`.\`${table}\` (`,
     columns,

@@ -39,17 +39,30 @@ export interface SynthesizedEnvironment {
 }
 
 /**
- * TEST FIXTURE: a Lambda bundle directory with a placeholder `migrate/index.mjs`
- * (the real one is built by `npm run build:lambda` from src/runtimes/lambda/migrate.ts).
+ * TEST FIXTURE: a Lambda bundle directory with placeholder `migrate/`, `api/` and `events-consumer/`
+ * `index.mjs` files (the real ones are built by `npm run build:lambda` from src/runtimes/lambda/*.ts).
  * Infra tests only need an asset directory to hash and stage; the code never runs here.
  */
 export function placeholderLambdaDir(marker = 'v1'): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cdk-lambda-'));
-  mkdirSync(path.join(dir, 'migrate'));
-  writeFileSync(
-    path.join(dir, 'migrate', 'index.mjs'),
-    `// TEST FIXTURE (test/support/cdk.ts), not the migrate function: ${marker}\nexport const handler = async () => { throw new Error('test fixture'); };\n`,
-  );
+  // One placeholder per bundle the stacks read: migrate (Data), api and events-consumer (Api).
+  for (const bundle of ['migrate', 'api', 'events-consumer']) {
+    mkdirSync(path.join(dir, bundle));
+    writeFileSync(
+      path.join(dir, bundle, 'index.mjs'),
+      `// TEST FIXTURE (test/support/cdk.ts), not the ${bundle} function: ${marker}\nexport const handler = async () => { throw new Error('test fixture'); };\n`,
+    );
+  }
+  return dir;
+}
+
+/**
+ * TEST FIXTURE: a Docker build context with a placeholder Dockerfile, so the engine stack's image
+ * asset needs neither the repository's Dockerfile nor a copy of the repository. Never built.
+ */
+export function placeholderImageDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cdk-image-'));
+  writeFileSync(path.join(dir, 'Dockerfile'), '# TEST FIXTURE (test/support/cdk.ts), not the kidslearn image\nFROM scratch\n');
   return dir;
 }
 
@@ -60,7 +73,8 @@ export function synthesizeEnvironment(name: EnvName, options: { lambdaDir?: stri
   const outdir = mkdtempSync(path.join(tmpdir(), `kidslearn-cdk-${name}-`));
   const config = loadEnvConfig(name);
   const app = new App({ outdir, context: { ...cdkJsonContext(), env: name } });
-  const stacks = buildEnvironment(app, config, { lambdaDir, deployId: options.deployId });
+  const imageDirectory = placeholderImageDir();
+  const stacks = buildEnvironment(app, config, { lambdaDir, deployId: options.deployId, imageDirectory });
   addNagChecks(app);
   let synthError: string | undefined;
   try {
@@ -82,6 +96,7 @@ export function synthesizeEnvironment(name: EnvName, options: { lambdaDir?: stri
     },
     dispose() {
       rmSync(outdir, { recursive: true, force: true });
+      rmSync(imageDirectory, { recursive: true, force: true });
       if (ownLambdaDir) rmSync(lambdaDir, { recursive: true, force: true });
     },
   };

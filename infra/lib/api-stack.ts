@@ -1,0 +1,342 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as cognito from 'aws-cdk-lib/aws-cognito';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import * as ses from 'aws-cdk-lib/aws-ses';
+import type { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { EVENTS_CONSUMER_TIMEOUT, LAKE_PREFIX, lakeBucketName, type AnalyticsStack } from './analytics-stack.ts';
+import type { EnvConfig } from './config.ts';
+import { SUBNETS } from './network-stack.ts';
+import { bedrockModelArns, lakeEventsNagId, lakeReadStatements } from './permissions.ts';
+
+/** Props of {@link ApiStack}: the configuration and what the network, data, identity and analytics stacks provide. */
+export interface ApiStackProps extends StackProps {
+  config: EnvConfig;
+  vpc: ec2.IVpc;
+  appSecurityGroup: ec2.ISecurityGroup;
+  databaseSecret: secretsmanager.ISecret;
+  databaseProxy: rds.IDatabaseProxy;
+  databaseName: string;
+  redisUrl: string;
+  userPool: cognito.IUserPool;
+  userPoolClient: cognito.IUserPoolClient;
+  analytics: AnalyticsStack;
+  /** Directory of the Lambda bundles (`<lambdaDir>/<name>/index.mjs`); CDK context `lambdaDir`. */
+  lambdaDir: string;
+}
+
+/** Methods the app serves under /api and /admin (OPTIONS is left to the API's CORS preflight, which needs no token). */
+export const PROTECTED_METHODS = [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST, apigwv2.HttpMethod.PUT, apigwv2.HttpMethod.PATCH, apigwv2.HttpMethod.DELETE];
+
+/** Routes behind the JWT authorizer: every /api and /admin path but the public ones below. */
+export const PROTECTED_ROUTES = ['/api/{proxy+}', '/admin/{proxy+}'] as const;
+
+/**
+ * Routes the app serves without a token (src/http/app.ts, docs/access.md),
+ * routed explicitly so nothing else reaches the function unauthenticated:
+ * sign-in and sign-up (`/auth/*`, POST), the token-signing public keys,
+ * health, the app list, the API description and docs, the content-pack
+ * schema, and the admin dashboard's page and files (the page signs in
+ * itself, then sends the admin's token to /admin/reports).
+ * `/metrics` (Prometheus) is deliberately not routed: on Lambda metrics go
+ * out as CloudWatch EMF, and the gateway answers 404.
+ */
+export const PUBLIC_ROUTES: readonly { path: string; methods: apigwv2.HttpMethod[] }[] = [
+  { path: '/health', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/app', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/auth/{proxy+}', methods: [apigwv2.HttpMethod.POST] },
+  { path: '/.well-known/{proxy+}', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/openapi.json', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/docs', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/docs/assets/{proxy+}', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/schemas/{proxy+}', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/admin/dashboard', methods: [apigwv2.HttpMethod.GET] },
+  { path: '/admin/dashboard/assets/{proxy+}', methods: [apigwv2.HttpMethod.GET] },
+];
+
+/** Lambda functions of this stack, by bundle name (`<lambdaDir>/<name>`). */
+const BUNDLES = { api: 'api', eventsConsumer: 'events-consumer' } as const;
+
+/**
+ * The request/response side: an HTTP API (JWT authorizer with the Cognito
+ * user pool on /api and /admin, CORS per environment, stage throttling) in
+ * front of one Lambda function serving the same Hono app as the Node server,
+ * on a `live` alias (provisioned concurrency where configured); the
+ * events-consumer function draining the events queue into the outbox; the
+ * SES identity mail is sent from.
+ */
+export class ApiStack extends Stack {
+  readonly api: apigwv2.HttpApi;
+  readonly apiFunction: lambda.Function;
+  readonly apiAlias: lambda.Alias;
+  readonly eventsConsumer: lambda.Function;
+  readonly mailIdentity: ses.EmailIdentity;
+  /** The private JWK that signs kidslearn's own access tokens (JWT_PRIVATE_KEY_SECRET_ARN), generated at deploy. */
+  readonly signingKeySecret: secretsmanager.Secret;
+
+  constructor(scope: Construct, id: string, props: ApiStackProps) {
+    super(scope, id, props);
+    const { config, analytics } = props;
+    const lakeBucket = lakeBucketName(this, config.name);
+    const logRetention = config.logRetentionDays as logs.RetentionDays;
+    const logRemoval = config.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const bundle = (name: string) => {
+      const dir = path.join(props.lambdaDir, name);
+      if (!existsSync(path.join(dir, 'index.mjs'))) throw new Error(`No ${name} bundle at ${dir}/index.mjs: run \`npm run build:lambda\` first (or pass --context lambdaDir=<dir>)`);
+      return lambda.Code.fromAsset(dir);
+    };
+
+    // ---- Mail: the SES identity of the sender, and nothing else may be sent from ----
+    this.mailIdentity = new ses.EmailIdentity(this, 'MailIdentity', { identity: ses.Identity.email(config.mail.sender) });
+    const identityArn = this.formatArn({ service: 'ses', resource: 'identity', resourceName: config.mail.sender });
+
+    // ---- The token signing key: generated in AWS at first deploy, read once per execution environment ----
+    // Every instance of the api function must sign with the same key (on one machine it lives in the data dir).
+    this.signingKeySecret = new secretsmanager.Secret(this, 'JwtSigningKey', {
+      description: `kidslearn ${config.name}: private JWK signing kidslearn's access tokens (generated by Custom::KidslearnJwtSigningKey)`,
+      removalPolicy: config.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    const keyLogs = new logs.LogGroup(this, 'JwtSigningKeyGeneratorLogs', { retention: logRetention, removalPolicy: logRemoval });
+    const keyGenerator = new lambda.Function(this, 'JwtSigningKeyGenerator', {
+      description: `kidslearn ${config.name}: generates the token signing key into its secret (custom resource)`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: lambda.Code.fromAsset(fileURLToPath(new URL('./handlers/jwt-signing-key', import.meta.url))),
+      handler: 'index.handler',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logGroup: keyLogs,
+    });
+    keyGenerator.addToRolePolicy(new iam.PolicyStatement({ sid: 'StoreTheKey', actions: ['secretsmanager:PutSecretValue'], resources: [this.signingKeySecret.secretArn] }));
+    const keyProviderLogs = new logs.LogGroup(this, 'JwtSigningKeyProviderLogs', { retention: logRetention, removalPolicy: logRemoval });
+    const keyProvider = new cr.Provider(this, 'JwtSigningKeyProvider', { onEventHandler: keyGenerator, logGroup: keyProviderLogs });
+    const signingKey = new CustomResource(this, 'JwtSigningKeyValue', {
+      serviceToken: keyProvider.serviceToken,
+      resourceType: 'Custom::KidslearnJwtSigningKey',
+      properties: { SecretArn: this.signingKeySecret.secretArn },
+    });
+
+    // ---- Settings every function of the app shares -----------------------------------
+    // The issuer exactly as Cognito writes `iss` (built as CDK's own HttpUserPoolAuthorizer does):
+    // the app compares it verbatim, and API Gateway reads `<issuer>/.well-known/openid-configuration`.
+    const issuer = `https://cognito-idp.${this.region}.${this.urlSuffix}/${props.userPool.userPoolId}`;
+    const jwksUrl = `${issuer}/.well-known/jwks.json`;
+    const common: Record<string, string> = {
+      NODE_OPTIONS: '--enable-source-maps',
+      // Lambda's file system is read-only but for /tmp.
+      KIDSLEARN_DATA_DIR: '/tmp/kidslearn',
+      LOG_LEVEL: 'info',
+      SEED_DEMO_APPS: String(config.services.seedDemoApps),
+      DATABASE_SECRET_ARN: props.databaseSecret.secretArn,
+      DATABASE_HOST: props.databaseProxy.endpoint,
+      DATABASE_NAME: props.databaseName,
+      // One request (or one batch) at a time per execution environment: a small pool, so reserved
+      // concurrency × pool size stays within what RDS Proxy should hold.
+      DATABASE_POOL_SIZE: '2',
+      REDIS_URL: props.redisUrl,
+      METRICS_EMF: 'true',
+      // The engine and the lake writer run on Fargate (EngineStack), never inside a function.
+      ENGINE_MODE: 'separate',
+      LAKE_MODE: 'separate',
+      LAKE_S3_BUCKET: lakeBucket,
+      // The lake is at the bucket's root: no LAKE_S3_PREFIX (an empty value is not set at all).
+      ...(LAKE_PREFIX ? { LAKE_S3_PREFIX: LAKE_PREFIX } : {}),
+      LAKE_S3_REGION: this.region,
+    };
+    const vpcPlacement = { vpc: props.vpc, vpcSubnets: { subnetGroupName: SUBNETS.app }, securityGroups: [props.appSecurityGroup] };
+
+    // ---- The api function --------------------------------------------------------------
+    const apiLogs = new logs.LogGroup(this, 'ApiLogs', { retention: logRetention, removalPolicy: logRemoval });
+    this.apiFunction = new lambda.Function(this, 'Api', {
+      description: `kidslearn ${config.name}: the HTTP API (Hono app behind API Gateway)`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: bundle(BUNDLES.api),
+      handler: 'index.handler',
+      memorySize: config.api.memoryMb,
+      // API Gateway gives up after 30 s; requests take milliseconds.
+      timeout: Duration.seconds(15),
+      reservedConcurrentExecutions: config.api.reservedConcurrency,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: apiLogs,
+      ...vpcPlacement,
+      environment: {
+        ...common,
+        JWT_PRIVATE_KEY_SECRET_ARN: this.signingKeySecret.secretArn,
+        OIDC_ISSUER: issuer,
+        OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
+        OIDC_JWKS_URL: jwksUrl,
+        JOB_QUEUE: 'sqs',
+        JOBS_QUEUE_URL: analytics.jobsQueue.queueUrl,
+        EVENT_QUEUE: 'sqs',
+        EVENTS_QUEUE_URL: analytics.eventsQueue.queueUrl,
+        MAIL_TRANSPORT: 'ses',
+        MAIL_FROM: config.mail.sender,
+        SES_REGION: this.region,
+        ...(config.domainName ? { MAIL_LINK_BASE_URL: `https://${config.domainName}` } : {}),
+        EMBEDDINGS_PROVIDER: 'bedrock',
+        EMBEDDINGS_BEDROCK_MODEL: config.services.embeddingsModelId,
+        BEDROCK_REGION: this.region,
+      },
+    });
+    this.apiAlias = new lambda.Alias(this, 'ApiLive', {
+      aliasName: 'live',
+      version: this.apiFunction.currentVersion,
+      ...(config.api.provisionedConcurrency > 0 ? { provisionedConcurrentExecutions: config.api.provisionedConcurrency } : {}),
+    });
+
+    // Least privilege: the database secret, send to both queues, SES from the sender only,
+    // read the lake's events/ (child export, reports), embeddings of search queries.
+    props.databaseSecret.grantRead(this.apiFunction);
+    this.signingKeySecret.grantRead(this.apiFunction);
+    // The function must not start before its key exists.
+    this.apiFunction.node.addDependency(signingKey);
+    analytics.jobsQueue.grantSendMessages(this.apiFunction);
+    analytics.eventsQueue.grantSendMessages(this.apiFunction);
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'SendMailFromTheSenderIdentityOnly',
+        actions: ['ses:SendEmail'],
+        resources: [identityArn],
+        conditions: { StringEquals: { 'ses:FromAddress': config.mail.sender } },
+      }),
+    );
+    for (const statement of lakeReadStatements(this, lakeBucket)) this.apiFunction.addToRolePolicy(statement);
+    this.apiFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'EmbedSearchQueries',
+        actions: ['bedrock:InvokeModel'],
+        resources: bedrockModelArns(this, [config.services.embeddingsModelId]),
+      }),
+    );
+
+    // ---- The events consumer: events queue → outbox --------------------------------------
+    const consumerLogs = new logs.LogGroup(this, 'EventsConsumerLogs', { retention: logRetention, removalPolicy: logRemoval });
+    this.eventsConsumer = new lambda.Function(this, 'EventsConsumer', {
+      description: `kidslearn ${config.name}: appends queued analytics events to the outbox`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: bundle(BUNDLES.eventsConsumer),
+      handler: 'index.handler',
+      memorySize: config.services.eventsConsumer.memoryMb,
+      timeout: EVENTS_CONSUMER_TIMEOUT,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: consumerLogs,
+      ...vpcPlacement,
+      environment: common,
+    });
+    props.databaseSecret.grantRead(this.eventsConsumer);
+    this.eventsConsumer.addEventSource(
+      new SqsEventSource(analytics.eventsQueue, {
+        batchSize: config.services.eventsConsumer.batchSize,
+        maxBatchingWindow: Duration.seconds(config.services.eventsConsumer.maxBatchingWindowSeconds),
+        // Failed records go back to the queue (and, after maxReceiveCount, to the DLQ); the rest of the batch is done.
+        reportBatchItemFailures: true,
+        // Bounds the database connections the consumer can open, whatever the backlog.
+        maxConcurrency: config.services.eventsConsumer.maxConcurrency,
+      }),
+    );
+
+    // ---- HTTP API ---------------------------------------------------------------------------
+    this.api = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: `kidslearn-${config.name}`,
+      description: `kidslearn ${config.name}`,
+      createDefaultStage: false,
+      corsPreflight: {
+        allowOrigins: config.allowedOrigins,
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id', 'Idempotency-Key'],
+        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST, apigwv2.CorsHttpMethod.PUT, apigwv2.CorsHttpMethod.PATCH, apigwv2.CorsHttpMethod.DELETE, apigwv2.CorsHttpMethod.OPTIONS],
+        exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After', 'Location'],
+        maxAge: Duration.hours(1),
+      },
+    });
+    const accessLogs = new logs.LogGroup(this, 'ApiAccessLogs', { retention: logRetention, removalPolicy: logRemoval });
+    const stage = new apigwv2.HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit: config.api.throttlingRateLimit, burstLimit: config.api.throttlingBurstLimit },
+      accessLogSettings: { destination: new apigwv2.LogGroupLogDestination(accessLogs) },
+    });
+
+    const integration = new HttpLambdaIntegration('ApiIntegration', this.apiAlias);
+    const authorizer = new HttpJwtAuthorizer('CognitoJwt', issuer, {
+      authorizerName: 'cognito',
+      jwtAudience: [props.userPoolClient.userPoolClientId],
+      identitySource: ['$request.header.Authorization'],
+    });
+    for (const routePath of PROTECTED_ROUTES) this.api.addRoutes({ path: routePath, methods: PROTECTED_METHODS, integration, authorizer });
+    for (const route of PUBLIC_ROUTES) {
+      for (const r of this.api.addRoutes({ path: route.path, methods: route.methods, integration })) {
+        Validations.of(r).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason: `${route.path} is served without a token by design (sign-in, public keys, health, docs, dashboard shell; docs/access.md).`,
+        });
+      }
+    }
+
+    // The environment's own domain (prod: the one links in mails point to): a TLS certificate validated
+    // by DNS (the deploy waits until the validation record CloudFormation shows is published), the
+    // API's custom domain, and the name to point a CNAME (or alias) at.
+    if (config.domainName) {
+      const certificate = new acm.Certificate(this, 'ApiCertificate', { domainName: config.domainName, validation: acm.CertificateValidation.fromDns() });
+      const domain = new apigwv2.DomainName(this, 'ApiDomain', { domainName: config.domainName, certificate, securityPolicy: apigwv2.SecurityPolicy.TLS_1_2 });
+      new apigwv2.ApiMapping(this, 'ApiMapping', { api: this.api, domainName: domain, stage });
+      new CfnOutput(this, 'ApiDomainTarget', { value: domain.regionalDomainName, description: `Point ${config.domainName} (CNAME or alias) at this name` });
+    }
+
+    new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the HTTP API' });
+    new CfnOutput(this, 'MailIdentityName', { value: this.mailIdentity.emailIdentityName, description: 'SES identity: confirm the verification mail SES sends to it' });
+
+    this.#acknowledgeNagFindings();
+    Validations.of(this.signingKeySecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      // Rotating the signing key needs the old public key kept for verification (JWT_PREVIOUS_PUBLIC_KEYS) until
+      // issued tokens expire; Secrets Manager's rotation cannot do that. Manual rotation: docs/deploy-aws.md.
+      reason: 'Token signing key: rotation must keep the previous public key verifying for the token lifetime; documented manual rotation.',
+    });
+    Validations.of(keyGenerator.role!).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'AWS-managed policy limited to CloudWatch Logs writes.',
+    });
+    const provider = keyProvider.node.findChild('framework-onEvent') as lambda.Function;
+    Validations.of(provider.role!).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'Custom-resource Provider framework: AWS-managed policy limited to CloudWatch Logs writes.',
+    });
+    Validations.of(provider.role!).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(keyGenerator.node.defaultChild as CfnElement)}.Arn>:*]`,
+      reason: 'Custom-resource Provider framework: lambda:InvokeFunction on the key generator and its versions only.',
+    });
+    Validations.of(this.apiFunction).acknowledge({
+      id: lakeEventsNagId(this, lakeBucket),
+      reason: 'Read-only on the lake bucket\u2019s events/ prefix (the lake\u2019s files, one per batch): the API reads them for a child\u2019s export and the reports.',
+    });
+  }
+
+  /** cdk-nag findings accepted here, each with its reason (cdk-nag 3: `Validations.of(x).acknowledge`). */
+  #acknowledgeNagFindings(): void {
+    for (const fn of [this.apiFunction, this.eventsConsumer]) {
+      Validations.of(fn.role!).acknowledge(
+        // AWS-maintained execution policies limited to CloudWatch Logs writes and the ENI actions of a VPC function.
+        { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'AWS-managed policy limited to CloudWatch Logs writes.' },
+        { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', reason: 'AWS-managed policy limited to the ENI actions a VPC function needs.' },
+        // X-Ray accepts trace segments only on Resource "*" (it has no resource-level permissions).
+        { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.' },
+      );
+    }
+  }
+}

@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { createHttpApp, servedRoutes } from '../../src/http/app.ts';
+import type { Container } from '../../src/wiring/container.ts';
+import { PROTECTED_METHODS, PROTECTED_ROUTES } from '../../infra/lib/api-stack.ts';
+import { loadEnvConfig } from '../../infra/lib/config.ts';
+import { buildEnvironment, cdkJsonContext, type EnvironmentStacks } from '../../infra/lib/environment.ts';
+import { placeholderImageDir, placeholderLambdaDir } from '../support/cdk.ts';
+import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
+
+/**
+ * The API stack of dev and prod, synthesised once with the whole
+ * environment (Lambda bundles and image are test fixtures): the JWT
+ * authorizer on every route the app protects — checked against the app's
+ * own route table —, CORS, throttling, the functions, least privilege.
+ */
+
+const lambdaDir = placeholderLambdaDir();
+const imageDirectory = placeholderImageDir();
+const app = new App({ context: cdkJsonContext() });
+const envs = {
+  dev: buildEnvironment(app, loadEnvConfig('dev'), { lambdaDir, imageDirectory }),
+  prod: buildEnvironment(app, loadEnvConfig('prod'), { lambdaDir, imageDirectory }),
+} satisfies Record<string, EnvironmentStacks>;
+app.synth();
+const api = { dev: Template.fromStack(envs.dev.api), prod: Template.fromStack(envs.prod.api) };
+const everyTemplate = Object.values(envs).flatMap((e) => Object.values(e).map((stack) => Template.fromStack(stack)));
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+const resources = (t: Template, type: string) => Object.values(t.findResources(type)) as Resource[];
+const one = (t: Template, type: string, id: string) => t.findResources(type)[logicalIdOf(t, type, id)] as Resource;
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+/** Every statement of the inline policies attached to the role of function `fnId`. */
+function roleStatements(t: Template, fnId: string): Statement[] {
+  const roleId = (one(t, 'AWS::Lambda::Function', fnId).Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return resources(t, 'AWS::IAM::Policy')
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+// ---- The app's own route table, and what it answers without a token -------------------------
+/** A container whose every member is a harmless stand-in: enough to build the app and route requests. */
+function standInContainer(): Container {
+  const anything: unknown = new Proxy(function () {}, { get: (_t, p) => (p === 'then' ? undefined : anything), apply: () => anything });
+  return new Proxy({}, { get: (_t, p) => (p === 'config' ? { corsOrigins: [], trustProxy: false, version: 'test' } : anything) }) as Container;
+}
+const httpApp = createHttpApp(standInContainer());
+const appRoutes = await Promise.all(
+  servedRoutes(httpApp).map(async (r) => {
+    const path = r.path.replace(/:\w+/g, 'x1');
+    // Without a token, the app answers 401 on exactly the routes it protects.
+    const { status } = await httpApp.request(path, { method: r.method });
+    return { method: r.method, pattern: r.path, path, protected: status === 401 };
+  }),
+);
+
+// ---- API Gateway's route selection, over the synthesised routes -----------------------------
+interface GatewayRoute {
+  method: string;
+  path: string;
+  authorizationType: string;
+  authorizerId: unknown;
+}
+function gatewayRoutes(t: Template): GatewayRoute[] {
+  return resources(t, 'AWS::ApiGatewayV2::Route').map((r) => {
+    const [method, path] = String(r.Properties.RouteKey).split(' ') as [string, string];
+    return { method, path, authorizationType: String(r.Properties.AuthorizationType), authorizerId: r.Properties.AuthorizerId };
+  });
+}
+/** How API Gateway picks a route: an exact match first, then the greedy `{proxy+}` route with the longest literal prefix; no match is 404. */
+function selectRoute(routes: GatewayRoute[], method: string, path: string): GatewayRoute | undefined {
+  const segments = path.split('/').filter(Boolean);
+  const matches = (route: GatewayRoute) => {
+    const parts = route.path.split('/').filter(Boolean);
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part.endsWith('+}')) return segments.length > i;
+      if (segments[i] === undefined) return false;
+      if (!part.startsWith('{') && part !== segments[i]) return false;
+    }
+    return segments.length === parts.length;
+  };
+  const candidates = routes.filter((r) => (r.method === method || r.method === 'ANY') && matches(r));
+  const exact = candidates.find((r) => !r.path.includes('+}'));
+  if (exact) return exact;
+  return candidates.sort((a, b) => b.path.length - a.path.length)[0];
+}
+
+describe('api stack: routes and the JWT authorizer', () => {
+  const t = api.dev;
+  const routes = gatewayRoutes(t);
+  const authorizerId = { Ref: logicalIdOf(t, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiCognitoJwt') };
+
+  it('the app’s route table is the one of src/http/app.ts (sanity: it has public and protected routes)', () => {
+    assert.ok(appRoutes.length > 50);
+    assert.ok(appRoutes.some((r) => r.pattern === '/api/events' && r.protected));
+    assert.ok(appRoutes.some((r) => r.pattern === '/auth/login' && !r.protected));
+  });
+
+  it('every route the app protects is behind the Cognito JWT authorizer at the gateway', () => {
+    const protectedRoutes = appRoutes.filter((r) => r.protected);
+    assert.ok(protectedRoutes.length > 40);
+    for (const r of protectedRoutes) {
+      const route = selectRoute(routes, r.method, r.path);
+      assert.ok(route, `${r.method} ${r.pattern} has no gateway route`);
+      assert.equal(route.authorizationType, 'JWT', `${r.method} ${r.pattern} → ${route.method} ${route.path} is not authorized`);
+      assert.deepEqual(route.authorizerId, authorizerId);
+    }
+    // Every protected route is under /api or /admin, where the authorizer sits.
+    assert.deepEqual(protectedRoutes.filter((r) => !/^\/(api|admin)\//.test(r.path)), []);
+  });
+
+  it('the routes the app serves without a token are routed without the authorizer (except /metrics, not exposed)', () => {
+    const publicRoutes = appRoutes.filter((r) => !r.protected);
+    for (const r of publicRoutes) {
+      const route = selectRoute(routes, r.method, r.path);
+      if (r.pattern === '/metrics') {
+        assert.equal(route, undefined, '/metrics must not be reachable through the API');
+        continue;
+      }
+      assert.ok(route, `${r.method} ${r.pattern} has no gateway route`);
+      assert.equal(route.authorizationType, 'NONE', `${r.method} ${r.pattern}`);
+    }
+    assert.ok(publicRoutes.some((r) => r.pattern === '/admin/dashboard'));
+  });
+
+  it('no unauthenticated gateway route reaches a route the app protects; nothing else is routed', () => {
+    for (const route of routes.filter((r) => r.authorizationType === 'NONE')) {
+      const served = appRoutes.filter((r) => selectRoute(routes, r.method, r.path) === route);
+      assert.ok(served.length > 0, `${route.method} ${route.path} routes to nothing the app serves`);
+      assert.deepEqual(served.filter((r) => r.protected).map((r) => r.pattern), [], `${route.method} ${route.path}`);
+    }
+    // The authorized routes are exactly /api/{proxy+} and /admin/{proxy+} for the app's methods; no $default catch-all.
+    const jwt = routes.filter((r) => r.authorizationType === 'JWT').map((r) => `${r.method} ${r.path}`).sort();
+    assert.deepEqual(jwt, PROTECTED_ROUTES.flatMap((p) => PROTECTED_METHODS.map((m) => `${m} ${p}`)).sort());
+    assert.equal(routes.find((r) => r.path === '$default'), undefined);
+    assert.equal(selectRoute(routes, 'GET', '/api/not/yet/written')?.authorizationType, 'JWT');
+    assert.equal(selectRoute(routes, 'GET', '/admin/dashboardx')?.authorizationType, 'JWT');
+    assert.equal(selectRoute(routes, 'GET', '/somewhere-else'), undefined);
+  });
+
+  it('the authorizer checks the Cognito pool’s issuer and app client; the app verifies the same issuer and audience', () => {
+    const authorizer = one(t, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiCognitoJwt').Properties;
+    assert.equal(authorizer.AuthorizerType, 'JWT');
+    assert.deepEqual(authorizer.IdentitySource, ['$request.header.Authorization']);
+    const jwt = authorizer.JwtConfiguration as { Issuer: unknown; Audience: unknown[] };
+    const issuer = resolveCfn(jwt.Issuer, {});
+    assert.match(issuer, /^https:\/\/cognito-idp\.eu-west-1\.<AWS::URLSuffix>\/import\(Kidslearn-Dev-Identity:ExportsOutputRefUserPool\w+\)$/);
+    const env = (one(t, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.equal(resolveCfn(env.OIDC_ISSUER, {}), issuer);
+    assert.equal(resolveCfn(env.OIDC_JWKS_URL, {}), `${issuer}/.well-known/jwks.json`);
+    assert.deepEqual(env.OIDC_AUDIENCE, jwt.Audience[0]);
+    assert.match(resolveCfn(jwt.Audience[0], {}), /UserPoolAppClient/);
+  });
+});
+
+describe('api stack: per environment', () => {
+  it('CORS allows exactly each environment’s origins', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const cors = resources(api[env], 'AWS::ApiGatewayV2::Api')[0]!.Properties.CorsConfiguration as { AllowOrigins: string[] };
+      assert.deepEqual(cors.AllowOrigins, loadEnvConfig(env).allowedOrigins);
+    }
+  });
+
+  it('the stage throttles at each environment’s rate and burst, and logs access', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const stage = resources(api[env], 'AWS::ApiGatewayV2::Stage')[0]!.Properties;
+      const { api: c } = loadEnvConfig(env);
+      assert.deepEqual(stage.DefaultRouteSettings, { ThrottlingBurstLimit: c.throttlingBurstLimit, ThrottlingRateLimit: c.throttlingRateLimit });
+      assert.ok(stage.AccessLogSettings);
+    }
+  });
+
+  it('the environment’s domain (prod) gets a DNS-validated certificate and an API mapping; mail links point to it', () => {
+    const domainName = loadEnvConfig('prod').domainName!;
+    const domain = resources(api.prod, 'AWS::ApiGatewayV2::DomainName')[0]!.Properties;
+    assert.equal(domain.DomainName, domainName);
+    const cert = resources(api.prod, 'AWS::CertificateManager::Certificate')[0]!.Properties;
+    assert.deepEqual([cert.DomainName, cert.ValidationMethod], [domainName, 'DNS']);
+    assert.equal(resources(api.prod, 'AWS::ApiGatewayV2::ApiMapping').length, 1);
+    const env = (one(api.prod, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.equal(env.MAIL_LINK_BASE_URL, `https://${domainName}`);
+    // dev has no domain: no certificate, and mails carry codes without links.
+    assert.equal(loadEnvConfig('dev').domainName, undefined);
+    assert.equal(resources(api.dev, 'AWS::ApiGatewayV2::DomainName').length, 0);
+    assert.equal((one(api.dev, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables.MAIL_LINK_BASE_URL, undefined);
+  });
+
+  it('prod keeps warm instances on the `live` alias the API invokes; dev has none', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const t = api[env];
+      const aliasId = logicalIdOf(t, 'AWS::Lambda::Alias', 'ApiLive');
+      const alias = t.findResources('AWS::Lambda::Alias')[aliasId] as Resource;
+      assert.equal(alias.Properties.Name, 'live');
+      const provisioned = (alias.Properties.ProvisionedConcurrencyConfig as { ProvisionedConcurrentExecutions: number } | undefined)?.ProvisionedConcurrentExecutions;
+      assert.equal(provisioned, env === 'prod' ? loadEnvConfig('prod').api.provisionedConcurrency : undefined);
+      for (const integration of resources(t, 'AWS::ApiGatewayV2::Integration')) assert.deepEqual(integration.Properties.IntegrationUri, { Ref: aliasId });
+    }
+    assert.ok(loadEnvConfig('prod').api.provisionedConcurrency > 0);
+  });
+});
+
+describe('api stack: functions', () => {
+  it('no function anywhere runs nodejs20.x; ours run nodejs24.x on arm64 with X-Ray and a log group with retention', () => {
+    for (const t of everyTemplate) {
+      for (const fn of resources(t, 'AWS::Lambda::Function')) assert.notEqual(fn.Properties.Runtime, 'nodejs20.x');
+      assert.doesNotMatch(JSON.stringify(t.toJSON()), /nodejs20\.x/);
+    }
+    for (const env of ['dev', 'prod'] as const) {
+      const t = api[env];
+      for (const id of ['Api', 'EventsConsumer']) {
+        const fn = one(t, 'AWS::Lambda::Function', id).Properties;
+        assert.equal(fn.Runtime, 'nodejs24.x');
+        assert.deepEqual(fn.Architectures, ['arm64']);
+        assert.deepEqual(fn.TracingConfig, { Mode: 'Active' });
+        const logGroupId = (fn.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+        assert.equal((t.findResources('AWS::Logs::LogGroup')[logGroupId] as Resource).Properties.RetentionInDays, loadEnvConfig(env).logRetentionDays);
+      }
+      const fn = one(t, 'AWS::Lambda::Function', 'Api').Properties;
+      assert.equal(fn.MemorySize, loadEnvConfig(env).api.memoryMb);
+      assert.equal(fn.ReservedConcurrentExecutions, loadEnvConfig(env).api.reservedConcurrency);
+    }
+  });
+
+  it('the api function sends jobs and events to SQS, metrics as EMF, mail from the configured sender', () => {
+    const env = (one(api.dev, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.equal(env.JOB_QUEUE, 'sqs');
+    assert.equal(env.EVENT_QUEUE, 'sqs');
+    assert.equal(env.METRICS_EMF, 'true');
+    assert.match(resolveCfn(env.JOBS_QUEUE_URL, {}), /Kidslearn-Dev-Analytics:ExportsOutputRefJobsQueue/);
+    assert.match(resolveCfn(env.EVENTS_QUEUE_URL, {}), /Kidslearn-Dev-Analytics:ExportsOutputRefEventsQueue/);
+    assert.equal(env.MAIL_FROM, loadEnvConfig('dev').mail.sender);
+    assert.match(resolveCfn(env.DATABASE_SECRET_ARN, {}), /Kidslearn-Dev-Data/);
+    assert.match(resolveCfn(env.DATABASE_HOST, {}), /Kidslearn-Dev-Data/);
+    assert.equal(env.DATABASE_URL, undefined, 'credentials come from the secret, never the environment');
+    assert.equal(env.DATABASE_POOL_SIZE, '2', 'one request at a time per instance: a small pool per execution environment');
+  });
+
+  it('the events consumer drains the events queue in batches and reports partial batch failures', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const { eventsConsumer: c } = loadEnvConfig(env).services;
+      const mapping = resources(api[env], 'AWS::Lambda::EventSourceMapping')[0]!.Properties;
+      assert.deepEqual(mapping.FunctionResponseTypes, ['ReportBatchItemFailures']);
+      assert.equal(mapping.BatchSize, c.batchSize);
+      assert.equal(mapping.MaximumBatchingWindowInSeconds, c.maxBatchingWindowSeconds);
+      assert.deepEqual(mapping.ScalingConfig, { MaximumConcurrency: c.maxConcurrency });
+      assert.match(resolveCfn(mapping.EventSourceArn, {}), /EventsQueue\w+Arn/);
+      assert.deepEqual(mapping.FunctionName, { Ref: logicalIdOf(api[env], 'AWS::Lambda::Function', 'EventsConsumer') });
+    }
+  });
+});
+
+describe('api stack: least privilege', () => {
+  const statements = roleStatements(api.dev, 'Api');
+
+  it('mail: ses:SendEmail on the sender identity only, from the sender address only', () => {
+    const ses = statements.filter((s) => actions(s).some((a) => a.startsWith('ses:')));
+    assert.equal(ses.length, 1);
+    assert.deepEqual(actions(ses[0]!), ['ses:SendEmail']);
+    const sender = loadEnvConfig('dev').mail.sender;
+    assert.equal(resolveCfn(ses[0]!.Resource, {}), `arn:aws:ses:eu-west-1:<AWS::AccountId>:identity/${sender}`);
+    assert.deepEqual(ses[0]!.Condition, { StringEquals: { 'ses:FromAddress': sender } });
+    assert.equal(resources(api.dev, 'AWS::SES::EmailIdentity')[0]!.Properties.EmailIdentity, sender);
+  });
+
+  it('lake: read-only, and only under events/', () => {
+    const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    assert.deepEqual(s3.flatMap(actions).sort(), ['s3:GetObject', 's3:ListBucket']);
+    const get = s3.find((s) => actions(s).includes('s3:GetObject'))!;
+    assert.equal(resolveCfn(get.Resource, {}), 'arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1/events/*');
+    const list = s3.find((s) => actions(s).includes('s3:ListBucket'))!;
+    assert.deepEqual(list.Condition, { StringLike: { 's3:prefix': ['events/', 'events/*'] } });
+  });
+
+  it('queues: send only; Bedrock: the embeddings model only; the database secret: read', () => {
+    const sqs = statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:')));
+    assert.deepEqual([...new Set(sqs.flatMap(actions))].sort(), ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
+    const bedrock = statements.filter((s) => actions(s).some((a) => a.startsWith('bedrock:')));
+    assert.deepEqual(bedrock.map((s) => [actions(s), s.Resource]), [[['bedrock:InvokeModel'], `arn:aws:bedrock:eu-west-1::foundation-model/${loadEnvConfig('dev').services.embeddingsModelId}`]]);
+    assert.ok(statements.some((s) => actions(s).includes('secretsmanager:GetSecretValue')));
+    assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.endsWith(':*') || a === '*')), []);
+  });
+
+  it('the token signing key: generated into its own secret at deploy, read by the api function, before it starts', () => {
+    const t = api.dev;
+    const secretId = logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey');
+    const env = (one(t, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.deepEqual(env.JWT_PRIVATE_KEY_SECRET_ARN, { Ref: secretId });
+    assert.equal(env.JWT_PRIVATE_KEY, undefined, 'the key itself is never in the environment');
+    assert.ok(statements.some((s) => actions(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(JSON.stringify({ Ref: secretId }))));
+    const key = Object.values(t.findResources('Custom::KidslearnJwtSigningKey'))[0] as Resource;
+    assert.deepEqual(key.Properties.SecretArn, { Ref: secretId });
+    const generator = roleStatements(t, 'JwtSigningKeyGenerator');
+    assert.deepEqual(generator.map((s) => [actions(s), s.Resource]), [[['secretsmanager:PutSecretValue'], { Ref: secretId }]]);
+    const keyId = Object.keys(t.findResources('Custom::KidslearnJwtSigningKey'))[0]!;
+    assert.ok((t.findResources('AWS::Lambda::Function')[logicalIdOf(t, 'AWS::Lambda::Function', 'Api')] as { DependsOn?: string[] }).DependsOn?.includes(keyId));
+  });
+
+  it('no managed full-access policy anywhere in the app', () => {
+    for (const t of everyTemplate) assert.doesNotMatch(JSON.stringify(t.toJSON()), /FullAccess/);
+  });
+});
+
+describe('api stack: cdk-nag', () => {
+  it('has no unacknowledged AwsSolutions findings in the whole app', () => {
+    assert.deepEqual(nagFindings(app), []);
+  });
+});
+

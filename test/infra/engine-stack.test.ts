@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { eventObjectKey } from '../../src/analytics/lake-layout.ts';
+import { loadEnvConfig } from '../../infra/lib/config.ts';
+import { CONTAINER_USER, ENGINE_PORT, LAKE_PORT } from '../../infra/lib/engine-stack.ts';
+import { buildEnvironment, cdkJsonContext } from '../../infra/lib/environment.ts';
+import { placeholderImageDir, placeholderLambdaDir } from '../support/cdk.ts';
+import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
+
+/**
+ * The engine stack of dev and prod, synthesised once with the whole
+ * environment (the image and Lambda bundles are test fixtures): the engine
+ * and lake-writer services on Fargate, Spot outside prod, health checks,
+ * rollback, scaling, and the task roles' least privilege.
+ */
+
+const lambdaDir = placeholderLambdaDir();
+const imageDirectory = placeholderImageDir();
+const app = new App({ context: cdkJsonContext() });
+const envs = {
+  dev: buildEnvironment(app, loadEnvConfig('dev'), { lambdaDir, imageDirectory }),
+  prod: buildEnvironment(app, loadEnvConfig('prod'), { lambdaDir, imageDirectory }),
+};
+app.synth();
+const engine = { dev: Template.fromStack(envs.dev.engine), prod: Template.fromStack(envs.prod.engine) };
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: Record<string, Record<string, unknown>> };
+type Container = { Command: string[]; User: string; Environment: { Name: string; Value: unknown }[]; HealthCheck: { Command: string[]; StartPeriod: number }; LogConfiguration: { LogDriver: string } };
+const one = (t: Template, type: string, id: string) => t.findResources(type)[logicalIdOf(t, type, id)] as Resource;
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const container = (t: Template, task: 'EngineTask' | 'LakeWriterTask') => (one(t, 'AWS::ECS::TaskDefinition', task).Properties.ContainerDefinitions as Container[])[0]!;
+const envOf = (c: Container) => Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
+/** The statements of the task role of `task`. */
+function taskRoleStatements(t: Template, task: 'EngineTask' | 'LakeWriterTask'): Statement[] {
+  const roleId = (one(t, 'AWS::ECS::TaskDefinition', task).Properties.TaskRoleArn as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return (Object.values(t.findResources('AWS::IAM::Policy')) as Resource[])
+    .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleId))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+const managedPolicies = (t: Template) => (Object.values(t.findResources('AWS::IAM::Role')) as Resource[]).flatMap((r) => (r.Properties.ManagedPolicyArns as unknown[] | undefined) ?? []);
+
+describe('engine stack: services', () => {
+  it('the cluster has Container Insights', () => {
+    const cluster = Object.values(engine.dev.findResources('AWS::ECS::Cluster'))[0] as Resource;
+    assert.deepEqual(cluster.Properties.ClusterSettings, [{ Name: 'containerInsights', Value: 'enabled' }]);
+  });
+
+  it('both services run on Fargate Spot outside prod and on Fargate in prod, in private subnets, rolling back failed deployments', () => {
+    for (const [env, t] of Object.entries(engine)) {
+      for (const id of ['EngineService', 'LakeWriterService']) {
+        const svc = one(t, 'AWS::ECS::Service', id).Properties;
+        assert.deepEqual(svc.CapacityProviderStrategy, [{ CapacityProvider: env === 'prod' ? 'FARGATE' : 'FARGATE_SPOT', Weight: 1 }], `${env} ${id}`);
+        assert.deepEqual((svc.DeploymentConfiguration as Record<string, unknown>).DeploymentCircuitBreaker, { Enable: true, Rollback: true });
+        const network = (svc.NetworkConfiguration as { AwsvpcConfiguration: { AssignPublicIp: string; SecurityGroups: unknown[] } }).AwsvpcConfiguration;
+        assert.equal(network.AssignPublicIp, 'DISABLED');
+        assert.match(resolveCfn(network.SecurityGroups[0], {}), /AppSecurityGroup/);
+        assert.equal(svc.EnableExecuteCommand, false);
+      }
+    }
+    assert.equal(loadEnvConfig('dev').engine.spot, true);
+    assert.equal(loadEnvConfig('prod').engine.spot, false);
+  });
+
+  it('containers run as a non-root user, log to CloudWatch, and are health-checked on their /health port', () => {
+    for (const [task, port, entry] of [
+      ['EngineTask', ENGINE_PORT, 'src/runtimes/engine.ts'],
+      ['LakeWriterTask', LAKE_PORT, 'src/runtimes/lake.ts'],
+    ] as const) {
+      const c = container(engine.dev, task);
+      assert.equal(c.User, CONTAINER_USER);
+      assert.notEqual(c.User.split(':')[0], '0');
+      assert.deepEqual(c.Command, ['node', '--liftoff-only', entry]);
+      assert.equal(c.LogConfiguration.LogDriver, 'awslogs');
+      assert.equal(c.HealthCheck.Command[0], 'CMD');
+      assert.match(c.HealthCheck.Command.join(' '), new RegExp(`http://127\\.0\\.0\\.1:${port}/health`));
+      assert.equal(envOf(c)[task === 'EngineTask' ? 'ENGINE_PORT' : 'LAKE_PORT'], String(port));
+      assert.equal(envOf(c).DATABASE_URL, undefined, 'credentials come from the secret, never the environment');
+    }
+  });
+
+  it('the engine consumes the jobs queue with Bedrock; the lake writer is one task writing to the lake bucket', () => {
+    const e = envOf(container(engine.dev, 'EngineTask'));
+    assert.equal(e.JOB_QUEUE, 'sqs');
+    assert.match(resolveCfn(e.JOBS_QUEUE_URL, {}), /ExportsOutputRefJobsQueue/);
+    assert.equal(e.LLM_PROVIDER, 'bedrock');
+    assert.equal(e.LLM_BEDROCK_MODEL, loadEnvConfig('dev').services.llmModelId);
+    const l = envOf(container(engine.dev, 'LakeWriterTask'));
+    assert.equal(resolveCfn(l.LAKE_S3_BUCKET, {}), 'kidslearn-dev-lake-<AWS::AccountId>-eu-west-1');
+    assert.equal(l.LAKE_S3_PREFIX, undefined, 'the lake is at the bucket root (LAKE_PREFIX)');
+    assert.equal(l.LAKE_S3_REGION, 'eu-west-1');
+    assert.equal(one(engine.prod, 'AWS::ECS::Service', 'LakeWriterService').Properties.DesiredCount, 1);
+    // The engine's count is left to autoscaling (a deploy must not reset it).
+    assert.equal(one(engine.prod, 'AWS::ECS::Service', 'EngineService').Properties.DesiredCount, undefined);
+  });
+
+  it('the lake bucket the writer is given is the one the analytics stack creates', () => {
+    const bucket = Object.values(Template.fromStack(envs.dev.analytics).findResources('AWS::S3::Bucket')).find((b) => JSON.stringify(b).includes('-lake-')) as Resource;
+    assert.equal(resolveCfn(bucket.Properties.BucketName, {}), resolveCfn(envOf(container(engine.dev, 'LakeWriterTask')).LAKE_S3_BUCKET, {}));
+  });
+});
+
+describe('engine stack: scaling', () => {
+  for (const env of ['dev', 'prod'] as const) {
+    it(`${env}: between the configured task counts, on CPU and on the jobs queue's backlog`, () => {
+      const t = engine[env];
+      const { engine: c } = loadEnvConfig(env);
+      const target = Object.values(t.findResources('AWS::ApplicationAutoScaling::ScalableTarget'))[0] as Resource;
+      assert.equal(target.Properties.MinCapacity, c.minTasks);
+      assert.equal(target.Properties.MaxCapacity, c.maxTasks);
+      const policies = Object.values(t.findResources('AWS::ApplicationAutoScaling::ScalingPolicy')) as Resource[];
+      const cpu = policies.find((p) => p.Properties.PolicyType === 'TargetTrackingScaling')!;
+      assert.equal((cpu.Properties.TargetTrackingScalingPolicyConfiguration as { PredefinedMetricSpecification: { PredefinedMetricType: string } }).PredefinedMetricSpecification.PredefinedMetricType, 'ECSServiceAverageCPUUtilization');
+      const steps = policies.filter((p) => p.Properties.PolicyType === 'StepScaling');
+      assert.equal(steps.length, 2, 'a scale-out and a scale-in step policy');
+      const backlog = (Object.values(t.findResources('AWS::CloudWatch::Alarm')) as Resource[]).filter((a) => a.Properties.MetricName === 'ApproximateNumberOfMessagesVisible' && /scaling alarm/i.test(String(a.Properties.AlarmDescription)));
+      assert.equal(backlog.length, 2);
+      for (const a of backlog) assert.match(resolveCfn((a.Properties.Dimensions as { Value: unknown }[])[0]!.Value, {}), /JobsQueue\w+QueueName/);
+      assert.deepEqual(backlog.map((a) => a.Properties.Threshold).sort((x, y) => Number(x) - Number(y)), [0, 10]);
+    });
+  }
+});
+
+describe('engine stack: least privilege', () => {
+  it('Bedrock: invoke exactly the configured models, nothing else, no managed policy', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const statements = taskRoleStatements(engine[env], 'EngineTask');
+      const bedrock = statements.filter((s) => actions(s).some((a) => a.startsWith('bedrock:')));
+      assert.equal(bedrock.length, 1);
+      assert.deepEqual(actions(bedrock[0]!).sort(), ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream']);
+      assert.deepEqual(bedrock[0]!.Resource, loadEnvConfig(env).bedrockModelIds.map((id) => `arn:aws:bedrock:eu-west-1::foundation-model/${id}`));
+      assert.doesNotMatch(JSON.stringify(managedPolicies(engine[env])), /Bedrock/);
+    }
+    assert.doesNotMatch(JSON.stringify(engine.prod.toJSON()), /AmazonBedrockFullAccess/);
+  });
+
+  it('the engine consumes (and re-sends) on the jobs queue only, and reads the database secret', () => {
+    const statements = taskRoleStatements(engine.dev, 'EngineTask');
+    const sqs = statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:')));
+    assert.equal(sqs.length, 1);
+    assert.match(resolveCfn(sqs[0]!.Resource, {}), /JobsQueue\w+Arn/);
+    assert.deepEqual(actions(sqs[0]!).sort(), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
+    assert.ok(statements.some((s) => actions(s).includes('secretsmanager:GetSecretValue')));
+    assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.startsWith('s3:'))), [], 'the engine does not touch the lake');
+  });
+
+  it('the lake writer reads, writes and deletes only under events/, and lists only that prefix', () => {
+    const statements = taskRoleStatements(engine.dev, 'LakeWriterTask');
+    const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
+    const objectArn = 'arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1/events/*';
+    for (const s of s3) {
+      if (actions(s).includes('s3:ListBucket')) {
+        assert.deepEqual(actions(s), ['s3:ListBucket']);
+        assert.equal(resolveCfn(s.Resource, {}), 'arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1');
+        assert.deepEqual(s.Condition, { StringLike: { 's3:prefix': ['events/', 'events/*'] } });
+      } else {
+        assert.equal(resolveCfn(s.Resource, {}), objectArn);
+      }
+    }
+    assert.deepEqual([...new Set(s3.flatMap(actions))].sort(), ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+    // Every file the writer produces is under the granted prefix.
+    assert.ok(`arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1/${eventObjectKey('math', '2026-03-07', 1, 2)}`.startsWith(objectArn.slice(0, -1)));
+    assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:') || a.startsWith('bedrock:'))), []);
+  });
+});
+
+describe('engine stack: cdk-nag', () => {
+  it('has no unacknowledged AwsSolutions findings in the whole app', () => {
+    assert.deepEqual(nagFindings(app), []);
+  });
+});
