@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Validations, type CfnElement, type StackProps } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
@@ -41,7 +41,7 @@ export interface ApiStackProps extends StackProps {
 /** Methods the app serves under /api and /admin (OPTIONS is left to the API's CORS preflight, which needs no token). */
 export const PROTECTED_METHODS = [apigwv2.HttpMethod.GET, apigwv2.HttpMethod.POST, apigwv2.HttpMethod.PUT, apigwv2.HttpMethod.PATCH, apigwv2.HttpMethod.DELETE];
 
-/** Routes behind the JWT authorizer: every /api and /admin path but the public ones below. */
+/** Routes behind the gateway authorizer: every /api and /admin path but the public ones below. */
 export const PROTECTED_ROUTES = ['/api/{proxy+}', '/admin/{proxy+}'] as const;
 
 /**
@@ -68,12 +68,15 @@ export const PUBLIC_ROUTES: readonly { path: string; methods: apigwv2.HttpMethod
 ];
 
 /** Lambda functions of this stack, by bundle name (`<lambdaDir>/<name>`). */
-const BUNDLES = { api: 'api', eventsConsumer: 'events-consumer' } as const;
+const BUNDLES = { api: 'api', eventsConsumer: 'events-consumer', authorizer: 'authorizer' } as const;
+
+/** How long API Gateway keeps an authorizer decision per Authorization header value (the app still checks `exp` on every request). */
+export const AUTHORIZER_CACHE_TTL = Duration.minutes(5);
 
 /**
- * The request/response side: an HTTP API (JWT authorizer with the Cognito
- * user pool on /api and /admin, CORS per environment, stage throttling) in
- * front of one Lambda function serving the same Hono app as the Node server,
+ * The request/response side: an HTTP API (a Lambda authorizer accepting
+ * kidslearn's own tokens and the Cognito user pool's on /api and /admin,
+ * CORS per environment, stage throttling) in front of one Lambda function serving the same Hono app as the Node server,
  * on a `live` alias (provisioned concurrency where configured); the
  * events-consumer function draining the events queue into the outbox; the
  * SES identity mail is sent from.
@@ -83,6 +86,8 @@ export class ApiStack extends Stack {
   readonly apiFunction: lambda.Function;
   readonly apiAlias: lambda.Alias;
   readonly eventsConsumer: lambda.Function;
+  /** The Lambda REQUEST authorizer on the token-protected routes (src/runtimes/lambda/authorizer.ts). */
+  readonly authorizerFunction: lambda.Function;
   readonly mailIdentity: ses.EmailIdentity;
   /** The private JWK that signs kidslearn's own access tokens (JWT_PRIVATE_KEY_SECRET_ARN), generated at deploy. */
   readonly signingKeySecret: secretsmanager.Secret;
@@ -253,6 +258,45 @@ export class ApiStack extends Stack {
       }),
     );
 
+    // ---- The gateway authorizer: kidslearn's own tokens and Cognito's -------------------------
+    // API Gateway's built-in JWT authorizer trusts one issuer; kidslearn accepts two (its own tokens:
+    // children's PIN and device sign-ins, kidslearn accounts, CLI admin tokens; and the Cognito pool's).
+    // This function verifies both with the app's own code (features/auth/gateway-authorizer.ts): the
+    // public half of the signing key, the OIDC provider's JWKS. It needs no database, so it runs
+    // outside the VPC (Secrets Manager and Cognito's JWKS over AWS's public endpoints).
+    const authorizerLogs = new logs.LogGroup(this, 'AuthorizerLogs', { retention: logRetention, removalPolicy: logRemoval });
+    this.authorizerFunction = new lambda.Function(this, 'Authorizer', {
+      description: `kidslearn ${config.name}: API Gateway authorizer (kidslearn and Cognito tokens)`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: bundle(BUNDLES.authorizer),
+      handler: 'index.handler',
+      // A signature check and, rarely, a JWKS fetch: little memory. Cold starts read one secret.
+      memorySize: 256,
+      // The secret read (3 s) and a JWKS fetch (2 s) are each bounded; API Gateway waits at most 10 s.
+      timeout: Duration.seconds(10),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: authorizerLogs,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        KIDSLEARN_DATA_DIR: '/tmp/kidslearn',
+        LOG_LEVEL: 'info',
+        // Exactly what the api function verifies tokens with (asserted in test/infra/api-stack.test.ts).
+        JWT_PRIVATE_KEY_SECRET_ARN: this.signingKeySecret.secretArn,
+        OIDC_ISSUER: issuer,
+        OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
+        OIDC_JWKS_URL: jwksUrl,
+      },
+    });
+    // Only the signing key secret (of which it keeps the public half); nothing else.
+    this.signingKeySecret.grantRead(this.authorizerFunction);
+    this.authorizerFunction.node.addDependency(signingKey);
+    Validations.of(this.authorizerFunction.role!).acknowledge(
+      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'AWS-managed policy limited to CloudWatch Logs writes.' },
+      // X-Ray accepts trace segments only on Resource "*" (it has no resource-level permissions).
+      { id: 'AwsSolutions-IAM5[Resource::*]', reason: 'xray:PutTraceSegments/PutTelemetryRecords support no resource-level permissions.' },
+    );
+
     // ---- HTTP API ---------------------------------------------------------------------------
     this.api = new apigwv2.HttpApi(this, 'HttpApi', {
       apiName: `kidslearn-${config.name}`,
@@ -276,10 +320,13 @@ export class ApiStack extends Stack {
     });
 
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiAlias);
-    const authorizer = new HttpJwtAuthorizer('CognitoJwt', issuer, {
-      authorizerName: 'cognito',
-      jwtAudience: [props.userPoolClient.userPoolClientId],
+    // Simple responses ({ isAuthorized, context }); a request without the header is refused (401) without
+    // invoking the function; decisions are cached per header value.
+    const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction, {
+      authorizerName: 'kidslearn-tokens',
+      responseTypes: [HttpLambdaResponseType.SIMPLE],
       identitySource: ['$request.header.Authorization'],
+      resultsCacheTtl: AUTHORIZER_CACHE_TTL,
     });
     for (const routePath of PROTECTED_ROUTES) this.api.addRoutes({ path: routePath, methods: PROTECTED_METHODS, integration, authorizer });
     for (const route of PUBLIC_ROUTES) {

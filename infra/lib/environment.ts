@@ -75,7 +75,7 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
   const api = new ApiStack(app, stackId(config, 'Api'), {
     ...common,
     ...platform,
-    description: `kidslearn ${config.name}: HTTP API with Cognito JWT authorizer, api and events-consumer functions, SES identity`,
+    description: `kidslearn ${config.name}: HTTP API with a Lambda authorizer (kidslearn and Cognito tokens), api, authorizer and events-consumer functions, SES identity`,
     userPool: identity.userPool,
     userPoolClient: identity.userPoolClient,
     lambdaDir: options.lambdaDir,

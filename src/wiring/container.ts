@@ -239,7 +239,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
       return principal;
     };
     const verifyToken = oidc
-      ? (token: string) => (OidcVerifier.issuerOf(token) === oidcIssuer ? verifyExternal(token) : tokens.verify(token))
+      ? (token: string) => (oidc.claims(token) ? verifyExternal(token) : tokens.verify(token))
       : (token: string) => tokens.verify(token);
     const rateLimits = {
       authPerIp: { name: 'auth-ip', points: config.rateLimits.authIpPerMinute, windowSeconds: 60 },

@@ -4,7 +4,7 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createHttpApp, servedRoutes } from '../../src/http/app.ts';
 import type { Container } from '../../src/wiring/container.ts';
-import { PROTECTED_METHODS, PROTECTED_ROUTES } from '../../infra/lib/api-stack.ts';
+import { AUTHORIZER_CACHE_TTL, PROTECTED_METHODS, PROTECTED_ROUTES } from '../../infra/lib/api-stack.ts';
 import { loadEnvConfig } from '../../infra/lib/config.ts';
 import { buildEnvironment, cdkJsonContext, type EnvironmentStacks } from '../../infra/lib/environment.ts';
 import { placeholderImageDir, placeholderLambdaDir } from '../support/cdk.ts';
@@ -12,7 +12,7 @@ import { logicalIdOf, nagFindings, resolveCfn } from './support.ts';
 
 /**
  * The API stack of dev and prod, synthesised once with the whole
- * environment (Lambda bundles and image are test fixtures): the JWT
+ * environment (Lambda bundles and image are test fixtures): the Lambda
  * authorizer on every route the app protects — checked against the app's
  * own route table —, CORS, throttling, the functions, least privilege.
  */
@@ -89,10 +89,10 @@ function selectRoute(routes: GatewayRoute[], method: string, path: string): Gate
   return candidates.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
-describe('api stack: routes and the JWT authorizer', () => {
+describe('api stack: routes and the gateway authorizer', () => {
   const t = api.dev;
   const routes = gatewayRoutes(t);
-  const authorizerId = { Ref: logicalIdOf(t, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiCognitoJwt') };
+  const authorizerId = { Ref: logicalIdOf(t, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiTokenAuthorizer') };
 
   it('the app’s route table is the one of src/http/app.ts (sanity: it has public and protected routes)', () => {
     assert.ok(appRoutes.length > 50);
@@ -100,13 +100,13 @@ describe('api stack: routes and the JWT authorizer', () => {
     assert.ok(appRoutes.some((r) => r.pattern === '/auth/login' && !r.protected));
   });
 
-  it('every route the app protects is behind the Cognito JWT authorizer at the gateway', () => {
+  it('every route the app protects is behind the Lambda authorizer at the gateway', () => {
     const protectedRoutes = appRoutes.filter((r) => r.protected);
     assert.ok(protectedRoutes.length > 40);
     for (const r of protectedRoutes) {
       const route = selectRoute(routes, r.method, r.path);
       assert.ok(route, `${r.method} ${r.pattern} has no gateway route`);
-      assert.equal(route.authorizationType, 'JWT', `${r.method} ${r.pattern} → ${route.method} ${route.path} is not authorized`);
+      assert.equal(route.authorizationType, 'CUSTOM', `${r.method} ${r.pattern} → ${route.method} ${route.path} is not authorized`);
       assert.deepEqual(route.authorizerId, authorizerId);
     }
     // Every protected route is under /api or /admin, where the authorizer sits.
@@ -134,26 +134,44 @@ describe('api stack: routes and the JWT authorizer', () => {
       assert.deepEqual(served.filter((r) => r.protected).map((r) => r.pattern), [], `${route.method} ${route.path}`);
     }
     // The authorized routes are exactly /api/{proxy+} and /admin/{proxy+} for the app's methods; no $default catch-all.
-    const jwt = routes.filter((r) => r.authorizationType === 'JWT').map((r) => `${r.method} ${r.path}`).sort();
-    assert.deepEqual(jwt, PROTECTED_ROUTES.flatMap((p) => PROTECTED_METHODS.map((m) => `${m} ${p}`)).sort());
+    const authorized = routes.filter((r) => r.authorizationType !== 'NONE').map((r) => `${r.method} ${r.path}`).sort();
+    assert.deepEqual(authorized, PROTECTED_ROUTES.flatMap((p) => PROTECTED_METHODS.map((m) => `${m} ${p}`)).sort());
     assert.equal(routes.find((r) => r.path === '$default'), undefined);
-    assert.equal(selectRoute(routes, 'GET', '/api/not/yet/written')?.authorizationType, 'JWT');
-    assert.equal(selectRoute(routes, 'GET', '/admin/dashboardx')?.authorizationType, 'JWT');
+    assert.equal(selectRoute(routes, 'GET', '/api/not/yet/written')?.authorizationType, 'CUSTOM');
+    assert.equal(selectRoute(routes, 'GET', '/admin/dashboardx')?.authorizationType, 'CUSTOM');
     assert.equal(selectRoute(routes, 'GET', '/somewhere-else'), undefined);
   });
 
-  it('the authorizer checks the Cognito pool’s issuer and app client; the app verifies the same issuer and audience', () => {
-    const authorizer = one(t, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiCognitoJwt').Properties;
-    assert.equal(authorizer.AuthorizerType, 'JWT');
+  it('the authorizer is the Lambda REQUEST authorizer: payload 2.0, simple responses, the Authorization header, cached 5 minutes', () => {
+    const authorizer = one(t, 'AWS::ApiGatewayV2::Authorizer', 'HttpApiTokenAuthorizer').Properties;
+    assert.equal(authorizer.AuthorizerType, 'REQUEST');
+    assert.equal(authorizer.AuthorizerPayloadFormatVersion, '2.0');
+    assert.equal(authorizer.EnableSimpleResponses, true);
     assert.deepEqual(authorizer.IdentitySource, ['$request.header.Authorization']);
-    const jwt = authorizer.JwtConfiguration as { Issuer: unknown; Audience: unknown[] };
-    const issuer = resolveCfn(jwt.Issuer, {});
+    assert.equal(authorizer.AuthorizerResultTtlInSeconds, 300);
+    assert.equal(AUTHORIZER_CACHE_TTL.toSeconds(), 300);
+    const fnId = logicalIdOf(t, 'AWS::Lambda::Function', 'Authorizer');
+    assert.match(JSON.stringify(authorizer.AuthorizerUri), new RegExp(`"${fnId}","Arn"`));
+    // API Gateway may invoke it (and nothing else is granted).
+    const permissions = resources(t, 'AWS::Lambda::Permission').filter((p) => JSON.stringify(p.Properties.FunctionName).includes(`"${fnId}"`));
+    assert.deepEqual(permissions.map((p) => [p.Properties.Action, p.Properties.Principal]), [['lambda:InvokeFunction', 'apigateway.amazonaws.com']]);
+  });
+
+  it('the authorizer verifies with exactly the settings the app verifies with: the signing key secret, the Cognito issuer, audience and JWKS', () => {
+    const variables = (id: string) => (one(t, 'AWS::Lambda::Function', id).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    const api = variables('Api');
+    const authz = variables('Authorizer');
+    for (const name of ['JWT_PRIVATE_KEY_SECRET_ARN', 'OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL', 'JWT_ISSUER', 'JWT_PREVIOUS_PUBLIC_KEYS', 'OIDC_ROLE_CLAIM', 'OIDC_ROLE_MAP', 'OIDC_APP_CLAIM', 'OIDC_DEFAULT_APP']) {
+      assert.deepEqual(authz[name], api[name], name);
+    }
+    const issuer = resolveCfn(authz.OIDC_ISSUER, {});
     assert.match(issuer, /^https:\/\/cognito-idp\.eu-west-1\.<AWS::URLSuffix>\/import\(Kidslearn-Dev-Identity:ExportsOutputRefUserPool\w+\)$/);
-    const env = (one(t, 'AWS::Lambda::Function', 'Api').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    assert.equal(resolveCfn(env.OIDC_ISSUER, {}), issuer);
-    assert.equal(resolveCfn(env.OIDC_JWKS_URL, {}), `${issuer}/.well-known/jwks.json`);
-    assert.deepEqual(env.OIDC_AUDIENCE, jwt.Audience[0]);
-    assert.match(resolveCfn(jwt.Audience[0], {}), /UserPoolAppClient/);
+    assert.equal(resolveCfn(authz.OIDC_JWKS_URL, {}), `${issuer}/.well-known/jwks.json`);
+    assert.match(resolveCfn(authz.OIDC_AUDIENCE, {}), /UserPoolAppClient/);
+    assert.deepEqual(authz.JWT_PRIVATE_KEY_SECRET_ARN, { Ref: logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey') });
+    // No database, cache or queue: it decides on the token alone, outside the VPC.
+    assert.deepEqual(Object.keys(authz).filter((k) => /^(DATABASE|REDIS|JOB|EVENT|LAKE|MAIL)/.test(k)), []);
+    assert.equal(one(t, 'AWS::Lambda::Function', 'Authorizer').Properties.VpcConfig, undefined);
   });
 });
 
@@ -211,7 +229,7 @@ describe('api stack: functions', () => {
     }
     for (const env of ['dev', 'prod'] as const) {
       const t = api[env];
-      for (const id of ['Api', 'EventsConsumer']) {
+      for (const id of ['Api', 'EventsConsumer', 'Authorizer']) {
         const fn = one(t, 'AWS::Lambda::Function', id).Properties;
         assert.equal(fn.Runtime, 'nodejs24.x');
         assert.deepEqual(fn.Architectures, ['arm64']);
@@ -297,6 +315,17 @@ describe('api stack: least privilege', () => {
     assert.deepEqual(generator.map((s) => [actions(s), s.Resource]), [[['secretsmanager:PutSecretValue'], { Ref: secretId }]]);
     const keyId = Object.keys(t.findResources('Custom::KidslearnJwtSigningKey'))[0]!;
     assert.ok((t.findResources('AWS::Lambda::Function')[logicalIdOf(t, 'AWS::Lambda::Function', 'Api')] as { DependsOn?: string[] }).DependsOn?.includes(keyId));
+  });
+
+  it('the authorizer reads the signing key secret and nothing else (no database secret, no queues)', () => {
+    const t = api.dev;
+    const secretId = logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey');
+    const statements = roleStatements(t, 'Authorizer');
+    const granted = statements.filter((s) => !actions(s).every((a) => a.startsWith('xray:')));
+    assert.deepEqual(granted.map((s) => [[...actions(s)].sort(), s.Resource]), [[['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'], { Ref: secretId }]]);
+    const fn = t.findResources('AWS::Lambda::Function')[logicalIdOf(t, 'AWS::Lambda::Function', 'Authorizer')] as Resource & { DependsOn?: string[] };
+    assert.ok(fn.Properties.MemorySize as number <= 256);
+    assert.ok(fn.DependsOn?.includes(Object.keys(t.findResources('Custom::KidslearnJwtSigningKey'))[0]!), 'starts only once its key exists');
   });
 
   it('no managed full-access policy anywhere in the app', () => {

@@ -39,14 +39,14 @@ export interface SynthesizedEnvironment {
 }
 
 /**
- * TEST FIXTURE: a Lambda bundle directory with placeholder `migrate/`, `api/` and `events-consumer/`
+ * TEST FIXTURE: a Lambda bundle directory with placeholder `migrate/`, `api/`, `events-consumer/` and `authorizer/`
  * `index.mjs` files (the real ones are built by `npm run build:lambda` from src/runtimes/lambda/*.ts).
  * Infra tests only need an asset directory to hash and stage; the code never runs here.
  */
 export function placeholderLambdaDir(marker = 'v1'): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'kidslearn-cdk-lambda-'));
-  // One placeholder per bundle the stacks read: migrate (Data), api and events-consumer (Api).
-  for (const bundle of ['migrate', 'api', 'events-consumer']) {
+  // One placeholder per bundle the stacks read: migrate (Data), api, events-consumer and authorizer (Api).
+  for (const bundle of ['migrate', 'api', 'events-consumer', 'authorizer']) {
     mkdirSync(path.join(dir, bundle));
     writeFileSync(
       path.join(dir, bundle, 'index.mjs'),

@@ -112,6 +112,15 @@ export class OidcVerifier {
     }
   }
 
+  /**
+   * Whether `token` claims to come from this provider (its unverified `iss`
+   * is our issuer): such tokens go to {@link verify}, every other one to the
+   * server's own verifier. Routing only, it proves nothing.
+   */
+  claims(token: string): boolean {
+    return OidcVerifier.issuerOf(token) === this.#issuer;
+  }
+
   /** Verifies a bearer token from the provider and maps its claims to a principal. */
   async verify(token: string): Promise<Principal> {
     const now = Date.now() / 1000;

@@ -97,13 +97,31 @@ export async function importSigningKey(jwk: JWK): Promise<SigningKey> {
 }
 
 /** Turns a public JWK (EdDSA or ES256) into a verification key; refuses private keys. */
-export async function importVerificationKey(jwk: JWK): Promise<VerificationKey> {
-  if (jwk.d !== undefined) throw new Error('a previous JWT key must be a public key (it has a private part "d")');
-  const alg = algOf(jwk, 'a previous JWT key');
+export async function importVerificationKey(jwk: JWK, what = 'a previous JWT key'): Promise<VerificationKey> {
+  if (jwk.d !== undefined) throw new Error(`${what} must be a public key (it has a private part "d")`);
+  const alg = algOf(jwk, what);
   const publicJwk: JWK = { ...jwk, alg, use: 'sig' };
   publicJwk.kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk));
   const publicKey = (await importJWK(publicJwk, alg)) as CryptoKey;
   return { kid: publicJwk.kid, alg, publicKey, publicJwk };
+}
+
+/**
+ * The public half of a private JWK given as JSON (`JWT_PRIVATE_KEY`), as a
+ * verification key with the same `kid` the signing key gets: for a process
+ * that verifies tokens but must never sign (the API Gateway authorizer). The
+ * private part is dropped before anything is imported.
+ */
+export async function publicHalfOf(privateKeyJwk: string): Promise<VerificationKey> {
+  let jwk: JWK;
+  try {
+    jwk = JSON.parse(privateKeyJwk) as JWK;
+  } catch {
+    throw new Error('JWT_PRIVATE_KEY must be a private JWK in JSON');
+  }
+  if (typeof jwk !== 'object' || jwk === null || !jwk.d) throw new Error('JWT signing key must be a private key');
+  const { d: _d, ...pub } = jwk;
+  return importVerificationKey(pub, 'JWT signing key');
 }
 
 /**

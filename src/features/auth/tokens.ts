@@ -52,26 +52,22 @@ export function parseTtl(ttl: string, maxSeconds: number = MAX_TOKEN_TTL_SECONDS
 }
 
 /**
- * Issues and verifies the server's own access tokens. Verification results
- * are memoised per exact token string (bounded LRU, never past `exp`): the
- * same bytes carry the same, already checked, signature, and this keeps the
- * per-request cost of auth far below that of the signature check.
+ * Verifies the server's own access tokens with public keys only: what
+ * {@link TokenService} verifies with, and all the API Gateway authorizer
+ * (gateway-authorizer.ts) has, so a token passes the gateway exactly when it
+ * passes the app. Verification results are memoised per exact token string
+ * (bounded LRU, never past `exp`): the same bytes carry the same, already
+ * checked, signature, and this keeps the per-request cost of auth far below
+ * that of the signature check.
  */
-export class TokenService {
-  readonly #signing: SigningKey;
+export class TokenVerifier {
   readonly #keys: VerificationKey[];
   readonly #issuer: string;
   readonly #verified = lruCache<string, Principal>(50_000);
 
-  /**
-   * `keys[0]` (a private key) signs; every key verifies, so tokens of a
-   * previous key stay valid until they expire. A key id listed twice counts
-   * once (the first wins).
-   */
-  constructor(keys: readonly [SigningKey, ...VerificationKey[]], issuer: string) {
-    const signing = keys[0] as SigningKey | undefined;
-    if (!signing?.privateKey) throw new Error('TokenService needs a private signing key first');
-    this.#signing = signing;
+  /** Every key verifies; a key id listed twice counts once (the first wins). */
+  constructor(keys: readonly VerificationKey[], issuer: string) {
+    if (keys.length === 0) throw new Error('TokenVerifier needs at least one public key');
     this.#keys = keys.filter((k, i) => keys.findIndex((other) => other.kid === k.kid) === i);
     this.#issuer = issuer;
   }
@@ -82,28 +78,7 @@ export class TokenService {
   }
 
   /**
-   * Signs an access token valid for `ttlSeconds`, with a fresh `jti`. Child
-   * tokens also carry the child profile id as `child` (equal to `sub`).
-   */
-  async issue(claims: { sub: string; app: string; role: Role; jti?: string }, ttlSeconds: number): Promise<string> {
-    // A programming error, not a client's: refuse instead of quietly shortening.
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
-      throw new RangeError(`Access tokens live 1 to ${MAX_TOKEN_TTL_SECONDS} s (got ${ttlSeconds})`);
-    }
-    const key = this.#signing;
-    const jwt = new SignJWT({ app: claims.app, role: claims.role, ...(claims.role === 'child' ? { child: claims.sub } : {}) })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
-      .setSubject(claims.sub)
-      .setIssuer(this.#issuer)
-      .setAudience(TOKEN_AUDIENCE)
-      .setIssuedAt()
-      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
-    jwt.setJti(claims.jti ?? randomUUID());
-    return jwt.sign(key.privateKey);
-  }
-
-  /**
-   * The caller of a token this service verified before and that has not
+   * The caller of a token this verifier verified before and that has not
    * expired, answered without waiting; `undefined` otherwise (then call
    * {@link verify}, which also says why a token is refused).
    */
@@ -147,6 +122,65 @@ export class TokenService {
     const key = kid ? this.#keys.find((k) => k.kid === kid) : undefined;
     if (!key) throw new AppError('unauthenticated', 'invalid_token', 'Token was not signed by a known key');
     return key.publicKey;
+  }
+}
+
+/**
+ * Issues and verifies the server's own access tokens: signs with the first
+ * key, verifies with a {@link TokenVerifier} over all of them.
+ */
+export class TokenService {
+  readonly #signing: SigningKey;
+  readonly #issuer: string;
+  readonly #verifier: TokenVerifier;
+
+  /**
+   * `keys[0]` (a private key) signs; every key verifies, so tokens of a
+   * previous key stay valid until they expire. A key id listed twice counts
+   * once (the first wins).
+   */
+  constructor(keys: readonly [SigningKey, ...VerificationKey[]], issuer: string) {
+    const signing = keys[0] as SigningKey | undefined;
+    if (!signing?.privateKey) throw new Error('TokenService needs a private signing key first');
+    this.#signing = signing;
+    this.#issuer = issuer;
+    this.#verifier = new TokenVerifier(keys, issuer);
+  }
+
+  /** Public keys as a JWKS document. */
+  jwks(): { keys: object[] } {
+    return this.#verifier.jwks();
+  }
+
+  /**
+   * Signs an access token valid for `ttlSeconds`, with a fresh `jti`. Child
+   * tokens also carry the child profile id as `child` (equal to `sub`).
+   */
+  async issue(claims: { sub: string; app: string; role: Role; jti?: string }, ttlSeconds: number): Promise<string> {
+    // A programming error, not a client's: refuse instead of quietly shortening.
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > MAX_TOKEN_TTL_SECONDS) {
+      throw new RangeError(`Access tokens live 1 to ${MAX_TOKEN_TTL_SECONDS} s (got ${ttlSeconds})`);
+    }
+    const key = this.#signing;
+    const jwt = new SignJWT({ app: claims.app, role: claims.role, ...(claims.role === 'child' ? { child: claims.sub } : {}) })
+      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuer(this.#issuer)
+      .setAudience(TOKEN_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+    jwt.setJti(claims.jti ?? randomUUID());
+    return jwt.sign(key.privateKey);
+  }
+
+  /** See {@link TokenVerifier.verified}. */
+  verified(token: string): Principal | undefined {
+    return this.#verifier.verified(token);
+  }
+
+  /** Verifies a bearer token (see {@link TokenVerifier.verify}). */
+  verify(token: string): Promise<Principal> {
+    return this.#verifier.verify(token);
   }
 }
 

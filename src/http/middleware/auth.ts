@@ -5,11 +5,10 @@ import { authorize, type AccessFunction } from '../../domain/access-policy.ts';
 import { AppError } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { AppsService } from '../../features/apps/apps.service.ts';
+import { bearerToken } from '../../features/auth/bearer.ts';
 import type { AppEnv } from '../context.ts';
 import { requestHeader } from '../request-headers.ts';
 import { enforceLimit } from './rate-limit.ts';
-
-const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i;
 
 /**
  * Authenticated routes: a bearer token decides the caller and the app. A
@@ -50,9 +49,8 @@ export function authenticate(
   return createMiddleware<AppEnv>((c, next) => {
     const header = requestHeader(c, 'authorization');
     if (!header) throw new AppError('unauthenticated', 'missing_token', 'Authorization: Bearer <token> is required');
-    const match = BEARER.exec(header);
-    if (!match) throw new AppError('unauthenticated', 'invalid_token', 'Authorization header must be "Bearer <token>"');
-    const token = match[1]!;
+    const token = bearerToken(header);
+    if (token === undefined) throw new AppError('unauthenticated', 'invalid_token', 'Authorization header must be "Bearer <token>"');
     const principal = known?.(token);
     if (principal === undefined || apps.known(principal.app) === undefined) return slow(c, next, token);
     return admit(c, next, principal);

@@ -1,6 +1,6 @@
 // @lambda-shared: a module the Lambda entry points share, not an entry (scripts/build-lambda.ts).
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { resolveSecrets } from '../../adapters/aws/secrets.ts';
+import { resolveJwtKeySecret, resolveSecrets } from '../../adapters/aws/secrets.ts';
 import { ConfigError, loadConfig, type Config } from '../../config/config.ts';
 
 /**
@@ -33,6 +33,18 @@ export async function loadLambdaConfig(env: NodeJS.ProcessEnv = process.env, opt
   if (options.signsTokens !== false && !config.jwt.privateKeyJwk) {
     throw new ConfigError('Invalid JWT_PRIVATE_KEY: the Lambda runtime needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN (every execution environment must sign with the same key)');
   }
+  return config;
+}
+
+/**
+ * The configuration of the gateway authorizer (runtimes/lambda/authorizer.ts):
+ * only the signing key secret is read (the function may read nothing else,
+ * and needs no database), and a signing key is required: its public half is
+ * what verifies kidslearn's tokens.
+ */
+export async function loadAuthorizerConfig(env: NodeJS.ProcessEnv = process.env, options: { client?: SecretsManagerClient } = {}): Promise<Config> {
+  const config = loadConfig(await resolveJwtKeySecret({ ...LAMBDA_DEFAULTS, ...env }, options), { envFile: null });
+  if (!config.jwt.privateKeyJwk) throw new ConfigError('Invalid JWT_PRIVATE_KEY: the gateway authorizer needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN (the key the api function signs with)');
   return config;
 }
 
