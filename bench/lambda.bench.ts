@@ -10,6 +10,7 @@ import { buildLambdas } from '../scripts/build-lambda.ts';
 import { generatePrivateJwk, importSigningKey } from '../src/features/auth/signing-keys.ts';
 import { TokenService } from '../src/features/auth/tokens.ts';
 import { BENCH_POSTGRES_URL, machine, median } from './support.ts';
+import { httpApiEvent } from '../test/support/lambda-events.ts';
 
 /**
  * `npm run bench:lambda`: the bundled "api" Lambda function (dist/lambda/api)
@@ -67,26 +68,7 @@ execFileSync(process.execPath, ['src/cli/main.ts', 'migrate'], { env: { ...env, 
 execFileSync(process.execPath, ['src/cli/main.ts', 'seed', '--app', 'mathkids'], { env, stdio: 'ignore' });
 const token = await new TokenService([await importSigningKey(jwk)], 'kidslearn').issue({ sub: 'bench-child', app: 'mathkids', role: 'child' }, 3600);
 
-const event = {
-  version: '2.0',
-  routeKey: '$default',
-  rawPath: '/api/lessons',
-  rawQueryString: 'grade=2&limit=20',
-  headers: { host: 'api.example.org', authorization: `Bearer ${token}` },
-  requestContext: {
-    accountId: '123456789012',
-    apiId: 'api',
-    domainName: 'api.example.org',
-    domainPrefix: 'api',
-    http: { method: 'GET', path: '/api/lessons', protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'bench' },
-    requestId: 'bench',
-    routeKey: '$default',
-    stage: '$default',
-    time: '04/Dec/2026:10:00:00 +0000',
-    timeEpoch: 0,
-  },
-  isBase64Encoded: false,
-};
+const event = httpApiEvent('GET', '/api/lessons', { requestId: 'bench', headers: { authorization: `Bearer ${token}` }, rawQueryString: 'grade=2&limit=20', userAgent: 'bench' });
 
 // Runs in the fresh process: timings only, on stderr (stdout carries the function's logs and metrics).
 const runner = path.join(dir, 'runner.mjs');

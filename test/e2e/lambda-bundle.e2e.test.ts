@@ -14,34 +14,12 @@ import { TokenService } from '../../src/features/auth/tokens.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { createContainer } from '../../src/wiring/container.ts';
 import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
+import { httpApiEvent } from '../support/lambda-events.ts';
 import { databaseBackends, POSTGRES_URL } from '../support/servers.ts';
 
 const [, postgres] = await databaseBackends();
 const run = promisify(execFile);
 
-/** An API Gateway HTTP API (payload v2) event. */
-function apiEvent(method: string, rawPath: string, requestId: string, headers: Record<string, string> = {}, rawQueryString = '') {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString,
-    headers: { host: 'api.example.org', ...headers },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'api',
-      domainName: 'api.example.org',
-      domainPrefix: 'api',
-      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId,
-      routeKey: '$default',
-      stage: '$default',
-      time: '04/Dec/2026:10:00:00 +0000',
-      timeEpoch: 0,
-    },
-    isBase64Encoded: false,
-  };
-}
 
 function customResourceEvent(requestType: 'Create' | 'Update') {
   return {
@@ -160,13 +138,13 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
 
   it('api (bundled): health, a token-protected route, errors; JSON logs with the API Gateway request id; EMF metrics', async () => {
     const { results, lines } = await invoke('api', [
-      apiEvent('GET', '/health', 'gw-health-1'),
-      apiEvent('GET', '/api/lessons', 'gw-lessons-1', { authorization: `Bearer ${token}` }, 'grade=1'),
-      apiEvent('GET', '/api/lessons', 'gw-lessons-2'),
-      apiEvent('GET', '/api/no-such-route', 'gw-404-1', { authorization: `Bearer ${token}` }),
-      apiEvent('GET', '/admin/dashboard', 'gw-dash-1'),
-      apiEvent('GET', '/admin/dashboard/assets/chart.umd.min.js', 'gw-dash-2'),
-      apiEvent('GET', '/api/lessons', 'gw-invalid-1', { authorization: `Bearer ${token}` }, 'order=bogus'),
+      httpApiEvent('GET', '/health', { requestId: 'gw-health-1' }),
+      httpApiEvent('GET', '/api/lessons', { requestId: 'gw-lessons-1', headers: { authorization: `Bearer ${token}` }, rawQueryString: 'grade=1' }),
+      httpApiEvent('GET', '/api/lessons', { requestId: 'gw-lessons-2' }),
+      httpApiEvent('GET', '/api/no-such-route', { requestId: 'gw-404-1', headers: { authorization: `Bearer ${token}` } }),
+      httpApiEvent('GET', '/admin/dashboard', { requestId: 'gw-dash-1' }),
+      httpApiEvent('GET', '/admin/dashboard/assets/chart.umd.min.js', { requestId: 'gw-dash-2' }),
+      httpApiEvent('GET', '/api/lessons', { requestId: 'gw-invalid-1', headers: { authorization: `Bearer ${token}` }, rawQueryString: 'order=bogus' }),
     ]);
     const [health, lessons, denied, missing, dashboard, chart, invalid] = results;
     assert.equal(health!.statusCode, 200);

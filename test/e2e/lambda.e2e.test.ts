@@ -8,34 +8,12 @@ import { generatePrivateJwk, importSigningKey } from '../../src/features/auth/si
 import { TokenService } from '../../src/features/auth/tokens.ts';
 import { createContainer } from '../../src/wiring/container.ts';
 import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
+import { httpApiEvent } from '../support/lambda-events.ts';
 import { createThrowawayDatabase, databaseBackends } from '../support/servers.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 
 const [, postgres] = await databaseBackends();
 
-/** An API Gateway HTTP API (payload v2) event, as Lambda receives it. */
-function event(method: string, rawPath: string, headers: Record<string, string> = {}, rawQueryString = '') {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath,
-    rawQueryString,
-    headers: { host: 'api.example.org', ...headers },
-    requestContext: {
-      accountId: '123',
-      apiId: 'api',
-      domainName: 'api.example.org',
-      domainPrefix: 'api',
-      http: { method, path: rawPath, protocol: 'HTTP/1.1', sourceIp: '203.0.113.1', userAgent: 'test' },
-      requestId: 'gw-Req1d=',
-      routeKey: '$default',
-      stage: '$default',
-      time: '22/Nov/2026:10:00:00 +0000',
-      timeEpoch: 0,
-    },
-    isBase64Encoded: false,
-  };
-}
 
 describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: postgres!.skip }, () => {
   let drop: () => Promise<void>;
@@ -59,15 +37,15 @@ describe('Lambda runtime (API Gateway v2 events through the same app)', { skip: 
   it('answers health, lessons and errors like the Node server', async () => {
     const { handler } = await import('../../src/runtimes/lambda/api.ts');
     const context = {} as Parameters<typeof handler>[1];
-    const health = await handler(event('GET', '/health') as never, context);
+    const health = await handler(httpApiEvent('GET', '/health', { requestId: 'gw-Req1d=' }) as never, context);
     assert.equal(health.statusCode, 200);
     // No X-Request-Id from the client: API Gateway's request id is the request id (logs, response).
     assert.equal(health.headers?.['x-request-id'], 'gw-Req1d=');
-    const list = await handler(event('GET', '/api/lessons', { authorization: `Bearer ${token}` }, 'grade=1') as never, context);
+    const list = await handler(httpApiEvent('GET', '/api/lessons', { requestId: 'gw-Req1d=', headers: { authorization: `Bearer ${token}` }, rawQueryString: 'grade=1' }) as never, context);
     assert.equal(list.statusCode, 200);
     const body = JSON.parse(list.body) as { items: { id: string }[] };
     assert.deepEqual(body.items.map((l) => l.id), ['shared-lesson', 'read-1']);
-    const denied = await handler(event('GET', '/api/lessons') as never, context);
+    const denied = await handler(httpApiEvent('GET', '/api/lessons', { requestId: 'gw-Req1d=' }) as never, context);
     assert.equal(denied.statusCode, 401);
     assert.equal((JSON.parse(denied.body) as { error: { code: string } }).error.code, 'missing_token');
   });
