@@ -117,6 +117,17 @@ function lessonText(context: GenerationContext): string {
 }
 
 /** Today as the budget counts it: the UTC date. */
+/**
+ * Most offline candidates drawn for one request before it settles for fewer
+ * items: each draw is a few microseconds, and a space where 200 draws find
+ * nothing new is spent for this child (a candidate repeats an existing item
+ * with probability p, so 200 draws all repeat with p^200: 10^-16 at p = 0.83,
+ * adding within 5 for a new child).
+ */
+const OFFLINE_MAX_CANDIDATES = 200;
+/** Candidates asked of the offline generator per round. */
+const OFFLINE_ROUND_MIN = 10;
+
 const utcDay = (now: Date) => now.toISOString().slice(0, 10);
 
 /**
@@ -191,7 +202,7 @@ export class ItemGenerator {
       if (!output.ok) {
         rejected.malformed_output = (rejected.malformed_output ?? 0) + 1;
         this.#metrics.rejections.inc({ source, reason: 'malformed_output' });
-        return;
+        return 0;
       }
       for (const raw of output.items) {
         if (accepted.length >= request.count) break;
@@ -208,6 +219,7 @@ export class ItemGenerator {
         });
         this.#metrics.accepted.inc({ source });
       }
+      return output.items.length;
     };
 
     const llmRequest = buildGenerationRequest(task);
@@ -242,10 +254,18 @@ export class ItemGenerator {
     const fromModel = accepted.length;
     if (accepted.length < request.count) {
       if (fallback) this.#metrics.fallbacks.inc({ reason: fallback });
-      // The offline generator writes more than needed: some of its draws may repeat existing items.
-      const need = request.count - accepted.length;
-      const response = await this.#offline.generate({ ...llmRequest, task: { ...task, count: need * 3 } });
-      take(response.text, this.#offline);
+      // The offline generator draws at random from a concept's question space, which for small
+      // concepts (adding within 5) is mostly taken by the authored items and the child's earlier
+      // fresh ones: draw again until enough pass the checks, the space looks spent, or the caller gives up.
+      let drawn = 0;
+      while (accepted.length < request.count && drawn < OFFLINE_MAX_CANDIDATES) {
+        options.signal?.throwIfAborted();
+        const need = request.count - accepted.length;
+        const response = await this.#offline.generate({ ...llmRequest, task: { ...task, count: Math.max(OFFLINE_ROUND_MIN, need * 3) } }, options);
+        const candidates = take(response.text, this.#offline);
+        if (candidates === 0) break;
+        drawn += candidates;
+      }
     }
 
     await insertGeneratedItems(
