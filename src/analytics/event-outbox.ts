@@ -212,11 +212,16 @@ export class EventOutbox {
   }
 }
 
-/** `count(*)` of events with `exported_at is null`, of one app or all, stopping at `cap` + 1 when given. */
+/**
+ * Events not in the lake yet, of one app or all: outbox rows with
+ * `exported_at is null` (counted up to `cap` + 1 when given) plus the events
+ * waiting in packs (analytics/event-packs.ts).
+ */
 export async function countBacklog(db: Db, app?: string, cap?: number): Promise<number> {
   const where = app === undefined ? sql`exported_at is null` : sql`exported_at is null and app = ${app}`;
   const inner = cap === undefined ? sql`select 1 from kidslearn.lake_events where ${where}` : sql`select 1 from kidslearn.lake_events where ${where} limit ${cap + 1}`;
-  const r = await sql<{ n: number | string }>`select count(*) as n from (${inner}) pending`.execute(db);
+  const packed = app === undefined ? sql`select coalesce(sum(events), 0) from kidslearn.lake_event_packs` : sql`select coalesce(sum(events), 0) from kidslearn.lake_event_packs where app = ${app}`;
+  const r = await sql<{ n: number | string }>`select (select count(*) from (${inner}) pending) + (${packed}) as n`.execute(db);
   return Number(r.rows[0]?.n ?? 0);
 }
 

@@ -68,10 +68,11 @@ export async function pendingEvents(db: Db, cap: number): Promise<{ count: numbe
   return { count: Number(rows[0]!.n), oldestReceivedAt: rows[0]!.oldest };
 }
 
-/** Events acknowledged but not yet in the lake: unclaimed plus the members of claimed batches (dead ones excluded). */
+/** Events acknowledged but not yet in the lake: packed, unclaimed, and the members of claimed batches (dead ones excluded). */
 export async function backlog(db: Db): Promise<number> {
   const { rows } = await sql<{ n: number | string }>`
     select (select count(*) from kidslearn.lake_events where batch_id is null)
+         + (select coalesce(sum(events), 0) from kidslearn.lake_event_packs)
          + (select coalesce(sum(events), 0) from kidslearn.lake_batches where state = 'claimed') as n`.execute(db);
   return Number(rows[0]!.n);
 }

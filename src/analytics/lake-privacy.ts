@@ -1,9 +1,10 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { BlobStore } from '../adapters/blobs/blob-store.ts';
 import type { Database } from '../adapters/db/database.ts';
 import type { Tables } from '../adapters/db/tables.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import type { Logger } from '../observability/logger.ts';
+import { packedEventsOf, unpackAppEventPacks } from './event-packs.ts';
 import { eraseLearnersFromLake } from './lake-erasure.ts';
 import type { LakeQueryEngine } from './lake-query.ts';
 import type { LearnerKeys } from './learner-keys.ts';
@@ -36,6 +37,9 @@ export class LakePrivacy {
   /** Inside the child's erasure transaction: what the database holds goes now, the files follow. */
   async eraseInTransaction(trx: Transaction<Tables>, app: string, childId: string): Promise<Record<string, number>> {
     const learner = await this.#keys.keyOf(app, childId, trx);
+    // The child is deleted by now, so no answer of its can land any more, and every pack holding its
+    // events is committed: unpack them all (waiting for a writer unpacking some), then the rows go.
+    await unpackAppEventPacks(trx, app);
     // Exported rows hold no learner key any more (the writer clears it): only pending ones can be the child's.
     const events = await trx.deleteFrom('kidslearn.lake_events').where('exported_at', 'is', null).where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
     const letters = await trx.deleteFrom('kidslearn.lake_dead_letters').where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
@@ -47,14 +51,20 @@ export class LakePrivacy {
   async exportEvents(app: string, childId: string): Promise<ExportedEvent[]> {
     const learner = await this.#keys.keyOf(app, childId);
     if (!LEARNER_KEY_PATTERN.test(learner)) throw new Error('unexpected learner key');
-    const pending = await this.#database.db
-      .selectFrom('kidslearn.lake_events')
-      .select(['event_id', 'type', 'source', 'occurred_at', 'received_at', 'session_id', 'properties'])
-      .where('exported_at', 'is', null)
-      .where('app', '=', app)
-      .where('learner', '=', learner)
-      .orderBy('seq')
-      .execute();
+    // Packs and outbox rows from one snapshot, so an event being unpacked meanwhile is seen once, not missed.
+    const { packed, pending } = await this.#database.db.transaction().execute(async (trx) => {
+      await sql`set transaction isolation level repeatable read, read only`.execute(trx);
+      const packed = await packedEventsOf(trx, app, learner);
+      const pending = await trx
+        .selectFrom('kidslearn.lake_events')
+        .select(['event_id', 'type', 'source', 'occurred_at', 'received_at', 'session_id', 'properties'])
+        .where('exported_at', 'is', null)
+        .where('app', '=', app)
+        .where('learner', '=', learner)
+        .orderBy('seq')
+        .execute();
+      return { packed, pending };
+    });
     const out = new Map<string, ExportedEvent>();
     const lake = await this.#query().query(
       `select event_id, type, source, occurred_at, received_at, session_id, properties from events where app = '${app}' and learner = '${learner}' order by occurred_at, seq`,
@@ -72,7 +82,7 @@ export class LakePrivacy {
         inLake: true,
       });
     }
-    for (const r of pending) {
+    for (const r of [...pending, ...packed]) {
       if (out.has(r.event_id)) continue;
       out.set(r.event_id, {
         eventId: r.event_id,

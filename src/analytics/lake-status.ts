@@ -36,10 +36,16 @@ export class LakeStatusReader {
   async status(app: string): Promise<LakeStatus> {
     const db = this.#database.db;
     const [pending, flush, deadLetters, listing] = await Promise.all([
+      // Outbox rows not written yet (dead batches' members excluded) and events still in packs.
       sql<{ n: number | string; oldest: Date | null }>`
-        select count(*) as n, min(e.received_at) as oldest from kidslearn.lake_events e
-        where e.app = ${app} and e.exported_at is null
-          and (e.batch_id is null or e.batch_id in (select id from kidslearn.lake_batches where state = 'claimed'))`.execute(db),
+        with rows as (
+          select count(*) as n, min(e.received_at) as oldest from kidslearn.lake_events e
+          where e.app = ${app} and e.exported_at is null
+            and (e.batch_id is null or e.batch_id in (select id from kidslearn.lake_batches where state = 'claimed'))
+        ), packs as (
+          select coalesce(sum(events), 0) as n, min(received_at) as oldest from kidslearn.lake_event_packs where app = ${app}
+        )
+        select rows.n + packs.n as n, least(rows.oldest, packs.oldest) as oldest from rows, packs`.execute(db),
       sql<{ at: Date | null; n: number | string }>`
         with last as (select max(exported_at) as at from kidslearn.lake_events where app = ${app} and exported_at is not null)
         select last.at, (select count(*) from kidslearn.lake_events e where e.app = ${app} and e.exported_at = last.at) as n from last`.execute(db),

@@ -13,6 +13,7 @@ import type { LakeWriterMetrics } from '../observability/metrics.ts';
 import type { DeadLetterAlerts } from './alerts.ts';
 import { recoverCompactions } from './compaction.ts';
 import * as repo from './lake-batches.repo.ts';
+import { unpackEventPacks } from './event-packs.ts';
 import type { Batch, OutboxEvent } from './lake-batches.repo.ts';
 import { eventObjectKey, lakeRow, utcDay } from './lake-layout.ts';
 import { openParquetEncoder, type ParquetEncoder } from './parquet-writer.ts';
@@ -21,7 +22,8 @@ import { openParquetEncoder, type ParquetEncoder } from './parquet-writer.ts';
  * The lake writer: moves acknowledged events from the outbox
  * (`kidslearn.lake_events`) to Parquet files in the blob store, exactly once.
  *
- * Each cycle: (1) claimed batches due for a (re)try are written first — the
+ * Each cycle: (0) the answer path's event packs are unpacked into the
+ * outbox (analytics/event-packs.ts); (1) claimed batches due for a (re)try are written first — the
  * same members give the same files under the same keys, so a batch whose
  * writer crashed after storing some files is simply written again; (2) when
  * `flushEvents` events are pending, the oldest has waited `flushSeconds`, or
@@ -139,6 +141,13 @@ const STORE_DOWN_AFTER_FAILURES = 3;
 const CLAIMED_BATCH_SCAN = 100;
 const MAX_BATCHES_PER_CYCLE = 100;
 const BACKLOG_EVERY_MS = 10_000;
+/**
+ * Unpack statements per cycle at most (each up to UNPACK_PACKS_PER_STATEMENT
+ * packs of ≤ 1,000 events): a cycle a second keeps up with far more answers
+ * than one server writes, and a long backlog of packs is worked off over a
+ * few cycles without holding up batches.
+ */
+const UNPACK_STATEMENTS_PER_CYCLE = 40;
 
 export class LakeWriter {
   readonly #o: Required<Pick<LakeWriterOptions, 'pollMs' | 'retryBaseMs' | 'retryCapMs' | 'pruneEveryMs' | 'storeTimeoutMs' | 'random' | 'now'>> & LakeWriterOptions;
@@ -239,6 +248,8 @@ export class LakeWriter {
     }
     if (this.#waitingForLockLogged) logger.info('lake writer: took over the lock');
     this.#waitingForLockLogged = false;
+    // (0) the answer path's packs into outbox rows (the database only, so even while the store is paused).
+    await this.#unpack(force);
     const paused = !retryNow && this.#o.now().getTime() < this.#pausedUntil;
     if (!this.#recovered && !paused) {
       // Tried again each cycle until the store answers; batches are written meanwhile (compaction never touches claimed ones).
@@ -280,6 +291,15 @@ export class LakeWriter {
       metrics.backlog.set(await repo.backlog(database.db));
     }
     return result;
+  }
+
+  /** Unpacks event packs (analytics/event-packs.ts): all on a forced flush, else at most UNPACK_STATEMENTS_PER_CYCLE statements. */
+  async #unpack(all: boolean): Promise<void> {
+    for (let n = 0; all || n < UNPACK_STATEMENTS_PER_CYCLE; n++) {
+      if (this.#stopping && !all) return;
+      const moved = await unpackEventPacks(this.#o.database.db);
+      if (moved.packs === 0) return;
+    }
   }
 
   /** Writes one batch; on failure records it (backoff, maybe dead letters). Returns false when the store looks down (stop this cycle). */

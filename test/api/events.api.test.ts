@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { JobQueue } from '../../src/adapters/jobs/job-queue.ts';
-import { deterministicUuid } from '../../src/analytics/event-outbox.ts';
+import { countBacklog, deterministicUuid } from '../../src/analytics/event-outbox.ts';
+import { unpackAllEventPacks } from '../../src/analytics/event-packs.ts';
 import { LearnerKeys } from '../../src/analytics/learner-keys.ts';
 import { LEARNER_KEY_PATTERN } from '../../src/domain/analytics/pseudonym.ts';
 import { SERVER_EVENT_PROPERTIES, type ServerEventType } from '../../src/domain/analytics/event-types.ts';
@@ -64,7 +65,12 @@ for (const stack of await stacks()) {
       ids.length === 0
         ? []
         : (await sql<Row>`select * from kidslearn.lake_events where app = 'alpha' and event_id in (${sql.join(ids.map((id) => sql`${id}::uuid`))}) order by seq`.execute(db())).rows;
-    const serverRows = async (type: ServerEventType, learner: string): Promise<Row[]> =>
+    /** The outbox rows of a type and learner, after unpacking the answer path's packs as the lake writer does. */
+    const serverRows = async (type: ServerEventType, learner: string): Promise<Row[]> => {
+      await unpackAllEventPacks(db());
+      return outboxRows(type, learner);
+    };
+    const outboxRows = async (type: ServerEventType, learner: string): Promise<Row[]> =>
       (await sql<Row>`select * from kidslearn.lake_events where app = 'alpha' and type = ${type} and learner = ${learner} order by seq`.execute(db())).rows;
     const keyOf = (childId: string) => t.container.learnerKeys.keyOf('alpha', childId);
     const metric = async (outcome: string) => {
@@ -302,10 +308,17 @@ for (const stack of await stacks()) {
         return { status: res.status, body: (await res.json()) as { results: { concept: { pKnown: number } }[] } };
       };
       const learner = await keyOf(kids.leo);
+      await unpackAllEventPacks(db());
       const a = answer();
       const res = await postAnswer(a);
       assert.equal(res.status, 200);
+      // Stored with the answer as one pack (no outbox row yet); no child id in it.
+      const packs = (await sql<{ events: number; body: string }>`select events, body from kidslearn.lake_event_packs where app = 'alpha'`.execute(db())).rows;
+      assert.deepEqual(packs.map((p) => [p.events, (JSON.parse(p.body) as { type: string; learner: string }[]).map((e) => [e.type, e.learner])]), [[1, [['answer_recorded', learner]]]]);
+      assertNoChildIds(packs);
+      assert.deepEqual(await outboxRows('answer_recorded', learner), []);
       const rows = await serverRows('answer_recorded', learner);
+      assert.equal((await sql`select 1 from kidslearn.lake_event_packs`.execute(db())).rows.length, 0, 'unpacked: the pack is gone');
       assert.equal(rows.length, 1);
       const [row] = rows;
       assert.deepEqual(
@@ -329,6 +342,7 @@ for (const stack of await stacks()) {
       assert.equal((await postAnswer({ ...a, response: 4 })).status, 409);
       // An unknown item: 404, nothing stored.
       assert.equal((await postAnswer(answer({ itemId: 'no-such-item' }))).status, 404);
+      assert.equal((await sql`select 1 from kidslearn.lake_event_packs`.execute(db())).rows.length, 0, 'no pack for a duplicate or failed answer');
       assert.equal((await serverRows('answer_recorded', learner)).length, 1);
       // A batch: one event per answer, each with the mastery after that answer.
       const batch = [answer(), answer({ response: 4 })];
@@ -351,12 +365,15 @@ for (const stack of await stacks()) {
       // The first writer that read Zoe's clock at 0 lands (the clock moves to 1)…
       const ok = await writeAnswerGroups(db(), 'alpha', [{ clocks: [{ childId: kids.zoe, expectedSeq: 0 }], answers: [answer], states: [state], events: [event] }]);
       assert.equal(ok.size, 1);
+      await unpackAllEventPacks(db());
       assert.deepEqual((await rowsOf([event.eventId])).map((r) => r.type), ['answer_recorded']);
       // …a second one that read it at 0 too is refused: neither its answer nor its event is stored.
       const late = { ...answer, clientEventId: 'stale-2' };
       const lateEvent = serverEvent({ app: 'alpha', type: 'answer_recorded', recordKey: `${kids.zoe}\u0000stale-2`, learner, occurredAt: late.answeredAt, properties: { itemId: 'alpha-only-q1', lessonId: 'alpha-only', conceptId: 'adding', correct: true, durationMs: 1000, mastery: 0.6 } });
       const refused = await writeAnswerGroups(db(), 'alpha', [{ clocks: [{ childId: kids.zoe, expectedSeq: 0 }], answers: [late], states: [state], events: [lateEvent] }]);
       assert.equal(refused.size, 0);
+      assert.deepEqual(await sql`select 1 from kidslearn.lake_event_packs where strpos(body, ${lateEvent.eventId}) > 0`.execute(db()).then((r) => r.rows), [], 'no pack');
+      await unpackAllEventPacks(db());
       assert.deepEqual(await rowsOf([lateEvent.eventId]), []);
       const stored = (await sql<{ n: number }>`select count(*)::int as n from app_alpha.answers where child_id = ${kids.zoe}`.execute(db())).rows[0]!.n;
       assert.equal(stored, 1);
@@ -455,6 +472,23 @@ for (const stack of await stacks()) {
         outbox.forgetBacklog();
       }
       assert.equal((await post([ev()])).status, 202, 'accepted again once the writer caught up');
+    });
+
+    it('events waiting in packs count toward LAKE_MAX_BACKLOG (and toward the app’s backlog)', async () => {
+      const outbox = t.container.eventOutbox;
+      const before = await countBacklog(db(), 'beta');
+      await sql`insert into kidslearn.lake_event_packs (app, events, body) values ('beta', ${MAX_BACKLOG + 1}, '[]')`.execute(db());
+      outbox.forgetBacklog();
+      try {
+        assert.equal(await countBacklog(db(), 'beta'), before + MAX_BACKLOG + 1);
+        const res = await post([ev()]);
+        assert.equal(res.status, 503);
+        assert.equal(res.body.error.code, 'lake_backlog_full');
+      } finally {
+        await sql`delete from kidslearn.lake_event_packs where app = 'beta'`.execute(db());
+        outbox.forgetBacklog();
+      }
+      assert.equal((await post([ev()])).status, 202);
     });
   });
 }

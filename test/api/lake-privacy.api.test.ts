@@ -71,6 +71,14 @@ for (const stack of await stacks()) {
       assert.equal(flushed.events, 33);
       await post('mia', events('mia', 3, 0));
       await post('leo', events('leo', 2, 0));
+      // Answers whose answer_recorded events wait in packs (not unpacked yet): two of Mia's, one of Leo's.
+      for (const [who, n] of [['mia', 2], ['leo', 1]] as const) {
+        const answers = Array.from({ length: n }, (_, i) => ({ childId: kids[who], itemId: `${app}-only-q1`, response: 5, durationMs: 5000, answeredAt: new Date(Date.now() - 30_000 + i * 10).toISOString(), clientEventId: `${who}-answer-${i}` }));
+        const res = await t.request('/api/progress', { method: 'POST', token: tokens[who], body: JSON.stringify({ answers }) });
+        assert.equal(res.status, 200, await res.clone().text());
+      }
+      const packed = await c.database.db.selectFrom('kidslearn.lake_event_packs').select((eb) => eb.fn.sum<string>('events').as('n')).where('app', '=', app).executeTakeFirstOrThrow();
+      assert.equal(Number(packed.n), 3);
       // A conflicting retry of one of Mia's events: a dead letter about her.
       const conflict = await post('mia', [{ eventId: sent.mia[0], type: 'lesson_start', occurredAt: new Date().toISOString(), childId: kids.mia, properties: { lessonId: 'another' } }]);
       assert.equal(conflict.conflicts, 1);
@@ -86,9 +94,14 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 200);
       const body = (await res.json()) as { analyticsEvents: ExportedEvent[] };
       const exported = body.analyticsEvents;
-      assert.deepEqual(exported.map((e) => e.eventId).sort(), [...sent.mia].sort());
+      const answerEvents = exported.filter((e) => e.type === 'answer_recorded');
+      assert.deepEqual(exported.filter((e) => e.type !== 'answer_recorded').map((e) => e.eventId).sort(), [...sent.mia].sort());
       assert.equal(exported.filter((e) => e.inLake).length, 18);
-      assert.equal(exported.filter((e) => !e.inLake).length, 3);
+      assert.equal(exported.filter((e) => !e.inLake).length, 3 + 2, 'three events in the outbox, two answers in a pack');
+      assert.deepEqual(
+        answerEvents.map((e) => [e.source, e.inLake, e.sessionId, (e.properties as { itemId: string }).itemId]),
+        [['server', false, null, `${app}-only-q1`], ['server', false, null, `${app}-only-q1`]],
+      );
       const first = exported.find((e) => e.eventId === sent.mia[0])!;
       assert.deepEqual(first.properties, { lessonId: `${app}-only` }, 'the stored event, not the conflicting retry');
       assert.equal(first.type, 'lesson_start');
@@ -114,8 +127,10 @@ for (const stack of await stacks()) {
       const res = await t.request(`/api/children/${kids.mia}`, { method: 'DELETE', token: tokens.ann });
       assert.equal(res.status, 204, await res.clone().text());
       const db = t.container.database.db;
-      // Her 3 pending outbox rows went; Leo's 2 stay. Exported rows keep no learner key at all (only app, id and hash, for dedup).
-      assert.equal((await db.selectFrom('kidslearn.lake_events').select('seq').where('learner', '=', leoKey).execute()).length, 2);
+      // Her 3 pending outbox rows and 2 packed answer events went; Leo's 2 rows and his packed answer event (unpacked) stay.
+      // Exported rows keep no learner key at all (only app, id and hash, for dedup).
+      assert.deepEqual((await db.selectFrom('kidslearn.lake_events').select('type').where('learner', '=', leoKey).orderBy('seq').execute()).map((r) => r.type), ['lesson_start', 'screen_view', 'answer_recorded']);
+      assert.deepEqual(await db.selectFrom('kidslearn.lake_event_packs').select('id').where('app', '=', app).execute(), []);
       const exported = await db.selectFrom('kidslearn.lake_events').select(['learner', 'session_id', 'properties']).where('app', '=', app).where('exported_at', 'is not', null).execute();
       assert.equal(exported.length, 33);
       assert.ok(exported.every((r) => r.learner === null && r.session_id === null && JSON.stringify(r.properties) === '{}'));
@@ -153,8 +168,13 @@ for (const stack of await stacks()) {
       const after = await lakeRows();
       assert.equal(after.filter((r) => r.learner === miaKey).length, 0);
       assert.ok(!JSON.stringify(after).includes(miaKey));
-      const leoAfter = after.filter((r) => r.learner === leoKey).map((r) => r.event_id).sort();
-      assert.deepEqual(leoAfter, [...sent.leo].sort(), "Leo's events are all there, once (his pending two written by the same flush)");
+      const leoAfter = after.filter((r) => r.learner === leoKey);
+      assert.deepEqual(
+        leoAfter.filter((r) => r.type !== 'answer_recorded').map((r) => r.event_id).sort(),
+        [...sent.leo].sort(),
+        "Leo's events are all there, once (his pending two written by the same flush)",
+      );
+      assert.equal(leoAfter.filter((r) => r.type === 'answer_recorded').length, 1, 'and his packed answer event');
       assert.equal(new Set(after.map((r) => r.event_id)).size, after.length);
     });
   });

@@ -193,6 +193,26 @@ export const controlMigrations: Migration[] = [
         `create index jobs_created on kidslearn.jobs (created_at desc, id desc)`,
       ]);
     },
+  },  {
+    version: 7,
+    name: 'lake event packs',
+    async up(trx) {
+      await runAll(trx, [
+        // The answer path's analytics events, one row per answer-write statement instead of one per
+        // event (analytics/event-packs.ts): the row holds the statement's answer_recorded events as a
+        // JSON array, written in the same statement as the answers, and the lake writer (or an
+        // erasure, an export, the backlog count) unpacks it into kidslearn.lake_events in one
+        // statement (delete + insert), so each event is stored once either way. One row and one
+        // sequential key per statement keeps the answer path's extra WAL and CPU small.
+        `create table kidslearn.lake_event_packs (
+           id bigint generated always as identity primary key,
+           app text not null,
+           received_at timestamptz not null default now(),
+           events integer not null check (events > 0),
+           body text not null
+         )`,
+      ]);
+    },
   },
 ];
 

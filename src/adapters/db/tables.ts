@@ -252,6 +252,16 @@ export interface LakeEventsTable {
   exported_at: Date | null;
 }
 
+/** Packed server events of the answer path, until unpacked into `lake_events` (control migration 7). */
+export interface LakeEventPacksTable {
+  id: GeneratedAlways<number | string>;
+  app: string;
+  received_at: ColumnType<Date, Date | undefined, Date>;
+  events: number;
+  /** A JSON array of {@link PackedEvent}s. */
+  body: string;
+}
+
 /** Events that could not enter the lake, with the reason (control migration 3). */
 export interface LakeDeadLettersTable {
   id: GeneratedAlways<number | string>;
@@ -415,6 +425,7 @@ export interface Tables {
   'kidslearn.schema_migrations': SchemaMigrationsTable;
   'kidslearn.lake_keys': LakeKeysTable;
   'kidslearn.lake_events': LakeEventsTable;
+  'kidslearn.lake_event_packs': LakeEventPacksTable;
   'kidslearn.lake_dead_letters': LakeDeadLettersTable;
   'kidslearn.lake_batches': LakeBatchesTable;
   'kidslearn.lake_writer_state': LakeWriterStateTable;

@@ -5,6 +5,7 @@ import type { Tables } from '../../adapters/db/tables.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import type { ConceptState, StoredCard } from '../../domain/learner/concept-state.ts';
+import { packedEventJson } from '../../analytics/event-packs.ts';
 import type { OutboxEvent } from '../../analytics/event-outbox.ts';
 
 /** SQL for answers and concept states of one app. */
@@ -324,7 +325,8 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
   const clocks = groups.flatMap((w, g) => w.clocks.map((c) => ({ g, ...c })));
   const a = groups.flatMap((w, g) => w.answers.map((x) => ({ g, ...x })));
   const st = groups.flatMap((w, g) => w.states.map((x) => ({ g, ...x })));
-  const ev = groups.flatMap((w, g) => (w.events ?? []).map((x) => ({ g, ...x })));
+  // Each group's events as the JSON text of its part of the statement's pack.
+  const packs = groups.flatMap((w, g) => (w.events?.length ? [{ g, n: w.events.length, body: w.events.map(packedEventJson).join(',') }] : []));
   // One statement text for any number of groups and answers (columns as arrays, unnested), so it is prepared once.
   const result = await sql<{ landed: number[] }>`${sql.raw(PREPARED)}
     with clock as (
@@ -361,15 +363,13 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
         fsrs = excluded.fsrs, next_review_at = excluded.next_review_at, last_answered_at = excluded.last_answered_at, updated_at = excluded.updated_at
       returning 1
     ), ev as (
-      -- The answers' analytics events, in the same statement: stored exactly when their answers are.
-      insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash)
-      select ${appId}::text, v.event_id, v.type, 'server', v.occurred_at, now(), v.learner, null, v.properties, v.payload_hash
-      from unnest(
-        ${ev.map((x) => x.g)}::int[], ${ev.map((x) => x.eventId)}::uuid[], ${ev.map((x) => x.type)}::text[], ${ev.map((x) => x.occurredAt.toISOString())}::timestamptz[],
-        ${ev.map((x) => x.learner)}::text[], ${ev.map((x) => x.propertiesJson)}::jsonb[], ${ev.map((x) => x.payloadHash)}::text[]
-      ) as v(g, event_id, type, occurred_at, learner, properties, payload_hash)
+      -- The answers' analytics events, in the same statement: stored exactly when their answers are,
+      -- as one pack (a JSON array) for the statement (analytics/event-packs.ts).
+      insert into kidslearn.lake_event_packs (app, events, body)
+      select ${appId}::text, sum(v.n)::int, '[' || string_agg(v.body, ',' order by v.g) || ']'
+      from unnest(${packs.map((p) => p.g)}::int[], ${packs.map((p) => p.n)}::int[], ${packs.map((p) => p.body)}::text[]) as v(g, n, body)
       where v.g in (select g from landed)
-      on conflict (app, event_id) do nothing
+      having count(*) > 0
       returning 1
     )
     select coalesce(array_agg(g), '{}') as landed from landed`.execute(db);

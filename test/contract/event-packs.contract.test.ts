@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { sql } from 'kysely';
+import { createMemoryCache } from '../../src/adapters/cache/memory-cache.ts';
+import { countBacklog } from '../../src/analytics/event-outbox.ts';
+import { packedEventCount, packedEventJson, packedEventsOf, unpackAllEventPacks, unpackAppEventPacks, unpackEventPacks } from '../../src/analytics/event-packs.ts';
+import { serverEvent } from '../../src/analytics/server-events.ts';
+import type { OutboxEvent } from '../../src/analytics/event-outbox.ts';
+import { createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { databaseBackends } from '../support/servers.ts';
+
+/**
+ * Event packs (analytics/event-packs.ts) on embedded PGlite and a PostgreSQL
+ * server: a pack written as the answer path writes it becomes outbox rows
+ * exactly once, in order, with every field, however many processes unpack at
+ * once; an event already in the outbox is not doubled; the backlog counts
+ * packed events; a learner's packed events are found for an export.
+ */
+const LEARNERS = ['l_packlearner0000000000a', 'l_packlearner0000000000b'];
+
+function answerEvents(app: string, n: number, from = 0): OutboxEvent[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = from + k;
+    return serverEvent({
+      app,
+      type: 'answer_recorded',
+      recordKey: `child-${i % 2}\u0000answer-${i}`,
+      learner: LEARNERS[i % 2]!,
+      occurredAt: new Date(Date.UTC(2026, 10, 20, 10, 0, i)),
+      receivedAt: new Date(),
+      properties: { itemId: `item-${i}`, lessonId: 'lesson-a', conceptId: 'adding', correct: i % 3 !== 0, durationMs: 1000 + i, mastery: 0.5 },
+    });
+  });
+}
+
+for (const backend of await databaseBackends()) {
+  describe(`event packs contract: ${backend.name}`, { skip: backend.skip }, () => {
+    let opened: Awaited<ReturnType<typeof backend.open>>;
+    let t: TestApp;
+    const db = () => t.container.database.db;
+    /** Writes a pack as the answer path does (one row, a JSON array). */
+    const pack = async (app: string, events: readonly OutboxEvent[]) => {
+      await sql`insert into kidslearn.lake_event_packs (app, events, body) values (${app}, ${events.length}, ${`[${events.map(packedEventJson).join(',')}]`})`.execute(db());
+    };
+    const outbox = async () =>
+      (await sql<{ app: string; event_id: string; type: string; source: string; occurred_at: Date; received_at: Date; learner: string | null; session_id: string | null; properties: unknown; payload_hash: string }>`
+        select app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash from kidslearn.lake_events order by seq`.execute(db())).rows;
+
+    before(async () => {
+      opened = await backend.open();
+      t = await createTestApp({ database: opened.database, cache: createMemoryCache({ maxEntries: 100 }) });
+    });
+    beforeEach(async () => {
+      await sql`delete from kidslearn.lake_events`.execute(db());
+      await sql`delete from kidslearn.lake_event_packs`.execute(db());
+    });
+    after(async () => {
+      await t?.container.close();
+      await opened?.dispose();
+    });
+
+    it('unpacks a pack into outbox rows with every field, in the pack’s order, and deletes it', async () => {
+      const events = answerEvents('alpha', 5);
+      await pack('alpha', events);
+      const packReceived = (await db().selectFrom('kidslearn.lake_event_packs').select('received_at').executeTakeFirstOrThrow()).received_at;
+      assert.deepEqual(await unpackEventPacks(db()), { packs: 1, events: 5 });
+      const rows = await outbox();
+      assert.deepEqual(
+        rows.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString(), received_at: r.received_at.toISOString() })),
+        events.map((e) => ({
+          app: 'alpha',
+          event_id: e.eventId,
+          type: 'answer_recorded',
+          source: 'server',
+          occurred_at: e.occurredAt.toISOString(),
+          received_at: packReceived.toISOString(),
+          learner: e.learner,
+          session_id: null,
+          properties: e.properties,
+          payload_hash: e.payloadHash,
+        })),
+      );
+      assert.equal(await packedEventCount(db()), 0);
+      assert.deepEqual(await unpackEventPacks(db()), { packs: 0, events: 0 });
+    });
+
+    it('moves each event once when several unpack at the same time, and never doubles an event already in the outbox', async () => {
+      const all = answerEvents('alpha', 600);
+      for (let p = 0; p < 120; p++) await pack('alpha', all.slice(p * 5, p * 5 + 5));
+      // One event of the first pack is already in the outbox (stored under its id by other means): it stays as it is.
+      await sql`insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, learner, properties, payload_hash)
+        values ('alpha', ${all[0]!.eventId}::uuid, 'answer_recorded', 'server', now(), null, '{}'::jsonb, 'other')`.execute(db());
+      assert.equal(await countBacklog(db()), 601);
+      // On PostgreSQL four unpackers race (skip locked); PGlite has one connection, so they take turns.
+      const moved = await Promise.all([unpackAllEventPacks(db()), unpackAllEventPacks(db()), unpackAllEventPacks(db()), unpackAllEventPacks(db())]);
+      assert.equal(moved.reduce((a, b) => a + b, 0), 600, `packed events moved: ${moved.join(', ')}`);
+      const rows = await outbox();
+      assert.equal(rows.length, 600);
+      assert.equal(new Set(rows.map((r) => r.event_id)).size, 600);
+      assert.deepEqual(new Set(rows.map((r) => r.event_id)), new Set(all.map((e) => e.eventId)));
+      assert.equal(rows.find((r) => r.event_id === all[0]!.eventId)!.payload_hash, 'other', 'the stored event is kept');
+      assert.equal(await packedEventCount(db()), 0);
+      assert.equal(await countBacklog(db()), 600);
+    });
+
+    it('unpacks one app’s packs on demand (an erasure), leaving other apps’ packs', async () => {
+      await pack('alpha', answerEvents('alpha', 3));
+      await pack('beta', answerEvents('beta', 4, 100));
+      await pack('alpha', answerEvents('alpha', 2, 200));
+      assert.equal(await packedEventCount(db(), 'alpha'), 5);
+      assert.equal(await countBacklog(db(), 'beta'), 4);
+      assert.equal(await unpackAppEventPacks(db(), 'alpha'), 5);
+      assert.equal(await packedEventCount(db(), 'alpha'), 0);
+      assert.equal(await packedEventCount(db(), 'beta'), 4);
+      assert.deepEqual([...new Set((await outbox()).map((r) => r.app))], ['alpha']);
+    });
+
+    it('finds one learner’s packed events of one app, and no one else’s', async () => {
+      const events = answerEvents('alpha', 6);
+      await pack('alpha', events.slice(0, 3));
+      await pack('alpha', events.slice(3));
+      await pack('beta', answerEvents('beta', 2));
+      const found = await packedEventsOf(db(), 'alpha', LEARNERS[1]!);
+      assert.deepEqual(
+        found.map((r) => [r.event_id, r.type, r.source, r.session_id, r.occurred_at.toISOString(), r.properties]),
+        events.filter((e) => e.learner === LEARNERS[1]).map((e) => [e.eventId, 'answer_recorded', 'server', null, e.occurredAt.toISOString(), e.properties]),
+      );
+      assert.deepEqual(await packedEventsOf(db(), 'gamma', LEARNERS[1]!), []);
+    });
+  });
+}
