@@ -115,6 +115,13 @@ for (const backend of await databaseBackends()) {
       assert.deepEqual([...new Set((await outbox()).map((r) => r.app))], ['alpha']);
     });
 
+    it('compresses pack bodies with lz4 where the server has it (else the default)', async () => {
+      const has = (await sql<{ ok: boolean }>`select exists (select 1 from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)) as ok`.execute(db())).rows[0]!.ok;
+      const method = (await sql<{ c: string }>`select attcompression::text as c from pg_attribute where attrelid = 'kidslearn.lake_event_packs'::regclass and attname = 'body'`.execute(db())).rows[0]!.c;
+      assert.equal(method, has ? 'l' : '');
+      if (backend.name === 'postgres') assert.ok(has, 'the PostgreSQL server of this machine kind is built with lz4');
+    });
+
     it('finds one learner’s packed events of one app, and no one else’s', async () => {
       const events = answerEvents('alpha', 6);
       await pack('alpha', events.slice(0, 3));

@@ -211,6 +211,14 @@ export const controlMigrations: Migration[] = [
            events integer not null check (events > 0),
            body text not null
          )`,
+        // A pack's body is compressed when stored (TOAST, over ~2 KB): lz4 where the server has it
+        // (PostgreSQL 14+ built with lz4, as Debian's and Aurora's are) costs a fifth of the CPU of
+        // the default pglz (1.2 against 6.5 µs of backend CPU per event in packs of 500, measured).
+        `do $$ begin
+           if exists (select 1 from pg_settings where name = 'default_toast_compression' and 'lz4' = any(enumvals)) then
+             alter table kidslearn.lake_event_packs alter column body set compression lz4;
+           end if;
+         end $$`,
       ]);
     },
   },
