@@ -28,13 +28,16 @@ const QueuedEvent = z
 /** The body of an events message. */
 export const EventsMessage = z.object({ v: z.literal(1), events: z.array(QueuedEvent).min(1) }).strict();
 
-/** The JSON of one event inside a message. */
-function eventJson(e: OutboxEvent): string {
+/** The JSON of one event inside a message (an event pack's body is a message too: analytics/event-packs.ts). */
+export function eventMessageJson(e: OutboxEvent): string {
   return JSON.stringify(eventFields(e));
 }
 
-const HEAD = '{"v":1,"events":[';
-const TAIL = ']}';
+/** What a message body holds before and after its events, joined by commas: `HEAD + events.join(',') + TAIL`. */
+export const EVENTS_MESSAGE_HEAD = '{"v":1,"events":[';
+export const EVENTS_MESSAGE_TAIL = ']}';
+const HEAD = EVENTS_MESSAGE_HEAD;
+const TAIL = EVENTS_MESSAGE_TAIL;
 
 /** Packs events, in order, into message bodies of at most `maxBytes` each (an event larger than that alone in its message; SQS then refuses it). */
 export function packEvents(events: readonly OutboxEvent[], maxBytes: number): string[] {
@@ -47,7 +50,7 @@ export function packEvents(events: readonly OutboxEvent[], maxBytes: number): st
     size = 0;
   };
   for (const e of events) {
-    const json = eventJson(e);
+    const json = eventMessageJson(e);
     const bytes = Buffer.byteLength(json);
     if (parts.length > 0 && Buffer.byteLength(HEAD) + size + parts.length + bytes + Buffer.byteLength(TAIL) > maxBytes) flush();
     parts.push(json);

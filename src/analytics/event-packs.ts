@@ -1,115 +1,154 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Tables } from '../adapters/db/tables.ts';
-import type { OutboxEvent } from './event-outbox.ts';
+import { appendEvents, type OutboxEvent } from './event-outbox.ts';
+import { decodeEventsMessage, EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL, eventMessageJson } from './event-messages.ts';
 
 /**
- * Event packs (`kidslearn.lake_event_packs`, control migration 7): the
- * answer path stores the `answer_recorded` events of one answer-write
- * statement as one row, a JSON array, in that same statement, instead of one
- * outbox row per event (a row per event with its unique and pending index
- * entries doubled the WAL of an answer and cost the database more than the
- * answer itself). A pack is unpacked into `kidslearn.lake_events` by one
- * statement that deletes it and inserts its events (`on conflict (app,
- * event_id) do nothing`), so every packed event lands in the outbox exactly
- * once, whoever unpacks it and whenever a process dies. The lake writer
- * unpacks before each claim; a child's export and erasure, the backlog count
- * and `lake status` unpack or count packs first, so no reader of the outbox
- * misses a packed event.
+ * Event packs (`kidslearn.lake_event_packs`, control migration 7): events
+ * stored as one row per write instead of one outbox row per event, then
+ * unpacked into the outbox (`kidslearn.lake_events`) by the lake writer.
  *
- * Packed events are server events with ids derived from their records (the
- * answers table already refuses a repeat), no session, and the pack's
- * receive time.
+ * A row per event in the outbox — a heap row with jsonb, its primary key,
+ * the unique (app, event_id) index on random UUIDs and the pending index —
+ * costs PostgreSQL about 14 µs of CPU and 700 bytes of WAL per event; a pack
+ * costs about 1 µs and 210 bytes per event (lz4-compressed where the server
+ * has it). Two writers pack:
+ * - the answer path, always: an answer-write statement stores its
+ *   `answer_recorded` events as one pack in the same statement;
+ * - `POST /api/events` with `EVENT_QUEUE=packed`: a request's events as one
+ *   pack, committed before the 202 (analytics/event-sink.ts).
+ *
+ * A pack's body is an events message (`{"v":1,"events":[…]}`, the format of
+ * the SQS events queue, analytics/event-messages.ts). Unpacking takes packs
+ * in id order, decodes them and appends their events with
+ * {@link appendEvents} in one transaction that also deletes the packs: each
+ * event lands once (a repeated id is a duplicate, the same id with another
+ * payload a conflict and a dead letter, exactly as in a request), whoever
+ * unpacks and whenever a process dies. The lake writer unpacks at the start
+ * of each cycle; an erasure unpacks its app's packs in its transaction; an
+ * export reads packs; the backlog counts packed events.
  */
 
 type Db = Kysely<Tables> | Transaction<Tables>;
 
-/** Packs unpacked per statement: bounds one unpack's rows (a pack holds at most one statement's answers, ≤ 1,000). */
+/** Packs unpacked per transaction: a pack holds at most one request or answer-write statement (≤ 1,000 events). */
 export const UNPACK_PACKS_PER_STATEMENT = 50;
 
-/** One event of a pack as JSON text: what {@link unpackEventPacks} reads back with `jsonb_to_recordset`. */
-export function packedEventJson(e: OutboxEvent): string {
-  return `{"eventId":${JSON.stringify(e.eventId)},"type":${JSON.stringify(e.type)},"occurredAt":${JSON.stringify(e.occurredAt.toISOString())},"learner":${JSON.stringify(e.learner)},"payloadHash":${JSON.stringify(e.payloadHash)},"properties":${e.propertiesJson}}`;
+/** One event of a pack: its JSON inside the pack's events message. */
+export const packedEventJson = eventMessageJson;
+
+/** The body of a pack holding `events` (in order). */
+export function packBody(events: readonly OutboxEvent[]): string {
+  return EVENTS_MESSAGE_HEAD + events.map(eventMessageJson).join(',') + EVENTS_MESSAGE_TAIL;
+}
+
+/** Stores `events` (all of one app) as one pack; in the caller's transaction when `db` is one. */
+export async function insertPack(db: Db, app: string, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insertInto('kidslearn.lake_event_packs').values({ app, events: events.length, body: packBody(events) }).execute();
+}
+
+/** What one unpack did. `conflicts` per app, for the dead-letter alerts. */
+export interface UnpackResult {
+  packs: number;
+  events: number;
+  accepted: number;
+  duplicates: number;
+  conflicts: { app: string; count: number; firstEventId: string }[];
+  /** Packs that could not be decoded: left in place (and counted in the backlog), each logged by the caller. */
+  unreadable: { id: string; error: unknown }[];
 }
 
 /**
- * Unpacks up to `limit` packs (oldest first) into `kidslearn.lake_events`,
- * in one statement; returns how many packs and events it moved. Run it until
- * `packs` is 0 to empty the table. By default packs another transaction is
- * unpacking are skipped (the lake writer); with `app` and `wait`, only that
- * app's packs, waiting for such a transaction to end (an erasure: the events
- * it moves are then committed rows its next statement sees).
+ * Unpacks up to `limit` packs (oldest first) into the outbox, in one
+ * transaction (the caller's when `db` is one). By default packs another
+ * transaction holds are skipped (the lake writer); with `app` and `wait`,
+ * only that app's packs, waiting for such a transaction to end (an erasure:
+ * the events it moves are then committed rows that its next statement sees).
+ * A pack that cannot be decoded is left where it is.
  */
-export async function unpackEventPacks(db: Db, options: { limit?: number; app?: string; wait?: boolean } = {}): Promise<{ packs: number; events: number }> {
+export async function unpackEventPacks(db: Db, options: { limit?: number; app?: string; wait?: boolean } = {}): Promise<UnpackResult> {
   const limit = options.limit ?? UNPACK_PACKS_PER_STATEMENT;
   const scope = options.app === undefined ? sql`` : sql`where app = ${options.app}`;
   const lock = options.wait ? sql`for update` : sql`for update skip locked`;
-  const r = await sql<{ packs: number | string; events: number | string }>`
-    with taken as (
-      delete from kidslearn.lake_event_packs
-      where id in (select id from kidslearn.lake_event_packs ${scope} order by id limit ${limit} ${lock})
-      returning id, app, received_at, events, body
-    ), ins as (
-      insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash)
-      select t.app, e.event_id, e.type, 'server', e.occurred_at, t.received_at, e.learner, null, e.properties, e.payload_hash
-      from taken t
-      cross join lateral rows from (
-        jsonb_to_recordset(t.body::jsonb) as ("eventId" uuid, type text, "occurredAt" timestamptz, learner text, "payloadHash" text, properties jsonb)
-      ) with ordinality as e(event_id, type, occurred_at, learner, payload_hash, properties, n)
-      order by t.id, e.n
-      on conflict (app, event_id) do nothing
-      returning 1
-    )
-    select (select count(*) from taken) as packs, (select coalesce(sum(events), 0) from taken) as events`.execute(db);
-  const row = r.rows[0];
-  return { packs: Number(row?.packs ?? 0), events: Number(row?.events ?? 0) };
+  const run = async (trx: Db): Promise<UnpackResult> => {
+    const result: UnpackResult = { packs: 0, events: 0, accepted: 0, duplicates: 0, conflicts: [], unreadable: [] };
+    const taken = await sql<{ id: string | number; body: string }>`
+      select id, body from kidslearn.lake_event_packs ${scope} order by id limit ${limit} ${lock}`.execute(trx);
+    if (taken.rows.length === 0) return result;
+    const events: OutboxEvent[] = [];
+    const done: string[] = [];
+    for (const row of taken.rows) {
+      try {
+        events.push(...decodeEventsMessage(row.body));
+        done.push(String(row.id));
+      } catch (error) {
+        result.unreadable.push({ id: String(row.id), error });
+      }
+    }
+    if (done.length === 0) return result;
+    await sql`delete from kidslearn.lake_event_packs where id = any(${done}::bigint[])`.execute(trx);
+    const outcomes = await appendEvents(trx, events);
+    const conflicts = new Map<string, { app: string; count: number; firstEventId: string }>();
+    outcomes.forEach((outcome, i) => {
+      if (outcome === 'accepted') result.accepted++;
+      else if (outcome === 'duplicate') result.duplicates++;
+      else {
+        const e = events[i]!;
+        const c = conflicts.get(e.app) ?? { app: e.app, count: 0, firstEventId: e.eventId };
+        c.count++;
+        conflicts.set(e.app, c);
+      }
+    });
+    result.packs = done.length;
+    result.events = events.length;
+    result.conflicts = [...conflicts.values()];
+    return result;
+  };
+  return db.isTransaction ? run(db) : (db as Kysely<Tables>).transaction().execute(run);
 }
 
-/** Unpacks every pack there is (each statement its own transaction unless `db` is one). */
-export async function unpackAllEventPacks(db: Db): Promise<number> {
+/** Unpacks every pack (of one app, waiting for packs another transaction holds, when `app` is given); returns the events moved. */
+export async function unpackAllEventPacks(db: Db, app?: string): Promise<number> {
   let events = 0;
   for (;;) {
-    const moved = await unpackEventPacks(db);
+    const moved = await unpackEventPacks(db, app === undefined ? {} : { app, wait: true });
     events += moved.events;
     if (moved.packs === 0) return events;
   }
 }
 
 /** Unpacks every pack of `app`, waiting for any another transaction is unpacking (see {@link unpackEventPacks}). */
-export async function unpackAppEventPacks(db: Db, app: string): Promise<number> {
-  let events = 0;
-  for (;;) {
-    const moved = await unpackEventPacks(db, { app, wait: true });
-    events += moved.events;
-    if (moved.packs === 0) return events;
-  }
+export function unpackAppEventPacks(db: Db, app: string): Promise<number> {
+  return unpackAllEventPacks(db, app);
 }
 
 /** A packed event as a child's export reads it (the columns of an outbox row). */
 export interface PackedEventRow {
   event_id: string;
   type: string;
-  source: 'server';
+  source: 'app' | 'server';
   occurred_at: Date;
   received_at: Date;
-  session_id: null;
+  session_id: string | null;
   properties: unknown;
 }
 
-/** The events of one learner still in packs of `app`, oldest first. */
+/** The events of one learner still in packs of `app`, oldest pack first. */
 export async function packedEventsOf(db: Db, app: string, learner: string): Promise<PackedEventRow[]> {
   const needle = `"learner":${JSON.stringify(learner)}`;
   const rows = await db
     .selectFrom('kidslearn.lake_event_packs')
-    .select(['received_at', 'body'])
+    .select(['body'])
     .where('app', '=', app)
     .where(sql<boolean>`strpos(body, ${needle}) > 0`)
     .orderBy('id')
     .execute();
   const out: PackedEventRow[] = [];
   for (const r of rows) {
-    for (const e of JSON.parse(r.body) as { eventId: string; type: string; occurredAt: string; learner: string | null; properties: unknown }[]) {
-      if (e.learner !== learner) continue;
-      out.push({ event_id: e.eventId, type: e.type, source: 'server', occurred_at: new Date(e.occurredAt), received_at: r.received_at, session_id: null, properties: e.properties });
+    for (const e of decodeEventsMessage(r.body)) {
+      if (e.learner !== learner || e.app !== app) continue;
+      out.push({ event_id: e.eventId, type: e.type, source: e.source, occurred_at: e.occurredAt, received_at: e.receivedAt, session_id: e.sessionId, properties: e.properties });
     }
   }
   return out;

@@ -5,6 +5,7 @@ import { createSqsClient, sendBatch, SQS_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES, t
 import { AppError } from '../domain/errors.ts';
 import type { EventOutbox, OutboxEvent } from './event-outbox.ts';
 import { packEvents } from './event-messages.ts';
+import { insertPack } from './event-packs.ts';
 
 /**
  * Where `POST /api/events` puts the client events it accepted (after the
@@ -12,13 +13,17 @@ import { packEvents } from './event-messages.ts';
  * and the outbox. Two adapters, chosen in `wiring/` by `EVENT_QUEUE`:
  * - `database` (default): appended to the outbox in one transaction, so the
  *   answer knows each event's fate (accepted, duplicate, conflict).
+ * - `packed`: stored as one event pack (analytics/event-packs.ts) in one
+ *   insert, which the lake writer unpacks into the outbox, where duplicates
+ *   and conflicts are decided. A fraction of the database's work per event,
+ *   for apps that send many events; the answer cannot know duplicates.
  * - `sqs` (AWS): sent to the events queue; the events consumer (a Lambda,
  *   analytics/events-consumer.ts) appends them to the same outbox, where
  *   duplicates and conflicts are decided. The answer cannot know them.
  */
 export interface EventSink {
   /** Which adapter this is; for logs, health and the docs. */
-  readonly kind: 'database' | 'sqs';
+  readonly kind: 'database' | 'packed' | 'sqs';
   /**
    * Hands the events on; resolves only once every one is durably taken (the
    * database committed, or SQS accepted every message). Rejects with 503
@@ -28,7 +33,7 @@ export interface EventSink {
   deliver(events: readonly OutboxEvent[]): Promise<DeliveryResult>;
 }
 
-/** What a delivery can tell at once. With `sqs`, `duplicates` and `conflicts` are always 0: the consumer decides them later. */
+/** What a delivery can tell at once. With `packed` and `sqs`, `duplicates` and `conflicts` are always 0: they are decided later. */
 export interface DeliveryResult {
   accepted: number;
   duplicates: number;
@@ -44,6 +49,23 @@ export function createDatabaseEventSink(deps: { db: Database; outbox: EventOutbo
       const outcomes = await deps.db.db.transaction().execute((trx) => deps.outbox.append(trx, events));
       const count = (o: string) => outcomes.filter((x) => x === o).length;
       return { accepted: count('accepted'), duplicates: count('duplicate'), conflicts: count('conflict') };
+    },
+  };
+}
+
+/**
+ * The `packed` sink: the request's events (all of one app) as one pack, one
+ * insert, committed before it resolves. `accepted` counts every event taken;
+ * the lake writer's unpack decides duplicates and conflicts.
+ */
+export function createPackedEventSink(deps: { db: Database }): EventSink {
+  return {
+    kind: 'packed',
+    async deliver(events) {
+      if (events.length === 0) return { accepted: 0, duplicates: 0, conflicts: 0 };
+      const apps = new Set(events.map((e) => e.app));
+      for (const app of apps) await insertPack(deps.db.db, app, apps.size === 1 ? events : events.filter((e) => e.app === app));
+      return { accepted: events.length, duplicates: 0, conflicts: 0 };
     },
   };
 }

@@ -31,7 +31,7 @@ export interface OutboxEvent {
 export interface NewDeadLetters {
   app: string;
   count: number;
-  reason: 'rejected' | 'max_attempts';
+  reason: 'rejected' | 'max_attempts' | 'conflict';
   firstEventId: string;
 }
 

@@ -293,11 +293,18 @@ export class LakeWriter {
     return result;
   }
 
-  /** Unpacks event packs (analytics/event-packs.ts): all on a forced flush, else at most UNPACK_STATEMENTS_PER_CYCLE statements. */
+  /**
+   * Unpacks event packs (analytics/event-packs.ts): all on a forced flush,
+   * else at most UNPACK_STATEMENTS_PER_CYCLE transactions. Conflicts found
+   * (a packed client event whose id is stored with another payload) are
+   * dead letters and reported like the writer's own.
+   */
   async #unpack(all: boolean): Promise<void> {
     for (let n = 0; all || n < UNPACK_STATEMENTS_PER_CYCLE; n++) {
       if (this.#stopping && !all) return;
       const moved = await unpackEventPacks(this.#o.database.db);
+      for (const c of moved.conflicts) await this.#o.alerts.report({ ...c, reason: 'conflict' });
+      for (const u of moved.unreadable) this.#o.logger.error({ err: u.error, pack: u.id }, 'lake writer: an event pack cannot be read; left in place');
       if (moved.packs === 0) return;
     }
   }

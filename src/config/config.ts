@@ -97,7 +97,7 @@ const EnvSchema = z.object({
   JOB_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 120000),
   JOB_QUEUE: z.enum(['pg-boss', 'sqs']).default('pg-boss'),
   JOBS_QUEUE_URL: z.preprocess(emptyToUndefined, sqsQueueUrl().optional()),
-  EVENT_QUEUE: z.enum(['database', 'sqs']).default('database'),
+  EVENT_QUEUE: z.enum(['database', 'packed', 'sqs']).default('database'),
   EVENTS_QUEUE_URL: z.preprocess(emptyToUndefined, sqsQueueUrl().optional()),
   EVENT_QUEUE_TIMEOUT_MS: intFrom(5000, 100, 60000),
   LAKE_ENABLED: z
@@ -242,11 +242,12 @@ export interface Config {
   jobs: { kind: 'pg-boss' } | { kind: 'sqs'; url: string; region: string | undefined };
   /**
    * Where `POST /api/events` puts accepted client events (`EVENT_QUEUE`):
-   * the database outbox in the request (default), or the SQS queue at
+   * the database outbox in the request (default), one event pack per
+   * request that the lake writer unpacks into the outbox (`packed`), or the SQS queue at
    * `url` (`EVENTS_QUEUE_URL`), from which the events-consumer Lambda
    * appends them to the outbox. `timeoutMs` bounds the sends of one request.
    */
-  events: { kind: 'database' } | { kind: 'sqs'; url: string; region: string | undefined; timeoutMs: number };
+  events: { kind: 'database' } | { kind: 'packed' } | { kind: 'sqs'; url: string; region: string | undefined; timeoutMs: number };
   /**
    * The analytics lake (see docs/analytics.md). `enabled` false: no server
    * events are written, `POST /api/events` acknowledges and drops every
@@ -404,7 +405,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
     jobs: e.JOB_QUEUE === 'sqs' ? { kind: 'sqs', url: e.JOBS_QUEUE_URL!, region: regionOfSqsUrl(e.JOBS_QUEUE_URL!) } : { kind: 'pg-boss' },
-    events: e.EVENT_QUEUE === 'sqs' ? { kind: 'sqs', url: e.EVENTS_QUEUE_URL!, region: regionOfSqsUrl(e.EVENTS_QUEUE_URL!), timeoutMs: e.EVENT_QUEUE_TIMEOUT_MS } : { kind: 'database' },
+    events: e.EVENT_QUEUE === 'sqs' ? { kind: 'sqs', url: e.EVENTS_QUEUE_URL!, region: regionOfSqsUrl(e.EVENTS_QUEUE_URL!), timeoutMs: e.EVENT_QUEUE_TIMEOUT_MS } : e.EVENT_QUEUE === 'packed' ? { kind: 'packed' } : { kind: 'database' },
     lake: {
       enabled: e.LAKE_ENABLED,
       mode: e.LAKE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'),

@@ -52,7 +52,7 @@ import type { LakeQueryEngine } from '../analytics/lake-query.ts';
 import { EventOutbox } from '../analytics/event-outbox.ts';
 import { LearnerKeys } from '../analytics/learner-keys.ts';
 import { EventsService } from '../features/events/events.service.ts';
-import { createDatabaseEventSink, createSqsEventSink, type EventSink } from '../analytics/event-sink.ts';
+import { createDatabaseEventSink, createPackedEventSink, createSqsEventSink, type EventSink } from '../analytics/event-sink.ts';
 import { advisoryLock, processLocalLock } from '../adapters/db/writer-lock.ts';
 import { DeadLetterAlerts } from '../analytics/alerts.ts';
 import { LAKE_WRITER_LOCK_KEY, LakeWriter, type LakeWriterOptions } from '../analytics/lake-writer.ts';
@@ -427,12 +427,14 @@ export async function openConfiguredJobQueue(config: Config, database: Database,
 
 /**
  * Where accepted client events go (`EVENT_QUEUE`): the outbox in the
- * request's transaction, or the SQS events queue (`EVENTS_QUEUE_URL`) that
+ * request's transaction, one event pack per request that the lake writer
+ * unpacks (`packed`), or the SQS events queue (`EVENTS_QUEUE_URL`) that
  * the events-consumer Lambda drains into the outbox.
  */
 export function openEventSink(config: Config, database: Database, outbox: EventOutbox, sqsClient?: SQSClient): EventSink {
   const events = config.events;
   if (events.kind === 'sqs') return createSqsEventSink({ queueUrl: events.url, region: events.region, timeoutMs: events.timeoutMs, ...(sqsClient ? { client: sqsClient } : {}) });
+  if (events.kind === 'packed') return createPackedEventSink({ db: database });
   return createDatabaseEventSink({ db: database, outbox });
 }
 

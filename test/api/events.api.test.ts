@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import type { JobQueue } from '../../src/adapters/jobs/job-queue.ts';
 import { countBacklog, deterministicUuid } from '../../src/analytics/event-outbox.ts';
+import { decodeEventsMessage } from '../../src/analytics/event-messages.ts';
 import { unpackAllEventPacks } from '../../src/analytics/event-packs.ts';
 import { LearnerKeys } from '../../src/analytics/learner-keys.ts';
 import { LEARNER_KEY_PATTERN } from '../../src/domain/analytics/pseudonym.ts';
@@ -314,7 +315,7 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 200);
       // Stored with the answer as one pack (no outbox row yet); no child id in it.
       const packs = (await sql<{ events: number; body: string }>`select events, body from kidslearn.lake_event_packs where app = 'alpha'`.execute(db())).rows;
-      assert.deepEqual(packs.map((p) => [p.events, (JSON.parse(p.body) as { type: string; learner: string }[]).map((e) => [e.type, e.learner])]), [[1, [['answer_recorded', learner]]]]);
+      assert.deepEqual(packs.map((p) => [p.events, decodeEventsMessage(p.body).map((e) => [e.type, e.source, e.learner])]), [[1, [['answer_recorded', 'server', learner]]]]);
       assertNoChildIds(packs);
       assert.deepEqual(await outboxRows('answer_recorded', learner), []);
       const rows = await serverRows('answer_recorded', learner);

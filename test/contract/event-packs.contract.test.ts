@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createMemoryCache } from '../../src/adapters/cache/memory-cache.ts';
 import { countBacklog } from '../../src/analytics/event-outbox.ts';
-import { packedEventCount, packedEventJson, packedEventsOf, unpackAllEventPacks, unpackAppEventPacks, unpackEventPacks } from '../../src/analytics/event-packs.ts';
+import { insertPack, packedEventCount, packedEventsOf, unpackAllEventPacks, unpackAppEventPacks, unpackEventPacks } from '../../src/analytics/event-packs.ts';
+import { withPayloadHash } from '../../src/analytics/event-outbox.ts';
 import { serverEvent } from '../../src/analytics/server-events.ts';
 import type { OutboxEvent } from '../../src/analytics/event-outbox.ts';
 import { createTestApp, type TestApp } from '../support/app-fixture.ts';
@@ -38,10 +40,9 @@ for (const backend of await databaseBackends()) {
     let opened: Awaited<ReturnType<typeof backend.open>>;
     let t: TestApp;
     const db = () => t.container.database.db;
-    /** Writes a pack as the answer path does (one row, a JSON array). */
-    const pack = async (app: string, events: readonly OutboxEvent[]) => {
-      await sql`insert into kidslearn.lake_event_packs (app, events, body) values (${app}, ${events.length}, ${`[${events.map(packedEventJson).join(',')}]`})`.execute(db());
-    };
+    /** Writes a pack as the `packed` sink does (one row, an events message). */
+    const pack = (app: string, events: readonly OutboxEvent[]) => insertPack(db(), app, events);
+    const deadLetters = async () => (await sql<{ event_id: string; reason: string }>`select event_id, reason from kidslearn.lake_dead_letters order by id`.execute(db())).rows;
     const outbox = async () =>
       (await sql<{ app: string; event_id: string; type: string; source: string; occurred_at: Date; received_at: Date; learner: string | null; session_id: string | null; properties: unknown; payload_hash: string }>`
         select app, event_id, type, source, occurred_at, received_at, learner, session_id, properties, payload_hash from kidslearn.lake_events order by seq`.execute(db())).rows;
@@ -53,6 +54,7 @@ for (const backend of await databaseBackends()) {
     beforeEach(async () => {
       await sql`delete from kidslearn.lake_events`.execute(db());
       await sql`delete from kidslearn.lake_event_packs`.execute(db());
+      await sql`delete from kidslearn.lake_dead_letters`.execute(db());
     });
     after(async () => {
       await t?.container.close();
@@ -62,8 +64,7 @@ for (const backend of await databaseBackends()) {
     it('unpacks a pack into outbox rows with every field, in the pack’s order, and deletes it', async () => {
       const events = answerEvents('alpha', 5);
       await pack('alpha', events);
-      const packReceived = (await db().selectFrom('kidslearn.lake_event_packs').select('received_at').executeTakeFirstOrThrow()).received_at;
-      assert.deepEqual(await unpackEventPacks(db()), { packs: 1, events: 5 });
+      assert.deepEqual(await unpackEventPacks(db()), { packs: 1, events: 5, accepted: 5, duplicates: 0, conflicts: [], unreadable: [] });
       const rows = await outbox();
       assert.deepEqual(
         rows.map((r) => ({ ...r, occurred_at: r.occurred_at.toISOString(), received_at: r.received_at.toISOString() })),
@@ -73,7 +74,7 @@ for (const backend of await databaseBackends()) {
           type: 'answer_recorded',
           source: 'server',
           occurred_at: e.occurredAt.toISOString(),
-          received_at: packReceived.toISOString(),
+          received_at: e.receivedAt.toISOString(),
           learner: e.learner,
           session_id: null,
           properties: e.properties,
@@ -81,26 +82,56 @@ for (const backend of await databaseBackends()) {
         })),
       );
       assert.equal(await packedEventCount(db()), 0);
-      assert.deepEqual(await unpackEventPacks(db()), { packs: 0, events: 0 });
+      assert.deepEqual(await unpackEventPacks(db()), { packs: 0, events: 0, accepted: 0, duplicates: 0, conflicts: [], unreadable: [] });
     });
 
-    it('moves each event once when several unpack at the same time, and never doubles an event already in the outbox', async () => {
+    it('moves each event once when several unpack at the same time; an id already stored is a duplicate (same payload) or a dead-lettered conflict', async () => {
       const all = answerEvents('alpha', 600);
       for (let p = 0; p < 120; p++) await pack('alpha', all.slice(p * 5, p * 5 + 5));
-      // One event of the first pack is already in the outbox (stored under its id by other means): it stays as it is.
+      // Two events already in the outbox: one as packed (a duplicate), one under its id with another payload (a conflict).
       await sql`insert into kidslearn.lake_events (app, event_id, type, source, occurred_at, learner, properties, payload_hash)
-        values ('alpha', ${all[0]!.eventId}::uuid, 'answer_recorded', 'server', now(), null, '{}'::jsonb, 'other')`.execute(db());
-      assert.equal(await countBacklog(db()), 601);
+        values ('alpha', ${all[0]!.eventId}::uuid, 'answer_recorded', 'server', now(), null, '{}'::jsonb, 'other'),
+               ('alpha', ${all[1]!.eventId}::uuid, 'answer_recorded', 'server', now(), null, '{}'::jsonb, ${all[1]!.payloadHash})`.execute(db());
+      assert.equal(await countBacklog(db()), 602);
       // On PostgreSQL four unpackers race (skip locked); PGlite has one connection, so they take turns.
       const moved = await Promise.all([unpackAllEventPacks(db()), unpackAllEventPacks(db()), unpackAllEventPacks(db()), unpackAllEventPacks(db())]);
       assert.equal(moved.reduce((a, b) => a + b, 0), 600, `packed events moved: ${moved.join(', ')}`);
       const rows = await outbox();
       assert.equal(rows.length, 600);
-      assert.equal(new Set(rows.map((r) => r.event_id)).size, 600);
       assert.deepEqual(new Set(rows.map((r) => r.event_id)), new Set(all.map((e) => e.eventId)));
       assert.equal(rows.find((r) => r.event_id === all[0]!.eventId)!.payload_hash, 'other', 'the stored event is kept');
+      assert.deepEqual(await deadLetters(), [{ event_id: all[0]!.eventId, reason: 'conflict' }]);
       assert.equal(await packedEventCount(db()), 0);
       assert.equal(await countBacklog(db()), 600);
+    });
+
+    it('client events packed by EVENT_QUEUE=packed: a retried request is stored once, a conflicting one is a dead letter, and the counts say so', async () => {
+      const client = (o: Partial<OutboxEvent> = {}) =>
+        withPayloadHash({ eventId: randomUUID(), app: 'alpha', type: 'screen_view', source: 'app', occurredAt: new Date('2026-12-04T10:00:00.000Z'), receivedAt: new Date(), learner: LEARNERS[0]!, sessionId: 'session-1', properties: { screen: 'home' }, ...o });
+      const batch = [client(), client({ type: 'lesson_start', properties: { lessonId: 'lesson-a' } }), client()];
+      await pack('alpha', batch);
+      await pack('alpha', batch); // the same request sent again
+      await pack('alpha', [{ ...client({ eventId: batch[2]!.eventId, properties: { screen: 'other' } }) }]); // same id, other payload
+      const moved = await unpackEventPacks(db());
+      assert.deepEqual(
+        { packs: moved.packs, events: moved.events, accepted: moved.accepted, duplicates: moved.duplicates, conflicts: moved.conflicts },
+        { packs: 3, events: 7, accepted: 3, duplicates: 3, conflicts: [{ app: 'alpha', count: 1, firstEventId: batch[2]!.eventId }] },
+      );
+      const rows = await outbox();
+      assert.deepEqual(
+        rows.map((r) => [r.event_id, r.type, r.source, r.session_id, r.properties]),
+        batch.map((e) => [e.eventId, e.type, 'app', 'session-1', e.properties]),
+      );
+      assert.deepEqual(await deadLetters(), [{ event_id: batch[2]!.eventId, reason: 'conflict' }]);
+    });
+
+    it('leaves a pack it cannot read where it is (counted in the backlog) and unpacks the others', async () => {
+      await sql`insert into kidslearn.lake_event_packs (app, events, body) values ('alpha', 2, '{"v":1,"events":[{"not":"an event"}]}')`.execute(db());
+      await pack('alpha', answerEvents('alpha', 3));
+      const moved = await unpackEventPacks(db());
+      assert.deepEqual([moved.packs, moved.events, moved.unreadable.length], [1, 3, 1]);
+      assert.equal(await packedEventCount(db()), 2);
+      assert.equal((await outbox()).length, 3);
     });
 
     it('unpacks one app’s packs on demand (an erasure), leaving other apps’ packs', async () => {

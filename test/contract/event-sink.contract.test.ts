@@ -9,7 +9,8 @@ import { sql } from 'kysely';
 import type { Database } from '../../src/adapters/db/database.ts';
 import { controlMigrations } from '../../src/adapters/db/migrations.ts';
 import { EventOutbox, withPayloadHash, type OutboxEvent } from '../../src/analytics/event-outbox.ts';
-import { createDatabaseEventSink, createSqsEventSink, type EventSink } from '../../src/analytics/event-sink.ts';
+import { createDatabaseEventSink, createPackedEventSink, createSqsEventSink, type EventSink } from '../../src/analytics/event-sink.ts';
+import { unpackEventPacks } from '../../src/analytics/event-packs.ts';
 import { decodeEventsMessage, packEvents } from '../../src/analytics/event-messages.ts';
 import { consumeEventMessages, type QueuedMessage } from '../../src/analytics/events-consumer.ts';
 import { AppError } from '../../src/domain/errors.ts';
@@ -26,6 +27,8 @@ import { databaseBackends } from '../support/servers.ts';
  */
 const URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/kidslearn-events';
 const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 5, capDelayMs: 20 };
+
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
 
 let n = 0;
 /** A client event as ingest hands it to the sink (pseudonymised, hashed). */
@@ -94,6 +97,24 @@ for (const backend of await databaseBackends()) {
       assert.deepEqual(result.summary, { messages: 1, failed: 0, accepted: 25, duplicates: 0, conflicts: 0 });
       assert.deepEqual(await rows('alpha'), await rows('beta'), 'same ids, types, learners, properties, payload digests and times');
       assert.equal((await rows('alpha')).length, 25);
+    });
+
+    it('the packed sink and the unpack store exactly what the database sink stores; a repeated request is a duplicate, a changed one a conflict', async () => {
+      const events = Array.from({ length: 25 }, () => event('delta'));
+      const viaDb = events.map((e) => ({ ...e, app: 'epsilon', eventId: randomUUID() }));
+      await createDatabaseEventSink({ db: database, outbox: new EventOutbox({ db: database }) }).deliver(viaDb);
+      const packed = createPackedEventSink({ db: database });
+      assert.equal(packed.kind, 'packed');
+      assert.deepEqual(await packed.deliver(events), { accepted: 25, duplicates: 0, conflicts: 0 }, 'decided when unpacked: 0');
+      assert.deepEqual(await packed.deliver(events.slice(0, 5)), { accepted: 5, duplicates: 0, conflicts: 0 });
+      assert.deepEqual(await packed.deliver([{ ...events[6]!, payloadHash: 'changed', properties: { screen: 'changed' } }]), { accepted: 1, duplicates: 0, conflicts: 0 });
+      assert.deepEqual(await rows('delta'), [], 'nothing in the outbox before the unpack');
+      const unpacked = await unpackEventPacks(database.db);
+      assert.deepEqual([unpacked.packs, unpacked.accepted, unpacked.duplicates, unpacked.conflicts.map((c) => c.count)], [3, 25, 5, [1]]);
+      const strip = (r: { event_id: string }[]) => r.map(({ event_id: _, ...rest }) => rest);
+      assert.deepEqual(strip(await rows('delta')).sort(byJson), strip(await rows('epsilon')).sort(byJson), 'same types, learners, properties, payload digests and times');
+      assert.deepEqual((await rows('delta')).map((r) => r.event_id).sort(), events.map((e) => e.eventId).sort());
+      assert.deepEqual(await deadLetters('delta'), [{ event_id: events[6]!.eventId, reason: 'conflict' }]);
     });
 
     it('a message delivered again stores nothing twice', async () => {

@@ -5,6 +5,7 @@ import type { Tables } from '../../adapters/db/tables.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import type { ConceptState, StoredCard } from '../../domain/learner/concept-state.ts';
+import { EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL } from '../../analytics/event-messages.ts';
 import { packedEventJson } from '../../analytics/event-packs.ts';
 import type { OutboxEvent } from '../../analytics/event-outbox.ts';
 
@@ -366,7 +367,7 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
       -- The answers' analytics events, in the same statement: stored exactly when their answers are,
       -- as one pack (a JSON array) for the statement (analytics/event-packs.ts).
       insert into kidslearn.lake_event_packs (app, events, body)
-      select ${appId}::text, sum(v.n)::int, '[' || string_agg(v.body, ',' order by v.g) || ']'
+      select ${appId}::text, sum(v.n)::int, ${EVENTS_MESSAGE_HEAD}::text || string_agg(v.body, ',' order by v.g) || ${EVENTS_MESSAGE_TAIL}::text
       from unnest(${packs.map((p) => p.g)}::int[], ${packs.map((p) => p.n)}::int[], ${packs.map((p) => p.body)}::text[]) as v(g, n, body)
       where v.g in (select g from landed)
       having count(*) > 0
