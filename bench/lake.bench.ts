@@ -8,6 +8,7 @@ import os from 'node:os';
 import { cpuShare, describeShare } from './cpu-share.ts';
 import { crashTest, type CrashResult } from './lake-crash.ts';
 import { measureFreshness, type FreshnessResult } from './lake-freshness.ts';
+import { unpackAllEventPacks } from '../src/analytics/event-packs.ts';
 import { answerRun, createLakeChildren, ingestRun, type AnswerResult, type IngestResult } from './lake-load.ts';
 import { backlog, drainWithWriter, fillOutbox } from './lake-outbox.ts';
 import { benchReports, type ReportTiming } from './lake-reports.ts';
@@ -37,7 +38,9 @@ const STACKS = (env.BENCH_STACKS ?? 'postgres,embedded').split(',').map((s) => s
 const PARTS = new Set((env.BENCH_LAKE_PARTS ?? 'ingest,writer,answers,indexes,freshness,reports,crash').split(',').map((s) => s.trim()));
 const INGEST_SEC = num('BENCH_LAKE_DURATION_SEC', 10);
 const INGEST_CONNECTIONS = num('BENCH_LAKE_CONNECTIONS', 20);
-const INGEST_POOL = num('BENCH_LAKE_INGEST_POOL', 40_000);
+const INGEST_POOL = num('BENCH_LAKE_INGEST_POOL', 120_000);
+/** The event sinks ingest is measured with (EVENT_QUEUE), each on its own server over the same database. */
+const INGEST_SINKS = (env.BENCH_LAKE_EVENT_QUEUES ?? 'database,packed').split(',').map((s) => s.trim()).filter(Boolean);
 const ANSWER_SEC = num('BENCH_LAKE_ANSWER_SEC', 6);
 const ANSWER_ROUNDS = num('BENCH_LAKE_ROUNDS', 3);
 const ANSWER_CONNECTIONS = num('BENCH_LAKE_ANSWER_CONNECTIONS', 50);
@@ -58,7 +61,7 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 interface StackFigures {
   stack: string;
-  ingest: (IngestResult & { cpu: string })[];
+  ingest: (IngestResult & { cpu: string; sink: string })[];
   ingestCheck?: { acknowledged: number; rows: number; distinct: number; passed: boolean };
   answers: { lake: 'on' | 'off'; round: number; single: AnswerResult; batch: AnswerResult; cpu: string }[];
   indexes: { variant: string; batch: AnswerResult; single: AnswerResult }[];
@@ -104,25 +107,37 @@ async function benchStack(kind: string): Promise<StackFigures> {
     // 1. Ingest.
     if (PARTS.has('ingest')) {
       const acknowledged = new Set<string>();
-      for (const [batch, sec, label] of [
-        [100, 2, 'warm-up'],
-        [100, INGEST_SEC, ''],
-        [500, INGEST_SEC, ''],
-      ] as const) {
-        const share = cpuShare({ server: server.child.pid, 'load generator': process.pid });
-        const r = await ingestRun(server.base, children, { batch, durationSec: sec, connections: INGEST_CONNECTIONS, poolEventsPerSec: INGEST_POOL });
-        const cpu = describeShare(share.stop(), os.cpus().length);
-        for (const id of r.acknowledgedIds) acknowledged.add(id);
-        if (!label) figures.ingest.push({ ...r, cpu });
-        log(
-          `  ingest ${label || `batches of ${batch}`}${label ? ` (batches of ${batch})` : ''}: ${fmt(r.eventsPerSec)} events/s (${fmt(r.requestsPerSec)} req/s), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; ` +
-            `${r.acknowledgedInRun} acknowledged in the run, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.badBodies} bad bodies${r.exhausted ? '; BODY POOL EXHAUSTED (raise BENCH_LAKE_INGEST_POOL)' : ''}`,
-        );
-        log(`    CPU (incl. body generation and retries): ${cpu}`);
+      for (const sink of INGEST_SINKS) {
+        if (sink !== 'database') {
+          // The same database and children, a server with the other sink.
+          await stopAll();
+          server = await startServer(stack, { EVENT_QUEUE: sink });
+          servers.push(server.child);
+        }
+        for (const [batch, sec, label] of [
+          [100, 2, 'warm-up'],
+          [100, INGEST_SEC, ''],
+          [500, INGEST_SEC, ''],
+        ] as const) {
+          const share = cpuShare({ server: server.child.pid, 'load generator': process.pid });
+          const r = await ingestRun(server.base, children, { batch, durationSec: sec, connections: INGEST_CONNECTIONS, poolEventsPerSec: INGEST_POOL });
+          const cpu = describeShare(share.stop(), os.cpus().length);
+          for (const id of r.acknowledgedIds) acknowledged.add(id);
+          if (!label) figures.ingest.push({ ...r, cpu, sink });
+          log(
+            `  ingest, EVENT_QUEUE=${sink}, ${label || `batches of ${batch}`}${label ? ` (batches of ${batch})` : ''}: ${fmt(r.eventsPerSec)} events/s (${fmt(r.requestsPerSec)} req/s), p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms; ` +
+              `${r.acknowledgedInRun} acknowledged in the run, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.badBodies} bad bodies${r.exhausted ? '; BODY POOL EXHAUSTED (raise BENCH_LAKE_INGEST_POOL)' : ''}`,
+          );
+          log(`    CPU (incl. body generation and retries): ${cpu}`);
+        }
       }
       await stopAll();
       const database = await stack.open();
       try {
+        // Packed requests (EVENT_QUEUE=packed) are outbox rows once unpacked, as the lake writer would.
+        const unpackStarted = performance.now();
+        const unpacked = await unpackAllEventPacks(database.db);
+        if (unpacked) log(`  unpacked ${unpacked} packed events into the outbox in ${fmt((performance.now() - unpackStarted) / 1000, 1)} s (${fmt(unpacked / ((performance.now() - unpackStarted) / 1000))} events/s)`);
         const { rows } = await sql<{ n: number; d: number }>`select count(*)::int as n, count(distinct event_id)::int as d from kidslearn.lake_events where source = 'app'`.execute(database.db);
         const check = { acknowledged: acknowledged.size, rows: rows[0]!.n, distinct: rows[0]!.d, passed: rows[0]!.n === acknowledged.size && rows[0]!.d === acknowledged.size };
         figures.ingestCheck = check;
@@ -310,7 +325,7 @@ for (const f of all) {
   console.log(`\n### ${f.stack}\n`);
   console.log('| measure | figure | target |');
   console.log('|---|---:|---|');
-  for (const r of f.ingest) console.log(`| ingest, batches of ${r.batch} | ${fmt(r.eventsPerSec)} events/s (p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms) | ≥ ${TARGET.ingestPerSec} events/s (server) |`);
+  for (const r of f.ingest) console.log(`| ingest, EVENT_QUEUE=${r.sink}, batches of ${r.batch} | ${fmt(r.eventsPerSec)} events/s (p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms) | ≥ ${TARGET.ingestPerSec} events/s (server) |`);
   if (f.ingestCheck) console.log(`| outbox rows = acknowledged | ${f.ingestCheck.rows} = ${f.ingestCheck.acknowledged} | equal |`);
   for (const [label, pick] of [
     ['single answers', (a: (typeof f.answers)[number]) => a.single],
@@ -345,8 +360,11 @@ for (const f of all) {
   if (f.freshness) checks.push([`${f.stack}: every acknowledged event became visible (${f.freshness.visible}/${f.freshness.events})`, f.freshness.events > 0 && f.freshness.visible === f.freshness.events, true]);
 }
 if (server) {
-  const best = Math.max(...server.ingest.map((r) => r.eventsPerSec));
-  if (server.ingest.length) checks.push([`PostgreSQL server: ingest ≥ ${TARGET.ingestPerSec} events/s (best ${fmt(best)})`, best >= TARGET.ingestPerSec, false]);
+  for (const sink of INGEST_SINKS) {
+    const runs = server.ingest.filter((r) => r.sink === sink);
+    const best = Math.max(...runs.map((r) => r.eventsPerSec));
+    if (runs.length) checks.push([`PostgreSQL server: ingest with EVENT_QUEUE=${sink} ≥ ${TARGET.ingestPerSec} events/s (best ${fmt(best)}, batches of ${runs.find((r) => r.eventsPerSec === best)!.batch})`, best >= TARGET.ingestPerSec, false]);
+  }
   if (server.answers.length) {
     checks.push([`PostgreSQL server: single answers lake on/off ≥ ${TARGET.onOffRatio}× (${fmt(ratio(server, (a) => a.single), 2)}×)`, ratio(server, (a) => a.single) >= TARGET.onOffRatio, false]);
     checks.push([`PostgreSQL server: batches of 20 lake on/off ≥ ${TARGET.onOffRatio}× (${fmt(ratio(server, (a) => a.batch), 2)}×)`, ratio(server, (a) => a.batch) >= TARGET.onOffRatio, false]);
