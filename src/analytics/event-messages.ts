@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES, type EventType } from '../domain/analytics/event-types.ts';
+import type { LakeEvent } from '../domain/analytics/event-types.ts';
 import { eventFields, withPayloadHash, type OutboxEvent } from './event-outbox.ts';
 
 /**
@@ -29,7 +30,7 @@ const QueuedEvent = z
 export const EventsMessage = z.object({ v: z.literal(1), events: z.array(QueuedEvent).min(1) }).strict();
 
 /** The JSON of one event inside a message (an event pack's body is a message too: analytics/event-packs.ts). */
-export function eventMessageJson(e: OutboxEvent): string {
+export function eventMessageJson(e: LakeEvent): string {
   return JSON.stringify(eventFields(e));
 }
 

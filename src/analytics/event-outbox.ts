@@ -74,7 +74,7 @@ export function deterministicUuid(name: string): string {
 }
 
 /** An event's fields as JSON values (instants as ISO strings): what a queued message carries. */
-export function eventFields(e: OutboxEvent) {
+export function eventFields(e: LakeEvent) {
   return {
     eventId: e.eventId,
     app: e.app,

@@ -1,4 +1,4 @@
-import type { ServerEventProperties, ServerEventType } from '../domain/analytics/event-types.ts';
+import type { LakeEvent, ServerEventProperties, ServerEventType } from '../domain/analytics/event-types.ts';
 import { deterministicUuid, withPayloadHash, type OutboxEvent } from './event-outbox.ts';
 
 /**
@@ -8,7 +8,12 @@ import { deterministicUuid, withPayloadHash, type OutboxEvent } from './event-ou
  * record's key), so a retried write maps to the same event and the outbox
  * stores it once.
  */
-export function serverEvent<T extends ServerEventType>(e: {
+export function serverEvent<T extends ServerEventType>(e: ServerEventInput<T>): OutboxEvent {
+  return withPayloadHash(packedServerEvent(e));
+}
+
+/** What a server event is made from. */
+export interface ServerEventInput<T extends ServerEventType> {
   app: string;
   type: T;
   /** What identifies the record within the app (e.g. child id and client event id); never stored, only hashed into the id. */
@@ -17,8 +22,15 @@ export function serverEvent<T extends ServerEventType>(e: {
   occurredAt: Date;
   properties: ServerEventProperties<T>;
   receivedAt?: Date;
-}): OutboxEvent {
-  return withPayloadHash({
+}
+
+/**
+ * The event without its payload digest: what an event pack carries (the
+ * digest is computed when the pack is unpacked, analytics/event-packs.ts),
+ * so the answer path does not hash each event twice.
+ */
+export function packedServerEvent<T extends ServerEventType>(e: ServerEventInput<T>): LakeEvent {
+  return {
     eventId: deterministicUuid(`${e.type}\u0000${e.app}\u0000${e.recordKey}`),
     app: e.app,
     type: e.type,
@@ -28,5 +40,5 @@ export function serverEvent<T extends ServerEventType>(e: {
     learner: e.learner,
     sessionId: null,
     properties: e.properties as Record<string, unknown>,
-  });
+  };
 }

@@ -8,6 +8,7 @@ import type { ConceptState, StoredCard } from '../../domain/learner/concept-stat
 import { EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL } from '../../analytics/event-messages.ts';
 import { packedEventJson } from '../../analytics/event-packs.ts';
 import type { OutboxEvent } from '../../analytics/event-outbox.ts';
+import type { LakeEvent } from '../../domain/analytics/event-types.ts';
 
 /** SQL for answers and concept states of one app. */
 
@@ -306,7 +307,7 @@ export interface AnswerWrite {
   answers: readonly NewAnswer[];
   states: readonly { childId: string; conceptId: string; state: ConceptState }[];
   /** The answers' `answer_recorded` analytics events, stored if and only if the group lands (none when the lake is off). */
-  events?: readonly OutboxEvent[];
+  events?: readonly LakeEvent[];
 }
 
 /**

@@ -17,8 +17,8 @@ import type { AnswerKey } from '../../domain/curriculum.ts';
 import { sessionsOf, startOfWeek, streakDays, type PracticeSession } from '../../domain/progress-summary.ts';
 import { listChildrenOfGuardian, listClassroomsOfTeacher, rosterOf } from '../families/families.repo.ts';
 import type { LearnerKeys } from '../../analytics/learner-keys.ts';
-import { serverEvent } from '../../analytics/server-events.ts';
-import type { OutboxEvent } from '../../analytics/event-outbox.ts';
+import { packedServerEvent, serverEvent } from '../../analytics/server-events.ts';
+import type { LakeEvent } from '../../domain/analytics/event-types.ts';
 import {
   answersPage,
   completionsOfChild,
@@ -524,8 +524,8 @@ export class ProgressService {
 }
 
 /** The `answer_recorded` event of a new answer: its id derived from (app, child, clientEventId), so a retry maps to the same event. */
-function answerEvent(app: string, learner: string, r: NewAnswer, mastery: number): OutboxEvent {
-  return serverEvent({
+function answerEvent(app: string, learner: string, r: NewAnswer, mastery: number): LakeEvent {
+  return packedServerEvent({
     app,
     type: 'answer_recorded',
     recordKey: `${r.childId}\u0000${r.clientEventId}`,
