@@ -85,6 +85,8 @@ export interface BuiltLambda {
   initBytes: number;
   /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
   packages: Record<string, number>;
+  /** The same for the code loaded at init alone (`initBytes`); our own modules by `src/<folder>`. */
+  initSources: Record<string, number>;
 }
 
 /** The Lambda entry points: file names (`api.ts`, `migrate.ts`, ...) of src/runtimes/lambda/ that are not shared modules. */
@@ -181,7 +183,14 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
     };
     visit(entryOutput);
     const initBytes = [...atInit].reduce((sum, o) => sum + result.metafile.outputs[o]!.bytes, 0);
-    built.push({ name, file, bytes, entryBytes: output.bytes, initBytes, packages });
+    const initSources: Record<string, number> = {};
+    for (const o of atInit) {
+      for (const [input, { bytesInOutput }] of Object.entries(result.metafile.outputs[o]!.inputs)) {
+        const key = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? /^src\/[^/]+(?:\/[^/]+(?=\/))?/.exec(input)?.[0] ?? input;
+        initSources[key] = (initSources[key] ?? 0) + bytesInOutput;
+      }
+    }
+    built.push({ name, file, bytes, entryBytes: output.bytes, initBytes, packages, initSources });
   }
   return built;
 }
