@@ -40,15 +40,17 @@ export const SHARED_MARKER = '// @lambda-shared';
 export const EXTERNAL = ['@aws-sdk/*', '@electric-sql/*', '@duckdb/*', 'pg-native'];
 
 /**
- * Files a function reads at run time besides its code, copied beside its
- * `index.mjs` where the bundled modules look for them: the dashboard's page
- * and assets (`./public/` of dashboard.routes.ts, now `./public/` of the
- * bundle) and Chart.js's UMD build (found with `require.resolve('chart.js')`,
- * so the package's manifest, its main entry and the UMD file).
+ * Files a function reads at run time besides its code, copied where the
+ * bundled modules look for them: the dashboard's page and assets (`./public/`
+ * of dashboard.routes.ts, so `public/` beside the output file that holds that
+ * module: a chunk, since the dashboard's routes are loaded on first use) and
+ * Chart.js's UMD build (found with `require.resolve('chart.js')`, so the
+ * package's manifest, its main entry and the UMD file, in the function's
+ * `node_modules/`, which Node finds from any chunk).
  */
-const RUNTIME_FILES: Record<string, { from: string; to: string }[]> = {
+const RUNTIME_FILES: Record<string, { from: string; to: string; besideModule?: string }[]> = {
   api: [
-    { from: 'src/features/dashboard/public', to: 'public' },
+    { from: 'src/features/dashboard/public', to: 'public', besideModule: 'src/features/dashboard/dashboard.routes.ts' },
     ...['package.json', 'LICENSE.md', 'dist/chart.cjs', 'dist/chart.umd.min.js'].map((f) => ({ from: `node_modules/chart.js/${f}`, to: `node_modules/chart.js/${f}` })),
   ],
 };
@@ -81,7 +83,7 @@ export interface BuiltLambda {
   bytes: number;
   /** `index.mjs` alone. */
   entryBytes: number;
-  /** What an execution environment reads and compiles at init: `index.mjs` and the chunks it imports statically (the rest wait for their `import()`). */
+  /** What an execution environment reads and compiles at init: `index.mjs`, the chunks it imports, statically or with its own `import()` (the rest wait for the `import()` of a request that needs them). */
   initBytes: number;
   /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
   packages: Record<string, number>;
@@ -170,11 +172,19 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       const found = Object.keys(packages).find((p) => p.startsWith(forbidden));
       if (found) throw new Error(`${name}: ${found} was bundled; it must stay external (see scripts/build-lambda.ts)`);
     }
-    for (const { from, to } of RUNTIME_FILES[name] ?? []) {
-      const target = path.join(outDir, name, to);
+    for (const { from, to, besideModule } of RUNTIME_FILES[name] ?? []) {
+      let base = path.join(outDir, name);
+      if (besideModule) {
+        const holder = Object.entries(result.metafile.outputs).find(([, o]) => o.inputs[besideModule])?.[0];
+        if (!holder) throw new Error(`${name}: no output holds ${besideModule}, which reads ${from} at run time`);
+        base = path.dirname(path.join(ROOT, holder));
+      }
+      const target = path.join(base, to);
       mkdirSync(path.dirname(target), { recursive: true });
       cpSync(path.join(ROOT, from), target, { recursive: true });
     }
+    // Loaded at init: the entry, what it imports statically, and what the entry itself imports with `import()`
+    // (an entry that awaits its handler's module at top level: api.ts), with their static imports.
     const atInit = new Set<string>();
     const visit = (o: string) => {
       if (atInit.has(o)) return;
@@ -182,6 +192,12 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       for (const i of result.metafile.outputs[o]?.imports ?? []) if (i.kind === 'import-statement' && result.metafile.outputs[i.path]) visit(i.path);
     };
     visit(entryOutput);
+    const entryInput = path.relative(ROOT, path.join(ENTRY_DIR, entry)).split(path.sep).join('/');
+    for (const i of result.metafile.inputs[entryInput]?.imports ?? []) {
+      if (i.kind !== 'dynamic-import') continue;
+      const chunk = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === i.path)?.[0];
+      if (chunk) visit(chunk);
+    }
     const initBytes = [...atInit].reduce((sum, o) => sum + result.metafile.outputs[o]!.bytes, 0);
     const initSources: Record<string, number> = {};
     for (const o of atInit) {

@@ -49,7 +49,7 @@ function standInContainer(): Container {
 }
 const httpApp = createHttpApp(standInContainer());
 const appRoutes = await Promise.all(
-  servedRoutes(httpApp).map(async (r) => {
+  (await servedRoutes(httpApp)).map(async (r) => {
     const path = r.path.replace(/:\w+/g, 'x1');
     // Without a token, the app answers 401 on exactly the routes it protects.
     const { status } = await httpApp.request(path, { method: r.method });
