@@ -13,7 +13,7 @@ import { observe } from './middleware/observe.ts';
 import { responseHeaders } from './middleware/response-headers.ts';
 import { completeErrorResponses } from './openapi.ts';
 import { validationHook } from './validation.ts';
-import { ROUTE_GROUPS, RouteGroupLoader } from './route-groups.ts';
+import { ROUTE_GROUPS, RouteGroupLoader, type RouteGroup } from './route-groups.ts';
 
 /** OpenAPI document metadata. */
 const API_INFO = {
@@ -39,11 +39,12 @@ const HASHING_AUTH_ROUTES = ['/auth/login', '/auth/register', '/auth/email/verif
  * there from the start. `/openapi.json` loads every group. The returned app
  * routes each request to the current build; {@link loadAllRoutes} loads
  * every group up front (the Node server does, before it listens).
+ * `routeGroups` replaces http/route-groups.ts's list (tests).
  */
-export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
+export function createHttpApp(container: Container, options: { routeGroups?: readonly RouteGroup[] } = {}): OpenAPIHono<AppEnv> {
   const { logger, metrics, apps, rateLimiter, rateLimits, config } = container;
   let current: OpenAPIHono<AppEnv> | undefined;
-  const groups = new RouteGroupLoader(ROUTE_GROUPS, (group) => group.load(container), () => (current = undefined));
+  const groups = new RouteGroupLoader(options.routeGroups ?? ROUTE_GROUPS, (group) => group.load(container), () => (current = undefined));
   /** Requests whose route groups failed to load, with the error: answered by `onError` like any other failure. */
   const failedLoads = new WeakMap<Request, unknown>();
 
