@@ -85,6 +85,10 @@ export interface BuiltLambda {
   entryBytes: number;
   /** What an execution environment reads and compiles at init: `index.mjs`, the chunks it imports, statically or with its own `import()` (the rest wait for the `import()` of a request that needs them). */
   initBytes: number;
+  /** The code files (absolute paths): `index.mjs` and every chunk. */
+  files: string[];
+  /** The code files loaded at init (see `initBytes`). */
+  initFiles: string[];
   /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
   packages: Record<string, number>;
   /** The same for the code loaded at init alone (`initBytes`); our own modules by `src/<folder>`. */
@@ -206,7 +210,18 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
         initSources[key] = (initSources[key] ?? 0) + bytesInOutput;
       }
     }
-    built.push({ name, file, bytes, entryBytes: output.bytes, initBytes, packages, initSources });
+    const codeFiles = Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.mjs'));
+    built.push({
+      name,
+      file,
+      bytes,
+      entryBytes: output.bytes,
+      initBytes,
+      files: codeFiles.map((o) => path.join(ROOT, o)),
+      initFiles: [...atInit].map((o) => path.join(ROOT, o)),
+      packages,
+      initSources,
+    });
   }
   return built;
 }

@@ -2,13 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createHttpApp, servedRoutes } from '../../src/http/app.ts';
 import { ROUTE_GROUPS, underPrefix } from '../../src/http/route-groups.ts';
-import type { Container } from '../../src/wiring/container.ts';
-
-/** A container whose every member is a harmless stand-in: enough to build the routes (none is called). */
-function standInContainer(): Container {
-  const anything: unknown = new Proxy(function () {}, { get: (_t, p) => (p === 'then' ? undefined : anything), apply: () => anything });
-  return new Proxy({}, { get: (_t, p) => (p === 'config' ? { corsOrigins: [], trustProxy: false, version: 'test' } : anything) }) as Container;
-}
+import { standInContainer } from '../support/stand-in-container.ts';
 
 describe('route groups (http/route-groups.ts)', () => {
   it('every route of a group is under one of its prefixes, so a request loads every group that could answer it', async () => {
