@@ -38,7 +38,8 @@ const HASHING_AUTH_ROUTES = ['/auth/login', '/auth/register', '/auth/email/verif
  * app is rebuilt with it, in the same order as if every group had been
  * there from the start. `/openapi.json` loads every group. The returned app
  * routes each request to the current build; {@link loadAllRoutes} loads
- * every group up front (the Node server does, before it listens).
+ * every group up front (the Node server does, before it listens). Routes
+ * added to the returned app itself are not served: they belong in a group.
  * `routeGroups` replaces http/route-groups.ts's list (tests).
  */
 export function createHttpApp(container: Container, options: { routeGroups?: readonly RouteGroup[] } = {}): OpenAPIHono<AppEnv> {
