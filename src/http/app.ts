@@ -136,7 +136,7 @@ export function createHttpApp(container: Container, options: { routeGroups?: rea
 
   const facade = new OpenAPIHono<AppEnv>();
   facade.fetch = (request, env, executionCtx) => {
-    const pending = groups.pendingFor(facade.getPath(request, { env }));
+    const pending = groups.complete ? undefined : groups.pendingFor(facade.getPath(request, { env }));
     if (!pending) return (current ??= build()).fetch(request, env, executionCtx);
     return pending
       .catch((error: unknown) => void failedLoads.set(request, error))
