@@ -40,15 +40,17 @@ export const SHARED_MARKER = '// @lambda-shared';
 export const EXTERNAL = ['@aws-sdk/*', '@electric-sql/*', '@duckdb/*', 'pg-native'];
 
 /**
- * Files a function reads at run time besides its code, copied beside its
- * `index.mjs` where the bundled modules look for them: the dashboard's page
- * and assets (`./public/` of dashboard.routes.ts, now `./public/` of the
- * bundle) and Chart.js's UMD build (found with `require.resolve('chart.js')`,
- * so the package's manifest, its main entry and the UMD file).
+ * Files a function reads at run time besides its code, copied where the
+ * bundled modules look for them: the dashboard's page and assets (`./public/`
+ * of dashboard.routes.ts, so `public/` beside the output file that holds that
+ * module: a chunk, since the dashboard's routes are loaded on first use) and
+ * Chart.js's UMD build (found with `require.resolve('chart.js')`, so the
+ * package's manifest, its main entry and the UMD file, in the function's
+ * `node_modules/`, which Node finds from any chunk).
  */
-const RUNTIME_FILES: Record<string, { from: string; to: string }[]> = {
+const RUNTIME_FILES: Record<string, { from: string; to: string; besideModule?: string }[]> = {
   api: [
-    { from: 'src/features/dashboard/public', to: 'public' },
+    { from: 'src/features/dashboard/public', to: 'public', besideModule: 'src/features/dashboard/dashboard.routes.ts' },
     ...['package.json', 'LICENSE.md', 'dist/chart.cjs', 'dist/chart.umd.min.js'].map((f) => ({ from: `node_modules/chart.js/${f}`, to: `node_modules/chart.js/${f}` })),
   ],
 };
@@ -81,10 +83,16 @@ export interface BuiltLambda {
   bytes: number;
   /** `index.mjs` alone. */
   entryBytes: number;
-  /** What an execution environment reads and compiles at init: `index.mjs` and the chunks it imports statically (the rest wait for their `import()`). */
+  /** What an execution environment reads and compiles at init: `index.mjs`, the chunks it imports, statically or with its own `import()` (the rest wait for the `import()` of a request that needs them). */
   initBytes: number;
+  /** The code files (absolute paths): `index.mjs` and every chunk. */
+  files: string[];
+  /** The code files loaded at init (see `initBytes`). */
+  initFiles: string[];
   /** The packages bundled into it, by bytes in the output (from esbuild's metafile). */
   packages: Record<string, number>;
+  /** The same for the code loaded at init alone (`initBytes`); our own modules by `src/<folder>`. */
+  initSources: Record<string, number>;
 }
 
 /** The Lambda entry points: file names (`api.ts`, `migrate.ts`, ...) of src/runtimes/lambda/ that are not shared modules. */
@@ -168,11 +176,19 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       const found = Object.keys(packages).find((p) => p.startsWith(forbidden));
       if (found) throw new Error(`${name}: ${found} was bundled; it must stay external (see scripts/build-lambda.ts)`);
     }
-    for (const { from, to } of RUNTIME_FILES[name] ?? []) {
-      const target = path.join(outDir, name, to);
+    for (const { from, to, besideModule } of RUNTIME_FILES[name] ?? []) {
+      let base = path.join(outDir, name);
+      if (besideModule) {
+        const holder = Object.entries(result.metafile.outputs).find(([, o]) => o.inputs[besideModule])?.[0];
+        if (!holder) throw new Error(`${name}: no output holds ${besideModule}, which reads ${from} at run time`);
+        base = path.dirname(path.join(ROOT, holder));
+      }
+      const target = path.join(base, to);
       mkdirSync(path.dirname(target), { recursive: true });
       cpSync(path.join(ROOT, from), target, { recursive: true });
     }
+    // Loaded at init: the entry, what it imports statically, and what the entry itself imports with `import()`
+    // (an entry that awaits its handler's module at top level: api.ts), with their static imports.
     const atInit = new Set<string>();
     const visit = (o: string) => {
       if (atInit.has(o)) return;
@@ -180,8 +196,32 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
       for (const i of result.metafile.outputs[o]?.imports ?? []) if (i.kind === 'import-statement' && result.metafile.outputs[i.path]) visit(i.path);
     };
     visit(entryOutput);
+    const entryInput = path.relative(ROOT, path.join(ENTRY_DIR, entry)).split(path.sep).join('/');
+    for (const i of result.metafile.inputs[entryInput]?.imports ?? []) {
+      if (i.kind !== 'dynamic-import') continue;
+      const chunk = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint === i.path)?.[0];
+      if (chunk) visit(chunk);
+    }
     const initBytes = [...atInit].reduce((sum, o) => sum + result.metafile.outputs[o]!.bytes, 0);
-    built.push({ name, file, bytes, entryBytes: output.bytes, initBytes, packages });
+    const initSources: Record<string, number> = {};
+    for (const o of atInit) {
+      for (const [input, { bytesInOutput }] of Object.entries(result.metafile.outputs[o]!.inputs)) {
+        const key = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? /^src\/[^/]+(?:\/[^/]+(?=\/))?/.exec(input)?.[0] ?? input;
+        initSources[key] = (initSources[key] ?? 0) + bytesInOutput;
+      }
+    }
+    const codeFiles = Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.mjs'));
+    built.push({
+      name,
+      file,
+      bytes,
+      entryBytes: output.bytes,
+      initBytes,
+      files: codeFiles.map((o) => path.join(ROOT, o)),
+      initFiles: [...atInit].map((o) => path.join(ROOT, o)),
+      packages,
+      initSources,
+    });
   }
   return built;
 }

@@ -1,19 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
+import { createMiddleware } from 'hono/factory';
 import { AppError } from '../domain/errors.ts';
-import { authRoutes } from '../features/accounts/auth.routes.ts';
-import { conceptsRoutes } from '../features/concepts/concepts.routes.ts';
-import { familiesRoutes } from '../features/families/families.routes.ts';
-import { lessonsRoutes } from '../features/lessons/lessons.routes.ts';
-import { dashboardRoutes } from '../features/dashboard/dashboard.routes.ts';
-import { contentRoutes, contentSchemaRoutes } from '../features/content/content.routes.ts';
-import { adaptiveRoutes } from '../features/adaptive/adaptive.routes.ts';
-import { plansRoutes } from '../features/plans/plans.routes.ts';
-import { progressRoutes } from '../features/progress/progress.routes.ts';
-import { reportsRoutes } from '../features/reports/reports.routes.ts';
-import { eventsRoutes } from '../features/events/events.routes.ts';
-import { systemRoutes } from '../features/system/system.routes.ts';
-import { lakeStatusRoutes } from '../features/lake/lake-status.routes.ts';
 import type { Container } from '../wiring/container.ts';
 import type { AppEnv } from './context.ts';
 import { errorResponse } from './errors.ts';
@@ -23,9 +11,9 @@ import { clientIp } from './request-headers.ts';
 import { BODY_METHODS, bodyRules, LARGE_BODY_ROUTES, largeBodyLimit } from './middleware/body-rules.ts';
 import { observe } from './middleware/observe.ts';
 import { responseHeaders } from './middleware/response-headers.ts';
-import { docsRoutes } from './docs.ts';
 import { completeErrorResponses } from './openapi.ts';
 import { validationHook } from './validation.ts';
+import { ROUTE_GROUPS, RouteGroupLoader, type RouteGroup } from './route-groups.ts';
 
 /** OpenAPI document metadata. */
 const API_INFO = {
@@ -42,103 +30,142 @@ const HASHING_AUTH_ROUTES = ['/auth/login', '/auth/register', '/auth/email/verif
 
 /**
  * Builds the HTTP application from a container of adapters. The Node server,
- * tests and (later) Lambda handlers all serve exactly this app.
+ * tests and Lambda handlers all serve exactly this app.
+ *
+ * Each feature's routes (a route group, http/route-groups.ts) are built on
+ * the first request under one of its path prefixes: its module is imported
+ * then (on Lambda, a chunk of the bundle read and compiled only then) and the
+ * app is rebuilt with it, in the same order as if every group had been
+ * there from the start. `/openapi.json` loads every group. The returned app
+ * routes each request to the current build; {@link loadAllRoutes} loads
+ * every group up front (the Node server does, before it listens). Routes
+ * added to the returned app itself are not served: they belong in a group.
+ * `routeGroups` replaces http/route-groups.ts's list (tests).
  */
-export function createHttpApp(container: Container): OpenAPIHono<AppEnv> {
+export function createHttpApp(container: Container, options: { routeGroups?: readonly RouteGroup[] } = {}): OpenAPIHono<AppEnv> {
   const { logger, metrics, apps, rateLimiter, rateLimits, config } = container;
-  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  let current: OpenAPIHono<AppEnv> | undefined;
+  const groups = new RouteGroupLoader(options.routeGroups ?? ROUTE_GROUPS, (group) => group.load(container), () => (current = undefined));
+  /** Requests whose route groups failed to load, with the error: answered by `onError` like any other failure. */
+  const failedLoads = new WeakMap<Request, unknown>();
 
-  app.use('*', observe(logger, metrics));
-  app.use('*', responseHeaders);
-  if (container.config.corsOrigins.length) {
-    const origins = container.config.corsOrigins;
-    app.use(
-      '*',
-      cors({
-        origin: origins.includes('*') ? '*' : origins,
+  // The middleware, built once and mounted again in each build.
+  const observed = observe(logger, metrics);
+  const corsRules = config.corsOrigins.length
+    ? cors({
+        origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
         allowHeaders: ['Content-Type', 'Authorization', 'X-Request-Id', 'X-App-Id', 'Idempotency-Key'],
         allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
         exposeHeaders: ['X-Request-Id', 'X-Cache', 'Retry-After', 'Location'],
         maxAge: 3600,
-      }),
-    );
-  }
-  app.on(BODY_METHODS, '*', bodyRules);
-  // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*,
-  // /admin/dashboard[/assets/*]), signed-in (/api/*), admin (/admin/*). Anything else is not served.
-  app.use('/auth/*', rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy)), appFromHeader(apps));
+      })
+    : undefined;
+  const authLimit = rateLimit(rateLimiter, rateLimits.authPerIp, (c) => clientIp(c, config.trustProxy));
+  const authApp = appFromHeader(apps);
   // Routes that hash a password or PIN (scrypt) get a tighter per-address budget than /auth as a whole.
-  for (const path of HASHING_AUTH_ROUTES) app.use(path, rateLimit(rateLimiter, rateLimits.authHashPerIp, (c) => clientIp(c, config.trustProxy)));
+  const hashLimit = rateLimit(rateLimiter, rateLimits.authHashPerIp, (c) => clientIp(c, config.trustProxy));
   const known = (token: string) => container.tokens.verified(token);
-  // The admin dashboard's page and files are public (the page signs in itself,
-  // like any client, then sends the admin's token to /admin/reports): mounted
-  // before the /admin/* sign-in check, they answer without reaching it.
-  app.route('/', dashboardRoutes());
-  app.use('/api/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known));
-  // Admin tokens are held to the same per-caller rate as any other: a leaked
-  // or scripted admin token must not get unlimited writes.
-  app.use('/admin/*', authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known), requireFunction('admin.area'));
-  for (const path of LARGE_BODY_ROUTES) app.use(path, largeBodyLimit);
-
-  app.route('/', systemRoutes({ database: container.database, cache: container.cache, version: config.version, metrics, apps }));
-  app.route(
-    '/',
-    authRoutes({
-      accounts: container.accounts,
-      children: container.children,
-      tokens: container.tokens,
-      limiter: rateLimiter,
-      limits: { perClient: rateLimits.signInPerClient, perAccount: rateLimits.signInPerAccount, perDevice: rateLimits.signInPerDevice },
-      clientOf: (c) => clientIp(c, config.trustProxy),
-    }),
-  );
-  app.route('/', conceptsRoutes(container.concepts));
-  app.route('/', lessonsRoutes(container.lessons));
-  app.route('/', contentRoutes(container.content, container.lessons));
-  app.route('/', contentSchemaRoutes());
-  app.route('/', familiesRoutes(container.children, container.classrooms));
-  app.route('/', progressRoutes(container.progress));
-  app.route('/', eventsRoutes(container.events));
-  app.route('/', adaptiveRoutes(container.analysis, container.curriculumIndex));
-  app.route('/', plansRoutes(container.plans));
-  app.route('/', lakeStatusRoutes(container.lakeStatus));
-  app.route('/', reportsRoutes(container.reports));
-  app.route('/', docsRoutes());
-
-  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  // Built once, on first request (every route is registered by then), and
+  const signedIn = authenticate(container.verifyToken, apps, { limiter: rateLimiter, rule: rateLimits.apiPerToken }, known);
+  const adminArea = requireFunction('admin.area');
+  const loadFailure = createMiddleware<AppEnv>(async (c, next) => {
+    if (failedLoads.has(c.req.raw)) throw failedLoads.get(c.req.raw);
+    await next();
+  });
+  // Built once, on the first request for it (every group loaded then), and
   // completed with the error statuses middleware and declared codes add.
   let document: string | undefined;
-  app.get('/openapi.json', (c) => {
-    document ??= JSON.stringify(completeErrorResponses(app.getOpenAPI31Document(API_INFO)));
+  const openApiDocument = createMiddleware<AppEnv>(async (c) => {
+    if (!document) {
+      await groups.loadAll();
+      document = JSON.stringify(completeErrorResponses((current ??= build()).getOpenAPI31Document(API_INFO)));
+    }
     return c.body(document, 200, { 'content-type': 'application/json' });
   });
-  app.openAPIRegistry.registerPath({
-    method: 'get',
-    path: '/openapi.json',
-    tags: ['system'],
-    summary: 'This OpenAPI 3.1 document',
-    responses: { 200: { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } } },
-  });
 
-  let table: { method: string; regex: RegExp }[] | undefined;
-  const methodsByPattern = () => (table ??= routeTable(app));
-  app.notFound((c) => {
-    const allowed = methodsByPattern()
-      .filter((r) => r.regex.test(c.req.path))
-      .map((r) => r.method);
-    if (allowed.length) {
-      c.header('Allow', [...new Set(allowed)].join(', '));
-      return errorResponse(c, new AppError('method_not_allowed', 'method_not_allowed', `${c.req.method} is not allowed here; use ${[...new Set(allowed)].join(', ')}`), logger);
-    }
-    return errorResponse(c, new AppError('not_found', 'route_not_found', `No route for ${c.req.method} ${c.req.path}`), logger);
+  /** The app with the groups loaded so far. */
+  function build(): OpenAPIHono<AppEnv> {
+    const loaded = groups.loaded();
+    const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+    app.use('*', observed);
+    app.use('*', responseHeaders);
+    if (corsRules) app.use('*', corsRules);
+    app.use('*', loadFailure);
+    app.on(BODY_METHODS, '*', bodyRules);
+    // Route groups: public (/health, /auth/*, /openapi.json, /docs, /.well-known/*,
+    // /admin/dashboard[/assets/*]), signed-in (/api/*), admin (/admin/*). Anything else is not served.
+    app.use('/auth/*', authLimit, authApp);
+    for (const path of HASHING_AUTH_ROUTES) app.use(path, hashLimit);
+    // The admin dashboard's page and files are public (the page signs in itself,
+    // like any client, then sends the admin's token to /admin/reports): mounted
+    // before the /admin/* sign-in check, they answer without reaching it.
+    for (const { group, routes } of loaded) if (group.beforeSignIn) app.route('/', routes);
+    app.use('/api/*', signedIn);
+    // Admin tokens are held to the same per-caller rate as any other: a leaked
+    // or scripted admin token must not get unlimited writes.
+    app.use('/admin/*', signedIn, adminArea);
+    for (const path of LARGE_BODY_ROUTES) app.use(path, largeBodyLimit);
+
+    for (const { group, routes } of loaded) if (!group.beforeSignIn) app.route('/', routes);
+
+    app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+    app.get('/openapi.json', openApiDocument);
+    app.openAPIRegistry.registerPath({
+      method: 'get',
+      path: '/openapi.json',
+      tags: ['system'],
+      summary: 'This OpenAPI 3.1 document',
+      responses: { 200: { description: 'OpenAPI document', content: { 'application/json': { schema: { type: 'object' } } } } },
+    });
+
+    // Every group a path is under is loaded before it is routed here, so these routes are all that could match it.
+    let table: { method: string; regex: RegExp }[] | undefined;
+    const methodsByPattern = () => (table ??= routeTable(app));
+    app.notFound((c) => {
+      const allowed = methodsByPattern()
+        .filter((r) => r.regex.test(c.req.path))
+        .map((r) => r.method);
+      if (allowed.length) {
+        c.header('Allow', [...new Set(allowed)].join(', '));
+        return errorResponse(c, new AppError('method_not_allowed', 'method_not_allowed', `${c.req.method} is not allowed here; use ${[...new Set(allowed)].join(', ')}`), logger);
+      }
+      return errorResponse(c, new AppError('not_found', 'route_not_found', `No route for ${c.req.method} ${c.req.path}`), logger);
+    });
+    app.onError((error, c) => errorResponse(c, error, logger));
+    return app;
+  }
+
+  const facade = new OpenAPIHono<AppEnv>();
+  facade.fetch = (request, env, executionCtx) => {
+    const pending = groups.complete ? undefined : groups.pendingFor(facade.getPath(request, { env }));
+    if (!pending) return (current ??= build()).fetch(request, env, executionCtx);
+    return pending
+      .catch((error: unknown) => void failedLoads.set(request, error))
+      .then(() => (current ??= build()).fetch(request, env, executionCtx));
+  };
+  complete.set(facade, async () => {
+    await groups.loadAll();
+    return (current ??= build());
   });
-  app.onError((error, c) => errorResponse(c, error, logger));
-  return app;
+  return facade;
 }
 
-/** The concrete routes an app serves (method + path pattern), without middleware. */
-export function servedRoutes(app: OpenAPIHono<AppEnv>): { method: string; path: string }[] {
+/** The apps {@link createHttpApp} made, and how to get each one with every route group loaded. */
+const complete = new WeakMap<OpenAPIHono<AppEnv>, () => Promise<OpenAPIHono<AppEnv>>>();
+
+/** Loads every route group of an app from {@link createHttpApp} (a long-lived server does so before it listens); resolves with the app as built then. */
+export function loadAllRoutes(app: OpenAPIHono<AppEnv>): Promise<OpenAPIHono<AppEnv>> {
+  const load = complete.get(app);
+  if (!load) throw new TypeError('not an app made by createHttpApp');
+  return load();
+}
+
+/** The concrete routes an app from {@link createHttpApp} serves (method + path pattern), without middleware: every route group's. */
+export async function servedRoutes(app: OpenAPIHono<AppEnv>): Promise<{ method: string; path: string }[]> {
+  return routesOf(await loadAllRoutes(app));
+}
+
+/** The concrete routes of `app` as built (method + path pattern), without middleware. */
+function routesOf(app: OpenAPIHono<AppEnv>): { method: string; path: string }[] {
   const seen = new Set<string>();
   const out: { method: string; path: string }[] = [];
   for (const r of app.routes) {
@@ -153,7 +180,7 @@ export function servedRoutes(app: OpenAPIHono<AppEnv>): { method: string; path: 
 
 /** Path patterns compiled to regexes, to tell 405 from 404. */
 function routeTable(app: OpenAPIHono<AppEnv>): { method: string; regex: RegExp }[] {
-  return servedRoutes(app).map((r) => ({
+  return routesOf(app).map((r) => ({
     method: r.method,
     regex: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+')}/?$`),
   }));

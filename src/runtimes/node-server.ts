@@ -1,5 +1,5 @@
 import { startEngine, type RunningEngine } from '../engine/engine.ts';
-import { createHttpApp } from '../http/app.ts';
+import { createHttpApp, loadAllRoutes } from '../http/app.ts';
 import { flushLogger } from '../observability/logger.ts';
 import { seedDemoAppsOnFirstStart } from '../seed/seed-demo-apps.ts';
 import { createContainer } from '../wiring/container.ts';
@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   // LAKE_ENABLED=false: no writer at all (nothing reaches the outbox).
   const lakeWriter = config.lake.enabled && config.lake.mode === 'inline' ? container.lakeWriter() : undefined;
   lakeWriter?.start();
-  const { server, port } = await listen(createHttpApp(container).fetch, config.port, config.host);
+  const app = createHttpApp(container);
+  // A long-lived process builds every route group before it listens (a Lambda function builds each on first use).
+  await loadAllRoutes(app);
+  const { server, port } = await listen(app.fetch, config.port, config.host);
   const url = `http://localhost:${port}`;
   logger.info({ url, database: container.database.kind, cache: container.cache.kind, engine: config.engine.mode, lake: config.lake.mode, version: config.version }, 'kidslearn listening');
   flushLogger(logger);

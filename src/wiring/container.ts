@@ -3,7 +3,6 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SESv2Client } from '@aws-sdk/client-sesv2';
 import type { Cache } from '../adapters/cache/cache.ts';
 import { createMemoryCache } from '../adapters/cache/memory-cache.ts';
-import { openRedisCache } from '../adapters/cache/redis-cache.ts';
 import type { Database } from '../adapters/db/database.ts';
 import type { JobQueue } from '../adapters/jobs/job-queue.ts';
 import type { Embedder } from '../adapters/embeddings/embedder.ts';
@@ -30,7 +29,6 @@ import { PlansService } from '../features/plans/plans.service.ts';
 import { PlanBuilder } from '../engine/plan-builder.ts';
 import type { RateLimiter, RateLimitRule } from '../adapters/rate-limit/rate-limiter.ts';
 import { createMemoryRateLimiter } from '../adapters/rate-limit/memory-rate-limiter.ts';
-import { openRedisRateLimiter } from '../adapters/rate-limit/redis-rate-limiter.ts';
 import { AccountsService } from '../features/accounts/accounts.service.ts';
 import { PasswordHasher } from '../features/accounts/passwords.ts';
 import { OidcVerifier } from '../features/auth/oidc.ts';
@@ -394,8 +392,10 @@ export function openDatabase(config: Config): Promise<Database> {
  * start: the cache opens disconnected (`/health` says degraded), requests
  * read from the database, and the client reconnects in the background.
  */
-export function openCache(config: Config, logger?: Logger): Promise<Cache> {
-  if (config.cache.kind !== 'redis') return Promise.resolve(createMemoryCache(config.cache));
+export async function openCache(config: Config, logger?: Logger): Promise<Cache> {
+  if (config.cache.kind !== 'redis') return createMemoryCache(config.cache);
+  // ioredis (with its command table, ~150 KB) is loaded only when Redis is configured.
+  const { openRedisCache } = await import('../adapters/cache/redis-cache.ts');
   return openRedisCache({
     ...config.cache,
     onConnectError: (error) => logger?.warn({ err: error }, 'Redis unreachable at start; serving without the cache and reconnecting in the background'),
@@ -459,8 +459,10 @@ const RATE_LIMITER_WARNING_INTERVAL_MS = 10_000;
  * every process), in-process otherwise. While Redis is unavailable the Redis
  * limiter counts in this process instead (never fails open).
  */
-export function openRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
-  if (config.cache.kind !== 'redis') return Promise.resolve(createMemoryRateLimiter());
+export async function openRateLimiter(config: Config, logger: Logger): Promise<RateLimiter> {
+  if (config.cache.kind !== 'redis') return createMemoryRateLimiter();
+  // rate-limiter-flexible and ioredis are loaded only when Redis is configured.
+  const { openRedisRateLimiter } = await import('../adapters/rate-limit/redis-rate-limiter.ts');
   const warn = throttledLog(RATE_LIMITER_WARNING_INTERVAL_MS, (suppressed, error: unknown, during: string) =>
     logger.warn({ err: error, during, suppressed }, 'rate limiter: Redis unavailable; counting in this process until it is back'),
   );

@@ -207,7 +207,7 @@ describe('HTTP behaviour (embedded)', () => {
       const documented = Object.entries(spec.paths)
         .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
         .sort();
-      const served = servedRoutes(t.app)
+      const served = (await servedRoutes(t.app))
         .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`)
         .sort();
       assert.deepEqual(served, documented);

@@ -12,7 +12,9 @@ import { loadConfig } from '../../src/config/config.ts';
 import { generatePrivateJwk, importSigningKey } from '../../src/features/auth/signing-keys.ts';
 import { TokenService } from '../../src/features/auth/tokens.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { createHttpApp } from '../../src/http/app.ts';
 import { createContainer } from '../../src/wiring/container.ts';
+import { standInContainer } from '../support/stand-in-container.ts';
 import { createFixtureApp, testEmbedder } from '../support/app-fixture.ts';
 import { httpApiEvent } from '../support/lambda-events.ts';
 import { databaseBackends, POSTGRES_URL } from '../support/servers.ts';
@@ -100,18 +102,25 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     assert.deepEqual(built.map((b) => b.name).filter((n) => n === 'api' || n === 'migrate'), ['api', 'migrate']);
     assert.ok(!built.some((b) => b.name === 'aws-config' || b.name === 'invocation'));
     for (const b of built) {
-      const code = readFileSync(b.file, 'utf8');
       assert.ok(readFileSync(`${b.file}.map`, 'utf8').includes('"sources"'));
-      assert.match(code, /sourceMappingURL=index\.mjs\.map/);
+      assert.match(readFileSync(b.file, 'utf8'), /sourceMappingURL=index\.mjs\.map/);
+      assert.ok(b.files.includes(b.file) && b.initFiles.includes(b.file) && b.initFiles.every((f) => b.files.includes(f)));
+      const all = b.files.map((f) => readFileSync(f, 'utf8')).join('\n');
       // Minified: identifiers of module-level constants are renamed (source: LAMBDA_DEFAULTS in aws-config.ts).
-      assert.ok(!code.includes('LAMBDA_DEFAULTS'), `${b.name} is not minified`);
+      assert.ok(!all.includes('LAMBDA_DEFAULTS'), `${b.name} is not minified`);
       // Static imports of these would fail at load on Lambda; only lazy import() may name them.
-      assert.doesNotMatch(code, /from\s*"@(?:electric-sql|duckdb)\//);
+      assert.doesNotMatch(all, /from\s*"@(?:electric-sql|duckdb)\//);
       // AWS SDK clients a request may never need are loaded with their first call, not at init (cold start): only
-      // Secrets Manager (read at init) may be imported statically.
-      assert.doesNotMatch(code, /from\s*"@aws-sdk\/client-(?:sqs|sesv2|s3|bedrock-runtime)"/, `${b.name} imports an AWS SDK client at init`);
+      // Secrets Manager (read at init) may be imported statically by the code loaded at init.
+      for (const f of b.initFiles) {
+        assert.doesNotMatch(readFileSync(f, 'utf8'), /from\s*"@aws-sdk\/client-(?:sqs|sesv2|s3|bedrock-runtime)"/, `${b.name} imports an AWS SDK client at init (${path.basename(f)})`);
+      }
       assert.ok(!Object.keys(b.packages).some((p) => /^@(aws-sdk|electric-sql|duckdb)\//.test(p)), Object.keys(b.packages).join(', '));
     }
+    // The api function's route groups are chunks of their own, not loaded at init (http/route-groups.ts).
+    const api = built.find((b) => b.name === 'api')!;
+    const lessonsChunk = api.files.find((f) => /lessons\.routes-[\w]+\.mjs$/.test(f));
+    assert.ok(lessonsChunk && !api.initFiles.includes(lessonsChunk), 'the lessons routes are a chunk loaded on first use');
     assert.ok(built.find((b) => b.name === 'api')!.packages['@aws-lambda-powertools/tracer'], 'Powertools is bundled (not in the runtime)');
   });
 
@@ -134,6 +143,18 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     } finally {
       await setup.close();
     }
+  });
+
+  it('api (bundled): every route group loads inside the bundle: /openapi.json as the first request is the document the source app serves', async () => {
+    const { results } = await invoke('api', [
+      httpApiEvent('GET', '/openapi.json', { requestId: 'gw-openapi-1' }),
+      httpApiEvent('GET', '/api/concepts', { requestId: 'gw-concepts-1', headers: { authorization: `Bearer ${token}` } }),
+    ]);
+    const [openapi, concepts] = results;
+    assert.equal(openapi!.statusCode, 200, openapi!.body.slice(0, 300));
+    const fromSource = await (await createHttpApp(standInContainer()).request('/openapi.json')).json();
+    assert.deepEqual(JSON.parse(openapi!.body), fromSource);
+    assert.equal(concepts!.statusCode, 200, concepts!.body.slice(0, 300));
   });
 
   it('api (bundled): health, a token-protected route, errors; JSON logs with the API Gateway request id; EMF metrics', async () => {

@@ -101,11 +101,11 @@ for (const stack of await stacks()) {
       await dispose();
     });
 
-    it('the document lists operations, and every served route among them', () => {
+    it('the document lists operations, and every served route among them', async () => {
       const ops = operationsOf(doc);
       assert.ok(ops.length > 0, 'the OpenAPI document lists no operations: nothing would be fuzzed');
       const documented = new Set(ops.map((o) => `${o.method} ${o.path.replace(/\{([^}]+)\}/g, ':$1')}`));
-      const undocumented = servedRoutes(t.app)
+      const undocumented = (await servedRoutes(t.app))
         // The docs page's own assets are not API operations.
         .filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS' && !r.path.startsWith('/docs/'))
         .map((r) => `${r.method} ${r.path}`)

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { createHttpApp, servedRoutes } from '../../src/http/app.ts';
-import type { Container } from '../../src/wiring/container.ts';
+import { standInContainer } from '../support/stand-in-container.ts';
 import { AUTHORIZER_CACHE_TTL, PROTECTED_METHODS, PROTECTED_ROUTES } from '../../infra/lib/api-stack.ts';
 import { loadEnvConfig } from '../../infra/lib/config.ts';
 import { buildEnvironment, cdkJsonContext, type EnvironmentStacks } from '../../infra/lib/environment.ts';
@@ -42,14 +42,9 @@ function roleStatements(t: Template, fnId: string): Statement[] {
 }
 
 // ---- The app's own route table, and what it answers without a token -------------------------
-/** A container whose every member is a harmless stand-in: enough to build the app and route requests. */
-function standInContainer(): Container {
-  const anything: unknown = new Proxy(function () {}, { get: (_t, p) => (p === 'then' ? undefined : anything), apply: () => anything });
-  return new Proxy({}, { get: (_t, p) => (p === 'config' ? { corsOrigins: [], trustProxy: false, version: 'test' } : anything) }) as Container;
-}
 const httpApp = createHttpApp(standInContainer());
 const appRoutes = await Promise.all(
-  servedRoutes(httpApp).map(async (r) => {
+  (await servedRoutes(httpApp)).map(async (r) => {
     const path = r.path.replace(/:\w+/g, 'x1');
     // Without a token, the app answers 401 on exactly the routes it protects.
     const { status } = await httpApp.request(path, { method: r.method });

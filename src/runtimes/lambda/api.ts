@@ -1,24 +1,18 @@
-// First: instruments the AWS SDK clients the container creates (X-Ray).
-import { traced } from './invocation.ts';
-import { handle } from 'hono/aws-lambda';
-import type { LambdaEvent } from 'hono/aws-lambda';
-import { createHttpApp } from '../../http/app.ts';
-import { createContainer } from '../../wiring/container.ts';
-import { lambdaConfig } from './aws-config.ts';
-
 /**
- * AWS Lambda entry point "api" (API Gateway HTTP API, payload v2): the same
- * HTTP app as the Node server, built at module scope (top-level await, so
- * it runs in the init phase, before the first request and under
- * provisioned concurrency) and reused by every invocation of this
- * execution environment: pool, cache connections, keys. Migrations are not
- * run here: the "migrate" function runs them at deploy time. Each
- * invocation is traced and flushes its metrics (METRICS_EMF) and log lines
- * (runtimes/lambda/invocation.ts).
+ * AWS Lambda entry point "api": the handler of api-handler.ts, imported
+ * once `@hono/zod-openapi` has been evaluated.
+ *
+ * Why two steps: `@hono/zod-openapi` adds `.openapi()` to Zod's schemas when
+ * it is evaluated, and the schema modules call it at module scope. The
+ * bundle is split into chunks (each route group is one, loaded on first use:
+ * http/route-groups.ts), and esbuild does not keep the order in which
+ * modules of different chunks are evaluated (a chunk with schemas could run
+ * before the chunk that extends Zod). Importing it alone first and the rest
+ * with `import()` makes the order certain.
  */
-const config = await lambdaConfig();
-const container = await createContainer(config, { skipMigrations: true });
-const app = handle(createHttpApp(container));
+import '@hono/zod-openapi';
 
-/** The Lambda handler. */
-export const handler = traced('api', (event: LambdaEvent, context) => app(event, context), { metrics: container.metrics, logger: container.logger });
+const loaded = await import('./api-handler.ts');
+
+/** The Lambda handler (api-handler.ts). */
+export const handler = loaded.handler;
