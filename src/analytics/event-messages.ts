@@ -41,7 +41,7 @@ const HEAD = EVENTS_MESSAGE_HEAD;
 const TAIL = EVENTS_MESSAGE_TAIL;
 
 /** Packs events, in order, into message bodies of at most `maxBytes` each (an event larger than that alone in its message; SQS then refuses it). */
-export function packEvents(events: readonly OutboxEvent[], maxBytes: number): string[] {
+export function packEvents(events: readonly LakeEvent[], maxBytes: number): string[] {
   const bodies: string[] = [];
   let parts: string[] = [];
   let size = 0;

@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Tables } from '../adapters/db/tables.ts';
+import type { LakeEvent } from '../domain/analytics/event-types.ts';
 import { appendEvents, type OutboxEvent } from './event-outbox.ts';
 import { decodeEventsMessage, EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL, eventMessageJson } from './event-messages.ts';
 
@@ -38,12 +39,12 @@ export const UNPACK_PACKS_PER_STATEMENT = 50;
 export const packedEventJson = eventMessageJson;
 
 /** The body of a pack holding `events` (in order). */
-export function packBody(events: readonly OutboxEvent[]): string {
+export function packBody(events: readonly LakeEvent[]): string {
   return EVENTS_MESSAGE_HEAD + events.map(eventMessageJson).join(',') + EVENTS_MESSAGE_TAIL;
 }
 
 /** Stores `events` (all of one app) as one pack; in the caller's transaction when `db` is one. */
-export async function insertPack(db: Db, app: string, events: readonly OutboxEvent[]): Promise<void> {
+export async function insertPack(db: Db, app: string, events: readonly LakeEvent[]): Promise<void> {
   if (events.length === 0) return;
   await db.insertInto('kidslearn.lake_event_packs').values({ app, events: events.length, body: packBody(events) }).execute();
 }

@@ -3,7 +3,8 @@ import type { SendMessageBatchRequestEntry, SQSClient } from '@aws-sdk/client-sq
 import type { Database } from '../adapters/db/database.ts';
 import { createSqsClient, sendBatch, SQS_BATCH_ENTRIES, SQS_MAX_MESSAGE_BYTES, type RetryPolicy } from '../adapters/aws/sqs-calls.ts';
 import { AppError } from '../domain/errors.ts';
-import type { EventOutbox, OutboxEvent } from './event-outbox.ts';
+import type { LakeEvent } from '../domain/analytics/event-types.ts';
+import { withPayloadHash, type EventOutbox } from './event-outbox.ts';
 import { packEvents } from './event-messages.ts';
 import { insertPack } from './event-packs.ts';
 
@@ -30,7 +31,7 @@ export interface EventSink {
    * (`database_unavailable`, `event_queue_unavailable`) otherwise: the
    * client keeps its events and retries with the same ids.
    */
-  deliver(events: readonly OutboxEvent[]): Promise<DeliveryResult>;
+  deliver(events: readonly LakeEvent[]): Promise<DeliveryResult>;
 }
 
 /** What a delivery can tell at once. With `packed` and `sqs`, `duplicates` and `conflicts` are always 0: they are decided later. */
@@ -46,7 +47,9 @@ export function createDatabaseEventSink(deps: { db: Database; outbox: EventOutbo
     kind: 'database',
     async deliver(events) {
       if (events.length === 0) return { accepted: 0, duplicates: 0, conflicts: 0 };
-      const outcomes = await deps.db.db.transaction().execute((trx) => deps.outbox.append(trx, events));
+      // The payload digests tell a duplicate from a conflict; only this sink decides that in the request.
+      const hashed = events.map(withPayloadHash);
+      const outcomes = await deps.db.db.transaction().execute((trx) => deps.outbox.append(trx, hashed));
       const count = (o: string) => outcomes.filter((x) => x === o).length;
       return { accepted: count('accepted'), duplicates: count('duplicate'), conflicts: count('conflict') };
     },

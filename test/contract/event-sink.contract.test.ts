@@ -107,7 +107,7 @@ for (const backend of await databaseBackends()) {
       assert.equal(packed.kind, 'packed');
       assert.deepEqual(await packed.deliver(events), { accepted: 25, duplicates: 0, conflicts: 0 }, 'decided when unpacked: 0');
       assert.deepEqual(await packed.deliver(events.slice(0, 5)), { accepted: 5, duplicates: 0, conflicts: 0 });
-      assert.deepEqual(await packed.deliver([{ ...events[6]!, payloadHash: 'changed', properties: { screen: 'changed' } }]), { accepted: 1, duplicates: 0, conflicts: 0 });
+      assert.deepEqual(await packed.deliver([{ ...events[6]!, properties: { screen: 'changed' } }]), { accepted: 1, duplicates: 0, conflicts: 0 });
       assert.deepEqual(await rows('delta'), [], 'nothing in the outbox before the unpack');
       const unpacked = await unpackEventPacks(database.db);
       assert.deepEqual([unpacked.packs, unpacked.accepted, unpacked.duplicates, unpacked.conflicts.map((c) => c.count)], [3, 25, 5, [1]]);

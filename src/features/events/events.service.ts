@@ -1,10 +1,9 @@
 import type { Database } from '../../adapters/db/database.ts';
-import type { EventOutbox, OutboxEvent } from '../../analytics/event-outbox.ts';
-import { withPayloadHash } from '../../analytics/event-outbox.ts';
+import type { EventOutbox } from '../../analytics/event-outbox.ts';
 import { createDatabaseEventSink, type EventSink } from '../../analytics/event-sink.ts';
 import type { LearnerKeys } from '../../analytics/learner-keys.ts';
 import { authorize, notFoundFor } from '../../domain/access-policy.ts';
-import { EVENT_CATEGORY, type ClientEventType } from '../../domain/analytics/event-types.ts';
+import { EVENT_CATEGORY, type ClientEventType, type LakeEvent } from '../../domain/analytics/event-types.ts';
 import { lakeBacklogFull } from '../../domain/errors.ts';
 import type { Principal } from '../../domain/principal.ts';
 import type { Metrics } from '../../observability/metrics.ts';
@@ -97,7 +96,7 @@ export class EventsService {
     const keys = await this.#keys.keysOf(app, childIds);
 
     const receivedAt = new Date();
-    const kept: OutboxEvent[] = [];
+    const kept: LakeEvent[] = [];
     let dropped = 0;
     for (const e of events) {
       const childId = childOf(e);
@@ -106,19 +105,18 @@ export class EventsService {
         dropped++;
         continue;
       }
-      kept.push(
-        withPayloadHash({
-          eventId: e.eventId,
-          app,
-          type: e.type,
-          source: 'app',
-          occurredAt: e.occurredAt,
-          receivedAt,
-          learner: childId === undefined ? null : keys.get(childId)!,
-          sessionId: e.sessionId ?? null,
-          properties: e.properties,
-        }),
-      );
+      // The payload digest, where one is needed, is the sink's business (the database sink's duplicates and conflicts).
+      kept.push({
+        eventId: e.eventId,
+        app,
+        type: e.type,
+        source: 'app',
+        occurredAt: e.occurredAt,
+        receivedAt,
+        learner: childId === undefined ? null : keys.get(childId)!,
+        sessionId: e.sessionId ?? null,
+        properties: e.properties,
+      });
     }
     const delivered = await this.#sink.deliver(kept);
     const result: IngestResult = {
