@@ -36,9 +36,11 @@ export async function fillOutbox(database: Database, events: number, chunk = 100
   return (performance.now() - started) / 1000;
 }
 
-/** Events waiting for the writer (not yet exported). */
+/** Events waiting for the writer (not yet exported): outbox rows and events in packs. */
 export async function backlog(database: Database): Promise<number> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from kidslearn.lake_events where exported_at is null`.execute(database.db);
+  const { rows } = await sql<{ n: number }>`
+    select (select count(*) from kidslearn.lake_events where exported_at is null)::int
+         + (select coalesce(sum(events), 0) from kidslearn.lake_event_packs)::int as n`.execute(database.db);
   return rows[0]!.n;
 }
 

@@ -39,6 +39,8 @@ const PARTS = new Set((env.BENCH_LAKE_PARTS ?? 'ingest,writer,answers,indexes,fr
 const INGEST_SEC = num('BENCH_LAKE_DURATION_SEC', 10);
 const INGEST_CONNECTIONS = num('BENCH_LAKE_CONNECTIONS', 20);
 const INGEST_POOL = num('BENCH_LAKE_INGEST_POOL', 120_000);
+/** The event sink of the crash test's server (BENCH_LAKE_CRASH_EVENT_QUEUE). */
+const CRASH_EVENT_QUEUE = env.BENCH_LAKE_CRASH_EVENT_QUEUE ?? 'packed';
 /** Seconds of ingest before the measured runs on each server (a fresh process runs much slower until its code is optimised). */
 const INGEST_WARMUP_SEC = num('BENCH_LAKE_WARMUP_SEC', 5);
 /** The event sinks ingest is measured with (EVENT_QUEUE), each on its own server over the same database. */
@@ -266,14 +268,15 @@ async function benchStack(kind: string): Promise<StackFigures> {
 
     // 6. Crash test (PostgreSQL: the writer is its own process there).
     if (PARTS.has('crash') && stack.isServer) {
-      server = await startServer(stack, {});
+      // EVENT_QUEUE=packed: each request is a pack the writer unpacks, so the kills also land in unpacks.
+      server = await startServer(stack, { EVENT_QUEUE: CRASH_EVENT_QUEUE });
       servers.push(server.child);
       const pending = await drainWithWriter(serverEnv(stack));
       if (pending.pendingAfter !== 0) throw new Error(`crash test: ${pending.pendingAfter} events still pending before it`);
       const crashLake = mkdtempSync(path.join(tmpdir(), 'kidslearn-bench-lake-crash-'));
       const database = await stack.open();
       try {
-        log(`  crash test: writer killed -9 ${KILLS} times under load, lake ${crashLake}`);
+        log(`  crash test: writer killed -9 ${KILLS} times under load (EVENT_QUEUE=${CRASH_EVENT_QUEUE}), lake ${crashLake}`);
         const c = await crashTest(server.base, serverEnv(stack), crashLake, database, children, { kills: KILLS, batch: 100, workers: 2, pauseMs: 50, log });
         figures.crash = c;
         log(
