@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { decodeEventsMessage } from '../../src/analytics/event-messages.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
-import { LakeReader } from '../support/lake.ts';
+import { flushLakeOnce, LakeReader } from '../support/lake.ts';
 import { stacks } from '../support/servers.ts';
 
 /**
@@ -29,14 +29,7 @@ for (const stack of await stacks()) {
       return { status: res.status, body: (await res.json()) as Ingest & { error: { code: string } } };
     };
     const packs = async () => (await sql<{ app: string; events: number; body: string }>`select app, events, body from kidslearn.lake_event_packs order by id`.execute(t.container.database.db)).rows;
-    const flush = async () => {
-      const writer = t.container.lakeWriter();
-      try {
-        return await writer.flushNow();
-      } finally {
-        await writer.stop(1000);
-      }
-    };
+    const flush = () => flushLakeOnce(t.container);
 
     before(async () => {
       const opened = await stack.open();

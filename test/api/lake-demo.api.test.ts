@@ -4,7 +4,7 @@ import { scoped } from '../../src/adapters/db/scoped.ts';
 import { runDemo, type DemoRunResult } from '../../src/analytics/demo-runner.ts';
 import { EVENT_CATEGORY, type EventType } from '../../src/domain/analytics/event-types.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
-import { LakeReader } from '../support/lake.ts';
+import { flushLakeOnce, LakeReader } from '../support/lake.ts';
 import { stacks } from '../support/servers.ts';
 
 /**
@@ -31,12 +31,7 @@ describe('lake demo (through the real ingest path)', () => {
     };
     await createFixtureApp(t.container, app);
     result = await runDemo(t.container, { app, days: 6, learners: 5, seed: 11, now: new Date() });
-    const writer = t.container.lakeWriter();
-    try {
-      await writer.flushNow();
-    } finally {
-      await writer.stop(1000);
-    }
+    await flushLakeOnce(t.container);
     rows = await reader.rows(t.container.lakeStore, app);
   });
   after(async () => {

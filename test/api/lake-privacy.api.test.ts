@@ -6,7 +6,7 @@ import { parseRollupKey, buildRollups } from '../../src/analytics/lake-rollups.t
 import { addDays, REPORT_NAMES, runReport } from '../../src/analytics/reports.ts';
 import type { Principal } from '../../src/domain/principal.ts';
 import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
-import { LakeReader } from '../support/lake.ts';
+import { flushLakeOnce, LakeReader } from '../support/lake.ts';
 import { stacks } from '../support/servers.ts';
 
 /**
@@ -38,14 +38,7 @@ for (const stack of await stacks()) {
         sent[who].push(eventId);
         return { eventId, type: i % 2 ? 'screen_view' : 'lesson_start', occurredAt: new Date(Date.now() - day * 86_400_000 - i * 1000).toISOString(), childId: kids[who], properties: i % 2 ? { screen: 'home' } : { lessonId: `${app}-only` } };
       });
-    const flush = async () => {
-      const writer = t.container.lakeWriter();
-      try {
-        return await writer.flushNow();
-      } finally {
-        await writer.stop(1000);
-      }
-    };
+    const flush = () => flushLakeOnce(t.container);
     const lakeRows = () => reader.rows(t.container.lakeStore);
 
     before(async () => {

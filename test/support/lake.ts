@@ -6,6 +6,8 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { openLakeDuckDB } from '../../src/analytics/duckdb.ts';
 import type { BlobStore } from '../../src/adapters/blobs/blob-store.ts';
 import type { Database } from '../../src/adapters/db/database.ts';
+import type { FlushResult } from '../../src/analytics/lake-writer.ts';
+import type { Container } from '../../src/wiring/container.ts';
 import { liveEventFiles } from '../../src/analytics/lake-files.ts';
 import { sqlString } from '../../src/analytics/parquet-writer.ts';
 
@@ -122,5 +124,15 @@ export class LakeReader {
     this.#connection?.closeSync();
     this.#instance?.closeSync();
     rmSync(this.#dir, { recursive: true, force: true });
+  }
+}
+
+/** One forced flush of a new lake writer of `container` (packs unpacked, every pending event written), then the writer stopped. */
+export async function flushLakeOnce(container: Container): Promise<FlushResult> {
+  const writer = container.lakeWriter();
+  try {
+    return await writer.flushNow();
+  } finally {
+    await writer.stop(1000);
   }
 }
