@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { loadConfig } from '../src/config/config.ts';
 import type { Database } from '../src/adapters/db/database.ts';
+import { countBacklog } from '../src/analytics/event-outbox.ts';
 import { createContainer } from '../src/wiring/container.ts';
 import { BENCH_APP } from './support.ts';
 
@@ -37,11 +38,8 @@ export async function fillOutbox(database: Database, events: number, chunk = 100
 }
 
 /** Events waiting for the writer (not yet exported): outbox rows and events in packs. */
-export async function backlog(database: Database): Promise<number> {
-  const { rows } = await sql<{ n: number }>`
-    select (select count(*) from kidslearn.lake_events where exported_at is null)::int
-         + (select coalesce(sum(events), 0) from kidslearn.lake_event_packs)::int as n`.execute(database.db);
-  return rows[0]!.n;
+export function backlog(database: Database): Promise<number> {
+  return countBacklog(database.db);
 }
 
 /**

@@ -35,9 +35,6 @@ type Db = Kysely<Tables> | Transaction<Tables>;
 /** Packs unpacked per transaction: a pack holds at most one request or answer-write statement (≤ 1,000 events). */
 export const UNPACK_PACKS_PER_STATEMENT = 50;
 
-/** One event of a pack: its JSON inside the pack's events message. */
-export const packedEventJson = eventMessageJson;
-
 /** The body of a pack holding `events` (in order). */
 export function packBody(events: readonly LakeEvent[]): string {
   return EVENTS_MESSAGE_HEAD + events.map(eventMessageJson).join(',') + EVENTS_MESSAGE_TAIL;
@@ -117,11 +114,6 @@ export async function unpackAllEventPacks(db: Db, app?: string): Promise<number>
     events += moved.events;
     if (moved.packs === 0) return events;
   }
-}
-
-/** Unpacks every pack of `app`, waiting for any another transaction is unpacking (see {@link unpackEventPacks}). */
-export function unpackAppEventPacks(db: Db, app: string): Promise<number> {
-  return unpackAllEventPacks(db, app);
 }
 
 /** A packed event as a child's export reads it (the columns of an outbox row). */

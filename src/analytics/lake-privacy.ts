@@ -4,7 +4,7 @@ import type { Database } from '../adapters/db/database.ts';
 import type { Tables } from '../adapters/db/tables.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import type { Logger } from '../observability/logger.ts';
-import { packedEventsOf, unpackAppEventPacks } from './event-packs.ts';
+import { packedEventsOf, unpackAllEventPacks } from './event-packs.ts';
 import { eraseLearnersFromLake } from './lake-erasure.ts';
 import type { LakeQueryEngine } from './lake-query.ts';
 import type { LearnerKeys } from './learner-keys.ts';
@@ -39,7 +39,7 @@ export class LakePrivacy {
     const learner = await this.#keys.keyOf(app, childId, trx);
     // The child is deleted by now, so no answer of its can land any more, and every pack holding its
     // events is committed: unpack them all (waiting for a writer unpacking some), then the rows go.
-    await unpackAppEventPacks(trx, app);
+    await unpackAllEventPacks(trx, app);
     // Exported rows hold no learner key any more (the writer clears it): only pending ones can be the child's.
     const events = await trx.deleteFrom('kidslearn.lake_events').where('exported_at', 'is', null).where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
     const letters = await trx.deleteFrom('kidslearn.lake_dead_letters').where('app', '=', app).where('learner', '=', learner).executeTakeFirst();

@@ -4,7 +4,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { createMemoryCache } from '../../src/adapters/cache/memory-cache.ts';
 import { countBacklog } from '../../src/analytics/event-outbox.ts';
-import { insertPack, packedEventCount, packedEventsOf, unpackAllEventPacks, unpackAppEventPacks, unpackEventPacks } from '../../src/analytics/event-packs.ts';
+import { insertPack, packedEventCount, packedEventsOf, unpackAllEventPacks, unpackEventPacks } from '../../src/analytics/event-packs.ts';
 import { withPayloadHash } from '../../src/analytics/event-outbox.ts';
 import { serverEvent } from '../../src/analytics/server-events.ts';
 import type { OutboxEvent } from '../../src/analytics/event-outbox.ts';
@@ -140,7 +140,7 @@ for (const backend of await databaseBackends()) {
       await pack('alpha', answerEvents('alpha', 2, 200));
       assert.equal(await packedEventCount(db(), 'alpha'), 5);
       assert.equal(await countBacklog(db(), 'beta'), 4);
-      assert.equal(await unpackAppEventPacks(db(), 'alpha'), 5);
+      assert.equal(await unpackAllEventPacks(db(), 'alpha'), 5);
       assert.equal(await packedEventCount(db(), 'alpha'), 0);
       assert.equal(await packedEventCount(db(), 'beta'), 4);
       assert.deepEqual([...new Set((await outbox()).map((r) => r.app))], ['alpha']);

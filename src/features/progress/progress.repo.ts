@@ -5,8 +5,7 @@ import type { Tables } from '../../adapters/db/tables.ts';
 import { tenantSchema } from '../../domain/tenancy.ts';
 import type { AnswerKey } from '../../domain/curriculum.ts';
 import type { ConceptState, StoredCard } from '../../domain/learner/concept-state.ts';
-import { EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL } from '../../analytics/event-messages.ts';
-import { packedEventJson } from '../../analytics/event-packs.ts';
+import { EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL, eventMessageJson } from '../../analytics/event-messages.ts';
 import type { OutboxEvent } from '../../analytics/event-outbox.ts';
 import type { LakeEvent } from '../../domain/analytics/event-types.ts';
 
@@ -328,7 +327,7 @@ export async function writeAnswerGroups(db: Db, appId: string, groups: readonly 
   const a = groups.flatMap((w, g) => w.answers.map((x) => ({ g, ...x })));
   const st = groups.flatMap((w, g) => w.states.map((x) => ({ g, ...x })));
   // Each group's events as the JSON text of its part of the statement's pack.
-  const packs = groups.flatMap((w, g) => (w.events?.length ? [{ g, n: w.events.length, body: w.events.map(packedEventJson).join(',') }] : []));
+  const packs = groups.flatMap((w, g) => (w.events?.length ? [{ g, n: w.events.length, body: w.events.map(eventMessageJson).join(',') }] : []));
   // One statement text for any number of groups and answers (columns as arrays, unnested), so it is prepared once.
   const result = await sql<{ landed: number[] }>`${sql.raw(PREPARED)}
     with clock as (
