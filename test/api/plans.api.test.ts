@@ -497,6 +497,41 @@ for (const stack of await stacks()) {
       assert.equal(res.status, 202, 'and once the queue is back, the request goes through (no rate limit from the refused one)');
     });
 
+    it('a plan the engine starts before the answer leaves is still answered as accepted: 202, queued, no attempt yet', async () => {
+      const kid = await newChild();
+      const real = t.container.jobQueue;
+      // The send returns only once the engine has started the job (as LISTEN/NOTIFY on a server can do).
+      const started: string[] = [];
+      const racing = { ...(await real()) } as JobQueue;
+      racing.send = async (...args: Parameters<JobQueue['send']>) => {
+        const jobId = await (await real()).send(...args);
+        const { planId } = args[1] as { planId: string };
+        for (let i = 0; i < 400; i++) {
+          const row = await findPlan(t.container.database.db, 'alpha', planId);
+          if (row && row.status !== 'queued') {
+            started.push(row.status);
+            break;
+          }
+          await sleep(25);
+        }
+        return jobId;
+      };
+      t.container.jobQueue = () => Promise.resolve(racing);
+      try {
+        const res = await post({ childId: kid, minutes: 10 });
+        const body = (await res.json()) as PlanBody;
+        assert.equal(res.status, 202, JSON.stringify(body));
+        assert.equal(started.length, 1, 'the engine started the job before the answer was built');
+        assert.deepEqual([body.status, body.attempts, body.startedAt, body.finishedAt, body.plan], ['queued', 0, null, null, undefined]);
+        assert.equal(res.headers.get('location'), `/api/adaptive/plans/${body.planId}`);
+        const done = await until(body.planId, ['ready', 'failed']);
+        assert.equal(done.status, 'ready', JSON.stringify(done.error));
+        assert.ok((await findPlan(t.container.database.db, 'alpha', body.planId))?.jobId, 'the job is recorded on the plan');
+      } finally {
+        t.container.jobQueue = real;
+      }
+    });
+
     it('the export includes the child’s plans; erasure deletes them', async () => {
       const res = await t.request(`/api/children/${mia}/export`, { token: tokens.guardian });
       assert.equal(res.status, 200);

@@ -195,9 +195,10 @@ export async function deletePlan(db: Db, appId: string, planId: string): Promise
   await scoped(db, appId).deleteFrom('plans').where('id', '=', planId).execute();
 }
 
-/** Records the job that builds the plan. */
-export async function setPlanJob(db: Db, appId: string, planId: string, jobId: string): Promise<void> {
-  await scoped(db, appId).updateTable('plans').set({ job_id: jobId }).where('id', '=', planId).execute();
+/** Records the job that builds the plan; false when the plan is gone (erased meanwhile). */
+export async function setPlanJob(db: Db, appId: string, planId: string, jobId: string): Promise<boolean> {
+  const r = await scoped(db, appId).updateTable('plans').set({ job_id: jobId }).where('id', '=', planId).executeTakeFirst();
+  return r.numUpdatedRows > 0n;
 }
 
 /** Marks an attempt started; false when the plan is gone (erased) or already ready. */

@@ -179,7 +179,11 @@ export class PlansService {
       if (recent) return { kind: 'too_soon' as const, ...recent };
       await insertPlan(trx, app, { id: planId, childId: input.childId, request, requestHash, inputsKey, idempotencyKey: keyDigest, requestedByRole: principal.role });
       if (requested) await appendEvents(trx, [requested]);
-      return { kind: 'created' as const };
+      // The answer describes the plan as accepted: once its job is sent the
+      // engine may start it at any moment, and a poll shows the progress.
+      const accepted = await findPlan(trx, app, planId);
+      if (!accepted) throw new Error(`plan ${planId} is not readable in the transaction that inserted it`);
+      return { kind: 'created' as const, plan: accepted };
     });
     let outcome: Awaited<ReturnType<typeof decide>>;
     try {
@@ -223,11 +227,10 @@ export class PlansService {
       if (requested) await withdrawPendingEvents(db, app, [requested.eventId]).catch((cleanup: unknown) => this.#logger.warn({ err: cleanup, planId }, 'plans: could not withdraw the plan_requested event of a plan not queued'));
       throw error;
     }
-    await setPlanJob(db, app, planId, jobId);
+    const recorded = await setPlanJob(db, app, planId, jobId);
     this.#metrics.plans.inc({ event: 'requested' });
-    const stored = await findPlan(db, app, planId);
-    if (!stored) throw notFound('plan_not_found', 'The plan was erased while it was being requested');
-    return { httpStatus: 202, view: toView(stored) };
+    if (!recorded) throw notFound('plan_not_found', 'The plan was erased while it was being requested');
+    return { httpStatus: 202, view: toView(outcome.plan) };
   }
 
   /** One plan, for callers who may read its child's plans; anything else is 404 `plan_not_found`. */
