@@ -204,6 +204,16 @@ describe('file outbox', () => {
   });
 });
 
+describe('file outbox order', () => {
+  it('lists messages in sending order, also those sent within the same millisecond', async () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'kidslearn-outbox-')), 'outbox');
+    const mailer = createOutboxMailer({ dir, from: FROM });
+    const subjects = Array.from({ length: 40 }, (_, i) => `message ${i}`);
+    for (const subject of subjects) await mailer.send({ to: 'a@example.com', subject, text: 't' });
+    assert.deepEqual(listOutbox(dir).map((m) => m.subject), subjects);
+  });
+});
+
 describe('SES mailer', () => {
   const FAST_RETRY = { maxAttempts: 4, baseDelayMs: 5, capDelayMs: 20 };
 

@@ -14,6 +14,8 @@ export const outboxDir = (dataDir: string) => path.join(dataDir, 'outbox');
  * developer reads the messages with `mail list`.
  */
 export function createOutboxMailer(options: { dir: string; from: string }): Mailer {
+  // Messages sent within one millisecond keep their order through this counter (the id alone is random).
+  let sequence = 0;
   return {
     kind: 'outbox',
     async send(message) {
@@ -21,7 +23,8 @@ export function createOutboxMailer(options: { dir: string; from: string }): Mail
       const at = new Date();
       const id = randomUUID();
       const stored: StoredMail = { id, at: at.toISOString(), from: options.from, to: message.to, subject: message.subject, text: message.text };
-      const name = `${at.getTime().toString().padStart(15, '0')}-${id}.json`;
+      sequence = (sequence + 1) % 1e9;
+      const name = `${at.getTime().toString().padStart(15, '0')}-${sequence.toString().padStart(9, '0')}-${id}.json`;
       // Written aside, then renamed: `mail list` never reads half a message.
       const tmp = path.join(options.dir, `.${name}.tmp`);
       await writeFile(tmp, JSON.stringify(stored, null, 2), { mode: 0o600, flag: 'wx' });
