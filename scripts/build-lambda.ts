@@ -46,12 +46,15 @@ export const EXTERNAL = ['@aws-sdk/*', '@electric-sql/*', '@duckdb/*', 'pg-nativ
  * module: a chunk, since the dashboard's routes are loaded on first use) and
  * Chart.js's UMD build (found with `require.resolve('chart.js')`, so the
  * package's manifest, its main entry and the UMD file, in the function's
- * `node_modules/`, which Node finds from any chunk).
+ * `node_modules/`, which Node finds from any chunk); the same for the files
+ * of the `/docs` page (swagger-ui-dist's manifest, licence, CSS and bundle).
  */
 const RUNTIME_FILES: Record<string, { from: string; to: string; besideModule?: string }[]> = {
   api: [
     { from: 'src/features/dashboard/public', to: 'public', besideModule: 'src/features/dashboard/dashboard.routes.ts' },
     ...['package.json', 'LICENSE.md', 'dist/chart.cjs', 'dist/chart.umd.min.js'].map((f) => ({ from: `node_modules/chart.js/${f}`, to: `node_modules/chart.js/${f}` })),
+    // The /docs page's files (http/docs.ts finds the package with require.resolve, as on the Node server).
+    ...['package.json', 'LICENSE', 'NOTICE', 'swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png'].map((f) => ({ from: `node_modules/swagger-ui-dist/${f}`, to: `node_modules/swagger-ui-dist/${f}` })),
   ],
 };
 

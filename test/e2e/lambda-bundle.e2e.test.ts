@@ -157,6 +157,23 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     assert.equal(concepts!.statusCode, 200, concepts!.body.slice(0, 300));
   });
 
+  it('api (bundled): the /docs page and its Swagger UI files are served (deployed beside the bundle)', async () => {
+    const { results } = await invoke('api', [
+      httpApiEvent('GET', '/docs', { requestId: 'gw-docs-1' }),
+      httpApiEvent('GET', '/docs/assets/swagger-ui-bundle.js', { requestId: 'gw-docs-2' }),
+      httpApiEvent('GET', '/docs/assets/swagger-ui.css', { requestId: 'gw-docs-3' }),
+    ]);
+    const [page, script, css] = results;
+    const text = (r: { body: string; isBase64Encoded?: boolean }) => (r.isBase64Encoded ? Buffer.from(r.body, 'base64').toString('utf8') : r.body);
+    assert.equal(page!.statusCode, 200, page!.body.slice(0, 300));
+    const version = (JSON.parse(readFileSync('node_modules/swagger-ui-dist/package.json', 'utf8')) as { version: string }).version;
+    assert.ok(page!.body.includes(`docs/assets/swagger-ui-bundle.js?v=${version}`), page!.body);
+    assert.equal(script!.statusCode, 200, script!.body.slice(0, 300));
+    assert.equal(text(script!), readFileSync('node_modules/swagger-ui-dist/swagger-ui-bundle.js', 'utf8'));
+    assert.equal(css!.statusCode, 200, css!.body.slice(0, 300));
+    assert.equal(text(css!), readFileSync('node_modules/swagger-ui-dist/swagger-ui.css', 'utf8'));
+  });
+
   it('api (bundled): health, a token-protected route, errors; JSON logs with the API Gateway request id; EMF metrics', async () => {
     const { results, lines } = await invoke('api', [
       httpApiEvent('GET', '/health', { requestId: 'gw-health-1' }),
