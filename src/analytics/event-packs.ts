@@ -28,6 +28,13 @@ import { decodeEventsMessage, EVENTS_MESSAGE_HEAD, EVENTS_MESSAGE_TAIL, eventMes
  * unpacks and whenever a process dies. The lake writer unpacks at the start
  * of each cycle; an erasure unpacks its app's packs in its transaction; an
  * export reads packs; the backlog counts packed events.
+ *
+ * A pack that cannot be decoded (a body written by a newer version, read by
+ * an older one after a rollback) is set aside: marked `unreadable` with the
+ * error, skipped by later unpacks (so it never blocks the packs behind it)
+ * and still counted in the backlog; a lake writer clears the marks when it
+ * starts ({@link retryUnreadablePacks}), so the version that can read them
+ * does. An erasure deletes the set-aside packs that hold the child's key.
  */
 
 type Db = Kysely<Tables> | Transaction<Tables>;
@@ -53,7 +60,7 @@ export interface UnpackResult {
   accepted: number;
   duplicates: number;
   conflicts: { app: string; count: number; firstEventId: string }[];
-  /** Packs that could not be decoded: left in place (and counted in the backlog), each logged by the caller. */
+  /** Packs that could not be decoded: set aside (marked `unreadable`, still counted in the backlog), each logged by the caller. */
   unreadable: { id: string; error: unknown }[];
 }
 
@@ -63,11 +70,11 @@ export interface UnpackResult {
  * transaction holds are skipped (the lake writer); with `app` and `wait`,
  * only that app's packs, waiting for such a transaction to end (an erasure:
  * the events it moves are then committed rows that its next statement sees).
- * A pack that cannot be decoded is left where it is.
+ * A pack that cannot be decoded is marked `unreadable` and skipped from then on.
  */
 export async function unpackEventPacks(db: Db, options: { limit?: number; app?: string; wait?: boolean } = {}): Promise<UnpackResult> {
   const limit = options.limit ?? UNPACK_PACKS_PER_STATEMENT;
-  const scope = options.app === undefined ? sql`` : sql`where app = ${options.app}`;
+  const scope = options.app === undefined ? sql`where unreadable is null` : sql`where app = ${options.app} and unreadable is null`;
   const lock = options.wait ? sql`for update` : sql`for update skip locked`;
   const run = async (trx: Db): Promise<UnpackResult> => {
     const result: UnpackResult = { packs: 0, events: 0, accepted: 0, duplicates: 0, conflicts: [], unreadable: [] };
@@ -83,6 +90,10 @@ export async function unpackEventPacks(db: Db, options: { limit?: number; app?: 
       } catch (error) {
         result.unreadable.push({ id: String(row.id), error });
       }
+    }
+    for (const u of result.unreadable) {
+      const reason = (u.error instanceof Error ? u.error.message : String(u.error)).slice(0, 500) || 'unreadable';
+      await sql`update kidslearn.lake_event_packs set unreadable = ${reason} where id = ${u.id}::bigint`.execute(trx);
     }
     if (done.length === 0) return result;
     await sql`delete from kidslearn.lake_event_packs where id = any(${done}::bigint[])`.execute(trx);
@@ -106,14 +117,36 @@ export async function unpackEventPacks(db: Db, options: { limit?: number; app?: 
   return db.isTransaction ? run(db) : (db as Kysely<Tables>).transaction().execute(run);
 }
 
-/** Unpacks every pack (of one app, waiting for packs another transaction holds, when `app` is given); returns the events moved. */
+/** Unpacks every readable pack (of one app, waiting for packs another transaction holds, when `app` is given); returns the events moved. */
 export async function unpackAllEventPacks(db: Db, app?: string): Promise<number> {
   let events = 0;
   for (;;) {
     const moved = await unpackEventPacks(db, app === undefined ? {} : { app, wait: true });
     events += moved.events;
-    if (moved.packs === 0) return events;
+    if (moved.packs === 0 && moved.unreadable.length === 0) return events;
   }
+}
+
+/** Clears the `unreadable` marks (a lake writer starting: this version may read them); returns how many packs get another try. */
+export async function retryUnreadablePacks(db: Db): Promise<number> {
+  const r = await db.updateTable('kidslearn.lake_event_packs').set({ unreadable: null }).where('unreadable', 'is not', null).executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}
+
+/**
+ * Deletes the set-aside packs of `app` whose body holds `learner` (an
+ * erasure: they cannot be decoded to remove only the child's events, so the
+ * whole pack goes). Returns the packs and events deleted.
+ */
+export async function deleteUnreadablePacksOf(db: Db, app: string, learner: string): Promise<{ packs: number; events: number }> {
+  const rows = await db
+    .deleteFrom('kidslearn.lake_event_packs')
+    .where('app', '=', app)
+    .where('unreadable', 'is not', null)
+    .where(sql<boolean>`strpos(body, ${learner}) > 0`)
+    .returning(['events'])
+    .execute();
+  return { packs: rows.length, events: rows.reduce((n, r) => n + r.events, 0) };
 }
 
 /** A packed event as a child's export reads it (the columns of an outbox row). */
@@ -134,12 +167,19 @@ export async function packedEventsOf(db: Db, app: string, learner: string): Prom
     .selectFrom('kidslearn.lake_event_packs')
     .select(['body'])
     .where('app', '=', app)
+    .where('unreadable', 'is', null)
     .where(sql<boolean>`strpos(body, ${needle}) > 0`)
     .orderBy('id')
     .execute();
   const out: PackedEventRow[] = [];
   for (const r of rows) {
-    for (const e of decodeEventsMessage(r.body)) {
+    let events: OutboxEvent[];
+    try {
+      events = decodeEventsMessage(r.body);
+    } catch {
+      continue; // not readable by this version: set aside by the next unpack, never half-exported
+    }
+    for (const e of events) {
       if (e.learner !== learner || e.app !== app) continue;
       out.push({ event_id: e.eventId, type: e.type, source: e.source, occurred_at: e.occurredAt, received_at: e.receivedAt, session_id: e.sessionId, properties: e.properties });
     }

@@ -4,7 +4,7 @@ import type { Database } from '../adapters/db/database.ts';
 import type { Tables } from '../adapters/db/tables.ts';
 import { LEARNER_KEY_PATTERN } from '../domain/analytics/pseudonym.ts';
 import type { Logger } from '../observability/logger.ts';
-import { packedEventsOf, unpackAllEventPacks } from './event-packs.ts';
+import { deleteUnreadablePacksOf, packedEventsOf, unpackAllEventPacks } from './event-packs.ts';
 import { eraseLearnersFromLake } from './lake-erasure.ts';
 import type { LakeQueryEngine } from './lake-query.ts';
 import type { LearnerKeys } from './learner-keys.ts';
@@ -40,11 +40,14 @@ export class LakePrivacy {
     // The child is deleted by now, so no answer of its can land any more, and every pack holding its
     // events is committed: unpack them all (waiting for a writer unpacking some), then the rows go.
     await unpackAllEventPacks(trx, app);
+    // Packs this version cannot decode go whole when they hold the child's key (other children's events in them with it).
+    const unreadable = await deleteUnreadablePacksOf(trx, app, learner);
+    if (unreadable.packs > 0) this.#logger.warn({ app, packs: unreadable.packs, events: unreadable.events }, 'lake erasure: deleted unreadable event packs holding the child’s key, with every event in them');
     // Exported rows hold no learner key any more (the writer clears it): only pending ones can be the child's.
     const events = await trx.deleteFrom('kidslearn.lake_events').where('exported_at', 'is', null).where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
     const letters = await trx.deleteFrom('kidslearn.lake_dead_letters').where('app', '=', app).where('learner', '=', learner).executeTakeFirst();
     await trx.insertInto('kidslearn.lake_erasures').values({ app, learner }).execute();
-    return { lake_events: Number(events.numDeletedRows), lake_dead_letters: Number(letters.numDeletedRows) };
+    return { lake_events: Number(events.numDeletedRows), lake_dead_letters: Number(letters.numDeletedRows), ...(unreadable.packs > 0 ? { lake_event_packs: unreadable.packs } : {}) };
   }
 
   /** The child's analytics events, oldest first: what the lake holds and what waits to be written, each event once. */

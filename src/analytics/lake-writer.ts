@@ -13,7 +13,7 @@ import type { LakeWriterMetrics } from '../observability/metrics.ts';
 import type { DeadLetterAlerts } from './alerts.ts';
 import { recoverCompactions } from './compaction.ts';
 import * as repo from './lake-batches.repo.ts';
-import { unpackEventPacks } from './event-packs.ts';
+import { retryUnreadablePacks, unpackEventPacks } from './event-packs.ts';
 import type { Batch, OutboxEvent } from './lake-batches.repo.ts';
 import { eventObjectKey, lakeRow, utcDay } from './lake-layout.ts';
 import { openParquetEncoder, type ParquetEncoder } from './parquet-writer.ts';
@@ -161,6 +161,7 @@ export class LakeWriter {
   #running = false;
   #stopping = false;
   #recovered = false;
+  #unreadableRetried = false;
   #consecutiveFailures = 0;
   #pausedUntil = 0;
   #lastPrune = 0;
@@ -300,12 +301,18 @@ export class LakeWriter {
    * dead letters and reported like the writer's own.
    */
   async #unpack(all: boolean): Promise<void> {
+    if (!this.#unreadableRetried) {
+      // Packs an earlier (older) version set aside get one more try from this one.
+      const retried = await retryUnreadablePacks(this.#o.database.db);
+      this.#unreadableRetried = true;
+      if (retried > 0) this.#o.logger.warn({ packs: retried }, 'lake writer: trying again event packs set aside as unreadable');
+    }
     for (let n = 0; all || n < UNPACK_STATEMENTS_PER_CYCLE; n++) {
       if (this.#stopping && !all) return;
       const moved = await unpackEventPacks(this.#o.database.db);
       for (const c of moved.conflicts) await this.#o.alerts.report({ ...c, reason: 'conflict' });
-      for (const u of moved.unreadable) this.#o.logger.error({ err: u.error, pack: u.id }, 'lake writer: an event pack cannot be read; left in place');
-      if (moved.packs === 0) return;
+      for (const u of moved.unreadable) this.#o.logger.error({ err: u.error, pack: u.id }, 'lake writer: an event pack cannot be read; set aside (retried when a writer starts), the packs behind it go on');
+      if (moved.packs === 0 && moved.unreadable.length === 0) return;
     }
   }
 

@@ -222,6 +222,19 @@ export const controlMigrations: Migration[] = [
       ]);
     },
   },
+  {
+    version: 8,
+    name: 'unreadable event packs set aside',
+    async up(trx) {
+      await runAll(trx, [
+        // A pack this version cannot decode (e.g. written by a newer version before a rollback) is
+        // marked with the error instead of staying at the head of the queue, where enough of them would
+        // stop every later pack from being unpacked. A writer that starts clears the marks and tries
+        // them again (analytics/event-packs.ts).
+        `alter table kidslearn.lake_event_packs add column unreadable text`,
+      ]);
+    },
+  },
 ];
 
 export const tenantMigrations: Migration[] = [

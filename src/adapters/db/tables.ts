@@ -260,6 +260,8 @@ export interface LakeEventPacksTable {
   events: number;
   /** A JSON array of {@link PackedEvent}s. */
   body: string;
+  /** Why this version could not decode the pack (set aside until a writer starts again); null otherwise. */
+  unreadable: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** Events that could not enter the lake, with the reason (control migration 3). */
