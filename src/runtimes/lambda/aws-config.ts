@@ -29,7 +29,7 @@ const LAMBDA_DEFAULTS = { KIDSLEARN_DATA_DIR: '/tmp/kidslearn' } as const;
  */
 export async function loadLambdaConfig(env: NodeJS.ProcessEnv = process.env, options: LambdaConfigOptions & { client?: SecretsManagerClient } = {}): Promise<Config> {
   const config = loadConfig(await resolveSecrets({ ...LAMBDA_DEFAULTS, ...env }, options), { envFile: null });
-  if (config.database.kind !== 'postgres') throw new ConfigError('Invalid DATABASE_URL: the Lambda runtime needs DATABASE_URL or DATABASE_SECRET_ARN (PGlite is for a single long-lived process)');
+  if (config.database.kind !== 'postgres') throw new ConfigError('Invalid DATABASE_URL: the Lambda runtime needs DATABASE_URL, DATABASE_SECRET_ARN or DATABASE_AUTH=iam with DATABASE_HOST (PGlite is for a single long-lived process)');
   if (options.signsTokens !== false && !config.jwt.privateKeyJwk) {
     throw new ConfigError('Invalid JWT_PRIVATE_KEY: the Lambda runtime needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN (every execution environment must sign with the same key)');
   }
