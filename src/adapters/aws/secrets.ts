@@ -2,12 +2,14 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 
 /**
- * Database credentials from AWS Secrets Manager, turned into the
- * `DATABASE_URL` the rest of the code reads (config/config.ts). Used by the
- * AWS entry points (Lambda: runtimes/lambda/aws-config.ts; Fargate: the
- * engine, lake writer and API processes) when `DATABASE_SECRET_ARN` is set,
- * before the configuration is loaded, so the password never sits in an
- * environment variable of the function or task definition.
+ * Secrets from AWS Secrets Manager turned into the settings the rest of the
+ * code reads (config/config.ts): database credentials into `DATABASE_URL`
+ * (where the proxy takes passwords; on AWS it takes IAM tokens, see
+ * adapters/db/connection.ts), the signing key into `JWT_PRIVATE_KEY`, the
+ * ElastiCache AUTH token into `REDIS_URL`'s password. Used by the AWS entry
+ * points (Lambda: runtimes/lambda/aws-config.ts; Fargate: the engine, lake
+ * writer and API processes) before the configuration is loaded, so no
+ * secret sits in an environment variable of the function or task definition.
  */
 
 /** The variables this step reads (validated here: they are read before `loadConfig`). */

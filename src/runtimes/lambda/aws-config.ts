@@ -7,10 +7,14 @@ import { ConfigError, loadConfig, type Config } from '../../config/config.ts';
  * What every Lambda entry point starts from (a shared module, not an entry
  * of its own: scripts/build-lambda.ts leaves it out). It is read at module
  * scope, during the function's init phase, once per execution environment:
- * the database secret (`DATABASE_SECRET_ARN`: URL for `DATABASE_HOST`, the
- * RDS Proxy endpoint, and `DATABASE_NAME`, TLS required) and the signing key
- * secret (`JWT_PRIVATE_KEY_SECRET_ARN`) are fetched from Secrets Manager
- * once, then `loadConfig` validates the result.
+ * the secrets named by `JWT_PRIVATE_KEY_SECRET_ARN` (the signing key),
+ * `REDIS_PASSWORD_SECRET_ARN` (the ElastiCache AUTH token, put into
+ * `REDIS_URL`) and, where the proxy takes passwords, `DATABASE_SECRET_ARN`
+ * are fetched from Secrets Manager once, then `loadConfig` validates the
+ * result. On AWS the database takes IAM auth tokens instead
+ * (`DATABASE_AUTH=iam`, `DATABASE_HOST`, `DATABASE_USER`): no database
+ * secret is read, and tokens are signed per new connection
+ * (adapters/db/connection.ts).
  */
 
 // Node creates the fetch classes lazily on first use; touching them here moves that work
