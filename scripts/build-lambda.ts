@@ -12,9 +12,13 @@
  * must export `handler`.
  *
  * Left out of the bundle:
- * - `@aws-sdk/*`: the nodejs24.x runtime ships AWS SDK for JavaScript v3 with
+ * - `@aws-sdk/client-*`: the nodejs24.x runtime ships AWS SDK for JavaScript v3 with
  *   every client we use (S3, Bedrock runtime, Secrets Manager, SQS, SES v2),
- *   so none of them is bundled. Powertools and the X-Ray SDK are not in the
+ *   so none of them is bundled. `@aws-sdk/rds-signer` (IAM auth tokens for
+ *   RDS Proxy, DATABASE_AUTH=iam) is a library, not a client: AWS does not
+ *   list it among what the runtime ships, so it is bundled, with what it
+ *   imports (@aws-sdk/core, the credential providers), into a chunk loaded
+ *   on the first database connection. Powertools and the X-Ray SDK are not in the
  *   runtime (they are a layer) and are bundled.
  * - `@electric-sql/*` (PGlite, WASM) and `@duckdb/*` (native): the Lambda
  *   functions run on PostgreSQL and never reach them (both are imported
@@ -37,7 +41,7 @@ const ENTRY_DIR = path.join(ROOT, 'src', 'runtimes', 'lambda');
 export const SHARED_MARKER = '// @lambda-shared';
 
 /** Never in a bundle: provided by the runtime, or unreachable on Lambda (see above). */
-export const EXTERNAL = ['@aws-sdk/*', '@electric-sql/*', '@duckdb/*', 'pg-native'];
+export const EXTERNAL = ['@aws-sdk/client-*', '@electric-sql/*', '@duckdb/*', 'pg-native'];
 
 /**
  * Files a function reads at run time besides its code, copied where the
@@ -175,7 +179,7 @@ export async function buildLambdas(options: { outDir?: string } = {}): Promise<B
         packages[key] = (packages[key] ?? 0) + bytesInOutput;
       }
     }
-    for (const forbidden of ['@electric-sql/', '@duckdb/', '@aws-sdk/']) {
+    for (const forbidden of ['@electric-sql/', '@duckdb/', '@aws-sdk/client-']) {
       const found = Object.keys(packages).find((p) => p.startsWith(forbidden));
       if (found) throw new Error(`${name}: ${found} was bundled; it must stay external (see scripts/build-lambda.ts)`);
     }

@@ -27,10 +27,13 @@ export interface ApiStackProps extends StackProps {
   config: EnvConfig;
   vpc: ec2.IVpc;
   appSecurityGroup: ec2.ISecurityGroup;
-  databaseSecret: secretsmanager.ISecret;
   databaseProxy: rds.IDatabaseProxy;
   databaseName: string;
+  /** The user functions sign in to the proxy as (IAM auth token; `rds-db:connect` granted for it only). */
+  databaseUser: string;
   redisUrl: string;
+  /** The Redis AUTH token (REDIS_PASSWORD_SECRET_ARN). */
+  redisAuthSecret: secretsmanager.ISecret;
   userPool: cognito.IUserPool;
   userPoolClient: cognito.IUserPoolClient;
   analytics: AnalyticsStack;
@@ -148,13 +151,15 @@ export class ApiStack extends Stack {
       KIDSLEARN_DATA_DIR: '/tmp/kidslearn',
       LOG_LEVEL: 'info',
       SEED_DEMO_APPS: String(config.services.seedDemoApps),
-      DATABASE_SECRET_ARN: props.databaseSecret.secretArn,
+      // IAM auth tokens to RDS Proxy (DATABASE_AUTH=iam): no database secret in any function.
+      DATABASE_AUTH: 'iam',
+      DATABASE_USER: props.databaseUser,
+      DATABASE_IAM_REGION: this.region,
       DATABASE_HOST: props.databaseProxy.endpoint,
       DATABASE_NAME: props.databaseName,
       // One request (or one batch) at a time per execution environment: a small pool, so reserved
       // concurrency × pool size stays within what RDS Proxy should hold.
       DATABASE_POOL_SIZE: '2',
-      REDIS_URL: props.redisUrl,
       METRICS_EMF: 'true',
       // The engine and the lake writer run on Fargate (EngineStack), never inside a function.
       ENGINE_MODE: 'separate',
@@ -184,6 +189,9 @@ export class ApiStack extends Stack {
       environment: {
         ...common,
         JWT_PRIVATE_KEY_SECRET_ARN: this.signingKeySecret.secretArn,
+        // The cache and rate limits; the AUTH token is read once per execution environment (aws-config.ts).
+        REDIS_URL: props.redisUrl,
+        REDIS_PASSWORD_SECRET_ARN: props.redisAuthSecret.secretArn,
         OIDC_ISSUER: issuer,
         OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
         OIDC_JWKS_URL: jwksUrl,
@@ -206,9 +214,10 @@ export class ApiStack extends Stack {
       ...(config.api.provisionedConcurrency > 0 ? { provisionedConcurrentExecutions: config.api.provisionedConcurrency } : {}),
     });
 
-    // Least privilege: the database secret, send to both queues, SES from the sender only,
+    // Least privilege: connect to the proxy as the one user, the Redis token, send to both queues, SES from the sender only,
     // read the lake's events/ (child export, reports), embeddings of search queries.
-    props.databaseSecret.grantRead(this.apiFunction);
+    props.databaseProxy.grantConnect(this.apiFunction, props.databaseUser);
+    props.redisAuthSecret.grantRead(this.apiFunction);
     this.signingKeySecret.grantRead(this.apiFunction);
     // The function must not start before its key exists.
     this.apiFunction.node.addDependency(signingKey);
@@ -246,7 +255,8 @@ export class ApiStack extends Stack {
       ...vpcPlacement,
       environment: common,
     });
-    props.databaseSecret.grantRead(this.eventsConsumer);
+    // The consumer only appends to the outbox: the database, no cache (so no REDIS_URL and no token).
+    props.databaseProxy.grantConnect(this.eventsConsumer, props.databaseUser);
     this.eventsConsumer.addEventSource(
       new SqsEventSource(analytics.eventsQueue, {
         batchSize: config.services.eventsConsumer.batchSize,

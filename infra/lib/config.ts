@@ -50,6 +50,8 @@ export const EnvConfigSchema = z
       /** Serverless v2 readers besides the writer (for failover in another AZ). */
       readers: z.number().int().min(0).max(3),
       backupRetentionDays: z.number().int().min(1).max(35),
+      /** Days between automatic rotations of the master password (Secrets Manager single-user rotation; RDS Proxy reads the new one itself). */
+      passwordRotationDays: z.number().int().min(1).max(365),
     }),
     redis: z.object({
       /** ElastiCache node type, e.g. cache.t4g.micro. */
@@ -153,7 +155,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     deletionProtection: false,
     logRetentionDays: 14,
     network: { natGateways: 1 },
-    database: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 0, backupRetentionDays: 1 },
+    database: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 0, backupRetentionDays: 1, passwordRotationDays: 90 },
     redis: { nodeType: 'cache.t4g.micro', replicas: 0 },
     api: { memoryMb: 1024, reservedConcurrency: 20, provisionedConcurrency: 0, throttlingRateLimit: 50, throttlingBurstLimit: 100 },
     engine: { minTasks: 1, maxTasks: 2, cpu: 512, memoryMib: 1024, spot: true },
@@ -172,7 +174,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     deletionProtection: false,
     logRetentionDays: 30,
     network: { natGateways: 1 },
-    database: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 0, backupRetentionDays: 7 },
+    database: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 0, backupRetentionDays: 7, passwordRotationDays: 30 },
     redis: { nodeType: 'cache.t4g.small', replicas: 1 },
     api: { memoryMb: 1024, reservedConcurrency: 100, provisionedConcurrency: 0, throttlingRateLimit: 200, throttlingBurstLimit: 400 },
     engine: { minTasks: 1, maxTasks: 4, cpu: 1024, memoryMib: 2048, spot: true },
@@ -192,7 +194,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     deletionProtection: true,
     logRetentionDays: 365,
     network: { natGateways: 2 },
-    database: { minCapacityAcu: 2, maxCapacityAcu: 32, readers: 1, backupRetentionDays: 14 },
+    database: { minCapacityAcu: 2, maxCapacityAcu: 32, readers: 1, backupRetentionDays: 14, passwordRotationDays: 30 },
     redis: { nodeType: 'cache.r7g.large', replicas: 1 },
     api: { memoryMb: 1769, reservedConcurrency: 600, provisionedConcurrency: 20, throttlingRateLimit: 2000, throttlingBurstLimit: 4000 },
     engine: { minTasks: 2, maxTasks: 20, cpu: 1024, memoryMib: 2048, spot: false },

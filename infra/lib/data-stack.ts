@@ -15,7 +15,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import type { EnvConfig } from './config.ts';
@@ -40,19 +40,31 @@ export const POSTGRES_PORT = 5432;
 /** Redis port. */
 export const REDIS_PORT = 6379;
 
+/**
+ * The database user our code signs in as, with an IAM auth token through RDS
+ * Proxy (the proxy's one secret is this user's): `DATABASE_USER`, and the
+ * user `rds-db:connect` is granted for.
+ */
+export const DATABASE_USER = 'kidslearn_admin';
+
 /** Aurora PostgreSQL 16.9 ships pgvector 0.8.0; our migrations run `create extension vector`. */
 const ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_9;
 
 /** The database, its proxy and secret, Redis, and the migrations that run on deploy. */
 export class DataStack extends Stack {
-  /** Master credentials (username, password, host, port, dbname) — the proxy authenticates with it. */
+  /**
+   * Master credentials (username, password, host, port, dbname), rotated automatically: only RDS Proxy
+   * (towards the cluster) and the rotation function read it; our code signs in to the proxy with IAM.
+   */
   readonly databaseSecret: secretsmanager.ISecret;
   /** RDS Proxy: every Lambda and Fargate task connects here (TLS required), never to the cluster. */
   readonly databaseProxy: rds.IDatabaseProxy;
   /** The application database's name. */
   readonly databaseName: string;
-  /** `rediss://host:port` of the Redis primary (TLS). */
+  /** `rediss://host:port` of the Redis primary (TLS); the password is {@link redisAuthSecret}'s. */
   readonly redisUrl: string;
+  /** The Redis AUTH token (the secret's string as is): `REDIS_PASSWORD_SECRET_ARN`. */
+  readonly redisAuthSecret: secretsmanager.Secret;
   /** The migrate function (exposed for tests and alarms). */
   readonly migrateFunction: lambda.IFunction;
 
@@ -93,7 +105,7 @@ export class DataStack extends Stack {
     const cluster = new rds.DatabaseCluster(this, 'Cluster', {
       clusterIdentifier,
       engine: rds.DatabaseClusterEngine.auroraPostgres({ version: ENGINE_VERSION }),
-      credentials: rds.Credentials.fromGeneratedSecret('kidslearn_admin'),
+      credentials: rds.Credentials.fromGeneratedSecret(DATABASE_USER),
       defaultDatabaseName: this.databaseName,
       vpc,
       vpcSubnets: { subnetGroupName: SUBNETS.data },
@@ -126,6 +138,14 @@ export class DataStack extends Stack {
     // A prod snapshot is only useful with its master password: keep the secret with the snapshot.
     // (cluster.secret is the target attachment; the Secret itself is the cluster's child "Secret".)
     (cluster.node.findChild('Secret') as secretsmanager.Secret).applyRemovalPolicy(removal);
+    // Nothing of ours holds the password: the proxy fetches the current one for each new connection to
+    // the cluster, and our code signs in to the proxy with IAM tokens. So the password can rotate on a
+    // schedule (single user: the rotation function changes it in place). The function runs in the app
+    // subnets, reaching Secrets Manager through the VPC's interface endpoint and the cluster on 5432.
+    cluster.addRotationSingleUser({
+      automaticallyAfter: Duration.days(config.database.passwordRotationDays),
+      vpcSubnets: { subnetGroupName: SUBNETS.app },
+    });
 
     const proxy = new rds.DatabaseProxy(this, 'Proxy', {
       proxyTarget: rds.ProxyTarget.fromCluster(cluster),
@@ -134,8 +154,8 @@ export class DataStack extends Stack {
       vpcSubnets: { subnetGroupName: SUBNETS.app },
       securityGroups: [proxySg],
       requireTLS: true,
-      // Lambdas authenticate with the secret's password (read once per environment); IAM auth optional later.
-      iamAuth: false,
+      // Clients sign in with IAM auth tokens (DATABASE_AUTH=iam): no client holds the database password.
+      iamAuth: true,
       idleClientTimeout: Duration.minutes(30),
       maxConnectionsPercent: 90,
     });
@@ -156,6 +176,13 @@ export class DataStack extends Stack {
       subnetIds: vpc.selectSubnets({ subnetGroupName: SUBNETS.data }).subnetIds,
     });
     const multiAz = config.redis.replicas > 0;
+    // AUTH token generated into a secret; CloudFormation hands it to ElastiCache through a dynamic
+    // reference (it is never in the template). Characters ElastiCache refuses (@ " /) are left out.
+    this.redisAuthSecret = new secretsmanager.Secret(this, 'RedisAuthToken', {
+      description: `kidslearn ${config.name}: ElastiCache Redis AUTH token (REDIS_PASSWORD_SECRET_ARN); rotate as docs/deploy-aws.md says`,
+      generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+      removalPolicy: removal,
+    });
     const redis = new elasticache.CfnReplicationGroup(this, 'Redis', {
       replicationGroupDescription: `kidslearn ${config.name} cache`,
       engine: 'redis',
@@ -169,6 +196,7 @@ export class DataStack extends Stack {
       port: REDIS_PORT,
       transitEncryptionEnabled: true,
       transitEncryptionMode: 'required',
+      authToken: this.redisAuthSecret.secretValue.unsafeUnwrap(),
       atRestEncryptionEnabled: true,
       autoMinorVersionUpgrade: true,
     });
@@ -177,6 +205,7 @@ export class DataStack extends Stack {
     new CfnOutput(this, 'DatabaseProxyEndpoint', { value: proxy.endpoint, description: 'DATABASE_HOST' });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.databaseSecret.secretArn, description: 'DATABASE_SECRET_ARN' });
     new CfnOutput(this, 'RedisUrl', { value: this.redisUrl, description: 'REDIS_URL' });
+    new CfnOutput(this, 'RedisAuthTokenSecretArn', { value: this.redisAuthSecret.secretArn, description: 'REDIS_PASSWORD_SECRET_ARN' });
 
     // ---- Migrations on every deploy -------------------------------------------------------
     const migrateDir = path.join(props.lambdaDir, 'migrate');
@@ -204,13 +233,16 @@ export class DataStack extends Stack {
       securityGroups: [appSecurityGroup],
       logGroup: migrateLogs,
       environment: {
-        DATABASE_SECRET_ARN: this.databaseSecret.secretArn,
+        // Like every other client of the proxy: an IAM auth token, no secret (the proxy requires IAM).
+        DATABASE_AUTH: 'iam',
+        DATABASE_USER: DATABASE_USER,
+        DATABASE_IAM_REGION: this.region,
         DATABASE_HOST: proxy.endpoint,
         DATABASE_NAME: this.databaseName,
         NODE_OPTIONS: '--enable-source-maps',
       },
     });
-    this.databaseSecret.grantRead(migrate);
+    proxy.grantConnect(migrate, DATABASE_USER);
     this.migrateFunction = migrate;
 
     const providerLogs = new logs.LogGroup(this, 'MigrateProviderLogs', {
@@ -241,17 +273,16 @@ export class DataStack extends Stack {
   #acknowledgeNagFindings(prod: boolean, redisReplicas: number): void {
     const stack = Validations.of(this);
     stack.acknowledge(
-      // Single-user rotation would change the password under running tasks, which read the secret once
-      // per execution environment (by design: one Secrets Manager call) and open new pool connections
-      // later. Rotate by hand with a redeploy, or switch the proxy to IAM auth first (docs/deploy-aws.md).
-      { id: 'AwsSolutions-SMG4', reason: 'Automatic rotation would break running tasks that cache the credentials; documented manual rotation.' },
       // A non-default port is obscurity, not security: access is by security group and TLS.
       { id: 'AwsSolutions-RDS11', reason: 'Default port 5432; reachability is enforced by security groups (proxy only), not by the port.' },
       { id: 'AwsSolutions-AEC5', reason: 'Default port 6379; reachability is enforced by security groups (app SG only), not by the port.' },
-      // Redis AUTH would put a password into REDIS_URL, a plain environment variable; the cache holds no
-      // personal data (pseudonymous ids, counters), is TLS-only and reachable from our security group only.
-      { id: 'AwsSolutions-AEC6', reason: 'No AUTH token: TLS-only, reachable only from the app security group, holds no personal data.' },
     );
+    // The Redis token changes through ElastiCache's own two-step update (ROTATE, then SET), which Secrets
+    // Manager's rotation functions do not do for a replication group's AUTH token (docs/deploy-aws.md).
+    Validations.of(this.redisAuthSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'ElastiCache AUTH token: rotated with ElastiCache AuthTokenUpdateStrategy ROTATE then SET (both tokens valid meanwhile), documented in docs/deploy-aws.md.',
+    });
     for (const fn of ['Migrate', 'MigrateProvider/framework-onEvent']) {
       const role = this.node.findChild(fn.split('/')[0]!);
       const target = fn.includes('/') ? role.node.findChild('framework-onEvent') : role;

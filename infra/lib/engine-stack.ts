@@ -20,10 +20,13 @@ export interface EngineStackProps extends StackProps {
   config: EnvConfig;
   vpc: ec2.IVpc;
   appSecurityGroup: ec2.ISecurityGroup;
-  databaseSecret: secretsmanager.ISecret;
   databaseProxy: rds.IDatabaseProxy;
   databaseName: string;
+  /** The user tasks sign in to the proxy as (IAM auth token; `rds-db:connect` granted for it only). */
+  databaseUser: string;
   redisUrl: string;
+  /** The Redis AUTH token (REDIS_PASSWORD_SECRET_ARN). */
+  redisAuthSecret: secretsmanager.ISecret;
   analytics: AnalyticsStack;
   /** Directory with the repo's Dockerfile (default: the repository root). */
   imageDirectory?: string;
@@ -82,10 +85,14 @@ export class EngineStack extends Stack {
       NODE_ENV: 'production',
       LOG_LEVEL: 'info',
       SEED_DEMO_APPS: String(config.services.seedDemoApps),
-      DATABASE_SECRET_ARN: props.databaseSecret.secretArn,
+      // IAM auth tokens to RDS Proxy: no database secret in the tasks.
+      DATABASE_AUTH: 'iam',
+      DATABASE_USER: props.databaseUser,
+      DATABASE_IAM_REGION: this.region,
       DATABASE_HOST: props.databaseProxy.endpoint,
       DATABASE_NAME: props.databaseName,
       REDIS_URL: props.redisUrl,
+      REDIS_PASSWORD_SECRET_ARN: props.redisAuthSecret.secretArn,
       METRICS_EMF: 'true',
       ENGINE_MODE: 'separate',
       LAKE_MODE: 'separate',
@@ -115,7 +122,8 @@ export class EngineStack extends Stack {
         // SIGTERM lets the worker finish or release its job before the task stops.
         stopTimeout: Duration.seconds(60),
       });
-      props.databaseSecret.grantRead(taskDefinition.taskRole);
+      props.databaseProxy.grantConnect(taskDefinition.taskRole, props.databaseUser);
+      props.redisAuthSecret.grantRead(taskDefinition.taskRole);
       const svc = new ecs.FargateService(this, `${name}Service`, {
         cluster: this.cluster,
         taskDefinition,
@@ -207,7 +215,7 @@ export class EngineStack extends Stack {
       });
       Validations.of(td).acknowledge({
         id: 'AwsSolutions-ECS2',
-        // Secrets are never in the environment: the process reads the database secret itself (DATABASE_SECRET_ARN).
+        // Secrets are never in the environment: the process reads the Redis token itself (REDIS_PASSWORD_SECRET_ARN) and signs in to the database with IAM.
         reason: 'Only non-secret settings (ARNs, endpoints, queue URLs, model ids) are environment variables; secrets are read from Secrets Manager by the process.',
       });
     }

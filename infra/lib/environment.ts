@@ -8,7 +8,7 @@ import cdkNag from 'cdk-nag';
 import { type EnvConfig, envTitle } from './config.ts';
 import { AnalyticsStack } from './analytics-stack.ts';
 import { ApiStack } from './api-stack.ts';
-import { DataStack } from './data-stack.ts';
+import { DATABASE_USER, DataStack } from './data-stack.ts';
 import { EngineStack } from './engine-stack.ts';
 import { IdentityStack } from './identity-stack.ts';
 import { NetworkStack } from './network-stack.ts';
@@ -66,10 +66,11 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
   const platform = {
     vpc: network.vpc,
     appSecurityGroup: network.appSecurityGroup,
-    databaseSecret: data.databaseSecret,
     databaseProxy: data.databaseProxy,
     databaseName: data.databaseName,
+    databaseUser: DATABASE_USER,
     redisUrl: data.redisUrl,
+    redisAuthSecret: data.redisAuthSecret,
     analytics,
   };
   const api = new ApiStack(app, stackId(config, 'Api'), {

@@ -64,10 +64,18 @@ const EnvSchema = z.object({
   PGLITE_SHARED_BUFFERS_MB: intFrom(32, 1, 4096),
   DATABASE_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['postgres:', 'postgresql:']).optional()),
   DATABASE_SECRET_ARN: z.preprocess(emptyToUndefined, z.string().trim().startsWith('arn:').optional()),
+  DATABASE_AUTH: z.preprocess(emptyToUndefined, z.enum(['password', 'iam']).default('password')),
+  DATABASE_USER: z.preprocess(emptyToUndefined, z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'a database user name').optional()),
+  DATABASE_HOST: z.preprocess(emptyToUndefined, z.string().trim().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a host name such as the RDS Proxy endpoint').optional()),
+  DATABASE_PORT: intFrom(5432, 1, 65535),
+  DATABASE_NAME: z.preprocess(emptyToUndefined, z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_$-]{0,62}$/, 'a database name').optional()),
+  DATABASE_IAM_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
+  AWS_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1').optional()),
   DATABASE_POOL_SIZE: intFrom(10, 1, 200),
   DATABASE_CONNECT_TIMEOUT_MS: intFrom(5000, 100, 120000),
   DATABASE_STATEMENT_TIMEOUT_MS: intFrom(10000, 100, 600000),
   REDIS_URL: z.preprocess(emptyToUndefined, urlWithProtocol(['redis:', 'rediss:']).optional()),
+  REDIS_PASSWORD_SECRET_ARN: z.preprocess(emptyToUndefined, z.string().trim().startsWith('arn:').optional()),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{0,64}$/).default('kidslearn:'),
   CACHE_TIMEOUT_MS: intFrom(500, 10, 10000),
   CACHE_MAX_ENTRIES: intFrom(10000, 100, 10_000_000),
@@ -171,7 +179,7 @@ const EnvSchema = z.object({
 });
 
 /** Variables whose value is never repeated in an error message. */
-const SECRET_VARIABLES = new Set(['SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL', 'LLM_API_KEY', 'LLM_URL', 'ALERT_WEBHOOK_URL']);
+const SECRET_VARIABLES = new Set(['DATABASE_URL', 'REDIS_URL', 'SMTP_URL', 'EMBEDDINGS_API_KEY', 'EMBEDDINGS_URL', 'LLM_API_KEY', 'LLM_URL', 'ALERT_WEBHOOK_URL']);
 
 /** Parses `group=role,group=role`; children never sign in through an external provider. */
 function parseRoleMap(v: string): Record<string, 'guardian' | 'teacher' | 'admin'> | undefined {
@@ -207,7 +215,7 @@ export interface Config {
   dataDir: string;
   database:
     | { kind: 'pglite'; dataDir: string; sharedBuffersMb: number }
-    | { kind: 'postgres'; url: string; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
+    | { kind: 'postgres'; url: string; auth: DatabaseAuth; poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number };
   statementTimeoutMs: number;
   cache:
     | { kind: 'memory'; maxEntries: number }
@@ -330,6 +338,15 @@ export interface Config {
   );
 }
 
+/**
+ * How the server's connections sign in (`DATABASE_AUTH`): the password in
+ * `DATABASE_URL` (default), or an RDS IAM auth token (`iam`: RDS Proxy with
+ * IAM authentication) signed for the URL's user, host and port in `region`
+ * (`DATABASE_IAM_REGION`, else `AWS_REGION`), fresh for new connections
+ * (adapters/db/connection.ts).
+ */
+export type DatabaseAuth = { kind: 'password' } | { kind: 'iam'; region: string };
+
 /** Raised for an invalid environment; its message is the one line we print. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -357,21 +374,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
       throw new ConfigError(`Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs (${error instanceof Error ? error.message : 'unreadable'})`, { cause: error });
     }
   }
-  if (e.DATABASE_SECRET_ARN && !e.DATABASE_URL) {
+  const { url: databaseUrl, auth: databaseAuth } = databaseConnection(e);
+  if (e.DATABASE_SECRET_ARN && !databaseUrl) {
     // The AWS entry points turn the secret into DATABASE_URL before this runs (adapters/aws/database-secret.ts).
     throw new ConfigError('Invalid DATABASE_SECRET_ARN: expected it to be resolved into DATABASE_URL by the entry point (resolveSecrets, adapters/aws/secrets.ts) before the configuration is loaded');
   }
   if (e.JWT_PRIVATE_KEY_SECRET_ARN && !e.JWT_PRIVATE_KEY) {
     throw new ConfigError('Invalid JWT_PRIVATE_KEY_SECRET_ARN: expected it to be resolved into JWT_PRIVATE_KEY by the entry point (resolveSecrets) before the configuration is loaded');
   }
+  if (e.REDIS_PASSWORD_SECRET_ARN && !(e.REDIS_URL && new URL(e.REDIS_URL).password)) {
+    throw new ConfigError('Invalid REDIS_PASSWORD_SECRET_ARN: expected it to be resolved into the password of REDIS_URL by the entry point (resolveSecrets) before the configuration is loaded');
+  }
   if (e.OIDC_ISSUER && !e.OIDC_AUDIENCE) throw new ConfigError('Invalid OIDC_AUDIENCE: expected the client id (audience) tokens of OIDC_ISSUER are issued for');
-  if (e.LAKE_MODE === 'separate' && !e.DATABASE_URL) {
+  if (e.LAKE_MODE === 'separate' && !databaseUrl) {
     throw new ConfigError('Invalid LAKE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the lake writer itself)');
   }
   if ((e.LAKE_S3_PREFIX || e.LAKE_S3_ENDPOINT || e.LAKE_S3_REGION) && !e.LAKE_S3_BUCKET) {
     throw new ConfigError('Invalid LAKE_S3_BUCKET: expected a bucket name when LAKE_S3_PREFIX, LAKE_S3_ENDPOINT or LAKE_S3_REGION is set');
   }
-  if (e.ENGINE_MODE === 'separate' && !e.DATABASE_URL) {
+  if (e.ENGINE_MODE === 'separate' && !databaseUrl) {
     throw new ConfigError('Invalid ENGINE_MODE="separate": expected inline without DATABASE_URL (the embedded database allows one process, so `npm start` must run the engine itself)');
   }
   if (e.JOB_QUEUE === 'sqs' && !e.JOBS_QUEUE_URL) throw new ConfigError('Invalid JOBS_QUEUE_URL: expected the SQS FIFO queue URL (…/name.fifo) when JOB_QUEUE=sqs');
@@ -384,10 +405,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     port: e.PORT,
     host: e.HOST,
     dataDir,
-    database: e.DATABASE_URL
+    database: databaseUrl
       ? {
           kind: 'postgres',
-          url: e.DATABASE_URL,
+          url: databaseUrl,
+          auth: databaseAuth,
           poolSize: e.DATABASE_POOL_SIZE,
           connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
           statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
@@ -403,12 +425,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS },
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    engine: { mode: e.ENGINE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
+    engine: { mode: e.ENGINE_MODE ?? (databaseUrl ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },
     jobs: e.JOB_QUEUE === 'sqs' ? { kind: 'sqs', url: e.JOBS_QUEUE_URL!, region: regionOfSqsUrl(e.JOBS_QUEUE_URL!) } : { kind: 'pg-boss' },
     events: e.EVENT_QUEUE === 'sqs' ? { kind: 'sqs', url: e.EVENTS_QUEUE_URL!, region: regionOfSqsUrl(e.EVENTS_QUEUE_URL!), timeoutMs: e.EVENT_QUEUE_TIMEOUT_MS } : e.EVENT_QUEUE === 'packed' ? { kind: 'packed' } : { kind: 'database' },
     lake: {
       enabled: e.LAKE_ENABLED,
-      mode: e.LAKE_MODE ?? (e.DATABASE_URL ? 'separate' : 'inline'),
+      mode: e.LAKE_MODE ?? (databaseUrl ? 'separate' : 'inline'),
       port: e.LAKE_PORT,
       flushSeconds: e.LAKE_FLUSH_SECONDS,
       flushEvents: e.LAKE_FLUSH_EVENTS,
@@ -450,6 +472,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     embeddings,
     llm,
   };
+}
+
+/**
+ * The server's URL and how it signs in. With `DATABASE_AUTH=iam` the URL
+ * carries no password: it is `DATABASE_URL`, or built from `DATABASE_HOST`,
+ * `DATABASE_PORT`, `DATABASE_NAME` (default `postgres`) with TLS verified
+ * (`sslmode=verify-full`, as RDS Proxy requires for IAM); `DATABASE_USER`
+ * names the user the token is signed for (else the URL's user).
+ */
+function databaseConnection(e: z.infer<typeof EnvSchema>): { url: string | undefined; auth: DatabaseAuth } {
+  if (e.DATABASE_AUTH === 'password') return { url: e.DATABASE_URL, auth: { kind: 'password' } };
+  if (e.DATABASE_SECRET_ARN) throw new ConfigError('Invalid DATABASE_SECRET_ARN: expected none with DATABASE_AUTH=iam (connections sign in with an IAM auth token, not the secret\'s password)');
+  const region = e.DATABASE_IAM_REGION ?? e.AWS_REGION;
+  if (!region) throw new ConfigError('Invalid DATABASE_IAM_REGION: expected the AWS region of the RDS Proxy (or AWS_REGION) when DATABASE_AUTH=iam');
+  let url: URL;
+  if (e.DATABASE_URL) {
+    url = new URL(e.DATABASE_URL);
+    if (url.password) throw new ConfigError('Invalid DATABASE_URL: expected no password when DATABASE_AUTH=iam (the password is an IAM auth token, signed per connection)');
+  } else {
+    if (!e.DATABASE_HOST) throw new ConfigError('Invalid DATABASE_HOST: expected the RDS Proxy endpoint (or DATABASE_URL without a password) when DATABASE_AUTH=iam');
+    url = new URL('postgresql://placeholder');
+    url.hostname = e.DATABASE_HOST;
+    url.port = String(e.DATABASE_PORT);
+    url.pathname = `/${encodeURIComponent(e.DATABASE_NAME ?? 'postgres')}`;
+    url.searchParams.set('sslmode', 'verify-full');
+  }
+  if (e.DATABASE_USER) url.username = encodeURIComponent(e.DATABASE_USER);
+  if (!url.username) throw new ConfigError('Invalid DATABASE_USER: expected the database user IAM auth tokens are signed for when DATABASE_AUTH=iam');
+  return { url: url.toString(), auth: { kind: 'iam', region } };
 }
 
 /** The mail transport: `MAIL_TRANSPORT`, else SMTP when `SMTP_URL` is set, else the outbox. */

@@ -278,7 +278,7 @@ export async function createContainer(config: Config, overrides: ContainerOverri
         store,
         lock:
           config.database.kind === 'postgres'
-            ? advisoryLock({ url: config.database.url, key: LAKE_WRITER_LOCK_KEY, timeoutMs: config.database.connectTimeoutMs })
+            ? advisoryLock({ url: config.database.url, auth: config.database.auth, key: LAKE_WRITER_LOCK_KEY, timeoutMs: config.database.connectTimeoutMs })
             : processLocalLock(),
         logger,
         metrics: metrics.lakeWriter,
@@ -419,6 +419,7 @@ export async function openConfiguredJobQueue(config: Config, database: Database,
   return openJobQueue({
     database,
     databaseUrl: config.database.kind === 'postgres' ? config.database.url : undefined,
+    databaseAuth: config.database.kind === 'postgres' ? config.database.auth : undefined,
     timeoutMs: config.engine.queueTimeoutMs,
     pollingIntervalSeconds: config.engine.pollSeconds,
     onError,

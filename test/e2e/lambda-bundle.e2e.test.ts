@@ -98,7 +98,7 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('builds one minified ESM file with a source map per entry point, leaving out shared modules, the AWS SDK, PGlite and DuckDB', () => {
+  it('builds one minified ESM file with a source map per entry point, leaving out shared modules, the AWS SDK clients, PGlite and DuckDB', () => {
     assert.deepEqual(built.map((b) => b.name).filter((n) => n === 'api' || n === 'migrate'), ['api', 'migrate']);
     assert.ok(!built.some((b) => b.name === 'aws-config' || b.name === 'invocation'));
     for (const b of built) {
@@ -115,7 +115,11 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
       for (const f of b.initFiles) {
         assert.doesNotMatch(readFileSync(f, 'utf8'), /from\s*"@aws-sdk\/client-(?:sqs|sesv2|s3|bedrock-runtime)"/, `${b.name} imports an AWS SDK client at init (${path.basename(f)})`);
       }
-      assert.ok(!Object.keys(b.packages).some((p) => /^@(aws-sdk|electric-sql|duckdb)\//.test(p)), Object.keys(b.packages).join(', '));
+      assert.ok(!Object.keys(b.packages).some((p) => /^@(aws-sdk\/client-|electric-sql\/|duckdb\/)/.test(p)), Object.keys(b.packages).join(', '));
+      // The RDS signer (DATABASE_AUTH=iam) is not in the runtime: bundled by every function that connects to the
+      // database, and loaded with the first connection, not at init.
+      assert.equal(Boolean(b.packages['@aws-sdk/rds-signer']), b.name !== 'authorizer', `${b.name}: @aws-sdk/rds-signer bundled`);
+      for (const f of b.initFiles) assert.ok(!readFileSync(f, 'utf8').includes('"rds-db"'), `${b.name} loads the RDS signer at init (${path.basename(f)})`);
     }
     // The api function's route groups are chunks of their own, not loaded at init (http/route-groups.ts).
     const api = built.find((b) => b.name === 'api')!;

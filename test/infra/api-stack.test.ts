@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createHttpApp, servedRoutes } from '../../src/http/app.ts';
 import { standInContainer } from '../support/stand-in-container.ts';
 import { AUTHORIZER_CACHE_TTL, PROTECTED_METHODS, PROTECTED_ROUTES } from '../../infra/lib/api-stack.ts';
@@ -246,9 +246,14 @@ describe('api stack: functions', () => {
     assert.match(resolveCfn(env.JOBS_QUEUE_URL, {}), /Kidslearn-Dev-Analytics:ExportsOutputRefJobsQueue/);
     assert.match(resolveCfn(env.EVENTS_QUEUE_URL, {}), /Kidslearn-Dev-Analytics:ExportsOutputRefEventsQueue/);
     assert.equal(env.MAIL_FROM, loadEnvConfig('dev').mail.sender);
-    assert.match(resolveCfn(env.DATABASE_SECRET_ARN, {}), /Kidslearn-Dev-Data/);
+    assert.equal(env.DATABASE_SECRET_ARN, undefined, 'IAM auth: no database secret');
+    assert.equal(env.DATABASE_AUTH, 'iam');
+    assert.equal(env.DATABASE_USER, 'kidslearn_admin');
+    assert.equal(env.DATABASE_IAM_REGION, 'eu-west-1');
     assert.match(resolveCfn(env.DATABASE_HOST, {}), /Kidslearn-Dev-Data/);
-    assert.equal(env.DATABASE_URL, undefined, 'credentials come from the secret, never the environment');
+    assert.equal(env.DATABASE_URL, undefined, 'no credentials in the environment');
+    assert.match(resolveCfn(env.REDIS_PASSWORD_SECRET_ARN, {}), /Kidslearn-Dev-Data:ExportsOutputRefRedisAuthToken/);
+    assert.doesNotMatch(JSON.stringify(env.REDIS_URL), /@/, 'REDIS_URL carries no password');
     assert.equal(env.DATABASE_POOL_SIZE, '2', 'one request at a time per instance: a small pool per execution environment');
   });
 
@@ -293,8 +298,34 @@ describe('api stack: least privilege', () => {
     assert.deepEqual([...new Set(sqs.flatMap(actions))].sort(), ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage']);
     const bedrock = statements.filter((s) => actions(s).some((a) => a.startsWith('bedrock:')));
     assert.deepEqual(bedrock.map((s) => [actions(s), s.Resource]), [[['bedrock:InvokeModel'], `arn:aws:bedrock:eu-west-1::foundation-model/${loadEnvConfig('dev').services.embeddingsModelId}`]]);
-    assert.ok(statements.some((s) => actions(s).includes('secretsmanager:GetSecretValue')));
     assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.endsWith(':*') || a === '*')), []);
+  });
+
+  it('the database: rds-db:connect as the one user on the proxy, for the api function and the events consumer only; secrets: only the Redis token and the signing key', () => {
+    const t = api.dev;
+    const connectResource = {
+      'Fn::Join': ['', ['arn:aws:rds-db:eu-west-1:', { Ref: 'AWS::AccountId' }, ':dbuser:', { 'Fn::Select': [6, { 'Fn::Split': [':', { 'Fn::ImportValue': Match.stringLikeRegexp('^Kidslearn-Dev-Data:ExportsOutputFnGetAttProxy\\w+DBProxyArn') }] }] }, '/kidslearn_admin']],
+    };
+    const connectsOf = (fn: string) => roleStatements(t, fn).filter((s) => actions(s).includes('rds-db:connect'));
+    for (const fn of ['Api', 'EventsConsumer']) {
+      const connects = connectsOf(fn);
+      assert.equal(connects.length, 1, fn);
+      assert.deepEqual(actions(connects[0]!), ['rds-db:connect']);
+      Template.fromJSON({ Resources: { X: { Type: 'T', Properties: { R: connects[0]!.Resource } } } }).hasResourceProperties('T', { R: connectResource });
+    }
+    assert.deepEqual(connectsOf('Authorizer'), []);
+    // Every rds-db:connect grant of the stack is one of those two.
+    const all = Object.values(t.findResources('AWS::IAM::Policy')).flatMap((p) => ((p as Resource).Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+    assert.equal(all.filter((s) => actions(s).includes('rds-db:connect')).length, 2);
+    const redisToken = { 'Fn::ImportValue': Match.stringLikeRegexp('^Kidslearn-Dev-Data:ExportsOutputRefRedisAuthToken') };
+    const reads = (fn: string) => roleStatements(t, fn).filter((s) => actions(s).includes('secretsmanager:GetSecretValue'));
+    Template.fromJSON({ Resources: { X: { Type: 'T', Properties: { R: reads('Api').map((s) => s.Resource) } } } }).hasResourceProperties('T', {
+      R: [[redisToken, { Ref: logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey') }]],
+    });
+    assert.deepEqual(reads('EventsConsumer'), [], 'the consumer reads no secret');
+    const consumerEnv = (one(t, 'AWS::Lambda::Function', 'EventsConsumer').Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    assert.deepEqual(Object.keys(consumerEnv).filter((k) => /SECRET_ARN$|^REDIS_/.test(k)), []);
+    assert.equal(consumerEnv.DATABASE_AUTH, 'iam');
   });
 
   it('the token signing key: generated into its own secret at deploy, read by the api function, before it starts', () => {

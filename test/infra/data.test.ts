@@ -54,27 +54,43 @@ test('dev: no deletion protection and the cluster goes with the stack', () => {
   t.hasResource('AWS::RDS::DBCluster', { Properties: Match.objectLike({ DeletionProtection: false }), DeletionPolicy: 'Delete' });
 });
 
-test('credentials are generated into Secrets Manager and the cluster uses them', () => {
-  const secret = onlyId('AWS::SecretsManager::Secret');
+test('credentials are generated into Secrets Manager, the cluster uses them, and they rotate on the configured schedule', () => {
+  const secret = onlyId('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password' }) });
   t.hasResourceProperties('AWS::SecretsManager::Secret', {
     GenerateSecretString: Match.objectLike({ GenerateStringKey: 'password', SecretStringTemplate: JSON.stringify({ username: 'kidslearn_admin' }) }),
   });
   t.hasResourceProperties('AWS::RDS::DBCluster', {
     MasterUserPassword: { 'Fn::Join': ['', Match.arrayWith([{ Ref: secret }])] },
   });
-  // No rotation (see the SMG4 acknowledgement in data-stack.ts).
-  t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+  // Single-user rotation every config.database.passwordRotationDays (nothing of ours holds the password).
+  const attachment = onlyId('AWS::SecretsManager::SecretTargetAttachment');
+  const rotation = onlyId('AWS::Serverless::Application');
+  t.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+  t.hasResourceProperties('AWS::SecretsManager::RotationSchedule', {
+    SecretId: { Ref: attachment },
+    RotationLambdaARN: { 'Fn::GetAtt': [rotation, 'Outputs.RotationLambdaARN'] },
+    RotationRules: { ScheduleExpression: `rate(${dev.config.database.passwordRotationDays} days)` },
+  });
+  // The rotation function runs in the app subnets (Secrets Manager's interface endpoint is there).
+  t.hasResourceProperties('AWS::Serverless::Application', {
+    Parameters: Match.objectLike({
+      vpcSubnetIds: { 'Fn::Join': ['', [{ 'Fn::ImportValue': Match.stringLikeRegexp('Vpcapp') }, ',', { 'Fn::ImportValue': Match.stringLikeRegexp('Vpcapp') }]] },
+      endpoint: { 'Fn::Join': ['', ['https://secretsmanager.eu-west-1.', { Ref: 'AWS::URLSuffix' }]] },
+    }),
+  });
+  for (const env of ['staging', 'prod'] as const) assert.ok(loadEnvConfig(env).database.passwordRotationDays <= 30, `${env} rotates at least monthly`);
 });
 
-test('the cluster admits 5432 from the proxy only, the proxy from the app security group only', () => {
+test('the cluster admits 5432 from the proxy and the rotation function only, the proxy from the app security group only', () => {
   const clusterSg = onlyId('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('^Aurora') });
   const proxySg = onlyId('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('^RDS Proxy') });
+  const rotationSg = logicalIds(t, 'AWS::EC2::SecurityGroup').find((id) => id.startsWith('ClusterRotationSingleUserSecurityGroup'))!;
   const ingress = Object.values(t.findResources('AWS::EC2::SecurityGroupIngress')) as { Properties: Record<string, unknown> }[];
   const into = (sg: string) => ingress.filter((r) => JSON.stringify(r.Properties.GroupId) === JSON.stringify(ref(sg))).map((r) => r.Properties);
   const toCluster = into(clusterSg);
-  assert.equal(toCluster.length, 1, 'one rule into the cluster');
-  assert.deepEqual(toCluster[0]!.SourceSecurityGroupId, ref(proxySg));
-  assert.equal(toCluster[0]!.IpProtocol, 'tcp');
+  assert.equal(toCluster.length, 2, 'two rules into the cluster');
+  assert.deepEqual(new Set(toCluster.map((r) => JSON.stringify(r.SourceSecurityGroupId))), new Set([JSON.stringify(ref(proxySg)), JSON.stringify(ref(rotationSg))]));
+  for (const r of toCluster) assert.equal(r.IpProtocol, 'tcp');
   const toProxy = into(proxySg);
   assert.equal(toProxy.length, 1, 'one rule into the proxy');
   assert.match(JSON.stringify(toProxy[0]!.SourceSecurityGroupId), /AppSecurityGroup/);
@@ -86,11 +102,11 @@ test('the cluster admits 5432 from the proxy only, the proxy from the app securi
   }
 });
 
-test('RDS Proxy requires TLS, authenticates with the secret and sits in the app subnets', () => {
+test('RDS Proxy requires TLS and IAM auth from clients, reaches the cluster with the secret, and sits in the app subnets', () => {
   t.hasResourceProperties('AWS::RDS::DBProxy', {
     EngineFamily: 'POSTGRESQL',
     RequireTLS: true,
-    Auth: [Match.objectLike({ AuthScheme: 'SECRETS' })],
+    Auth: [{ AuthScheme: 'SECRETS', IAMAuth: 'REQUIRED', SecretArn: { Ref: onlyId('AWS::SecretsManager::SecretTargetAttachment') } }],
     VpcSubnetIds: [{ 'Fn::ImportValue': Match.stringLikeRegexp('Vpcapp') }, { 'Fn::ImportValue': Match.stringLikeRegexp('Vpcapp') }],
   });
 });
@@ -103,6 +119,13 @@ test('Redis encrypts in transit and at rest and admits 6379 from the app securit
     NumCacheClusters: 1,
     CacheNodeType: dev.config.redis.nodeType,
   });
+  // The AUTH token: a dynamic reference to its generated secret, never a value in the template.
+  const token = onlyId('AWS::SecretsManager::Secret', { GenerateSecretString: Match.objectLike({ PasswordLength: 64 }) });
+  t.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+    AuthToken: { 'Fn::Join': ['', ['{{resolve:secretsmanager:', { Ref: token }, ':SecretString:::}}']] },
+  });
+  t.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false } });
+  assert.deepEqual(dev.stacks.data.resolve(dev.stacks.data.redisAuthSecret.secretArn), { Ref: token });
   t.hasResourceProperties('AWS::ElastiCache::SubnetGroup', {
     SubnetIds: [{ 'Fn::ImportValue': Match.stringLikeRegexp('Vpcdata') }, { 'Fn::ImportValue': Match.stringLikeRegexp('Vpcdata') }],
   });
@@ -124,19 +147,27 @@ test('the migrate function: nodejs24.x on arm64, in the VPC with the app securit
     VpcConfig: { SecurityGroupIds: [APP_SG], SubnetIds: Match.anyValue() },
     Environment: {
       Variables: Match.objectLike({
-        DATABASE_SECRET_ARN: { Ref: Match.stringLikeRegexp('ClusterSecretAttachment') },
+        DATABASE_AUTH: 'iam',
+        DATABASE_USER: 'kidslearn_admin',
         DATABASE_HOST: { 'Fn::GetAtt': [proxy, 'Endpoint'] },
         DATABASE_NAME: 'kidslearn',
       }),
     },
   });
-  // It may read the database secret (and nothing broader).
-  const policies = Object.values(t.findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }[];
-  const reads = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'));
-  assert.ok(reads.length >= 1);
-  // The attachment's Ref is the secret's ARN: exactly that one secret, no wildcard.
-  const attachment = onlyId('AWS::SecretsManager::SecretTargetAttachment');
-  for (const s of reads) assert.deepEqual(s.Resource, { Ref: attachment });
+  const fn = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler', Runtime: 'nodejs24.x' } }))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+  assert.equal(fn.Properties.Environment.Variables.DATABASE_SECRET_ARN, undefined, 'signs in with IAM: no database secret');
+  // rds-db:connect as the one user on this proxy (its resource id, the 7th field of its ARN), and no secret read:
+  // only the proxy's own role reads the database secret.
+  const policies = t.findResources('AWS::IAM::Policy') as Record<string, { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } }>;
+  const statements = Object.entries(policies).flatMap(([id, p]) => p.Properties.PolicyDocument.Statement.map((s) => ({ id, ...s })));
+  const connects = statements.filter((s) => JSON.stringify(s.Action).includes('rds-db:connect'));
+  assert.deepEqual(connects.map((s) => s.id.replace(/[0-9A-F]{8}$/, '')), ['MigrateServiceRoleDefaultPolicy']);
+  assert.deepEqual(connects[0]!.Resource, {
+    'Fn::Join': ['', ['arn:aws:rds-db:eu-west-1:', { Ref: 'AWS::AccountId' }, ':dbuser:', { 'Fn::Select': [6, { 'Fn::Split': [':', { 'Fn::GetAtt': [proxy, 'DBProxyArn'] }] }] }, '/kidslearn_admin']],
+  });
+  const reads = statements.filter((s) => JSON.stringify(s.Action).includes('secretsmanager:GetSecretValue'));
+  assert.deepEqual(reads.map((s) => s.id.replace(/[0-9A-F]{8}$/, '')), ['ProxyIAMRoleDefaultPolicy']);
+  assert.deepEqual(reads[0]!.Resource, { Ref: onlyId('AWS::SecretsManager::SecretTargetAttachment') });
 });
 
 test('migrations run as a custom resource after the proxy is up, and rerun on every deploy', () => {

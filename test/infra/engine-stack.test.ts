@@ -136,13 +136,35 @@ describe('engine stack: least privilege', () => {
     assert.doesNotMatch(JSON.stringify(engine.prod.toJSON()), /AmazonBedrockFullAccess/);
   });
 
-  it('the engine consumes (and re-sends) on the jobs queue only, and reads the database secret', () => {
+  it('both tasks: rds-db:connect as the one user on the proxy, the Redis token read, no database secret anywhere', () => {
+    const t = engine.dev;
+    for (const task of ['EngineTask', 'LakeWriterTask'] as const) {
+      const statements = taskRoleStatements(t, task);
+      const connects = statements.filter((s) => actions(s).includes('rds-db:connect'));
+      assert.equal(connects.length, 1, task);
+      assert.match(resolveCfn((connects[0]!.Resource as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1][0], {}), /^arn:aws:rds-db:eu-west-1:$/);
+      assert.match(JSON.stringify(connects[0]!.Resource), /:dbuser:.*Fn::Select":\[6,.*DBProxyArn.*\/kidslearn_admin"/);
+      const reads = statements.filter((s) => actions(s).includes('secretsmanager:GetSecretValue'));
+      assert.equal(reads.length, 1, task);
+      assert.match(JSON.stringify(reads[0]!.Resource), /^\{"Fn::ImportValue":"Kidslearn-Dev-Data:ExportsOutputRefRedisAuthToken\w+"\}$/);
+    }
+    const containers = Object.values(t.findResources('AWS::ECS::TaskDefinition')).flatMap((d) => (d as { Properties: { ContainerDefinitions: { Environment: { Name: string; Value: unknown }[] }[] } }).Properties.ContainerDefinitions);
+    assert.equal(containers.length, 2);
+    for (const c of containers) {
+      const env = Object.fromEntries(c.Environment.map((e) => [e.Name, e.Value]));
+      assert.equal(env.DATABASE_SECRET_ARN, undefined);
+      assert.equal(env.DATABASE_AUTH, 'iam');
+      assert.equal(env.DATABASE_USER, 'kidslearn_admin');
+      assert.match(JSON.stringify(env.REDIS_PASSWORD_SECRET_ARN), /RedisAuthToken/);
+    }
+  });
+
+  it('the engine consumes (and re-sends) on the jobs queue only', () => {
     const statements = taskRoleStatements(engine.dev, 'EngineTask');
     const sqs = statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:')));
     assert.equal(sqs.length, 1);
     assert.match(resolveCfn(sqs[0]!.Resource, {}), /JobsQueue\w+Arn/);
     assert.deepEqual(actions(sqs[0]!).sort(), ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage']);
-    assert.ok(statements.some((s) => actions(s).includes('secretsmanager:GetSecretValue')));
     assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.startsWith('s3:'))), [], 'the engine does not touch the lake');
   });
 

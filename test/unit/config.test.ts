@@ -30,7 +30,7 @@ describe('loadConfig', () => {
       REDIS_URL: 'redis://cache:6379',
       CORS_ORIGINS: 'https://a.example, https://b.example',
     });
-    assert.deepEqual(c.database, { kind: 'postgres', url: 'postgres://u:p@db:5432/k', poolSize: 20, connectTimeoutMs: 1500, statementTimeoutMs: 3000 });
+    assert.deepEqual(c.database, { kind: 'postgres', url: 'postgres://u:p@db:5432/k', auth: { kind: 'password' }, poolSize: 20, connectTimeoutMs: 1500, statementTimeoutMs: 3000 });
     assert.equal(c.cache.kind, 'redis');
     assert.deepEqual(c.corsOrigins, ['https://a.example', 'https://b.example']);
   });
@@ -157,8 +157,8 @@ describe('loadConfig', () => {
   for (const [name, value, expected] of [
     ['PORT', 'abc', /^Invalid PORT="abc": expected an integer$/],
     ['PORT', '70000', /^Invalid PORT="70000": expected a number <= 65535$/],
-    ['DATABASE_URL', 'mysql://x', /^Invalid DATABASE_URL="mysql:\/\/x": expected a URL starting with postgres:\/\/ or postgresql:\/\/$/],
-    ['REDIS_URL', 'localhost:6379', /^Invalid REDIS_URL=.*redis:\/\//],
+    ['DATABASE_URL', 'mysql://x', /^Invalid DATABASE_URL: expected a URL starting with postgres:\/\/ or postgresql:\/\/$/],
+    ['REDIS_URL', 'localhost:6379', /^Invalid REDIS_URL: expected a URL starting with redis:\/\//],
     ['LOG_LEVEL', 'loud', /^Invalid LOG_LEVEL="loud": expected one of fatal, error, warn, info, debug, trace, silent$/],
     ['CORS_ORIGINS', 'not a url', /^Invalid CORS_ORIGINS/],
     ['DATABASE_POOL_SIZE', '0', /^Invalid DATABASE_POOL_SIZE="0": expected a number >= 1$/],

@@ -15,6 +15,8 @@ import { lambdaConfig, loadLambdaConfig } from '../../src/runtimes/lambda/aws-co
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kidslearn/db-AbCdEf';
 const KEY_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kidslearn/jwt-AbCdEf';
 const JWK = JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: 'x', d: 'd', alg: 'EdDSA', kid: 'k' });
+const REDIS_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:kidslearn/redis-AbCdEf';
+const REDIS_TOKEN = 'Tok3n-With_Punct!#$%ButNoAtSlashQuote';
 const SECRET = JSON.stringify({ username: 'kidslearn', password: 'p@ss:w/rd?', host: 'cluster.internal', port: 5432, dbname: 'fromsecret', engine: 'postgres' });
 
 /** What `fn` writes to stdout (Powertools writes EMF there), one string per write. */
@@ -93,7 +95,15 @@ describe('secrets on AWS (DATABASE_SECRET_ARN, JWT_PRIVATE_KEY_SECRET_ARN)', () 
   it('reads each secret once per execution environment, across invocations, and builds a TLS DATABASE_URL for the proxy', async () => {
     sm.on(GetSecretValueCommand, { SecretId: ARN }).resolves({ SecretString: SECRET });
     sm.on(GetSecretValueCommand, { SecretId: KEY_ARN }).resolves({ SecretString: JWK });
-    Object.assign(process.env, { DATABASE_SECRET_ARN: ARN, DATABASE_HOST: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com', DATABASE_NAME: 'kidslearn', JWT_PRIVATE_KEY_SECRET_ARN: KEY_ARN });
+    sm.on(GetSecretValueCommand, { SecretId: REDIS_ARN }).resolves({ SecretString: REDIS_TOKEN });
+    Object.assign(process.env, {
+      DATABASE_SECRET_ARN: ARN,
+      DATABASE_HOST: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com',
+      DATABASE_NAME: 'kidslearn',
+      JWT_PRIVATE_KEY_SECRET_ARN: KEY_ARN,
+      REDIS_URL: 'rediss://master.kidslearn.abc.euw1.cache.amazonaws.com:6379',
+      REDIS_PASSWORD_SECRET_ARN: REDIS_ARN,
+    });
     delete process.env.DATABASE_URL;
     delete process.env.JWT_PRIVATE_KEY;
     const first = await lambdaConfig();
@@ -101,6 +111,13 @@ describe('secrets on AWS (DATABASE_SECRET_ARN, JWT_PRIVATE_KEY_SECRET_ARN)', () 
     assert.equal(second, first);
     assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: ARN }).length, 1);
     assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: KEY_ARN }).length, 1);
+    assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: REDIS_ARN }).length, 1);
+    assert.equal(first.cache.kind, 'redis');
+    const redis = new URL(first.cache.kind === 'redis' ? first.cache.url : '');
+    assert.equal(redis.protocol, 'rediss:');
+    assert.equal(redis.hostname, 'master.kidslearn.abc.euw1.cache.amazonaws.com');
+    assert.equal(redis.username, '');
+    assert.equal(decodeURIComponent(redis.password), REDIS_TOKEN);
     assert.equal(first.database.kind, 'postgres');
     const url = new URL(first.database.kind === 'postgres' ? first.database.url : '');
     assert.equal(url.hostname, 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com');
@@ -149,9 +166,84 @@ describe('secrets on AWS (DATABASE_SECRET_ARN, JWT_PRIVATE_KEY_SECRET_ARN)', () 
     await assert.rejects(() => resolveSecrets({ DATABASE_SECRET_ARN: ARN, DATABASE_URL: 'postgres://x@h/db' }), /either DATABASE_URL or DATABASE_SECRET_ARN, not both/);
     sm.on(GetSecretValueCommand).resolves({ SecretString: SECRET });
     await assert.rejects(() => loadLambdaConfig({ DATABASE_SECRET_ARN: ARN }), /needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN/);
-    await assert.rejects(() => loadLambdaConfig({ JWT_PRIVATE_KEY: JWK }), /needs DATABASE_URL or DATABASE_SECRET_ARN/);
+    await assert.rejects(() => loadLambdaConfig({ JWT_PRIVATE_KEY: JWK }), /needs DATABASE_URL, DATABASE_SECRET_ARN or DATABASE_AUTH=iam/);
     sm.on(GetSecretValueCommand, { SecretId: KEY_ARN }).resolves({ SecretString: '{"kty":"OKP"}' });
     await assert.rejects(() => resolveSecrets({ JWT_PRIVATE_KEY_SECRET_ARN: KEY_ARN }), /The signing key secret arn:.* is not a private JWK in JSON/);
+  });
+});
+
+describe('IAM database auth and the Redis AUTH token on AWS (DATABASE_AUTH=iam, REDIS_PASSWORD_SECRET_ARN)', () => {
+  // Made in before(): a second mock of the same client made at definition time would replace the first describe's.
+  let sm: ReturnType<typeof mockClient>;
+  before(() => (sm = mockClient(SecretsManagerClient)));
+  afterEach(() => sm.reset());
+  after(() => sm.restore());
+  const iamEnv = {
+    DATABASE_AUTH: 'iam',
+    DATABASE_HOST: 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com',
+    DATABASE_NAME: 'kidslearn',
+    DATABASE_USER: 'kidslearn_admin',
+    AWS_REGION: 'eu-west-1',
+    JWT_PRIVATE_KEY: JWK,
+    REDIS_URL: 'rediss://cache.internal:6379',
+    REDIS_PASSWORD_SECRET_ARN: REDIS_ARN,
+  };
+
+  it('reads no database secret with IAM auth: a TLS URL without a password, for the configured user, and the Redis token into REDIS_URL', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: REDIS_ARN }).resolves({ SecretString: REDIS_TOKEN });
+    const config = await loadLambdaConfig(iamEnv);
+    assert.deepEqual(sm.commandCalls(GetSecretValueCommand).map((c) => (c.args[0].input as { SecretId?: string }).SecretId), [REDIS_ARN]);
+    assert.equal(config.database.kind, 'postgres');
+    if (config.database.kind !== 'postgres') return;
+    assert.deepEqual(config.database.auth, { kind: 'iam', region: 'eu-west-1' });
+    const url = new URL(config.database.url);
+    assert.equal(url.hostname, 'proxy.proxy-abc.eu-west-1.rds.amazonaws.com');
+    assert.equal(url.port, '5432');
+    assert.equal(url.pathname, '/kidslearn');
+    assert.equal(url.username, 'kidslearn_admin');
+    assert.equal(url.password, '');
+    assert.equal(url.searchParams.get('sslmode'), 'verify-full');
+    assert.equal(config.cache.kind === 'redis' && decodeURIComponent(new URL(config.cache.url).password), REDIS_TOKEN);
+    // DATABASE_IAM_REGION wins over AWS_REGION.
+    const other = await loadLambdaConfig({ ...iamEnv, DATABASE_IAM_REGION: 'eu-central-1' });
+    assert.equal(other.database.kind === 'postgres' && other.database.auth.kind === 'iam' && other.database.auth.region, 'eu-central-1');
+  });
+
+  it('rejects IAM auth with the database secret, without a user, without a region, or with a password in DATABASE_URL', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: REDIS_TOKEN });
+    await assert.rejects(() => loadLambdaConfig({ ...iamEnv, DATABASE_SECRET_ARN: ARN }), /Invalid DATABASE_SECRET_ARN: expected none with DATABASE_AUTH=iam/);
+    await assert.rejects(() => loadLambdaConfig({ ...iamEnv, DATABASE_USER: '' }), /Invalid DATABASE_USER/);
+    await assert.rejects(() => loadLambdaConfig({ ...iamEnv, AWS_REGION: '' }), /Invalid DATABASE_IAM_REGION/);
+    await assert.rejects(() => loadLambdaConfig({ ...iamEnv, DATABASE_HOST: '', DATABASE_URL: 'postgresql://u:hunter2@h/db' }), (e: Error) => /Invalid DATABASE_URL: expected no password/.test(e.message) && !e.message.includes('hunter2'));
+    await assert.rejects(() => loadLambdaConfig({ ...iamEnv, DATABASE_HOST: '' }), /Invalid DATABASE_HOST/);
+  });
+
+  it('rejects an unusable Redis token or REDIS_URL without echoing either', async () => {
+    const cases: [string, string | undefined, Record<string, string>, RegExp][] = [
+      ['too short', 'hunter2', {}, /The Redis AUTH token secret arn:.* does not hold an AUTH token/],
+      ['an @', 'hunter2hunter2hunter2@', {}, /does not hold an AUTH token/],
+      ['no secret string', undefined, {}, /has no SecretString/],
+      ['password in REDIS_URL', REDIS_TOKEN, { REDIS_URL: 'rediss://:hunter2@cache.internal:6379' }, /^Invalid REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL without a password/],
+      ['no REDIS_URL', REDIS_TOKEN, { REDIS_URL: '' }, /^Invalid REDIS_URL/],
+    ];
+    for (const [name, token, env, message] of cases) {
+      sm.reset();
+      sm.on(GetSecretValueCommand).resolves(token === undefined ? {} : { SecretString: token });
+      await assert.rejects(
+        () => loadLambdaConfig({ ...iamEnv, ...env }),
+        (error: Error) => {
+          assert.ok(error instanceof SecretError, `${name}: ${String(error)}`);
+          assert.match(error.message, message, name);
+          assert.doesNotMatch(error.message, /hunter2/, name);
+          return true;
+        },
+      );
+    }
+  });
+
+  it('a REDIS_PASSWORD_SECRET_ARN nobody resolved fails the configuration', async () => {
+    const { loadConfig } = await import('../../src/config/config.ts');
+    assert.throws(() => loadConfig({ REDIS_URL: 'rediss://cache.internal:6379', REDIS_PASSWORD_SECRET_ARN: REDIS_ARN }, { envFile: null }), /Invalid REDIS_PASSWORD_SECRET_ARN: expected it to be resolved/);
   });
 });
 

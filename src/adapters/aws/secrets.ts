@@ -2,12 +2,14 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 
 /**
- * Database credentials from AWS Secrets Manager, turned into the
- * `DATABASE_URL` the rest of the code reads (config/config.ts). Used by the
- * AWS entry points (Lambda: runtimes/lambda/aws-config.ts; Fargate: the
- * engine, lake writer and API processes) when `DATABASE_SECRET_ARN` is set,
- * before the configuration is loaded, so the password never sits in an
- * environment variable of the function or task definition.
+ * Secrets from AWS Secrets Manager turned into the settings the rest of the
+ * code reads (config/config.ts): database credentials into `DATABASE_URL`
+ * (where the proxy takes passwords; on AWS it takes IAM tokens, see
+ * adapters/db/connection.ts), the signing key into `JWT_PRIVATE_KEY`, the
+ * ElastiCache AUTH token into `REDIS_URL`'s password. Used by the AWS entry
+ * points (Lambda: runtimes/lambda/aws-config.ts; Fargate: the engine, lake
+ * writer and API processes) before the configuration is loaded, so no
+ * secret sits in an environment variable of the function or task definition.
  */
 
 /** The variables this step reads (validated here: they are read before `loadConfig`). */
@@ -80,6 +82,7 @@ export interface DatabaseSecretOptions {
  */
 export async function resolveDatabaseSecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
   if (!env.DATABASE_SECRET_ARN?.trim()) return env;
+  if (env.DATABASE_AUTH?.trim() === 'iam') throw new SecretError('Invalid DATABASE_SECRET_ARN: expected none with DATABASE_AUTH=iam (connections sign in with an IAM auth token, not the secret\'s password)');
   const parsed = SecretEnvSchema.safeParse(env);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -142,8 +145,55 @@ export async function resolveJwtKeySecret(env: NodeJS.ProcessEnv, options: Datab
   return { ...env, JWT_PRIVATE_KEY: text };
 }
 
-/** Both secrets above, read concurrently: `DATABASE_URL` and `JWT_PRIVATE_KEY` filled in when their `*_SECRET_ARN` is set. */
+const RedisSecretEnvSchema = z.object({
+  REDIS_PASSWORD_SECRET_ARN: z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN'),
+  REDIS_URL: z.string().trim().refine((v) => {
+    try {
+      const url = new URL(v);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && !url.password;
+    } catch {
+      return false;
+    }
+  }, 'a redis:// or rediss:// URL without a password (the password comes from REDIS_PASSWORD_SECRET_ARN)'),
+  DATABASE_SECRET_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(3000),
+});
+
+/**
+ * Returns `env` with `REDIS_URL` carrying the password read from the secret
+ * named by `REDIS_PASSWORD_SECRET_ARN` (its string is the ElastiCache AUTH
+ * token as is), or `env` unchanged when that is not set. Read once per
+ * process (Lambda: per execution environment), like the other secrets: a
+ * rotated token reaches running processes only when they restart, which is
+ * why rotation goes through ElastiCache's ROTATE step (both tokens accepted)
+ * before SET (docs/deploy-aws.md).
+ */
+export async function resolveRedisSecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
+  if (!env.REDIS_PASSWORD_SECRET_ARN?.trim()) return env;
+  const parsed = RedisSecretEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    // REDIS_URL's value is never echoed (it may carry a password).
+    throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
+  }
+  const arn = parsed.data.REDIS_PASSWORD_SECRET_ARN;
+  const token = await readSecretString(arn, parsed.data.DATABASE_SECRET_TIMEOUT_MS, 'Redis AUTH token secret', options.client);
+  // ElastiCache AUTH tokens: 16 to 128 printable characters without spaces, quotes, slashes or @.
+  if (!/^[!#-.0-?A-~]{16,128}$/.test(token)) throw new SecretError(`The Redis AUTH token secret ${arn} does not hold an AUTH token (16 to 128 printable characters, no space, ", / or @)`);
+  const url = new URL(parsed.data.REDIS_URL);
+  url.password = encodeURIComponent(token);
+  return { ...env, REDIS_URL: url.toString() };
+}
+
+/**
+ * The secrets above, read concurrently: `DATABASE_URL`, `JWT_PRIVATE_KEY`
+ * and the password in `REDIS_URL` filled in when their `*_SECRET_ARN` is set.
+ */
 export async function resolveSecrets(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
-  const [database, jwt] = await Promise.all([resolveDatabaseSecret(env, options), resolveJwtKeySecret(env, options)]);
-  return { ...env, ...(database.DATABASE_URL === undefined ? {} : { DATABASE_URL: database.DATABASE_URL }), ...(jwt.JWT_PRIVATE_KEY === undefined ? {} : { JWT_PRIVATE_KEY: jwt.JWT_PRIVATE_KEY }) };
+  const [database, jwt, redis] = await Promise.all([resolveDatabaseSecret(env, options), resolveJwtKeySecret(env, options), resolveRedisSecret(env, options)]);
+  return {
+    ...env,
+    ...(database.DATABASE_URL === undefined ? {} : { DATABASE_URL: database.DATABASE_URL }),
+    ...(jwt.JWT_PRIVATE_KEY === undefined ? {} : { JWT_PRIVATE_KEY: jwt.JWT_PRIVATE_KEY }),
+    ...(redis.REDIS_URL === undefined ? {} : { REDIS_URL: redis.REDIS_URL }),
+  };
 }

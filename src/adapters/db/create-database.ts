@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { pgConnectionOptions, type PostgresAuth } from './connection.ts';
 
 /**
  * Creates the database `url` names when the server does not have it yet, so
@@ -7,13 +8,13 @@ import pg from 'pg';
  * role needs CREATEDB there); returns whether it created anything. The name
  * goes into SQL only as a quoted identifier.
  */
-export async function createDatabaseIfMissing(url: string, connectTimeoutMs: number): Promise<{ created: boolean; name: string }> {
+export async function createDatabaseIfMissing(url: string, connectTimeoutMs: number, auth?: PostgresAuth): Promise<{ created: boolean; name: string }> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.replace(/^\//, ''));
   if (!name || name === 'postgres') return { created: false, name: name || 'postgres' };
   const maintenance = new URL(url);
   maintenance.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: connectTimeoutMs });
+  const client = new pg.Client({ ...pgConnectionOptions({ url: maintenance.toString(), auth, connectTimeoutMs }), connectionTimeoutMillis: connectTimeoutMs });
   // A dropped connection must reject the awaited call below, not crash the process.
   client.on('error', () => {});
   await client.connect();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient } from 'kysely';
 import pg from 'pg';
+import { pgConnectionOptions, type PostgresAuth } from './connection.ts';
 import { databaseUnavailable, PREPARED, withTimeout, type Database } from './database.ts';
 import type { Tables } from './tables.ts';
 
@@ -15,13 +16,15 @@ import type { Tables } from './tables.ts';
  */
 export async function openPostgresDatabase(options: {
   url: string;
+  /** Password in the URL (default) or an RDS IAM auth token per new connection (adapters/db/connection.ts). */
+  auth?: PostgresAuth | undefined;
   poolSize: number;
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   applicationName?: string;
 }): Promise<Database> {
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...pgConnectionOptions(options),
     max: options.poolSize,
     connectionTimeoutMillis: options.connectTimeoutMs,
     statement_timeout: options.statementTimeoutMs,

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { pgConnectionOptions, type PostgresAuth } from './connection.ts';
 
 /**
  * "Only one of these runs at a time" across processes. On a PostgreSQL
@@ -24,7 +25,7 @@ export function processLocalLock(): SingletonLock {
  * connection loses the lock; the next `acquire` opens a new connection and
  * tries again. Every call is bounded by `timeoutMs`.
  */
-export function advisoryLock(options: { url: string; key: number; timeoutMs: number; applicationName?: string }): SingletonLock {
+export function advisoryLock(options: { url: string; auth?: PostgresAuth | undefined; key: number; timeoutMs: number; applicationName?: string }): SingletonLock {
   let client: pg.Client | undefined;
   let held = false;
   const drop = () => {
@@ -38,7 +39,7 @@ export function advisoryLock(options: { url: string; key: number; timeoutMs: num
       if (held && client) return true;
       if (!client) {
         const c = new pg.Client({
-          connectionString: options.url,
+          ...pgConnectionOptions({ url: options.url, auth: options.auth, connectTimeoutMs: options.timeoutMs }),
           connectionTimeoutMillis: options.timeoutMs,
           query_timeout: options.timeoutMs,
           application_name: options.applicationName ?? 'kidslearn-lake-writer',

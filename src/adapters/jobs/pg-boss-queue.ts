@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PgBoss, type ConstructorOptions, type Db } from 'pg-boss';
+import { pgConnectionOptions, type PostgresAuth } from '../db/connection.ts';
 import type { Database, EmbeddedSession } from '../db/database.ts';
 import { withTimeout } from '../db/database.ts';
 import { queueUnavailable, type JobQueue, type JobRecord, type JobState, type Worker } from './job-queue.ts';
@@ -14,7 +15,9 @@ export interface JobQueueOptions {
    */
   database: Database;
   /** PostgreSQL connection string; required when `database.kind` is `postgres`. */
-  databaseUrl?: string;
+  databaseUrl?: string | undefined;
+  /** How the queue's connections (its pool and its LISTEN connection) sign in; default the password in `databaseUrl`. */
+  databaseAuth?: PostgresAuth | undefined;
   /** The queue's own schema, created (with its tables) on start. Default `pgboss`. */
   schema?: string;
   /** Bound on every call: a connection wait, a statement, a send, get or list. */
@@ -80,7 +83,8 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
     if (!options.databaseUrl) throw new Error('The job queue on PostgreSQL needs the database URL');
     boss = new PgBoss({
       ...common,
-      connectionString: options.databaseUrl,
+      // With IAM auth: the URL's parts and a password function (pg-boss passes both to its pool and its LISTEN client).
+      ...(pgConnectionOptions({ url: options.databaseUrl, auth: options.databaseAuth, connectTimeoutMs: timeoutMs }) as object),
       // One connection LISTENs: a job sent by any process (the API) wakes idle workers in every
       // other (the engines) at once instead of at their next poll. Polling stays as the floor.
       useListenNotify: true,

@@ -22,7 +22,7 @@ export interface MigrationRun {
  * app, under the advisory lock (idempotent: a second run applies nothing).
  */
 export async function migrateDatabase(config: Config): Promise<MigrationRun> {
-  const created = config.database.kind === 'postgres' ? await createDatabaseIfMissing(config.database.url, config.database.connectTimeoutMs) : undefined;
+  const created = config.database.kind === 'postgres' ? await createDatabaseIfMissing(config.database.url, config.database.connectTimeoutMs, config.database.auth) : undefined;
   const database = await openDatabase(config);
   try {
     const applied = await applyMigrations(database.db);

@@ -7,10 +7,14 @@ import { ConfigError, loadConfig, type Config } from '../../config/config.ts';
  * What every Lambda entry point starts from (a shared module, not an entry
  * of its own: scripts/build-lambda.ts leaves it out). It is read at module
  * scope, during the function's init phase, once per execution environment:
- * the database secret (`DATABASE_SECRET_ARN`: URL for `DATABASE_HOST`, the
- * RDS Proxy endpoint, and `DATABASE_NAME`, TLS required) and the signing key
- * secret (`JWT_PRIVATE_KEY_SECRET_ARN`) are fetched from Secrets Manager
- * once, then `loadConfig` validates the result.
+ * the secrets named by `JWT_PRIVATE_KEY_SECRET_ARN` (the signing key),
+ * `REDIS_PASSWORD_SECRET_ARN` (the ElastiCache AUTH token, put into
+ * `REDIS_URL`) and, where the proxy takes passwords, `DATABASE_SECRET_ARN`
+ * are fetched from Secrets Manager once, then `loadConfig` validates the
+ * result. On AWS the database takes IAM auth tokens instead
+ * (`DATABASE_AUTH=iam`, `DATABASE_HOST`, `DATABASE_USER`): no database
+ * secret is read, and tokens are signed per new connection
+ * (adapters/db/connection.ts).
  */
 
 // Node creates the fetch classes lazily on first use; touching them here moves that work
@@ -29,7 +33,7 @@ const LAMBDA_DEFAULTS = { KIDSLEARN_DATA_DIR: '/tmp/kidslearn' } as const;
  */
 export async function loadLambdaConfig(env: NodeJS.ProcessEnv = process.env, options: LambdaConfigOptions & { client?: SecretsManagerClient } = {}): Promise<Config> {
   const config = loadConfig(await resolveSecrets({ ...LAMBDA_DEFAULTS, ...env }, options), { envFile: null });
-  if (config.database.kind !== 'postgres') throw new ConfigError('Invalid DATABASE_URL: the Lambda runtime needs DATABASE_URL or DATABASE_SECRET_ARN (PGlite is for a single long-lived process)');
+  if (config.database.kind !== 'postgres') throw new ConfigError('Invalid DATABASE_URL: the Lambda runtime needs DATABASE_URL, DATABASE_SECRET_ARN or DATABASE_AUTH=iam with DATABASE_HOST (PGlite is for a single long-lived process)');
   if (options.signsTokens !== false && !config.jwt.privateKeyJwk) {
     throw new ConfigError('Invalid JWT_PRIVATE_KEY: the Lambda runtime needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN (every execution environment must sign with the same key)');
   }
