@@ -237,7 +237,7 @@ export class ApiStack extends Stack {
     });
 
     // Least privilege: connect to the proxy as the one user, the Redis token, send to both queues, SES from the sender only,
-    // list and read the lake's events/ (GET /admin/lake: the lake's status), embeddings of search queries. The routes that
+    // list and read the lake's events/ (GET /admin/lake/status), embeddings of search queries. The routes that
     // query the lake with DuckDB (reports, a child's export) are the lake API service's (EngineStack), not this function's.
     props.databaseProxy.grantConnect(this.apiFunction, props.databaseUser);
     props.redisAuthSecret.grantRead(this.apiFunction);
@@ -403,7 +403,7 @@ export class ApiStack extends Stack {
     });
     Validations.of(this.apiFunction).acknowledge({
       id: lakeEventsNagId(this, lakeBucket),
-      reason: 'Read-only on the lake bucket\u2019s events/ prefix (the lake\u2019s files, one per batch): the API lists them for the lake status (GET /admin/lake).',
+      reason: 'Read-only on the lake bucket\u2019s events/ prefix (the lake\u2019s files, one per batch): the API lists them for the lake status (GET /admin/lake/status).',
     });
   }
 
