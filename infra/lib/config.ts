@@ -143,6 +143,7 @@ export const EnvConfigSchema = z
     if (c.database.maxCapacityAcu < c.database.minCapacityAcu) ctx.addIssue({ code: 'custom', path: ['database', 'maxCapacityAcu'], message: 'must be ≥ minCapacityAcu' });
     if (c.engine.maxTasks < c.engine.minTasks) ctx.addIssue({ code: 'custom', path: ['engine', 'maxTasks'], message: 'must be ≥ minTasks' });
     if (c.services.lakeApi.maxTasks < c.services.lakeApi.minTasks) ctx.addIssue({ code: 'custom', path: ['services', 'lakeApi', 'maxTasks'], message: 'must be ≥ minTasks' });
+    if (c.name === 'prod' && c.services.lakeApi.minTasks < 2) ctx.addIssue({ code: 'custom', path: ['services', 'lakeApi', 'minTasks'], message: 'prod keeps at least 2 lake API tasks (one per AZ)' });
     if (c.lake.expirationDays <= c.lake.transitionToInfrequentAccessDays) ctx.addIssue({ code: 'custom', path: ['lake', 'expirationDays'], message: 'must be after transitionToInfrequentAccessDays' });
     if (c.queues.deadLetterRetentionDays < c.queues.retentionDays) ctx.addIssue({ code: 'custom', path: ['queues', 'deadLetterRetentionDays'], message: 'must be ≥ retentionDays' });
     if (c.api.provisionedConcurrency > c.api.reservedConcurrency) ctx.addIssue({ code: 'custom', path: ['api', 'provisionedConcurrency'], message: 'must be ≤ reservedConcurrency' });
