@@ -219,10 +219,16 @@ export class EngineStack extends Stack {
     });
     this.lakeWriterService = lakeWriter.svc;
     for (const statement of lakeWriteStatements(this, lakeBucket)) lakeWriter.taskDefinition.taskRole.addToPrincipalPolicy(statement);
-    Validations.of(lakeWriter.taskDefinition).acknowledge({
-      id: lakeEventsNagId(this, lakeBucket),
-      reason: 'Read, write and delete on the lake bucket\u2019s events/ prefix only: the writer adds one file per batch and compaction and erasure replace files.',
-    });
+    Validations.of(lakeWriter.taskDefinition).acknowledge(
+      {
+        id: lakeEventsNagId(this, lakeBucket),
+        reason: 'Read, write and delete on the lake bucket\u2019s events/ prefix: the writer adds one file per batch and compaction and erasure replace files.',
+      },
+      {
+        id: lakeEventsNagId(this, lakeBucket, 'rollups'),
+        reason: 'Read, write and delete on the lake bucket\u2019s rollups/ prefix: an erasure rewrites or deletes the rollup files holding or counting the learner.',
+      },
+    );
 
     // ---- The lake API: the HTTP app for the routes that query the lake with DuckDB ------------
     // The api function cannot load DuckDB (a native module left out of the Lambda bundles), so API Gateway

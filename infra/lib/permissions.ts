@@ -89,10 +89,14 @@ export function lakeQueryStatements(scope: Construct, bucketName: string): iam.P
   ];
 }
 
-/** Read, write and delete the lake's files: the lake writer (batches, compaction, erasure rewrites). */
+/**
+ * List, read, write and delete the lake's files and rollups: the lake writer (batches, compaction,
+ * and erasures, which rewrite or delete the rollup files holding or counting an erased learner
+ * before the event files: lake-erasure.ts lists `rollups/` on every erasure).
+ */
 export function lakeWriteStatements(scope: Construct, bucketName: string): iam.PolicyStatement[] {
   return [
-    ...lakeReadStatements(scope, bucketName),
-    new iam.PolicyStatement({ sid: 'WriteLakeEvents', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [lakeEventsArn(scope, bucketName)] }),
+    ...lakeQueryStatements(scope, bucketName),
+    new iam.PolicyStatement({ sid: 'WriteLakeEventsAndRollups', actions: ['s3:PutObject', 's3:DeleteObject'], resources: [lakeEventsArn(scope, bucketName), lakeRollupsArn(scope, bucketName)] }),
   ];
 }

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { eventObjectKey } from '../../src/analytics/lake-layout.ts';
+import { rollupKey } from '../../src/analytics/lake-rollups.ts';
 import { loadEnvConfig } from '../../infra/lib/config.ts';
 import { CONTAINER_USER, ENGINE_PORT, LAKE_API_PORT, LAKE_PORT } from '../../infra/lib/engine-stack.ts';
 import { buildEnvironment, cdkJsonContext } from '../../infra/lib/environment.ts';
@@ -170,22 +171,24 @@ describe('engine stack: least privilege', () => {
     assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.startsWith('s3:'))), [], 'the engine does not touch the lake');
   });
 
-  it('the lake writer reads, writes and deletes only under events/, and lists only that prefix', () => {
+  it('the lake writer reads, writes and deletes only under events/ and rollups/ (erasures reach the rollups), and lists only those prefixes', () => {
     const statements = taskRoleStatements(engine.dev, 'LakeWriterTask');
     const s3 = statements.filter((s) => actions(s).some((a) => a.startsWith('s3:')));
-    const objectArn = 'arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1/events/*';
+    const bucket = 'arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1';
+    const objectArns = [`${bucket}/events/*`, `${bucket}/rollups/*`];
     for (const s of s3) {
       if (actions(s).includes('s3:ListBucket')) {
         assert.deepEqual(actions(s), ['s3:ListBucket']);
-        assert.equal(resolveCfn(s.Resource, {}), 'arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1');
-        assert.deepEqual(s.Condition, { StringLike: { 's3:prefix': ['events/', 'events/*'] } });
+        assert.equal(resolveCfn(s.Resource, {}), bucket);
+        assert.deepEqual(s.Condition, { StringLike: { 's3:prefix': ['events/', 'events/*', 'rollups/', 'rollups/*'] } });
       } else {
-        assert.equal(resolveCfn(s.Resource, {}), objectArn);
+        assert.deepEqual((s.Resource as unknown[]).map((r) => resolveCfn(r, {})), objectArns);
       }
     }
     assert.deepEqual([...new Set(s3.flatMap(actions))].sort(), ['s3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-    // Every file the writer produces is under the granted prefix.
-    assert.ok(`arn:aws:s3:::kidslearn-dev-lake-<AWS::AccountId>-eu-west-1/${eventObjectKey('math', '2026-03-07', 1, 2)}`.startsWith(objectArn.slice(0, -1)));
+    // Every file the writer produces, and every prefix an erasure lists, is under a granted prefix.
+    assert.ok(`${bucket}/${eventObjectKey('math', '2026-03-07', 1, 2)}`.startsWith(objectArns[0]!.slice(0, -1)));
+    assert.ok(`${bucket}/${rollupKey('math', '2026-03-07', 'learners', 'f')}`.startsWith(objectArns[1]!.slice(0, -1)));
     assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:') || a.startsWith('bedrock:'))), []);
   });
 });
