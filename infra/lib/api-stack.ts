@@ -70,6 +70,18 @@ export const PUBLIC_ROUTES: readonly { path: string; methods: apigwv2.HttpMethod
   { path: '/admin/dashboard/assets/{proxy+}', methods: [apigwv2.HttpMethod.GET] },
 ];
 
+/**
+ * Routes served not by the api function but by the lake API service (EngineStack): they query the lake
+ * with DuckDB, a native module the Lambda bundles leave out (scripts/build-lambda.ts). Behind the same
+ * authorizer; more specific than `/api/{proxy+}` and `/admin/{proxy+}`, so API Gateway picks them.
+ */
+export const LAKE_API_ROUTES: readonly { path: string; method: apigwv2.HttpMethod }[] = [
+  // GET /admin/reports/{report}: the admin dashboard's charts (src/features/reports).
+  { path: '/admin/reports/{proxy+}', method: apigwv2.HttpMethod.GET },
+  // A child's data export: its analyticsEvents section reads the lake (src/analytics/lake-privacy.ts).
+  { path: '/api/children/{childId}/export', method: apigwv2.HttpMethod.GET },
+];
+
 /** Lambda functions of this stack, by bundle name (`<lambdaDir>/<name>`). */
 const BUNDLES = { api: 'api', eventsConsumer: 'events-consumer', authorizer: 'authorizer' } as const;
 
@@ -94,6 +106,13 @@ export class ApiStack extends Stack {
   readonly mailIdentity: ses.EmailIdentity;
   /** The private JWK that signs kidslearn's own access tokens (JWT_PRIVATE_KEY_SECRET_ARN), generated at deploy. */
   readonly signingKeySecret: secretsmanager.Secret;
+  /** The authorizer of every token-protected route, for routes another stack adds to {@link api} (the lake API's). */
+  readonly authorizer: HttpLambdaAuthorizer;
+  /**
+   * How the app verifies tokens (the signing key's secret, the OIDC issuer, audience and JWKS), exactly as the
+   * api function and the authorizer get it: every other process serving the app (the lake API service) uses this.
+   */
+  readonly tokenVerification: Readonly<Record<'JWT_PRIVATE_KEY_SECRET_ARN' | 'OIDC_ISSUER' | 'OIDC_AUDIENCE' | 'OIDC_JWKS_URL', string>>;
 
   constructor(scope: Construct, id: string, props: ApiStackProps) {
     super(scope, id, props);
@@ -142,6 +161,12 @@ export class ApiStack extends Stack {
     // the app compares it verbatim, and API Gateway reads `<issuer>/.well-known/openid-configuration`.
     const issuer = `https://cognito-idp.${this.region}.${this.urlSuffix}/${props.userPool.userPoolId}`;
     const jwksUrl = `${issuer}/.well-known/jwks.json`;
+    this.tokenVerification = {
+      JWT_PRIVATE_KEY_SECRET_ARN: this.signingKeySecret.secretArn,
+      OIDC_ISSUER: issuer,
+      OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
+      OIDC_JWKS_URL: jwksUrl,
+    };
     // No NODE_OPTIONS=--enable-source-maps: Node then reads and parses the bundle's source map
     // (6 MB) at every cold start, ~110 ms of CPU before the first request (docs/performance.md,
     // bench:lambda). Stack traces keep function and class names (the bundles keep names); a
@@ -188,13 +213,10 @@ export class ApiStack extends Stack {
       ...vpcPlacement,
       environment: {
         ...common,
-        JWT_PRIVATE_KEY_SECRET_ARN: this.signingKeySecret.secretArn,
+        ...this.tokenVerification,
         // The cache and rate limits; the AUTH token is read once per execution environment (aws-config.ts).
         REDIS_URL: props.redisUrl,
         REDIS_PASSWORD_SECRET_ARN: props.redisAuthSecret.secretArn,
-        OIDC_ISSUER: issuer,
-        OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
-        OIDC_JWKS_URL: jwksUrl,
         JOB_QUEUE: 'sqs',
         JOBS_QUEUE_URL: analytics.jobsQueue.queueUrl,
         EVENT_QUEUE: 'sqs',
@@ -215,7 +237,8 @@ export class ApiStack extends Stack {
     });
 
     // Least privilege: connect to the proxy as the one user, the Redis token, send to both queues, SES from the sender only,
-    // read the lake's events/ (child export, reports), embeddings of search queries.
+    // list and read the lake's events/ (GET /admin/lake/status), embeddings of search queries. The routes that
+    // query the lake with DuckDB (reports, a child's export) are the lake API service's (EngineStack), not this function's.
     props.databaseProxy.grantConnect(this.apiFunction, props.databaseUser);
     props.redisAuthSecret.grantRead(this.apiFunction);
     this.signingKeySecret.grantRead(this.apiFunction);
@@ -292,10 +315,7 @@ export class ApiStack extends Stack {
         KIDSLEARN_DATA_DIR: '/tmp/kidslearn',
         LOG_LEVEL: 'info',
         // Exactly what the api function verifies tokens with (asserted in test/infra/api-stack.test.ts).
-        JWT_PRIVATE_KEY_SECRET_ARN: this.signingKeySecret.secretArn,
-        OIDC_ISSUER: issuer,
-        OIDC_AUDIENCE: props.userPoolClient.userPoolClientId,
-        OIDC_JWKS_URL: jwksUrl,
+        ...this.tokenVerification,
       },
     });
     // Only the signing key secret (of which it keeps the public half); nothing else.
@@ -332,12 +352,12 @@ export class ApiStack extends Stack {
     const integration = new HttpLambdaIntegration('ApiIntegration', this.apiAlias);
     // Simple responses ({ isAuthorized, context }); a request without the header is refused (401) without
     // invoking the function; decisions are cached per header value.
-    const authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction, {
+    const authorizer = (this.authorizer = new HttpLambdaAuthorizer('TokenAuthorizer', this.authorizerFunction, {
       authorizerName: 'kidslearn-tokens',
       responseTypes: [HttpLambdaResponseType.SIMPLE],
       identitySource: ['$request.header.Authorization'],
       resultsCacheTtl: AUTHORIZER_CACHE_TTL,
-    });
+    }));
     for (const routePath of PROTECTED_ROUTES) this.api.addRoutes({ path: routePath, methods: PROTECTED_METHODS, integration, authorizer });
     for (const route of PUBLIC_ROUTES) {
       for (const r of this.api.addRoutes({ path: route.path, methods: route.methods, integration })) {
@@ -383,7 +403,7 @@ export class ApiStack extends Stack {
     });
     Validations.of(this.apiFunction).acknowledge({
       id: lakeEventsNagId(this, lakeBucket),
-      reason: 'Read-only on the lake bucket\u2019s events/ prefix (the lake\u2019s files, one per batch): the API reads them for a child\u2019s export and the reports.',
+      reason: 'Read-only on the lake bucket\u2019s events/ prefix (the lake\u2019s files, one per batch): the API lists them for the lake status (GET /admin/lake/status).',
     });
   }
 

@@ -119,6 +119,19 @@ export const EnvConfigSchema = z
         cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]),
         memoryMib: positiveInt,
       }),
+      /**
+       * The lake API's Fargate service: the HTTP app (node-server) for the routes that query the lake
+       * with DuckDB (reports, a child's export), which the api function cannot load. CPU target scaling
+       * between minTasks and maxTasks; prod keeps two tasks (one per AZ).
+       */
+      lakeApi: z.object({
+        cpu: z.union([z.literal(256), z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]),
+        memoryMib: positiveInt,
+        minTasks: positiveInt,
+        maxTasks: positiveInt,
+        /** Average CPU (%) the scaling keeps the service at. */
+        cpuTargetPercent: z.number().int().min(10).max(90),
+      }),
       /** Bedrock model of practice-item generation (LLM_BEDROCK_MODEL) and of embeddings (EMBEDDINGS_BEDROCK_MODEL); both must be in bedrockModelIds. */
       llmModelId: z.string().min(3),
       embeddingsModelId: z.string().min(3),
@@ -129,6 +142,8 @@ export const EnvConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.database.maxCapacityAcu < c.database.minCapacityAcu) ctx.addIssue({ code: 'custom', path: ['database', 'maxCapacityAcu'], message: 'must be ≥ minCapacityAcu' });
     if (c.engine.maxTasks < c.engine.minTasks) ctx.addIssue({ code: 'custom', path: ['engine', 'maxTasks'], message: 'must be ≥ minTasks' });
+    if (c.services.lakeApi.maxTasks < c.services.lakeApi.minTasks) ctx.addIssue({ code: 'custom', path: ['services', 'lakeApi', 'maxTasks'], message: 'must be ≥ minTasks' });
+    if (c.name === 'prod' && c.services.lakeApi.minTasks < 2) ctx.addIssue({ code: 'custom', path: ['services', 'lakeApi', 'minTasks'], message: 'prod keeps at least 2 lake API tasks (one per AZ)' });
     if (c.lake.expirationDays <= c.lake.transitionToInfrequentAccessDays) ctx.addIssue({ code: 'custom', path: ['lake', 'expirationDays'], message: 'must be after transitionToInfrequentAccessDays' });
     if (c.queues.deadLetterRetentionDays < c.queues.retentionDays) ctx.addIssue({ code: 'custom', path: ['queues', 'deadLetterRetentionDays'], message: 'must be ≥ retentionDays' });
     if (c.api.provisionedConcurrency > c.api.reservedConcurrency) ctx.addIssue({ code: 'custom', path: ['api', 'provisionedConcurrency'], message: 'must be ≤ reservedConcurrency' });
@@ -165,7 +180,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     bedrockModelIds: BEDROCK_MODELS,
     mail: { sender: 'no-reply@dev.kidslearn.example.org' },
     // Service stacks (A2).
-    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 7, eventsConsumer: { memoryMb: 512, maxConcurrency: 2, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: true },
+    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 7, eventsConsumer: { memoryMb: 512, maxConcurrency: 2, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, lakeApi: { cpu: 512, memoryMib: 1024, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: true },
   },
   staging: {
     name: 'staging',
@@ -184,7 +199,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     bedrockModelIds: BEDROCK_MODELS,
     mail: { sender: 'no-reply@staging.kidslearn.example.org' },
     // Service stacks (A2).
-    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 14, eventsConsumer: { memoryMb: 512, maxConcurrency: 5, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
+    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 14, eventsConsumer: { memoryMb: 512, maxConcurrency: 5, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, lakeApi: { cpu: 512, memoryMib: 1024, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
   },
   prod: {
     name: 'prod',
@@ -204,7 +219,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     bedrockModelIds: BEDROCK_MODELS,
     mail: { sender: 'no-reply@kidslearn.example.org' },
     // Service stacks (A2).
-    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 30, eventsConsumer: { memoryMb: 1024, maxConcurrency: 20, batchSize: 500, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 1024, memoryMib: 4096 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
+    services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 30, eventsConsumer: { memoryMb: 1024, maxConcurrency: 20, batchSize: 500, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 1024, memoryMib: 4096 }, lakeApi: { cpu: 1024, memoryMib: 2048, minTasks: 2, maxTasks: 4, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
   },
 };
 

@@ -1,19 +1,23 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpServiceDiscoveryIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
 import { LAKE_PREFIX, lakeBucketName, type AnalyticsStack } from './analytics-stack.ts';
+import { LAKE_API_ROUTES, type ApiStack } from './api-stack.ts';
 import type { EnvConfig } from './config.ts';
 import { SUBNETS } from './network-stack.ts';
-import { bedrockModelArns, lakeEventsNagId, lakeWriteStatements } from './permissions.ts';
+import { bedrockModelArns, lakeEventsNagId, lakeQueryStatements, lakeWriteStatements } from './permissions.ts';
 
 /** Props of {@link EngineStack}. */
 export interface EngineStackProps extends StackProps {
@@ -28,6 +32,8 @@ export interface EngineStackProps extends StackProps {
   /** The Redis AUTH token (REDIS_PASSWORD_SECRET_ARN). */
   redisAuthSecret: secretsmanager.ISecret;
   analytics: AnalyticsStack;
+  /** The HTTP API, its authorizer and token settings: the lake API service's routes are added to it. */
+  api: ApiStack;
   /** Directory with the repo's Dockerfile (default: the repository root). */
   imageDirectory?: string;
 }
@@ -38,6 +44,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Ports of the engine's and the lake writer's /health + /metrics servers (ENGINE_PORT, LAKE_PORT defaults). */
 export const ENGINE_PORT = 3001;
 export const LAKE_PORT = 3002;
+/** Port of the lake API service's HTTP server (the image's PORT, the Node server's default). */
+export const LAKE_API_PORT = 3000;
 
 /** The container runs as this unprivileged user (uid:gid of `node` in the Node images), whatever the image says. */
 export const CONTAINER_USER = '1000:1000';
@@ -50,16 +58,26 @@ export const BACKLOG_STEPS: appscaling.ScalingInterval[] = [
 ];
 
 /**
- * The workers on ECS Fargate, from the project's Dockerfile: the adaptive
+ * The services on ECS Fargate, from the project's Dockerfile: the adaptive
  * engine (consumes the SQS FIFO jobs queue; its HTTP server on ENGINE_PORT
  * serves only /health and /metrics, used by the container health check —
- * clients reach the engine through the queue, so there is no load balancer)
- * and the lake writer (one task: exports the outbox to S3 as Parquet).
+ * clients reach the engine through the queue, so there is no load balancer),
+ * the lake writer (one task: exports the outbox to S3 as Parquet), and the
+ * lake API: the HTTP app (the image's default command, node-server) for the
+ * routes that query the lake with DuckDB ({@link LAKE_API_ROUTES}), which the
+ * api function cannot load. API Gateway reaches it through a VPC link and
+ * Cloud Map (SRV records: the tasks' IPs and port), with no load balancer.
  */
 export class EngineStack extends Stack {
   readonly cluster: ecs.Cluster;
   readonly engineService: ecs.FargateService;
   readonly lakeWriterService: ecs.FargateService;
+  readonly lakeApiService: ecs.FargateService;
+  /** The VPC link API Gateway reaches the lake API service through, and its security group. */
+  readonly vpcLink: apigwv2.VpcLink;
+  readonly vpcLinkSecurityGroup: ec2.SecurityGroup;
+  /** The lake API service's own security group: admits the VPC link on LAKE_API_PORT, nothing else. */
+  readonly lakeApiSecurityGroup: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: EngineStackProps) {
     super(scope, id, props);
@@ -98,7 +116,9 @@ export class EngineStack extends Stack {
       LAKE_MODE: 'separate',
     };
 
-    const service = (name: 'Engine' | 'LakeWriter', o: { command: string[]; port: number; portVar: string; cpu: number; memoryMib: number; environment: Record<string, string>; desiredCount?: number; maxHealthyPercent?: number }) => {
+    // No command: the image's default (the HTTP app). Extra security groups besides the app's; Cloud Map registration.
+    type ServiceOptions = { command?: string[]; port: number; portVar: string; cpu: number; memoryMib: number; environment: Record<string, string>; desiredCount?: number; maxHealthyPercent?: number; securityGroups?: ec2.ISecurityGroup[]; cloudMap?: ecs.CloudMapOptions };
+    const service = (name: 'Engine' | 'LakeWriter' | 'LakeApi', o: ServiceOptions) => {
       const taskDefinition = new ecs.FargateTaskDefinition(this, `${name}Task`, {
         cpu: o.cpu,
         memoryLimitMiB: o.memoryMib,
@@ -107,8 +127,9 @@ export class EngineStack extends Stack {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: config.logRetentionDays as logs.RetentionDays, removalPolicy: logRemoval });
       taskDefinition.addContainer(name, {
         image,
-        command: o.command,
+        ...(o.command ? { command: o.command } : {}),
         user: CONTAINER_USER,
+        ...(o.cloudMap ? { portMappings: [{ containerPort: o.port, protocol: ecs.Protocol.TCP }] } : {}),
         environment: { ...common, [o.portVar]: String(o.port), ...o.environment },
         logging: ecs.LogDrivers.awsLogs({ streamPrefix: name.toLowerCase(), logGroup }),
         healthCheck: {
@@ -128,7 +149,8 @@ export class EngineStack extends Stack {
         cluster: this.cluster,
         taskDefinition,
         ...(o.desiredCount === undefined ? {} : { desiredCount: o.desiredCount }),
-        securityGroups: [props.appSecurityGroup],
+        securityGroups: [props.appSecurityGroup, ...(o.securityGroups ?? [])],
+        ...(o.cloudMap ? { cloudMapOptions: o.cloudMap } : {}),
         vpcSubnets: { subnetGroupName: SUBNETS.app },
         assignPublicIp: false,
         capacityProviderStrategies,
@@ -197,12 +219,101 @@ export class EngineStack extends Stack {
     });
     this.lakeWriterService = lakeWriter.svc;
     for (const statement of lakeWriteStatements(this, lakeBucket)) lakeWriter.taskDefinition.taskRole.addToPrincipalPolicy(statement);
-    Validations.of(lakeWriter.taskDefinition).acknowledge({
-      id: lakeEventsNagId(this, lakeBucket),
-      reason: 'Read, write and delete on the lake bucket\u2019s events/ prefix only: the writer adds one file per batch and compaction and erasure replace files.',
-    });
+    Validations.of(lakeWriter.taskDefinition).acknowledge(
+      {
+        id: lakeEventsNagId(this, lakeBucket),
+        reason: 'Read, write and delete on the lake bucket\u2019s events/ prefix: the writer adds one file per batch and compaction and erasure replace files.',
+      },
+      {
+        id: lakeEventsNagId(this, lakeBucket, 'rollups'),
+        reason: 'Read, write and delete on the lake bucket\u2019s rollups/ prefix: an erasure rewrites or deletes the rollup files holding or counting the learner.',
+      },
+    );
 
-    this.#acknowledgeNagFindings([engine.taskDefinition, lakeWriter.taskDefinition]);
+    // ---- The lake API: the HTTP app for the routes that query the lake with DuckDB ------------
+    // The api function cannot load DuckDB (a native module left out of the Lambda bundles), so API Gateway
+    // sends LAKE_API_ROUTES here: the same app (node-server, the image's default command) on Fargate.
+    // Reached through a VPC link: its security group may open connections to the service's port only, and
+    // the service's own group admits only that (the app group, for the proxy and Redis, admits nothing).
+    this.vpcLinkSecurityGroup = new ec2.SecurityGroup(this, 'VpcLinkSecurityGroup', {
+      vpc: props.vpc,
+      description: 'HTTP API VPC link: to the lake API service port only',
+      allowAllOutbound: false,
+    });
+    this.lakeApiSecurityGroup = new ec2.SecurityGroup(this, 'LakeApiSecurityGroup', {
+      vpc: props.vpc,
+      description: 'kidslearn lake API tasks: HTTP from the API Gateway VPC link only',
+      // Outbound goes through the app security group's rules (proxy, Redis, AWS APIs).
+      allowAllOutbound: false,
+    });
+    this.lakeApiSecurityGroup.connections.allowFrom(this.vpcLinkSecurityGroup, ec2.Port.tcp(LAKE_API_PORT), 'HTTP API VPC link');
+    this.vpcLink = new apigwv2.VpcLink(this, 'VpcLink', {
+      vpc: props.vpc,
+      subnets: { subnetGroupName: SUBNETS.app },
+      securityGroups: [this.vpcLinkSecurityGroup],
+      vpcLinkName: `kidslearn-${config.name}-lake-api`,
+    });
+    // A private DNS namespace in the VPC: ECS registers each task's IP and port (SRV), which API Gateway discovers.
+    const namespace = new servicediscovery.PrivateDnsNamespace(this, 'Namespace', {
+      name: `kidslearn-${config.name}.internal`,
+      vpc: props.vpc,
+      description: `kidslearn ${config.name}: services API Gateway reaches through the VPC link`,
+    });
+    const lakeApiConfig = config.services.lakeApi;
+    const lakeApi = service('LakeApi', {
+      // No command: the image's CMD, the Node HTTP server (src/runtimes/node-server.ts).
+      port: LAKE_API_PORT,
+      portVar: 'PORT',
+      cpu: lakeApiConfig.cpu,
+      memoryMib: lakeApiConfig.memoryMib,
+      securityGroups: [this.lakeApiSecurityGroup],
+      cloudMap: { name: 'lake-api', cloudMapNamespace: namespace, dnsRecordType: servicediscovery.DnsRecordType.SRV, containerPort: LAKE_API_PORT, dnsTtl: Duration.seconds(10) },
+      environment: {
+        // What the api function verifies tokens with (the signing key's secret, Cognito's issuer, audience, JWKS).
+        ...props.api.tokenVerification,
+        // The same queues as the api function, so nothing falls back to pg-boss or the outbox on this path
+        // (neither route sends a job or an event: no send permission).
+        JOB_QUEUE: 'sqs',
+        JOBS_QUEUE_URL: analytics.jobsQueue.queueUrl,
+        EVENT_QUEUE: 'sqs',
+        EVENTS_QUEUE_URL: analytics.eventsQueue.queueUrl,
+        // The curriculum index the Node server refreshes at start compares hashes of the same model the
+        // api function and the engine embed with; a different embedder would re-embed every app's content.
+        EMBEDDINGS_PROVIDER: 'bedrock',
+        EMBEDDINGS_BEDROCK_MODEL: config.services.embeddingsModelId,
+        BEDROCK_REGION: this.region,
+        // The lake, read-only: reports and a child's export copy the needed files into the data dir for DuckDB.
+        LAKE_S3_BUCKET: lakeBucket,
+        ...(LAKE_PREFIX ? { LAKE_S3_PREFIX: LAKE_PREFIX } : {}),
+        LAKE_S3_REGION: this.region,
+      },
+    });
+    this.lakeApiService = lakeApi.svc;
+    props.api.signingKeySecret.grantRead(lakeApi.taskDefinition.taskRole);
+    for (const statement of lakeQueryStatements(this, lakeBucket)) lakeApi.taskDefinition.taskRole.addToPrincipalPolicy(statement);
+    lakeApi.taskDefinition.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ sid: 'EmbedWithTheConfiguredModel', actions: ['bedrock:InvokeModel'], resources: bedrockModelArns(this, [config.services.embeddingsModelId]) }),
+    );
+    Validations.of(lakeApi.taskDefinition).acknowledge(
+      { id: lakeEventsNagId(this, lakeBucket), reason: 'Read-only on the lake bucket\u2019s events/ prefix: reports and a child\u2019s export read the event files.' },
+      { id: lakeEventsNagId(this, lakeBucket, 'rollups'), reason: 'Read-only on the lake bucket\u2019s rollups/ prefix: reports read the daily rollups where they are up to date.' },
+    );
+    const lakeApiScaling = this.lakeApiService.autoScaleTaskCount({ minCapacity: lakeApiConfig.minTasks, maxCapacity: lakeApiConfig.maxTasks });
+    lakeApiScaling.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: lakeApiConfig.cpuTargetPercent, scaleInCooldown: Duration.minutes(5), scaleOutCooldown: Duration.minutes(1) });
+
+    // The routes, on the HTTP API of the api stack, with its authorizer: the whole request (path, query,
+    // Authorization, X-Request-Id) is passed through as it came; the app checks the token again itself.
+    const integration = new HttpServiceDiscoveryIntegration('LakeApiIntegration', this.lakeApiService.cloudMapService!, { vpcLink: this.vpcLink });
+    for (const route of LAKE_API_ROUTES) {
+      new apigwv2.HttpRoute(this, `LakeApiRoute${route.path.replace(/[^A-Za-z]/g, '')}`, {
+        httpApi: props.api.api,
+        routeKey: apigwv2.HttpRouteKey.with(route.path, route.method),
+        integration,
+        authorizer: props.api.authorizer,
+      });
+    }
+
+    this.#acknowledgeNagFindings([engine.taskDefinition, lakeWriter.taskDefinition, lakeApi.taskDefinition]);
   }
 
   /** cdk-nag findings accepted here, each with its reason. */

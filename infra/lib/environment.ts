@@ -86,7 +86,8 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
   const engine = new EngineStack(app, stackId(config, 'Engine'), {
     ...common,
     ...platform,
-    description: `kidslearn ${config.name}: ECS Fargate cluster with the adaptive engine and the lake writer`,
+    api,
+    description: `kidslearn ${config.name}: ECS Fargate cluster with the adaptive engine, the lake writer and the lake API (reports and exports through the HTTP API's VPC link)`,
     ...(imageDirectory ? { imageDirectory } : {}),
   });
   // The API and the workers start only once the data stack, migrations included, is deployed.

@@ -183,6 +183,8 @@ export class LakeQueryEngine {
 
   async #attempt(sql: string, options: LakeQueryOptions, deadline: number, timeoutMs: number, mayRetry: boolean): Promise<LakeQueryResult> {
     const remaining = () => deadline - Date.now();
+    // DuckDB first: where it cannot be loaded (503 lake_query_unavailable), no file is listed or downloaded in vain.
+    const instance = await this.#open();
     let files: { events: string[]; rollups: string[] };
     try {
       files = await beforeDeadline(this.#localFiles(options.scope ?? {}, options.rollup && !options.rawOnly ? options.rollup : undefined), remaining(), timeoutMs);
@@ -191,7 +193,6 @@ export class LakeQueryEngine {
       if (error instanceof AppError) throw error;
       throw lakeUnavailable('The lake could not be read', error);
     }
-    const instance = await this.#open();
     const connection = await instance.connect();
     let timedOut = false;
     const timer = setTimeout(

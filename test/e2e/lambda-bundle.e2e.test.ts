@@ -54,6 +54,7 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
   let databaseName: string;
   let env: Record<string, string>;
   let token: string;
+  let adminToken: string;
 
   const invoke = async (name: string, events: unknown[], envOf: (env: Record<string, string>) => Record<string, string> = (e) => e) => {
     const runner = path.join(dir, 'runner.mjs');
@@ -79,7 +80,9 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     url.pathname = `/${databaseName}`;
     databaseUrl = url.toString();
     const jwk = await generatePrivateJwk();
-    token = await new TokenService([await importSigningKey(jwk)], 'kidslearn').issue({ sub: 'g1', app: 'alpha', role: 'guardian' }, 300);
+    const tokens = new TokenService([await importSigningKey(jwk)], 'kidslearn');
+    token = await tokens.issue({ sub: 'g1', app: 'alpha', role: 'guardian' }, 300);
+    adminToken = await tokens.issue({ sub: 'a1', app: 'alpha', role: 'admin' }, 300);
     env = {
       PATH: process.env.PATH ?? '',
       DATABASE_URL: databaseUrl,
@@ -248,4 +251,23 @@ describe('the bundled Lambda functions (dist/lambda/*/index.mjs) against Postgre
     assert.equal(emf.length, 7, 'one EMF line per invocation');
     assert.equal((emf[0]!._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace, 'Kidslearn');
   });
+
+  it('api (bundled): a lake query where DuckDB cannot be loaded is a 503 lake_query_unavailable, not a 500 (on AWS these routes go to the lake API service)', async () => {
+    const { results, lines } = await invoke('api', [
+      httpApiEvent('GET', '/admin/reports/active-learners', { requestId: 'gw-report-1', headers: { authorization: `Bearer ${adminToken}` }, rawQueryString: 'from=2026-11-02&to=2026-11-03' }),
+      httpApiEvent('GET', '/health', { requestId: 'gw-health-2' }),
+    ]);
+    const [report, health] = results;
+    assert.equal(report!.statusCode, 503, report!.body);
+    const error = (JSON.parse(report!.body) as { error: { code: string; message: string; requestId: string } }).error;
+    assert.equal(error.code, 'lake_query_unavailable');
+    assert.match(error.message, /DuckDB/);
+    assert.equal(error.requestId, 'gw-report-1');
+    // The cause (the module that is not there) is in the log under the request id, and the function still serves.
+    const failed = lines.find((l) => l.msg === 'request failed' && l.requestId === 'gw-report-1');
+    assert.equal(failed?.code, 'lake_query_unavailable');
+    assert.match(JSON.stringify(failed), /@duckdb\/node-api/);
+    assert.equal(health!.statusCode, 200);
+  });
 });
+

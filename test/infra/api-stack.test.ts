@@ -84,6 +84,69 @@ function selectRoute(routes: GatewayRoute[], method: string, path: string): Gate
   return candidates.sort((a, b) => b.path.length - a.path.length)[0];
 }
 
+// ---- The whole HTTP API: routes of the api stack and of the engine stack (the lake API's) -----
+/** The app routes that query the lake with DuckDB: API Gateway must send them to the lake API service, and nothing else. */
+const LAKE_QUERY_APP_ROUTES = ['GET /admin/reports/:report', 'GET /api/children/:childId/export'];
+
+interface RoutedTo extends GatewayRoute {
+  /** `lambda:<function construct>` or `vpc-link:<Cloud Map service>` */
+  target: string;
+}
+/** The routes of `t` with what their integration reaches. */
+function routesWithTargets(t: Template): RoutedTo[] {
+  const integrations = t.findResources('AWS::ApiGatewayV2::Integration') as Record<string, Resource>;
+  return resources(t, 'AWS::ApiGatewayV2::Route').map((r) => {
+    const [method, path] = String(r.Properties.RouteKey).split(' ') as [string, string];
+    const integrationId = resolveCfn(r.Properties.Target, {}).replace(/^integrations\/<(.*)>$/, '$1');
+    const i = integrations[integrationId]!.Properties;
+    const target = i.ConnectionType === 'VPC_LINK' ? `vpc-link:${resolveCfn(i.IntegrationUri, {})}` : `${String(i.IntegrationType)}:${resolveCfn(i.IntegrationUri, {})}`;
+    return { method, path, authorizationType: String(r.Properties.AuthorizationType), authorizerId: r.Properties.AuthorizerId, target };
+  });
+}
+
+describe('the HTTP API: which routes the lake API service serves', () => {
+  for (const env of ['dev', 'prod'] as const) {
+    const apiRoutes = routesWithTargets(api[env]);
+    const engineTemplate = Template.fromStack(envs[env].engine);
+    const lakeRoutes = routesWithTargets(engineTemplate);
+    const all = [...apiRoutes, ...lakeRoutes];
+    const cloudMapService = `<${logicalIdOf(engineTemplate, 'AWS::ServiceDiscovery::Service', 'LakeApiServiceCloudmapService')}.Arn>`;
+
+    it(`${env}: exactly the routes that query the lake go through the VPC link to the lake API’s Cloud Map service; every other app route to the api function`, () => {
+      for (const r of appRoutes) {
+        const route = selectRoute(all, r.method, r.path) as RoutedTo | undefined;
+        if (r.pattern === '/metrics') continue;
+        assert.ok(route, `${r.method} ${r.pattern} has no gateway route`);
+        const key = `${r.method} ${r.pattern}`;
+        if (LAKE_QUERY_APP_ROUTES.includes(key)) assert.equal(route.target, `vpc-link:${cloudMapService}`, key);
+        else assert.match(route.target, /^AWS_PROXY:.*ApiLive/, `${key} → ${route.method} ${route.path}`);
+      }
+      for (const key of LAKE_QUERY_APP_ROUTES) assert.ok(appRoutes.some((r) => `${r.method} ${r.pattern}` === key), `the app serves ${key}`);
+      // The VPC link routes are the engine stack's two; the api stack has none.
+      assert.deepEqual(apiRoutes.filter((r) => r.target.startsWith('vpc-link:')), []);
+      assert.deepEqual(lakeRoutes.map((r) => `${r.method} ${r.path}`).sort(), ['GET /admin/reports/{proxy+}', 'GET /api/children/{childId}/export']);
+      // Other methods on those paths stay on the function (POST /admin/reports/x → /admin/{proxy+}).
+      assert.match((selectRoute(all, 'POST', '/admin/reports/active-learners') as RoutedTo).target, /^AWS_PROXY:/);
+    });
+
+    it(`${env}: the lake API routes are behind the same authorizer as every other protected route`, () => {
+      const authorizerId = logicalIdOf(api[env], 'AWS::ApiGatewayV2::Authorizer', 'HttpApiTokenAuthorizer');
+      for (const r of lakeRoutes) {
+        assert.equal(r.authorizationType, 'CUSTOM');
+        assert.match(resolveCfn(r.authorizerId, {}), new RegExp(`^import\\(Kidslearn-${env === 'dev' ? 'Dev' : 'Prod'}-Api:ExportsOutputRef${authorizerId}\\w+\\)$`));
+      }
+      const integration = Object.values(engineTemplate.findResources('AWS::ApiGatewayV2::Integration')) as Resource[];
+      assert.equal(integration.length, 1);
+      // HTTP_PROXY, any method, no parameter mapping: path, query string and headers (Authorization, X-Request-Id) pass through as sent.
+      assert.equal(integration[0]!.Properties.IntegrationType, 'HTTP_PROXY');
+      assert.equal(integration[0]!.Properties.IntegrationMethod, 'ANY');
+      assert.equal(integration[0]!.Properties.RequestParameters, undefined);
+      assert.deepEqual(integration[0]!.Properties.ConnectionId, { Ref: logicalIdOf(engineTemplate, 'AWS::ApiGatewayV2::VpcLink', 'VpcLink') });
+      assert.match(resolveCfn(integration[0]!.Properties.ApiId, {}), /ExportsOutputRefHttpApi/);
+    });
+  }
+});
+
 describe('api stack: routes and the gateway authorizer', () => {
   const t = api.dev;
   const routes = gatewayRoutes(t);

@@ -34,6 +34,11 @@ test('the schema rejects what would be unsafe or inconsistent', () => {
   assert.equal(bad({ queues: { ...prod.queues, maxReceiveCount: 3 } }), false, 'maxReceiveCount under 5');
   assert.equal(bad({ logRetentionDays: 10 }), false, 'a retention CloudWatch does not offer');
   assert.equal(bad({ api: { ...prod.api, provisionedConcurrency: prod.api.reservedConcurrency + 1 } }), false, 'provisioned above reserved');
+  const lakeApi = (patch: object) => bad({ services: { ...prod.services, lakeApi: { ...prod.services.lakeApi, ...patch } } });
+  assert.equal(lakeApi({ minTasks: 3, maxTasks: 2 }), false, 'lake API: max tasks below min');
+  assert.equal(lakeApi({ minTasks: 1 }), false, 'prod with one lake API task (no second AZ)');
+  assert.equal(lakeApi({ minTasks: 0 }), false, 'no lake API task: reports and exports would fail');
+  assert.equal(lakeApi({ cpu: 300 }), false, 'a CPU size Fargate does not offer');
 });
 
 test('environments differ where they should', () => {

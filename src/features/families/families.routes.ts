@@ -6,6 +6,7 @@ import { Child, ChildPatch, Classroom, ClassroomChild, JoinCode, NewChildInput, 
 import type { Principal } from '../../domain/principal.ts';
 import type { AppEnv } from '../../http/context.ts';
 import { errorResponses } from '../../http/errors.ts';
+import { raises } from '../../http/openapi.ts';
 import { validationHook } from '../../http/validation.ts';
 import { TokenPairSchema } from '../accounts/auth.routes.ts';
 import type { ChildrenService } from './children.service.ts';
@@ -101,6 +102,8 @@ const routes = {
     summary: 'Everything held about the child, as JSON',
     request: { params: ChildParam },
     responses: { 200: json(ChildExport, 'The export'), ...errorResponses(401, 403, 404, 429) },
+    // Its analyticsEvents section reads the lake (lake-privacy.ts).
+    ...raises({ lake_query_timeout: 'unavailable', lake_unavailable: 'unavailable', lake_query_unavailable: 'unavailable' }),
   }),
   startSession: route({
     method: 'post',

@@ -63,7 +63,7 @@ const getReport = createRoute({
     200: { ...json(ReportBody, 'The report'), headers: z.object({ 'X-Cache': z.enum(['HIT', 'MISS']) }) },
     ...errorResponses(400, 401, 403, 503),
   },
-  ...raises({ validation_failed: 'invalid', lake_query_timeout: 'unavailable', lake_unavailable: 'unavailable' }),
+  ...raises({ validation_failed: 'invalid', lake_query_timeout: 'unavailable', lake_unavailable: 'unavailable', lake_query_unavailable: 'unavailable' }),
 });
 
 /** `GET /admin/reports/{report}`: admins of the token's app. */
