@@ -12,9 +12,20 @@ import { z } from 'zod';
  * secret sits in an environment variable of the function or task definition.
  */
 
+/** A Secrets Manager secret's ARN. */
+const SECRET_ARN = z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN');
+
+/** `env` through `schema`; the first problem as a SecretError naming the variable (never its value). */
+function parseSecretEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
+}
+
 /** The variables this step reads (validated here: they are read before `loadConfig`). */
 const SecretEnvSchema = z.object({
-  DATABASE_SECRET_ARN: z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN'),
+  DATABASE_SECRET_ARN: SECRET_ARN,
   DATABASE_HOST: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
     z.string().trim().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a host name such as the RDS Proxy endpoint').optional(),
@@ -83,13 +94,9 @@ export interface DatabaseSecretOptions {
 export async function resolveDatabaseSecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
   if (!env.DATABASE_SECRET_ARN?.trim()) return env;
   if (env.DATABASE_AUTH?.trim() === 'iam') throw new SecretError('Invalid DATABASE_SECRET_ARN: expected none with DATABASE_AUTH=iam (connections sign in with an IAM auth token, not the secret\'s password)');
-  const parsed = SecretEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
-  }
+  const settings = parseSecretEnv(SecretEnvSchema, env);
   if (env.DATABASE_URL?.trim()) throw new SecretError('Invalid DATABASE_URL: set either DATABASE_URL or DATABASE_SECRET_ARN, not both');
-  const { DATABASE_SECRET_ARN: arn, DATABASE_SECRET_TIMEOUT_MS: timeoutMs } = parsed.data;
+  const { DATABASE_SECRET_ARN: arn, DATABASE_SECRET_TIMEOUT_MS: timeoutMs } = settings;
   const text = await readSecretString(arn, timeoutMs, 'database secret', options.client);
   let json: unknown;
   try {
@@ -102,20 +109,20 @@ export async function resolveDatabaseSecret(env: NodeJS.ProcessEnv, options: Dat
     const fields = [...new Set(secret.error.issues.map((i) => String(i.path[0] ?? 'secret')))].join(', ');
     throw new SecretError(`The database secret ${arn} is missing or has invalid fields: ${fields} (expected username, password and optionally host, port, dbname)`);
   }
-  const host = parsed.data.DATABASE_HOST ?? secret.data.host;
+  const host = settings.DATABASE_HOST ?? secret.data.host;
   if (!host) throw new SecretError(`Invalid DATABASE_HOST: expected the RDS Proxy endpoint (the database secret ${arn} names no host)`);
   const url = new URL('postgresql://placeholder');
   url.hostname = host;
   url.port = String(secret.data.port ?? 5432);
   url.username = encodeURIComponent(secret.data.username);
   url.password = encodeURIComponent(secret.data.password);
-  url.pathname = `/${encodeURIComponent(parsed.data.DATABASE_NAME ?? secret.data.dbname ?? 'postgres')}`;
+  url.pathname = `/${encodeURIComponent(settings.DATABASE_NAME ?? secret.data.dbname ?? 'postgres')}`;
   url.searchParams.set('sslmode', 'verify-full');
   return { ...env, DATABASE_URL: url.toString() };
 }
 
 const JwtSecretEnvSchema = z.object({
-  JWT_PRIVATE_KEY_SECRET_ARN: z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN'),
+  JWT_PRIVATE_KEY_SECRET_ARN: SECRET_ARN,
   DATABASE_SECRET_TIMEOUT_MS: z.coerce.number().int().min(100).max(60000).default(3000),
 });
 
@@ -127,14 +134,10 @@ const JwtSecretEnvSchema = z.object({
  */
 export async function resolveJwtKeySecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
   if (!env.JWT_PRIVATE_KEY_SECRET_ARN?.trim()) return env;
-  const parsed = JwtSecretEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
-  }
+  const settings = parseSecretEnv(JwtSecretEnvSchema, env);
   if (env.JWT_PRIVATE_KEY?.trim()) throw new SecretError('Invalid JWT_PRIVATE_KEY: set either JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN, not both');
-  const arn = parsed.data.JWT_PRIVATE_KEY_SECRET_ARN;
-  const text = await readSecretString(arn, parsed.data.DATABASE_SECRET_TIMEOUT_MS, 'signing key secret', options.client);
+  const arn = settings.JWT_PRIVATE_KEY_SECRET_ARN;
+  const text = await readSecretString(arn, settings.DATABASE_SECRET_TIMEOUT_MS, 'signing key secret', options.client);
   let jwk: { d?: unknown } | undefined;
   try {
     jwk = JSON.parse(text) as { d?: unknown };
@@ -146,7 +149,7 @@ export async function resolveJwtKeySecret(env: NodeJS.ProcessEnv, options: Datab
 }
 
 const RedisSecretEnvSchema = z.object({
-  REDIS_PASSWORD_SECRET_ARN: z.string().trim().regex(/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/, 'a Secrets Manager secret ARN'),
+  REDIS_PASSWORD_SECRET_ARN: SECRET_ARN,
   REDIS_URL: z.string().trim().refine((v) => {
     try {
       const url = new URL(v);
@@ -169,17 +172,12 @@ const RedisSecretEnvSchema = z.object({
  */
 export async function resolveRedisSecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
   if (!env.REDIS_PASSWORD_SECRET_ARN?.trim()) return env;
-  const parsed = RedisSecretEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    // REDIS_URL's value is never echoed (it may carry a password).
-    throw new SecretError(`Invalid ${String(issue.path[0])}: expected ${issue.message}`);
-  }
-  const arn = parsed.data.REDIS_PASSWORD_SECRET_ARN;
-  const token = await readSecretString(arn, parsed.data.DATABASE_SECRET_TIMEOUT_MS, 'Redis AUTH token secret', options.client);
+  const settings = parseSecretEnv(RedisSecretEnvSchema, env);
+  const arn = settings.REDIS_PASSWORD_SECRET_ARN;
+  const token = await readSecretString(arn, settings.DATABASE_SECRET_TIMEOUT_MS, 'Redis AUTH token secret', options.client);
   // ElastiCache AUTH tokens: 16 to 128 printable characters without spaces, quotes, slashes or @.
   if (!/^[!#-.0-?A-~]{16,128}$/.test(token)) throw new SecretError(`The Redis AUTH token secret ${arn} does not hold an AUTH token (16 to 128 printable characters, no space, ", / or @)`);
-  const url = new URL(parsed.data.REDIS_URL);
+  const url = new URL(settings.REDIS_URL);
   url.password = encodeURIComponent(token);
   return { ...env, REDIS_URL: url.toString() };
 }
