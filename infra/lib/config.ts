@@ -222,7 +222,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     mail: { sender: 'no-reply@dev.kidslearn.example.org' },
     // Service stacks (A2).
     services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 7, eventsConsumer: { memoryMb: 512, maxConcurrency: 2, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, lakeApi: { cpu: 512, memoryMib: 1024, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: true },
-    alarms: { evaluationPeriods: 3, datapointsToAlarm: 3, api: { serverErrorRatePercent: 10, minRequests: 20, p99LatencyMs: 5000, functionErrors: 20, throttles: 10 }, database: { cpuPercent: 95, atMaxCapacityMinutes: 30, freeableMemoryMib: 128, proxyAuthFailures: 20 }, redis: { engineCpuPercent: 95, memoryPercent: 90 }, tasks: { belowMinimumMinutes: 15 } },
+    alarms: { evaluationPeriods: 4, datapointsToAlarm: 4, api: { serverErrorRatePercent: 10, minRequests: 20, p99LatencyMs: 5000, functionErrors: 20, throttles: 10 }, database: { cpuPercent: 95, atMaxCapacityMinutes: 30, freeableMemoryMib: 128, proxyAuthFailures: 20 }, redis: { engineCpuPercent: 95, memoryPercent: 90 }, tasks: { belowMinimumMinutes: 15 } },
   },
   staging: {
     name: 'staging',
