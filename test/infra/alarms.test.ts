@@ -192,6 +192,15 @@ describe('operational alarms', () => {
     }
   });
 
+  it('15 operational alarms in dev (one Redis node), 17 in staging and prod (two), each notifying the topic (the count docs/deploy-aws.md prices)', () => {
+    for (const [env, expected] of [['dev', 15], ['staging', 17], ['prod', 17]] as const) {
+      const s = synthesized[env];
+      const topic = JSON.stringify([{ 'Fn::ImportValue': topicExport(s) }]);
+      const alarms = (['data', 'api', 'engine'] as const).flatMap((part) => Object.values(s.template(s.stacks[part]).findResources('AWS::CloudWatch::Alarm')) as { Properties: Alarm }[]);
+      assert.equal(alarms.filter((a) => JSON.stringify(a.Properties.OKActions) === topic && JSON.stringify(a.Properties.AlarmActions) === topic).length, expected, env);
+    }
+  });
+
   it('prod pages sooner and at lower thresholds than dev', () => {
     const [dev, prod] = [synthesized.dev.config.alarms, synthesized.prod.config.alarms];
     assert.ok(prod.api.serverErrorRatePercent < dev.api.serverErrorRatePercent);
