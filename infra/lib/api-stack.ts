@@ -4,6 +4,7 @@ import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack, Validations,
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaAuthorizer, HttpLambdaResponseType } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as cognito from 'aws-cdk-lib/aws-cognito';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -18,6 +19,7 @@ import * as ses from 'aws-cdk-lib/aws-ses';
 import type { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { EVENTS_CONSUMER_TIMEOUT, LAKE_PREFIX, lakeBucketName, type AnalyticsStack } from './analytics-stack.ts';
+import { ALARM_PERIOD, operationalAlarm } from './alarms.ts';
 import type { EnvConfig } from './config.ts';
 import { SUBNETS } from './network-stack.ts';
 import { bedrockModelArns, lakeEventsNagId, lakeReadStatements } from './permissions.ts';
@@ -378,6 +380,8 @@ export class ApiStack extends Stack {
       new CfnOutput(this, 'ApiDomainTarget', { value: domain.regionalDomainName, description: `Point ${config.domainName} (CNAME or alias) at this name` });
     }
 
+    this.#addAlarms(config, analytics, stage);
+
     new CfnOutput(this, 'ApiUrl', { value: stage.url, description: 'Base URL of the HTTP API' });
     new CfnOutput(this, 'MailIdentityName', { value: this.mailIdentity.emailIdentityName, description: 'SES identity: confirm the verification mail SES sends to it' });
 
@@ -404,6 +408,55 @@ export class ApiStack extends Stack {
     Validations.of(this.apiFunction).acknowledge({
       id: lakeEventsNagId(this, lakeBucket),
       reason: 'Read-only on the lake bucket\u2019s events/ prefix (the lake\u2019s files, one per batch): the API lists them for the lake status (GET /admin/lake/status).',
+    });
+  }
+
+  /**
+   * The API's alarms (thresholds: config.alarms.api; runbook: docs/deploy-aws.md, "Alarms"): the stage's
+   * 5xx rate and p99 latency, the api function's errors and throttles, the authorizer's and the events
+   * consumer's errors.
+   */
+  #addAlarms(config: EnvConfig, analytics: AnalyticsStack, stage: apigwv2.HttpStage): void {
+    const t = config.alarms.api;
+    const alarm = (id: string, spec: Parameters<typeof operationalAlarm>[4]) => operationalAlarm(this, id, analytics.alarmTopic, config, spec);
+    // The share of 5xx responses, counted only in 5 minutes with at least minRequests requests (else 0):
+    // two failures out of three requests at night are not an outage.
+    alarm('Api5xxRateAlarm', {
+      description: `HTTP API: over ${t.serverErrorRatePercent} % of responses are 5xx (with at least ${t.minRequests} requests in 5 minutes)`,
+      metric: new cloudwatch.MathExpression({
+        label: '5xx rate (%)',
+        expression: `IF(requests >= ${t.minRequests}, 100 * FILL(errors, 0) / requests, 0)`,
+        usingMetrics: {
+          errors: stage.metricServerError({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+          requests: stage.metricCount({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+        },
+        period: ALARM_PERIOD,
+      }),
+      threshold: t.serverErrorRatePercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    alarm('ApiLatencyAlarm', {
+      description: `HTTP API: p99 latency above ${t.p99LatencyMs} ms`,
+      metric: stage.metricLatency({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.p(99) }),
+      threshold: t.p99LatencyMs,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    const errors = (id: string, fn: lambda.Function, what: string) =>
+      alarm(id, {
+        description: `${what}: over ${t.functionErrors} errors in 5 minutes`,
+        metric: fn.metricErrors({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+        threshold: t.functionErrors,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    errors('ApiFunctionErrorsAlarm', this.apiFunction, 'the api function');
+    errors('AuthorizerErrorsAlarm', this.authorizerFunction, 'the authorizer function');
+    errors('EventsConsumerErrorsAlarm', this.eventsConsumer, 'the events-consumer function');
+    alarm('ApiFunctionThrottlesAlarm', {
+      description: `the api function: over ${t.throttles} throttled invocations in 5 minutes (reserved concurrency ${config.api.reservedConcurrency} full)`,
+      metric: this.apiFunction.metricThrottles({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+      // At least this many: throttles ≥ 1 pages at the first one.
+      threshold: t.throttles,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     });
   }
 

@@ -138,6 +138,44 @@ export const EnvConfigSchema = z
       /** Create the demo apps on first start (SEED_DEMO_APPS); never outside dev. */
       seedDemoApps: z.boolean(),
     }),
+    // ---- Operational alarms (to the alarm topic; docs/deploy-aws.md, "Alarms") ----
+    alarms: z.object({
+      /** Datapoints (of 5 minutes) an alarm looks at, and how many of them must breach (M of N). */
+      evaluationPeriods: z.number().int().min(1).max(12),
+      datapointsToAlarm: z.number().int().min(1).max(12),
+      api: z.object({
+        /** 5xx responses of the HTTP API stage as a share of its requests (%), over 5 minutes... */
+        serverErrorRatePercent: z.number().gt(0).max(100),
+        /** ...counted only when the stage served at least this many requests in those 5 minutes (a quiet night does not page). */
+        minRequests: positiveInt,
+        /** p99 of the stage's Latency (request in to response out, authorizer included), ms. */
+        p99LatencyMs: z.number().int().min(100).max(30_000),
+        /** Errors in 5 minutes of the api, authorizer or events-consumer function. */
+        functionErrors: positiveInt,
+        /** Throttled invocations of the api function in 5 minutes (its reserved concurrency is full). */
+        throttles: positiveInt,
+      }),
+      database: z.object({
+        /** Aurora cluster CPU (%). */
+        cpuPercent: z.number().min(10).max(100),
+        /** Minutes the cluster may sit at its configured maximum ACUs before it pages. */
+        atMaxCapacityMinutes: z.number().int().min(5).max(120),
+        /** FreeableMemory under this (MiB); on Serverless v2 this is what is left at maximum capacity. */
+        freeableMemoryMib: z.number().int().min(64).max(65_536),
+        /** RDS Proxy client sign-ins refused (ClientConnectionsSetupFailedAuth) in 5 minutes: our IAM tokens are not accepted. */
+        proxyAuthFailures: positiveInt,
+      }),
+      redis: z.object({
+        /** EngineCPUUtilization (%) of a node (Redis's one thread). */
+        engineCpuPercent: z.number().min(10).max(100),
+        /** DatabaseMemoryUsagePercentage of a node (%): at 100 eviction (or refused writes) starts. */
+        memoryPercent: z.number().min(10).max(100),
+      }),
+      tasks: z.object({
+        /** Minutes an ECS service may run fewer tasks than its minimum (the lake writer: none) before it pages. */
+        belowMinimumMinutes: z.number().int().min(1).max(60),
+      }),
+    }),
   })
   .superRefine((c, ctx) => {
     if (c.database.maxCapacityAcu < c.database.minCapacityAcu) ctx.addIssue({ code: 'custom', path: ['database', 'maxCapacityAcu'], message: 'must be ≥ minCapacityAcu' });
@@ -153,6 +191,9 @@ export const EnvConfigSchema = z
     }
     if (c.name !== 'dev' && c.services.seedDemoApps) ctx.addIssue({ code: 'custom', path: ['services', 'seedDemoApps'], message: 'demo apps only in dev' });
     if (c.name === 'prod' && !c.deletionProtection) ctx.addIssue({ code: 'custom', path: ['deletionProtection'], message: 'prod must keep deletion protection' });
+    if (c.alarms.datapointsToAlarm > c.alarms.evaluationPeriods) ctx.addIssue({ code: 'custom', path: ['alarms', 'datapointsToAlarm'], message: 'must be ≤ evaluationPeriods' });
+    if (c.name === 'prod' && c.alarms.tasks.belowMinimumMinutes > 5) ctx.addIssue({ code: 'custom', path: ['alarms', 'tasks', 'belowMinimumMinutes'], message: 'prod pages within 5 minutes of a service short of tasks (the lake writer stopped)' });
+    if (c.name === 'prod' && c.alarms.api.serverErrorRatePercent > 5) ctx.addIssue({ code: 'custom', path: ['alarms', 'api', 'serverErrorRatePercent'], message: 'prod pages at 5 % of 5xx responses or less' });
   });
 
 /** The configuration of one environment, as validated by {@link EnvConfigSchema}. */
@@ -181,6 +222,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     mail: { sender: 'no-reply@dev.kidslearn.example.org' },
     // Service stacks (A2).
     services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 7, eventsConsumer: { memoryMb: 512, maxConcurrency: 2, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, lakeApi: { cpu: 512, memoryMib: 1024, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: true },
+    alarms: { evaluationPeriods: 4, datapointsToAlarm: 4, api: { serverErrorRatePercent: 10, minRequests: 20, p99LatencyMs: 5000, functionErrors: 20, throttles: 10 }, database: { cpuPercent: 95, atMaxCapacityMinutes: 30, freeableMemoryMib: 128, proxyAuthFailures: 20 }, redis: { engineCpuPercent: 95, memoryPercent: 90 }, tasks: { belowMinimumMinutes: 15 } },
   },
   staging: {
     name: 'staging',
@@ -200,6 +242,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     mail: { sender: 'no-reply@staging.kidslearn.example.org' },
     // Service stacks (A2).
     services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 14, eventsConsumer: { memoryMb: 512, maxConcurrency: 5, batchSize: 100, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 512, memoryMib: 2048 }, lakeApi: { cpu: 512, memoryMib: 1024, minTasks: 1, maxTasks: 2, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
+    alarms: { evaluationPeriods: 3, datapointsToAlarm: 3, api: { serverErrorRatePercent: 5, minRequests: 20, p99LatencyMs: 3000, functionErrors: 10, throttles: 5 }, database: { cpuPercent: 90, atMaxCapacityMinutes: 30, freeableMemoryMib: 256, proxyAuthFailures: 10 }, redis: { engineCpuPercent: 90, memoryPercent: 85 }, tasks: { belowMinimumMinutes: 10 } },
   },
   prod: {
     name: 'prod',
@@ -220,6 +263,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     mail: { sender: 'no-reply@kidslearn.example.org' },
     // Service stacks (A2).
     services: { lakeNoncurrentVersionExpirationDays: 7, athenaResultsExpirationDays: 30, eventsConsumer: { memoryMb: 1024, maxConcurrency: 20, batchSize: 500, maxBatchingWindowSeconds: 5 }, lakeWriter: { cpu: 1024, memoryMib: 4096 }, lakeApi: { cpu: 1024, memoryMib: 2048, minTasks: 2, maxTasks: 4, cpuTargetPercent: 60 }, llmModelId: BEDROCK_MODELS[0]!, embeddingsModelId: BEDROCK_MODELS[1]!, seedDemoApps: false },
+    alarms: { evaluationPeriods: 3, datapointsToAlarm: 2, api: { serverErrorRatePercent: 1, minRequests: 50, p99LatencyMs: 2000, functionErrors: 5, throttles: 1 }, database: { cpuPercent: 80, atMaxCapacityMinutes: 15, freeableMemoryMib: 512, proxyAuthFailures: 5 }, redis: { engineCpuPercent: 80, memoryPercent: 80 }, tasks: { belowMinimumMinutes: 5 } },
   },
 };
 

@@ -17,7 +17,10 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as cr from 'aws-cdk-lib/custom-resources';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { ALARM_PERIOD, operationalAlarm } from './alarms.ts';
 import type { EnvConfig } from './config.ts';
 import { SUBNETS } from './network-stack.ts';
 
@@ -33,6 +36,8 @@ export interface DataStackProps extends StackProps {
    * run on every deploy, not only when the migrate bundle changes.
    */
   deployId?: string | undefined;
+  /** The environment's alarm topic (AnalyticsStack.alarmTopic): the database and cache alarms notify it. */
+  alarmTopic: sns.ITopic;
 }
 
 /** PostgreSQL port (the cluster and the proxy listen on it). */
@@ -202,6 +207,8 @@ export class DataStack extends Stack {
     });
     this.redisUrl = `rediss://${redis.attrPrimaryEndPointAddress}:${redis.attrPrimaryEndPointPort}`;
 
+    this.#addAlarms(config, props.alarmTopic, cluster, proxy, redis);
+
     new CfnOutput(this, 'DatabaseProxyEndpoint', { value: proxy.endpoint, description: 'DATABASE_HOST' });
     new CfnOutput(this, 'DatabaseSecretArn', { value: this.databaseSecret.secretArn, description: 'DATABASE_SECRET_ARN' });
     new CfnOutput(this, 'RedisUrl', { value: this.redisUrl, description: 'REDIS_URL' });
@@ -264,6 +271,61 @@ export class DataStack extends Stack {
     migrations.node.addDependency(proxy, cluster);
 
     this.#acknowledgeNagFindings(prod, config.redis.replicas);
+  }
+
+  /**
+   * The database's and the cache's alarms (thresholds: config.alarms; runbook: docs/deploy-aws.md, "Alarms").
+   * Serverless v2 grows memory with capacity, so low FreeableMemory (measured against the maximum ACUs)
+   * and a cluster pinned at its maximum ACUs are the signs it has run out of room; CPU shows heavy queries.
+   */
+  #addAlarms(config: EnvConfig, topic: sns.ITopic, cluster: rds.DatabaseCluster, proxy: rds.DatabaseProxy, redis: elasticache.CfnReplicationGroup): void {
+    const t = config.alarms;
+    const alarm = (id: string, spec: Parameters<typeof operationalAlarm>[4]) => operationalAlarm(this, id, topic, config, spec);
+    alarm('DatabaseCpuAlarm', {
+      description: `Aurora cluster CPU above ${t.database.cpuPercent} %`,
+      metric: cluster.metricCPUUtilization({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.AVERAGE }),
+      threshold: t.database.cpuPercent,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    // 1-minute datapoints: the lowest capacity of each minute at the maximum, for atMaxCapacityMinutes minutes in a row.
+    alarm('DatabaseCapacityAtMaxAlarm', {
+      description: `Aurora at its maximum of ${config.database.maxCapacityAcu} ACUs for ${t.database.atMaxCapacityMinutes} minutes`,
+      metric: cluster.metricServerlessDatabaseCapacity({ period: Duration.minutes(1), statistic: cloudwatch.Stats.MINIMUM }),
+      threshold: config.database.maxCapacityAcu,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: t.database.atMaxCapacityMinutes,
+    });
+    alarm('DatabaseFreeableMemoryAlarm', {
+      description: `Aurora freeable memory under ${t.database.freeableMemoryMib} MiB`,
+      metric: cluster.metricFreeableMemory({ period: ALARM_PERIOD, statistic: cloudwatch.Stats.MINIMUM }),
+      threshold: t.database.freeableMemoryMib * 1024 * 1024,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    });
+    // DatabaseProxy has no metric helpers: AWS/RDS, dimension set ProxyName (RDS Proxy user guide, "Monitoring RDS Proxy metrics").
+    alarm('DatabaseProxyAuthFailuresAlarm', {
+      description: `RDS Proxy refused over ${t.database.proxyAuthFailures} client sign-ins in 5 minutes (IAM auth)`,
+      metric: new cloudwatch.Metric({ namespace: 'AWS/RDS', metricName: 'ClientConnectionsSetupFailedAuth', dimensionsMap: { ProxyName: proxy.dbProxyName }, period: ALARM_PERIOD, statistic: cloudwatch.Stats.SUM }),
+      threshold: t.database.proxyAuthFailures,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    });
+    // ElastiCache publishes per node (CacheClusterId): the replication group's nodes are <id>-001, -002, …
+    // (the primary can move on failover, so every node is watched).
+    for (let node = 1; node <= 1 + config.redis.replicas; node++) {
+      const nodeId = `${redis.ref}-${String(node).padStart(3, '0')}`;
+      const metric = (metricName: string) => new cloudwatch.Metric({ namespace: 'AWS/ElastiCache', metricName, dimensionsMap: { CacheClusterId: nodeId }, period: ALARM_PERIOD, statistic: cloudwatch.Stats.AVERAGE });
+      alarm(`RedisEngineCpuAlarm${node}`, {
+        description: `Redis node ${node}: engine CPU above ${t.redis.engineCpuPercent} %`,
+        metric: metric('EngineCPUUtilization'),
+        threshold: t.redis.engineCpuPercent,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+      alarm(`RedisMemoryAlarm${node}`, {
+        description: `Redis node ${node}: memory use above ${t.redis.memoryPercent} %`,
+        metric: metric('DatabaseMemoryUsagePercentage'),
+        threshold: t.redis.memoryPercent,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      });
+    }
   }
 
   /**

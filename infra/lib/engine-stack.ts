@@ -15,6 +15,7 @@ import * as servicediscovery from 'aws-cdk-lib/aws-servicediscovery';
 import type { Construct } from 'constructs';
 import { LAKE_PREFIX, lakeBucketName, type AnalyticsStack } from './analytics-stack.ts';
 import { LAKE_API_ROUTES, type ApiStack } from './api-stack.ts';
+import { operationalAlarm } from './alarms.ts';
 import type { EnvConfig } from './config.ts';
 import { SUBNETS } from './network-stack.ts';
 import { bedrockModelArns, lakeEventsNagId, lakeQueryStatements, lakeWriteStatements } from './permissions.ts';
@@ -310,6 +311,32 @@ export class EngineStack extends Stack {
         routeKey: apigwv2.HttpRouteKey.with(route.path, route.method),
         integration,
         authorizer: props.api.authorizer,
+      });
+    }
+
+    // ---- Alarms: a service short of tasks (runbook: docs/deploy-aws.md, "Alarms") ----------------
+    // Container Insights' RunningTaskCount (ECS/ContainerInsights, per cluster and service), 1-minute datapoints:
+    // below the service's minimum for alarms.tasks.belowMinimumMinutes minutes in a row. No datapoint (no task
+    // reporting at all) counts as short. The lake writer's minimum is its one task: with none the lake stops filling.
+    for (const [id, svc, minimum, what] of [
+      ['EngineTasksAlarm', this.engineService, config.engine.minTasks, 'engine'],
+      ['LakeWriterTasksAlarm', this.lakeWriterService, 1, 'lake writer'],
+      ['LakeApiTasksAlarm', this.lakeApiService, lakeApiConfig.minTasks, 'lake API'],
+    ] as const) {
+      if (minimum < 1) continue;
+      operationalAlarm(this, id, analytics.alarmTopic, config, {
+        description: `the ${what} service has run fewer than ${minimum} task(s) for ${config.alarms.tasks.belowMinimumMinutes} minutes`,
+        metric: new cloudwatch.Metric({
+          namespace: 'ECS/ContainerInsights',
+          metricName: 'RunningTaskCount',
+          dimensionsMap: { ClusterName: this.cluster.clusterName, ServiceName: svc.serviceName },
+          period: Duration.minutes(1),
+          statistic: cloudwatch.Stats.MINIMUM,
+        }),
+        threshold: minimum,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: config.alarms.tasks.belowMinimumMinutes,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
       });
     }
 

@@ -49,6 +49,11 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
   const common = { env, tags, config };
 
   const network = new NetworkStack(app, stackId(config, 'Network'), { ...common, description: `kidslearn ${config.name}: VPC, endpoints, app security group` });
+  // Before the data stack: its alarms notify the analytics stack's topic (the analytics stack depends on nothing).
+  const analytics = new AnalyticsStack(app, stackId(config, 'Analytics'), {
+    ...common,
+    description: `kidslearn ${config.name}: events and jobs queues with dead letters and alarms, S3 lake, Glue table, Athena workgroup`,
+  });
   const data = new DataStack(app, stackId(config, 'Data'), {
     ...common,
     description: `kidslearn ${config.name}: Aurora PostgreSQL + RDS Proxy, Redis, migrations`,
@@ -56,13 +61,10 @@ export function buildEnvironment(app: App, config: EnvConfig, options: BuildOpti
     appSecurityGroup: network.appSecurityGroup,
     lambdaDir: options.lambdaDir,
     deployId: options.deployId,
+    alarmTopic: analytics.alarmTopic,
   });
   const identity = new IdentityStack(app, stackId(config, 'Identity'), { ...common, description: `kidslearn ${config.name}: Cognito user pool and app client` });
 
-  const analytics = new AnalyticsStack(app, stackId(config, 'Analytics'), {
-    ...common,
-    description: `kidslearn ${config.name}: events and jobs queues with dead letters and alarms, S3 lake, Glue table, Athena workgroup`,
-  });
   const platform = {
     vpc: network.vpc,
     appSecurityGroup: network.appSecurityGroup,

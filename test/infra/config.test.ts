@@ -41,6 +41,28 @@ test('the schema rejects what would be unsafe or inconsistent', () => {
   assert.equal(lakeApi({ cpu: 300 }), false, 'a CPU size Fargate does not offer');
 });
 
+test('the alarms block refuses thresholds that would never fire, page on nothing, or page prod too late', () => {
+  const prod = ENVIRONMENTS.prod;
+  const alarms = (patch: object) => EnvConfigSchema.safeParse({ ...prod, alarms: { ...prod.alarms, ...patch } }).success;
+  assert.equal(alarms({}), true);
+  assert.equal(alarms({ datapointsToAlarm: prod.alarms.evaluationPeriods + 1 }), false, 'more datapoints to alarm than evaluated');
+  assert.equal(alarms({ evaluationPeriods: 0, datapointsToAlarm: 0 }), false, 'no datapoints');
+  assert.equal(alarms({ api: { ...prod.alarms.api, serverErrorRatePercent: 0 } }), false, 'a 0 % error rate (pages on every blip)');
+  assert.equal(alarms({ api: { ...prod.alarms.api, serverErrorRatePercent: 101 } }), false, 'a rate over 100 % never fires');
+  assert.equal(alarms({ api: { ...prod.alarms.api, serverErrorRatePercent: 10 } }), false, 'prod paging only past 5 % of 5xx');
+  assert.equal(alarms({ api: { ...prod.alarms.api, minRequests: 0 } }), false, 'no minimum request count (a quiet night pages)');
+  assert.equal(alarms({ api: { ...prod.alarms.api, p99LatencyMs: 60_000 } }), false, 'a latency past API Gateway\'s 30 s timeout never fires');
+  assert.equal(alarms({ api: { ...prod.alarms.api, functionErrors: 0.5 } }), false, 'a fractional error count');
+  assert.equal(alarms({ database: { ...prod.alarms.database, cpuPercent: 120 } }), false, 'CPU over 100 %');
+  assert.equal(alarms({ database: { ...prod.alarms.database, atMaxCapacityMinutes: 2 } }), false, 'paging on a 2-minute scaling peak');
+  assert.equal(alarms({ redis: { ...prod.alarms.redis, memoryPercent: 0 } }), false, 'Redis memory at 0 %');
+  assert.equal(alarms({ tasks: { belowMinimumMinutes: 0 } }), false, 'zero minutes');
+  assert.equal(alarms({ tasks: { belowMinimumMinutes: 10 } }), false, 'prod learning of a stopped lake writer after 10 minutes');
+  // Outside prod the looser values are allowed.
+  const dev = ENVIRONMENTS.dev;
+  assert.equal(EnvConfigSchema.safeParse({ ...dev, alarms: { ...dev.alarms, tasks: { belowMinimumMinutes: 15 } } }).success, true);
+});
+
 test('environments differ where they should', () => {
   const dev = loadEnvConfig('dev');
   const prod = loadEnvConfig('prod');

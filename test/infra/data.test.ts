@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import { loadEnvConfig } from '../../infra/lib/config.ts';
 import { DataStack } from '../../infra/lib/data-stack.ts';
 import { NetworkStack } from '../../infra/lib/network-stack.ts';
@@ -189,7 +190,8 @@ test('the migrations property changes with the bundle and with the deploy id (so
     const app = new App();
     const config = loadEnvConfig('dev');
     const network = new NetworkStack(app, 'N', { config });
-    const data = new DataStack(app, 'D', { config, vpc: network.vpc, appSecurityGroup: network.appSecurityGroup, lambdaDir, deployId });
+    const alarmTopic = new sns.Topic(network, 'Alarms');
+    const data = new DataStack(app, 'D', { config, vpc: network.vpc, appSecurityGroup: network.appSecurityGroup, lambdaDir, deployId, alarmTopic });
     const r = Object.values(Template.fromStack(data).findResources('Custom::KidslearnMigrations'))[0] as { Properties: Record<string, unknown> };
     return r.Properties;
   };
