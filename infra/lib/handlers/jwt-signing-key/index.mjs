@@ -4,17 +4,14 @@
 // on one machine, src/features/auth/signing-keys.ts) and stores it in the secret, so the key is
 // never seen by anyone, never in a template, and the same for every Lambda execution environment.
 // Updates keep the key (redeploying must not sign everybody out); Delete leaves the secret to its
-// own removal policy. Runs on nodejs24.x, whose runtime provides the AWS SDK.
-import { generateKeyPairSync } from 'node:crypto';
+// own removal policy. Later keys come from the rotation function (rotate.mjs), which makes them with the
+// same code (key.mjs). Runs on nodejs24.x, whose runtime provides the AWS SDK.
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { newSigningJwk } from './key.mjs';
+
+export { newSigningJwk };
 
 const client = new SecretsManagerClient({});
-
-/** A new private signing key as a JWK (`d` is the private part). */
-export function newSigningJwk() {
-  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
-  return { ...jwk, alg: 'EdDSA' };
-}
 
 /** CloudFormation custom-resource event (Provider framework onEvent). */
 export async function handler(event) {
