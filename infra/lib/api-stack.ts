@@ -157,6 +157,42 @@ export class ApiStack extends Stack {
       resourceType: 'Custom::KidslearnJwtSigningKey',
       properties: { SecretArn: this.signingKeySecret.secretArn },
     });
+    // Rotation (rotate.mjs, the same key code): every config.api.signingKeyRotationDays a new key becomes AWSCURRENT and
+    // the old one AWSPREVIOUS. Processes sign with the key they read at start, verify AWSCURRENT and AWSPREVIOUS, and
+    // re-read the secret (rate-limited) when a token names a kid they do not know (src/adapters/aws/secrets.ts).
+    const rotatorLogs = new logs.LogGroup(this, 'JwtSigningKeyRotatorLogs', { retention: logRetention, removalPolicy: logRemoval });
+    const keyRotator = new lambda.Function(this, 'JwtSigningKeyRotator', {
+      description: `kidslearn ${config.name}: rotates the token signing key (Secrets Manager rotation function)`,
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      code: lambda.Code.fromAsset(fileURLToPath(new URL('./handlers/jwt-signing-key', import.meta.url))),
+      handler: 'rotate.handler',
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logGroup: rotatorLogs,
+    });
+    // What the rotation contract needs, on this secret only (CDK's RotationSchedule would add GetRandomPassword on *).
+    keyRotator.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'RotateTheKey',
+        actions: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        resources: [this.signingKeySecret.secretArn],
+      }),
+    );
+    keyRotator.addPermission('InvokedBySecretsManager', {
+      principal: new iam.ServicePrincipal('secretsmanager.amazonaws.com'),
+      sourceArn: this.signingKeySecret.secretArn,
+      sourceAccount: this.account,
+    });
+    const rotation = new secretsmanager.CfnRotationSchedule(this, 'JwtSigningKeyRotation', {
+      secretId: this.signingKeySecret.secretArn,
+      rotationLambdaArn: keyRotator.functionArn,
+      rotationRules: { automaticallyAfterDays: config.api.signingKeyRotationDays },
+      // Not at deploy: the first key comes from the custom resource; a rotation racing it gains nothing.
+      rotateImmediatelyOnUpdate: false,
+    });
+    // After the first key, and after the permission that lets Secrets Manager invoke the function.
+    rotation.node.addDependency(signingKey, keyRotator.permissionsNode.findChild('InvokedBySecretsManager'), keyRotator);
 
     // ---- Settings every function of the app shares -----------------------------------
     // The issuer exactly as Cognito writes `iss` (built as CDK's own HttpUserPoolAuthorizer does):
@@ -386,16 +422,12 @@ export class ApiStack extends Stack {
     new CfnOutput(this, 'MailIdentityName', { value: this.mailIdentity.emailIdentityName, description: 'SES identity: confirm the verification mail SES sends to it' });
 
     this.#acknowledgeNagFindings();
-    Validations.of(this.signingKeySecret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      // Rotating the signing key needs the old public key kept for verification (JWT_PREVIOUS_PUBLIC_KEYS) until
-      // issued tokens expire; Secrets Manager's rotation cannot do that. Manual rotation: docs/deploy-aws.md.
-      reason: 'Token signing key: rotation must keep the previous public key verifying for the token lifetime; documented manual rotation.',
-    });
-    Validations.of(keyGenerator.role!).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason: 'AWS-managed policy limited to CloudWatch Logs writes.',
-    });
+    for (const fn of [keyGenerator, keyRotator]) {
+      Validations.of(fn.role!).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'AWS-managed policy limited to CloudWatch Logs writes.',
+      });
+    }
     const provider = keyProvider.node.findChild('framework-onEvent') as lambda.Function;
     Validations.of(provider.role!).acknowledge({
       id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

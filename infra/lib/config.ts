@@ -68,6 +68,12 @@ export const EnvConfigSchema = z
       /** HTTP API stage throttling. */
       throttlingRateLimit: positiveInt,
       throttlingBurstLimit: positiveInt,
+      /**
+       * Days between automatic rotations of the token signing key (Secrets Manager rotation, rotate.mjs).
+       * At least 1: a rotated-out key keeps verifying as AWSPREVIOUS until the next rotation, which must
+       * come well after the longest access token (1 hour) signed with it has expired.
+       */
+      signingKeyRotationDays: z.number().int().min(1).max(365),
     }),
     engine: z.object({
       minTasks: z.number().int().min(0),
@@ -213,7 +219,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     network: { natGateways: 1 },
     database: { minCapacityAcu: 0.5, maxCapacityAcu: 4, readers: 0, backupRetentionDays: 1, passwordRotationDays: 90 },
     redis: { nodeType: 'cache.t4g.micro', replicas: 0 },
-    api: { memoryMb: 1024, reservedConcurrency: 20, provisionedConcurrency: 0, throttlingRateLimit: 50, throttlingBurstLimit: 100 },
+    api: { memoryMb: 1024, reservedConcurrency: 20, provisionedConcurrency: 0, throttlingRateLimit: 50, throttlingBurstLimit: 100, signingKeyRotationDays: 90 },
     engine: { minTasks: 1, maxTasks: 2, cpu: 512, memoryMib: 1024, spot: true },
     lake: { transitionToInfrequentAccessDays: 30, expirationDays: 90 },
     queues: { retentionDays: 4, deadLetterRetentionDays: 14, maxReceiveCount: 5 },
@@ -233,7 +239,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     network: { natGateways: 1 },
     database: { minCapacityAcu: 0.5, maxCapacityAcu: 8, readers: 0, backupRetentionDays: 7, passwordRotationDays: 30 },
     redis: { nodeType: 'cache.t4g.small', replicas: 1 },
-    api: { memoryMb: 1024, reservedConcurrency: 100, provisionedConcurrency: 0, throttlingRateLimit: 200, throttlingBurstLimit: 400 },
+    api: { memoryMb: 1024, reservedConcurrency: 100, provisionedConcurrency: 0, throttlingRateLimit: 200, throttlingBurstLimit: 400, signingKeyRotationDays: 30 },
     engine: { minTasks: 1, maxTasks: 4, cpu: 1024, memoryMib: 2048, spot: true },
     lake: { transitionToInfrequentAccessDays: 30, expirationDays: 180 },
     queues: { retentionDays: 4, deadLetterRetentionDays: 14, maxReceiveCount: 5 },
@@ -254,7 +260,7 @@ export const ENVIRONMENTS: Record<EnvName, z.input<typeof EnvConfigSchema>> = {
     network: { natGateways: 2 },
     database: { minCapacityAcu: 2, maxCapacityAcu: 32, readers: 1, backupRetentionDays: 14, passwordRotationDays: 30 },
     redis: { nodeType: 'cache.r7g.large', replicas: 1 },
-    api: { memoryMb: 1769, reservedConcurrency: 600, provisionedConcurrency: 20, throttlingRateLimit: 2000, throttlingBurstLimit: 4000 },
+    api: { memoryMb: 1769, reservedConcurrency: 600, provisionedConcurrency: 20, throttlingRateLimit: 2000, throttlingBurstLimit: 4000, signingKeyRotationDays: 30 },
     engine: { minTasks: 2, maxTasks: 20, cpu: 1024, memoryMib: 2048, spot: false },
     lake: { transitionToInfrequentAccessDays: 90, expirationDays: 1095 },
     queues: { retentionDays: 4, deadLetterRetentionDays: 14, maxReceiveCount: 5 },

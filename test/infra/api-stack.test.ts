@@ -417,6 +417,46 @@ describe('api stack: least privilege', () => {
     assert.ok(fn.DependsOn?.includes(Object.keys(t.findResources('Custom::KidslearnJwtSigningKey'))[0]!), 'starts only once its key exists');
   });
 
+  it('the signing key rotates every config.api.signingKeyRotationDays days, by a function that may touch that secret only', () => {
+    for (const env of ['dev', 'prod'] as const) {
+      const t = api[env];
+      const secretId = logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey');
+      const rotatorId = logicalIdOf(t, 'AWS::Lambda::Function', 'JwtSigningKeyRotator');
+      const schedules = Object.values(t.findResources('AWS::SecretsManager::RotationSchedule')) as (Resource & { DependsOn?: string[] })[];
+      assert.equal(schedules.length, 1, env);
+      const [schedule] = schedules;
+      assert.deepEqual(schedule!.Properties, {
+        SecretId: { Ref: secretId },
+        RotationLambdaARN: { 'Fn::GetAtt': [rotatorId, 'Arn'] },
+        RotationRules: { AutomaticallyAfterDays: loadEnvConfig(env).api.signingKeyRotationDays },
+        RotateImmediatelyOnUpdate: false,
+      });
+      assert.ok(schedule!.DependsOn?.includes(Object.keys(t.findResources('Custom::KidslearnJwtSigningKey'))[0]!), 'rotates only keys the custom resource made first');
+      assert.equal((one(t, 'AWS::Lambda::Function', 'JwtSigningKeyRotator').Properties as { Handler: string }).Handler, 'rotate.handler');
+      const granted = roleStatements(t, 'JwtSigningKeyRotator').filter((s) => !actions(s).every((a) => a.startsWith('xray:')));
+      assert.deepEqual(
+        granted.map((s) => [[...actions(s)].sort(), s.Resource, s.Condition]),
+        [[['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'], { Ref: secretId }, undefined]],
+      );
+      const invokers = resources(t, 'AWS::Lambda::Permission').filter((p) => JSON.stringify(p.Properties.FunctionName).includes(rotatorId));
+      assert.deepEqual(
+        invokers.map((p) => [p.Properties.Principal, p.Properties.Action, p.Properties.SourceArn]),
+        [['secretsmanager.amazonaws.com', 'lambda:InvokeFunction', { Ref: secretId }]],
+      );
+    }
+    assert.deepEqual([loadEnvConfig('dev').api.signingKeyRotationDays, loadEnvConfig('prod').api.signingKeyRotationDays], [90, 30]);
+  });
+
+  it('every reader of the signing key may read AWSPREVIOUS too: GetSecretValue on the secret, no VersionStage condition', () => {
+    const t = api.dev;
+    const secretId = logicalIdOf(t, 'AWS::SecretsManager::Secret', 'JwtSigningKey');
+    for (const fn of ['Api', 'Authorizer']) {
+      const reads = roleStatements(t, fn).filter((s) => actions(s).includes('secretsmanager:GetSecretValue') && JSON.stringify(s.Resource).includes(JSON.stringify({ Ref: secretId })));
+      assert.equal(reads.length, 1, fn);
+      assert.equal(reads[0]!.Condition, undefined, `${fn}: a secretsmanager:VersionStage condition would hide AWSPREVIOUS`);
+    }
+  });
+
   it('no managed full-access policy anywhere in the app', () => {
     for (const t of everyTemplate) assert.doesNotMatch(JSON.stringify(t.toJSON()), /FullAccess/);
   });

@@ -310,6 +310,8 @@ describe('engine stack: the lake API service (reports and exports, which query t
     assert.equal(reads.length, 2);
     assert.match(reads.join(' '), /ExportsOutputRefJwtSigningKey/);
     assert.match(reads.join(' '), /ExportsOutputRefRedisAuthToken/);
+    // Reads of the signing key cover every stage: AWSPREVIOUS verifies tokens signed before a rotation.
+    assert.deepEqual(statements.filter((s) => actions(s).includes('secretsmanager:GetSecretValue')).map((s) => s.Condition), [undefined]);
     assert.deepEqual(statements.filter((s) => actions(s).some((a) => a.startsWith('sqs:'))), []);
     const bedrock = statements.filter((s) => actions(s).some((a) => a.startsWith('bedrock:')));
     assert.deepEqual(bedrock.map((s) => [actions(s), s.Resource]), [[['bedrock:InvokeModel'], `arn:aws:bedrock:eu-west-1::foundation-model/${loadEnvConfig('dev').services.embeddingsModelId}`]]);
