@@ -228,7 +228,11 @@ export interface Config {
    */
   metrics: { emf: boolean };
   corsOrigins: string[];
-  jwt: { issuer: string; privateKeyJwk: string | undefined; previousPublicJwks: string | undefined };
+  /**
+   * `keySecretArn`: the secret `privateKeyJwk` was read from (JWT_PRIVATE_KEY_SECRET_ARN, AWS); when set, running
+   * processes re-read it for keys rotated in since they started (wiring/jwt-keys.ts).
+   */
+  jwt: { issuer: string; privateKeyJwk: string | undefined; previousPublicJwks: string | undefined; keySecretArn?: string | undefined };
   seedDemoApps: boolean;
   shutdownTimeoutMs: number;
   /**
@@ -422,7 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { envF
     logLevel: e.LOG_LEVEL,
     metrics: { emf: e.METRICS_EMF },
     corsOrigins: e.CORS_ORIGINS,
-    jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS },
+    jwt: { issuer: e.JWT_ISSUER, privateKeyJwk: e.JWT_PRIVATE_KEY, previousPublicJwks: e.JWT_PREVIOUS_PUBLIC_KEYS, keySecretArn: e.JWT_PRIVATE_KEY_SECRET_ARN },
     seedDemoApps: e.SEED_DEMO_APPS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     engine: { mode: e.ENGINE_MODE ?? (databaseUrl ? 'separate' : 'inline'), port: e.ENGINE_PORT, concurrency: e.ENGINE_CONCURRENCY, pollSeconds: e.ENGINE_POLL_SECONDS, queueTimeoutMs: e.JOB_QUEUE_TIMEOUT_MS },

@@ -22,6 +22,7 @@ import { AppsService } from '../features/apps/apps.service.ts';
 import { ConceptsService } from '../features/concepts/concepts.service.ts';
 import { loadSigningKey, loadVerificationKeys, type SigningKey } from '../features/auth/signing-keys.ts';
 import { TokenService } from '../features/auth/tokens.ts';
+import { jwtKeyRefresher } from './jwt-keys.ts';
 import { LessonsService } from '../features/lessons/lessons.service.ts';
 import { ContentService } from '../features/content/content.service.ts';
 import { AnalysisService } from '../features/adaptive/analysis.service.ts';
@@ -181,7 +182,9 @@ export async function createContainer(config: Config, overrides: ContainerOverri
     // On Lambda (METRICS_EMF=true) the HTTP metrics also go to stdout in CloudWatch's embedded metric
     // format, and the process metrics (CPU, heap, event loop) are left out: nothing scrapes /metrics there.
     const metrics = createMetrics(() => database.poolStats(), config.metrics.emf ? { httpSink: createEmfSink(), defaultMetrics: false } : {});
-    const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer);
+    // On AWS (a key secret): keys rotated in after this process started are read on the first token that names one.
+    const refresher = jwtKeyRefresher(config, { onRefresh: (outcome) => (outcome.ok ? logger.info(outcome, 'token keys re-read') : logger.warn(outcome, 'token keys could not be re-read')) });
+    const tokens = new TokenService([signingKey, ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))], config.jwt.issuer, { refresher });
     const apps = new AppsService(database);
     const concepts = new ConceptsService({ db: database });
     const lessons = new LessonsService({ db: database, cache, logger, metrics });

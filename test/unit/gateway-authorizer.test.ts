@@ -218,8 +218,9 @@ describe('gateway authorizer (HTTP API Lambda REQUEST authorizer, simple respons
         results.map((r) => (r.isAuthorized ? r.context.issuer : 'denied')),
         ['kidslearn', 'oidc', 'kidslearn', 'oidc', 'kidslearn', 'oidc', 'denied'],
       );
-      assert.equal(sm.commandCalls(GetSecretValueCommand).length, 1);
-      assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: KEY_ARN }).length, 1);
+      // Once per stage: AWSCURRENT (the key) and AWSPREVIOUS (the key before the last rotation, if any).
+      assert.equal(sm.commandCalls(GetSecretValueCommand).length, 2);
+      assert.deepEqual(sm.commandCalls(GetSecretValueCommand, { SecretId: KEY_ARN }).map((c) => c.args[0].input.VersionStage ?? 'AWSCURRENT').sort(), ['AWSCURRENT', 'AWSPREVIOUS']);
       assert.equal(jwksRequests - fetchesBefore, 1, 'the JWKS is fetched once, then cached');
     });
   });

@@ -110,7 +110,8 @@ describe('secrets on AWS (DATABASE_SECRET_ARN, JWT_PRIVATE_KEY_SECRET_ARN)', () 
     const second = await lambdaConfig();
     assert.equal(second, first);
     assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: ARN }).length, 1);
-    assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: KEY_ARN }).length, 1);
+    // The signing key once per stage: AWSCURRENT and AWSPREVIOUS.
+    assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: KEY_ARN }).length, 2);
     assert.equal(sm.commandCalls(GetSecretValueCommand, { SecretId: REDIS_ARN }).length, 1);
     assert.equal(first.cache.kind, 'redis');
     const redis = new URL(first.cache.kind === 'redis' ? first.cache.url : '');

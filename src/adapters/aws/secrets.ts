@@ -1,5 +1,8 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { JWK } from 'jose';
 import { z } from 'zod';
+import { PublicJwk } from '../../config/public-jwks.ts';
+import type { PublicKeySource } from '../../features/auth/key-refresh.ts';
 
 /**
  * Secrets from AWS Secrets Manager turned into the settings the rest of the
@@ -51,11 +54,18 @@ export class SecretError extends Error {
   override name = 'SecretError';
 }
 
+/** Which version of a secret to read, and a signal that stops the read early. */
+export interface ReadSecretOptions {
+  /** A staging label (AWSCURRENT when not given, as Secrets Manager does). */
+  stage?: 'AWSCURRENT' | 'AWSPREVIOUS';
+  signal?: AbortSignal;
+}
+
 /**
  * Reads one secret's string: one `GetSecretValue` (at most two attempts),
  * bounded by `timeoutMs` in all. `what` names the secret in errors.
  */
-export async function readSecretString(arn: string, timeoutMs: number, what: string, client_?: SecretsManagerClient): Promise<string> {
+export async function readSecretString(arn: string, timeoutMs: number, what: string, client_?: SecretsManagerClient, options: ReadSecretOptions = {}): Promise<string> {
   // Loaded here: processes without a secret (every one-machine setup) never load the client.
   const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   const region = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(arn)?.[1];
@@ -63,12 +73,14 @@ export async function readSecretString(arn: string, timeoutMs: number, what: str
     client_ ?? new SecretsManagerClient({ region, maxAttempts: 2, requestHandler: { connectionTimeout: timeoutMs, requestTimeout: timeoutMs, throwOnRequestTimeout: true } });
   let text: string | undefined;
   try {
-    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn }), { abortSignal: AbortSignal.timeout(timeoutMs) });
+    const abortSignal = options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const answer = await client.send(new GetSecretValueCommand({ SecretId: arn, ...(options.stage ? { VersionStage: options.stage } : {}) }), { abortSignal });
     text = answer.SecretString;
   } catch (error) {
     const name = (error as { name?: string } | null)?.name ?? 'Error';
     const why = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${timeoutMs} ms` : name;
-    throw new SecretError(`Could not read the ${what} ${arn} from Secrets Manager (${why})`, { cause: error });
+    const version = options.stage ? ` (${options.stage})` : '';
+    throw new SecretError(`Could not read the ${what} ${arn}${version} from Secrets Manager (${why})`, { cause: error });
   } finally {
     if (!client_) client.destroy();
   }
@@ -127,25 +139,92 @@ const JwtSecretEnvSchema = z.object({
 });
 
 /**
+ * The public half of the private JWK in `text`, or `undefined` when `text`
+ * is not a private JWK (never echoed: it may be a key).
+ */
+function publicHalfOfSecret(text: string): JWK | undefined {
+  let jwk: unknown;
+  try {
+    jwk = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!jwk || typeof jwk !== 'object' || typeof (jwk as { d?: unknown }).d !== 'string') return undefined;
+  const { d: _d, ...pub } = jwk as Record<string, unknown>;
+  const parsed = PublicJwk.safeParse(pub);
+  return parsed.success ? (parsed.data as JWK) : undefined;
+}
+
+/**
+ * The public half of the secret's AWSPREVIOUS version: the key that signed
+ * until the last rotation. `undefined` when there is none (never rotated),
+ * when it is not a private JWK (before the first rotation it is the random
+ * value the secret was created with) or when it cannot be read: the process
+ * then starts with the current key alone and reads again on the first token
+ * it cannot verify (KeyRefresher).
+ */
+async function readPreviousPublicJwk(arn: string, timeoutMs: number, client?: SecretsManagerClient, signal?: AbortSignal): Promise<JWK | undefined> {
+  try {
+    return publicHalfOfSecret(await readSecretString(arn, timeoutMs, 'signing key secret', client, { stage: 'AWSPREVIOUS', ...(signal ? { signal } : {}) }));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Returns `env` with `JWT_PRIVATE_KEY` read from the secret named by
- * `JWT_PRIVATE_KEY_SECRET_ARN` (its string is the private JWK's JSON), or
- * `env` unchanged when that is not set. Every API process on AWS must sign
- * with the same key: without one, each would generate its own in its data dir.
+ * `JWT_PRIVATE_KEY_SECRET_ARN` (AWSCURRENT: its string is the private JWK's
+ * JSON, the key this process signs with) and the public half of its
+ * AWSPREVIOUS version, when there is one, added to `JWT_PREVIOUS_PUBLIC_KEYS`
+ * (tokens signed before the last rotation keep verifying); `env` unchanged
+ * when no ARN is set. Every API process on AWS must sign with the same key:
+ * without one, each would generate its own in its data dir.
  */
 export async function resolveJwtKeySecret(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
   if (!env.JWT_PRIVATE_KEY_SECRET_ARN?.trim()) return env;
   const settings = parseSecretEnv(JwtSecretEnvSchema, env);
   if (env.JWT_PRIVATE_KEY?.trim()) throw new SecretError('Invalid JWT_PRIVATE_KEY: set either JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN, not both');
   const arn = settings.JWT_PRIVATE_KEY_SECRET_ARN;
-  const text = await readSecretString(arn, settings.DATABASE_SECRET_TIMEOUT_MS, 'signing key secret', options.client);
-  let jwk: { d?: unknown } | undefined;
+  const timeoutMs = settings.DATABASE_SECRET_TIMEOUT_MS;
+  const [text, previous] = await Promise.all([readSecretString(arn, timeoutMs, 'signing key secret', options.client), readPreviousPublicJwk(arn, timeoutMs, options.client)]);
+  if (!publicHalfOfSecret(text)) throw new SecretError(`The signing key secret ${arn} is not a private JWK in JSON`);
+  if (!previous) return { ...env, JWT_PRIVATE_KEY: text };
+  return { ...env, JWT_PRIVATE_KEY: text, JWT_PREVIOUS_PUBLIC_KEYS: JSON.stringify([...previousPublicKeys(env.JWT_PREVIOUS_PUBLIC_KEYS), previous]) };
+}
+
+/** The keys already in `JWT_PREVIOUS_PUBLIC_KEYS` (the emergency procedure's); refuses a value that is not a JSON array (the configuration checks each key). */
+function previousPublicKeys(value: string | undefined): unknown[] {
+  if (!value?.trim()) return [];
+  let parsed: unknown;
   try {
-    jwk = JSON.parse(text) as { d?: unknown };
+    parsed = JSON.parse(value);
   } catch {
-    // Reported below without echoing the value.
+    throw new SecretError('Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs');
   }
-  if (!jwk || typeof jwk !== 'object' || typeof jwk.d !== 'string') throw new SecretError(`The signing key secret ${arn} is not a private JWK in JSON`);
-  return { ...env, JWT_PRIVATE_KEY: text };
+  if (!Array.isArray(parsed)) throw new SecretError('Invalid JWT_PREVIOUS_PUBLIC_KEYS: expected a JSON array of public JWKs');
+  return parsed;
+}
+
+/**
+ * The signing key secret as a {@link PublicKeySource}: the public halves of
+ * AWSCURRENT (must be a private JWK) and AWSPREVIOUS (when there is a usable
+ * one), read concurrently, each bounded by `timeoutMs`. What a running
+ * process re-reads when a token names a key it does not know (the secret
+ * rotated since it started). The private part is dropped at once: a
+ * process keeps signing with the key it read at start.
+ */
+export function signingKeySecretSource(arn: string, options: { timeoutMs: number; client?: SecretsManagerClient }): PublicKeySource {
+  return {
+    async read(signal) {
+      const [text, previous] = await Promise.all([
+        readSecretString(arn, options.timeoutMs, 'signing key secret', options.client, { stage: 'AWSCURRENT', signal }),
+        readPreviousPublicJwk(arn, options.timeoutMs, options.client, signal),
+      ]);
+      const current = publicHalfOfSecret(text);
+      if (!current) throw new SecretError(`The signing key secret ${arn} is not a private JWK in JSON`);
+      return previous ? [current, previous] : [current];
+    },
+  };
 }
 
 const RedisSecretEnvSchema = z.object({

@@ -3,6 +3,7 @@ import { AppError } from '../../domain/errors.ts';
 import type { Role } from '../../domain/principal.ts';
 import { bearerToken } from './bearer.ts';
 import { OidcVerifier } from './oidc.ts';
+import type { KeyRefresher } from './key-refresh.ts';
 import { loadVerificationKeys, publicHalfOf } from './signing-keys.ts';
 import { TokenVerifier } from './tokens.ts';
 
@@ -104,18 +105,19 @@ export class GatewayAuthorizer {
  * configuration is loaded) and the keys of `JWT_PREVIOUS_PUBLIC_KEYS` verify
  * kidslearn's tokens, exactly as in the app; `OIDC_*`, when set, the
  * provider's (its JWKS fetched on first use, with the configured timeout,
- * then cached). No private key is kept.
+ * then cached). No private key is kept. `refresher` (on AWS: the signing key
+ * secret, wiring/jwt-keys.ts) supplies keys rotated in after the start.
  */
 export async function createGatewayAuthorizer(
   config: Pick<Config, 'dataDir' | 'jwt' | 'oidc'>,
-  options: { onDecision?: (decision: GatewayDecision) => void } = {},
+  options: { onDecision?: (decision: GatewayDecision) => void; refresher?: KeyRefresher | undefined } = {},
 ): Promise<GatewayAuthorizer> {
   if (!config.jwt.privateKeyJwk) {
     throw new Error('The gateway authorizer needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_SECRET_ARN: the key the api function signs with (only its public half is used)');
   }
   const keys = [await publicHalfOf(config.jwt.privateKeyJwk), ...(await loadVerificationKeys({ dataDir: config.dataDir, previousPublicJwks: config.jwt.previousPublicJwks }))];
   return new GatewayAuthorizer({
-    tokens: new TokenVerifier(keys, config.jwt.issuer),
+    tokens: new TokenVerifier(keys, config.jwt.issuer, { refresher: options.refresher }),
     oidc: config.oidc ? new OidcVerifier(config.oidc) : undefined,
     ...(options.onDecision ? { onDecision: options.onDecision } : {}),
   });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { AppError } from '../../domain/errors.ts';
 import { Role, type Principal } from '../../domain/principal.ts';
 import { APP_ID_PATTERN } from '../../domain/tenancy.ts';
+import type { KeyRefresher } from './key-refresh.ts';
 import type { SigningKey, VerificationKey } from './signing-keys.ts';
 
 /** `aud` of every access token this server issues: the kidslearn API. */
@@ -51,6 +52,27 @@ export function parseTtl(ttl: string, maxSeconds: number = MAX_TOKEN_TTL_SECONDS
   return n * unit;
 }
 
+/** A token names a key id this verifier does not know (yet: see {@link TokenVerifierOptions.refresher}). */
+class UnknownKeyError extends AppError {
+  constructor() {
+    super('unauthenticated', 'invalid_token', 'Token was not signed by a known key');
+  }
+}
+
+/** Options of {@link TokenVerifier} and {@link TokenService}. */
+export interface TokenVerifierOptions {
+  /**
+   * Where keys can be read again while the process runs (the rotating signing
+   * key secret on AWS): a token whose `kid` is unknown triggers one refresh
+   * (rate-limited by the refresher) and one more verification. The keys given
+   * to the constructor always stay.
+   */
+  refresher?: KeyRefresher | undefined;
+}
+
+/** `keys` without a key id listed twice (the first wins). */
+const distinct = (keys: readonly VerificationKey[]) => keys.filter((k, i) => keys.findIndex((other) => other.kid === k.kid) === i);
+
 /**
  * Verifies the server's own access tokens with public keys only: what
  * {@link TokenService} verifies with, and all the API Gateway authorizer
@@ -61,15 +83,19 @@ export function parseTtl(ttl: string, maxSeconds: number = MAX_TOKEN_TTL_SECONDS
  * that of the signature check.
  */
 export class TokenVerifier {
-  readonly #keys: VerificationKey[];
+  readonly #initial: readonly VerificationKey[];
+  #keys: VerificationKey[];
   readonly #issuer: string;
+  readonly #refresher: KeyRefresher | undefined;
   readonly #verified = lruCache<string, Principal>(50_000);
 
   /** Every key verifies; a key id listed twice counts once (the first wins). */
-  constructor(keys: readonly VerificationKey[], issuer: string) {
+  constructor(keys: readonly VerificationKey[], issuer: string, options: TokenVerifierOptions = {}) {
     if (keys.length === 0) throw new Error('TokenVerifier needs at least one public key');
-    this.#keys = keys.filter((k, i) => keys.findIndex((other) => other.kid === k.kid) === i);
+    this.#initial = distinct(keys);
+    this.#keys = [...this.#initial];
     this.#issuer = issuer;
+    this.#refresher = options.refresher;
   }
 
   /** Public keys as a JWKS document. */
@@ -100,14 +126,19 @@ export class TokenVerifier {
     }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, (header) => this.#keyFor(header.kid), {
-        issuer: this.#issuer,
-        audience: TOKEN_AUDIENCE,
-        algorithms: ['EdDSA', 'ES256'],
-        requiredClaims: ['sub', 'exp', 'iat'],
-      }));
+      payload = await this.#verifySignature(token);
     } catch (error) {
-      throw toAuthError(error);
+      if (!(error instanceof UnknownKeyError) || !this.#refresher) throw toAuthError(error);
+      // Maybe signed with a key rotated in after this process read its keys: read them again (at most once
+      // per interval; a failed read keeps the keys as they are) and try once more.
+      const fresh = await this.#refresher.refresh();
+      if (!fresh) throw error;
+      this.#keys = distinct([...this.#initial, ...fresh]);
+      try {
+        payload = await this.#verifySignature(token);
+      } catch (again) {
+        throw toAuthError(again);
+      }
     }
     const claims = Claims.safeParse(payload);
     if (!claims.success) throw new AppError('unauthenticated', 'invalid_token', 'Token is missing required claims (sub, app, role, exp, iat)');
@@ -118,16 +149,29 @@ export class TokenVerifier {
     return principal;
   }
 
+  async #verifySignature(token: string): Promise<JWTPayload> {
+    const { payload } = await jwtVerify(token, (header) => this.#keyFor(header.kid), {
+      issuer: this.#issuer,
+      audience: TOKEN_AUDIENCE,
+      algorithms: ['EdDSA', 'ES256'],
+      requiredClaims: ['sub', 'exp', 'iat'],
+    });
+    return payload;
+  }
+
   #keyFor(kid: string | undefined) {
     const key = kid ? this.#keys.find((k) => k.kid === kid) : undefined;
-    if (!key) throw new AppError('unauthenticated', 'invalid_token', 'Token was not signed by a known key');
+    if (!key) throw new UnknownKeyError();
     return key.publicKey;
   }
 }
 
 /**
  * Issues and verifies the server's own access tokens: signs with the first
- * key, verifies with a {@link TokenVerifier} over all of them.
+ * key, verifies with a {@link TokenVerifier} over all of them (and, with a
+ * refresher, over keys rotated in since). It keeps signing with the key it
+ * was built with: after a rotation, its tokens verify elsewhere because that
+ * key is then the secret's AWSPREVIOUS.
  */
 export class TokenService {
   readonly #signing: SigningKey;
@@ -139,12 +183,12 @@ export class TokenService {
    * previous key stay valid until they expire. A key id listed twice counts
    * once (the first wins).
    */
-  constructor(keys: readonly [SigningKey, ...VerificationKey[]], issuer: string) {
+  constructor(keys: readonly [SigningKey, ...VerificationKey[]], issuer: string, options: TokenVerifierOptions = {}) {
     const signing = keys[0] as SigningKey | undefined;
     if (!signing?.privateKey) throw new Error('TokenService needs a private signing key first');
     this.#signing = signing;
     this.#issuer = issuer;
-    this.#verifier = new TokenVerifier(keys, issuer);
+    this.#verifier = new TokenVerifier(keys, issuer, options);
   }
 
   /** Public keys as a JWKS document. */
