@@ -80,8 +80,8 @@ export class KeyRefresher {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        controller.abort();
         reject(new Error(`no answer within ${this.#timeoutMs} ms`));
+        controller.abort();
       }, this.#timeoutMs);
     });
     try {
