@@ -34,6 +34,7 @@ test('the schema rejects what would be unsafe or inconsistent', () => {
   assert.equal(bad({ queues: { ...prod.queues, maxReceiveCount: 3 } }), false, 'maxReceiveCount under 5');
   assert.equal(bad({ logRetentionDays: 10 }), false, 'a retention CloudWatch does not offer');
   assert.equal(bad({ api: { ...prod.api, provisionedConcurrency: prod.api.reservedConcurrency + 1 } }), false, 'provisioned above reserved');
+  for (const days of [0, 0.5, 366, undefined]) assert.equal(bad({ api: { ...prod.api, signingKeyRotationDays: days } }), false, `signing key rotated every ${days} days`);
   const lakeApi = (patch: object) => bad({ services: { ...prod.services, lakeApi: { ...prod.services.lakeApi, ...patch } } });
   assert.equal(lakeApi({ minTasks: 3, maxTasks: 2 }), false, 'lake API: max tasks below min');
   assert.equal(lakeApi({ minTasks: 1 }), false, 'prod with one lake API task (no second AZ)');

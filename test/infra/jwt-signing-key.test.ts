@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SignJWT, jwtVerify } from 'jose';
+import { SignJWT, calculateJwkThumbprint, jwtVerify } from 'jose';
 import { importSigningKey } from '../../src/features/auth/signing-keys.ts';
 // @ts-expect-error -- a plain ESM file (deployed as is to Lambda), no type declarations.
 import { handler } from '../../infra/lib/handlers/jwt-signing-key/index.mjs';
@@ -34,6 +34,8 @@ describe('jwt signing key generator', () => {
     assert.deepEqual([jwk.kty, jwk.crv, jwk.alg], ['OKP', 'Ed25519', 'EdDSA']);
     assert.ok(jwk.d && jwk.x);
     const key = await importSigningKey(jwk);
+    assert.equal(jwk.kid, key.kid, 'the stored kid is the thumbprint the app would derive');
+    assert.equal(key.kid, await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x }));
     const token = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
     assert.equal((await jwtVerify(token, key.publicKey)).payload.sub, 'x');
   });
