@@ -10,6 +10,7 @@ import { KeyRefresher, type PublicKeySource } from '../../src/features/auth/key-
 import { generatePrivateJwk, importSigningKey, loadVerificationKeys, type SigningKey } from '../../src/features/auth/signing-keys.ts';
 import { TokenService, TokenVerifier } from '../../src/features/auth/tokens.ts';
 import { AppError } from '../../src/domain/errors.ts';
+import { jwtKeyRefresher } from '../../src/wiring/jwt-keys.ts';
 
 /**
  * Verifiers across a rotation of the signing key secret: a process that
@@ -205,5 +206,18 @@ describe('the signing key secret as a key source (AWSCURRENT and AWSPREVIOUS)', 
     sm.reset();
     answer({ AWSCURRENT: JSON.stringify(current), AWSPREVIOUS: Object.assign(new Error('slow'), { name: 'TimeoutError' }) });
     assert.equal((await resolveJwtKeySecret({ JWT_PRIVATE_KEY_SECRET_ARN: ARN }, { client })).JWT_PREVIOUS_PUBLIC_KEYS, undefined);
+  });
+
+  it('is wired only where a key secret is configured: none locally (data-dir key or JWT_PRIVATE_KEY as is); with the ARN, re-reads the secret', async () => {
+    const local = loadConfig({ KIDSLEARN_DATA_DIR: '/nonexistent' }, { envFile: null });
+    assert.equal(local.jwt.keySecretArn, undefined);
+    assert.equal(jwtKeyRefresher(local), undefined);
+    assert.equal(jwtKeyRefresher(loadConfig({ JWT_PRIVATE_KEY: JSON.stringify(current), KIDSLEARN_DATA_DIR: '/nonexistent' }, { envFile: null })), undefined);
+    answer({ AWSCURRENT: JSON.stringify(current), AWSPREVIOUS: JSON.stringify(previous) });
+    const onAws = loadConfig({ JWT_PRIVATE_KEY_SECRET_ARN: ARN, JWT_PRIVATE_KEY: JSON.stringify(current), KIDSLEARN_DATA_DIR: '/nonexistent' }, { envFile: null });
+    const refresher = jwtKeyRefresher(onAws);
+    assert.ok(refresher);
+    assert.deepEqual((await refresher.refresh())?.map((k) => k.kid), [current.kid, previous.kid]);
+    assert.deepEqual(sm.commandCalls(GetSecretValueCommand).map((c) => [(c.args[0].input as { SecretId: string }).SecretId, stageOf(c)]).sort(), [[ARN, 'AWSCURRENT'], [ARN, 'AWSPREVIOUS']]);
   });
 });
