@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
-import { decodeProtectedHeader, type JWK } from 'jose';
+import { SignJWT, decodeProtectedHeader, type JWK } from 'jose';
 import { resolveJwtKeySecret, signingKeySecretSource } from '../../src/adapters/aws/secrets.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { createGatewayAuthorizer } from '../../src/features/auth/gateway-authorizer.ts';
@@ -105,6 +105,11 @@ describe('token verification across a signing key rotation', () => {
     const forged = await new TokenService([{ ...other, kid: current.kid }], ISSUER).issue(claims, 600);
     await assert.rejects(verifier.verify(forged), { code: 'invalid_token' });
     assert.equal((await verifier.verify(await tokenOf(previous))).sub, 'child-1', 'AWSPREVIOUS verifies after the read');
+    // A token without a kid: refused, and no read (nothing to look for).
+    clock += 60_000;
+    const noKid = await new SignJWT({ app: 'alpha', role: 'child' }).setProtectedHeader({ alg: 'EdDSA' }).setIssuer(ISSUER).setAudience('kidslearn-api').setSubject('c').setIssuedAt().setExpirationTime('5m').sign(current.privateKey);
+    await assert.rejects(verifier.verify(noKid), { code: 'invalid_token' });
+    assert.equal(state.reads, 1);
   });
 
   it('a failed or timed-out re-read keeps the existing keys working, and the next interval tries again', async () => {

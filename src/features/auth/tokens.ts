@@ -160,7 +160,9 @@ export class TokenVerifier {
   }
 
   #keyFor(kid: string | undefined) {
-    const key = kid ? this.#keys.find((k) => k.kid === kid) : undefined;
+    // Without a kid there is nothing a re-read could find.
+    if (!kid) throw new AppError('unauthenticated', 'invalid_token', 'Token was not signed by a known key');
+    const key = this.#keys.find((k) => k.kid === kid);
     if (!key) throw new UnknownKeyError();
     return key.publicKey;
   }
