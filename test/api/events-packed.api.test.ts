@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { decodeEventsMessage } from '../../src/analytics/event-messages.ts';
-import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { createFixtureFamily, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { flushLakeOnce, LakeReader } from '../support/lake.ts';
 import { stacks } from '../support/servers.ts';
 
@@ -35,13 +35,9 @@ for (const stack of await stacks()) {
       const opened = await stack.open();
       dispose = opened.dispose;
       t = await createTestApp({ database: opened.database, cache: opened.cache, env: { EVENT_QUEUE: 'packed', ...(opened.databaseUrl ? { DATABASE_URL: opened.databaseUrl } : {}) } });
-      const c = t.container;
-      await createFixtureApp(c, 'alpha');
-      const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: 'correct horse battery', role: 'guardian' });
-      const principal = { sub: ann.id, app: 'alpha', role: 'guardian' as const, exp: Math.floor(Date.now() / 1000) + 3600 };
-      kids.mia = (await c.children.create(principal, { nickname: 'Mia', grade: 1 })).id;
-      kids.leo = (await c.children.create(principal, { nickname: 'Leo', grade: 1 })).id;
-      token = (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accessToken;
+      const family = await createFixtureFamily(t.container, 'alpha');
+      Object.assign(kids, family.kids);
+      token = family.token;
     });
     after(async () => {
       reader.close();

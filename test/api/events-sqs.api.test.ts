@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { decodeEventsMessage } from '../../src/analytics/event-messages.ts';
 import { createEventsConsumer } from '../../src/wiring/events-consumer.ts';
-import { createFixtureApp, createTestApp, type TestApp } from '../support/app-fixture.ts';
+import { createFixtureFamily, createTestApp, type TestApp } from '../support/app-fixture.ts';
 import { FakeSqs } from '../support/sqs-fake.ts';
 import { stacks } from '../support/servers.ts';
 
@@ -57,13 +57,9 @@ describe(`POST /api/events with EVENT_QUEUE=sqs on ${stack!.name}`, { skip: stac
       env: { EVENT_QUEUE: 'sqs', EVENTS_QUEUE_URL: QUEUE, EVENT_QUEUE_TIMEOUT_MS: '1000' },
       sqsClient: sqs.client(),
     });
-    const c = t.container;
-    await createFixtureApp(c, 'alpha');
-    const ann = await c.accounts.register('alpha', { email: 'ann@example.com', password: 'correct horse battery', role: 'guardian' });
-    const principal = { sub: ann.id, app: 'alpha', role: 'guardian' as const, exp: Math.floor(Date.now() / 1000) + 3600 };
-    kids.mia = (await c.children.create(principal, { nickname: 'Mia', grade: 1 })).id;
-    kids.leo = (await c.children.create(principal, { nickname: 'Leo', grade: 1 })).id;
-    token = (await c.accounts.login('alpha', { email: 'ann@example.com', password: 'correct horse battery' })).accessToken;
+    const family = await createFixtureFamily(t.container, 'alpha');
+    Object.assign(kids, family.kids);
+    token = family.token;
   });
   after(async () => {
     await t?.container.close();

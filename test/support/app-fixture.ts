@@ -161,3 +161,19 @@ export async function createFixtureApp(container: Container, appId: string): Pro
   await container.apps.create(appId, `App ${appId}`);
   await seedPack(container, appId, fixturePack(appId));
 }
+
+/**
+ * The fixture app `appId` with one guardian (ann@example.com) and her two
+ * children Mia and Leo (grade 1): their ids and the guardian's access token.
+ */
+export async function createFixtureFamily(container: Container, appId: string): Promise<{ token: string; kids: Record<'mia' | 'leo', string> }> {
+  await createFixtureApp(container, appId);
+  const password = 'correct horse battery';
+  const ann = await container.accounts.register(appId, { email: 'ann@example.com', password, role: 'guardian' });
+  const principal = { sub: ann.id, app: appId, role: 'guardian' as const, exp: Math.floor(Date.now() / 1000) + 3600 };
+  const kids = {
+    mia: (await container.children.create(principal, { nickname: 'Mia', grade: 1 })).id,
+    leo: (await container.children.create(principal, { nickname: 'Leo', grade: 1 })).id,
+  };
+  return { token: (await container.accounts.login(appId, { email: 'ann@example.com', password })).accessToken, kids };
+}
