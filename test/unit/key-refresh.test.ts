@@ -3,7 +3,7 @@ import { beforeEach, describe, it } from 'node:test';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SignJWT, decodeProtectedHeader, type JWK } from 'jose';
-import { resolveJwtKeySecret, signingKeySecretSource } from '../../src/adapters/aws/secrets.ts';
+import { resolveJwtKeySecret, resolveSecrets, signingKeySecretSource } from '../../src/adapters/aws/secrets.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { createGatewayAuthorizer } from '../../src/features/auth/gateway-authorizer.ts';
 import { KeyRefresher, type PublicKeySource } from '../../src/features/auth/key-refresh.ts';
@@ -203,6 +203,13 @@ describe('the signing key secret as a key source (AWSCURRENT and AWSPREVIOUS)', 
     assert.equal(config.jwt.keySecretArn, ARN);
     const service = new TokenService([await importSigningKey(current), ...(await loadVerificationKeys({ dataDir: '/nonexistent', previousPublicJwks: config.jwt.previousPublicJwks }))], ISSUER);
     assert.equal((await service.verify(await tokenOf(await importSigningKey(previous)))).sub, 'child-1');
+  });
+
+  it('at start through resolveSecrets (what the Lambda and Fargate entry points call): AWSPREVIOUS joins JWT_PREVIOUS_PUBLIC_KEYS there too', async () => {
+    answer({ AWSCURRENT: JSON.stringify(current), AWSPREVIOUS: JSON.stringify(previous) });
+    const env = await resolveSecrets({ JWT_PRIVATE_KEY_SECRET_ARN: ARN }, { client });
+    assert.equal(env.JWT_PRIVATE_KEY, JSON.stringify(current));
+    assert.deepEqual((JSON.parse(env.JWT_PREVIOUS_PUBLIC_KEYS!) as JWK[]).map((j) => [j.kid, j.d]), [[previous.kid, undefined]]);
   });
 
   it('at start: no AWSPREVIOUS, or an unreadable one, leaves JWT_PREVIOUS_PUBLIC_KEYS as it was', async () => {

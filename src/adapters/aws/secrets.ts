@@ -266,11 +266,8 @@ export async function resolveRedisSecret(env: NodeJS.ProcessEnv, options: Databa
  * and the password in `REDIS_URL` filled in when their `*_SECRET_ARN` is set.
  */
 export async function resolveSecrets(env: NodeJS.ProcessEnv, options: DatabaseSecretOptions = {}): Promise<NodeJS.ProcessEnv> {
-  const [database, jwt, redis] = await Promise.all([resolveDatabaseSecret(env, options), resolveJwtKeySecret(env, options), resolveRedisSecret(env, options)]);
-  return {
-    ...env,
-    ...(database.DATABASE_URL === undefined ? {} : { DATABASE_URL: database.DATABASE_URL }),
-    ...(jwt.JWT_PRIVATE_KEY === undefined ? {} : { JWT_PRIVATE_KEY: jwt.JWT_PRIVATE_KEY }),
-    ...(redis.REDIS_URL === undefined ? {} : { REDIS_URL: redis.REDIS_URL }),
-  };
+  const results = await Promise.all([resolveDatabaseSecret(env, options), resolveJwtKeySecret(env, options), resolveRedisSecret(env, options)]);
+  // Each step returns `env` with what it filled in; every variable a step changed is kept.
+  const changed = (out: NodeJS.ProcessEnv) => Object.fromEntries(Object.entries(out).filter(([name, value]) => env[name] !== value));
+  return Object.assign({ ...env }, ...results.map(changed)) as NodeJS.ProcessEnv;
 }
